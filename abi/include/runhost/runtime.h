@@ -1,0 +1,125 @@
+/* runhost/runtime.h — the runtime adapter interface: one agent runtime (Claude Code, Codex, a
+ * custom command...) behind a uniform session.
+ *
+ * For each run the host creates a session, asks it how to launch the runtime (a JSON launch
+ * spec: argv, env, stdin, protocol), spawns that inside the device, then feeds it every byte
+ * the runtime writes. The adapter turns those bytes into unified events with host->emit().
+ * When the process ends the host calls finish(), where the adapter emits run.completed or a
+ * typed run.failed, and then destroy().
+ *
+ *   create(ctx)  -> launch(spec_out) -> feed(stdout|stderr, bytes)* -> [respond(decision)]*
+ *                -> finish(exit) -> destroy()
+ *
+ * Thread rules: every call of one session happens on the host's reactor thread, one at a time,
+ * in the order above; calls for different sessions never overlap within one host, but two
+ * hosts in one process may call two sessions concurrently, so library-wide state needs a lock.
+ * Nothing here may block: no sleeping, no synchronous network or disk waits.
+ */
+#ifndef RUNHOST_RUNTIME_H
+#define RUNHOST_RUNTIME_H
+
+#include "host.h"
+#include "types.h"
+
+RH_BEGIN_DECLS
+
+/* The adapter's own per-run state; opaque to the host. */
+typedef struct rh_runtime_session rh_runtime_session;
+
+/* What the runtime speaks on its stdio. */
+typedef uint32_t rh_runtime_protocol;
+enum {
+  RH_PROTOCOL_LINES = 1,   /* newline-delimited text or JSON lines */
+  RH_PROTOCOL_JSONRPC = 2, /* JSON-RPC 2.0 over stdio, both directions (ACP) */
+  RH_PROTOCOL_HTTP = 3     /* the runtime is a service the adapter talks to over HTTP */
+};
+
+/* Capability flags; only ever appended. */
+#define RH_RUNTIME_CAP_APPROVALS (UINT64_C(1) << 0)  /* asks for live approvals; has respond() */
+#define RH_RUNTIME_CAP_RESUME (UINT64_C(1) << 1)     /* resumes a runtime session by id */
+#define RH_RUNTIME_CAP_MULTI_TURN (UINT64_C(1) << 2) /* takes further prompts on stdin */
+
+/* Which output stream bytes came from. */
+typedef uint32_t rh_stream;
+enum { RH_STREAM_STDOUT = 1, RH_STREAM_STDERR = 2 };
+
+/* Everything a session learns at creation. Borrowed for the create() call except `host` and
+ * `run`, which stay valid until destroy() returns. */
+typedef struct rh_runtime_context {
+  uint32_t struct_size;     /* sizeof(rh_runtime_context) as the host knows it */
+  const rh_host *host;
+  rh_run *run;              /* pass to host->emit() */
+  rh_str run_id;
+  rh_str dispatch_json;     /* the validated DevicePromptDispatch, camelCase (docs/events.md) */
+  rh_str constraints_json;  /* merged policy launch constraints; "{}" when there are none */
+  rh_str config_json;       /* the operator's configuration for this plugin; "{}" if none */
+  rh_str resume_id;         /* runtime-native session id to resume, or empty */
+} rh_runtime_context;
+
+/* How the runtime's process ended. */
+typedef uint32_t rh_exit_kind;
+enum {
+  RH_EXIT_EXITED = 1,      /* returned from main: `code` is valid */
+  RH_EXIT_SIGNALED = 2,    /* killed by a signal: `signal` is valid */
+  RH_EXIT_LOST = 3,        /* the device lost track of it (device gone, host restarted) */
+  RH_EXIT_SPAWN_FAILED = 4 /* never started; `code` holds the errno */
+};
+
+/* Why the host ended it, if it did. */
+#define RH_EXIT_FLAG_CANCELLED (1u << 0)
+#define RH_EXIT_FLAG_TIMED_OUT (1u << 1)
+#define RH_EXIT_FLAG_OUTPUT_TRUNCATED (1u << 2) /* some output exceeded the host's limits */
+
+typedef struct rh_exit {
+  uint32_t struct_size; /* sizeof(rh_exit) */
+  rh_exit_kind kind;
+  int32_t code;
+  int32_t signal;
+  uint32_t flags;       /* RH_EXIT_FLAG_* */
+} rh_exit;
+
+typedef struct rh_runtime_adapter {
+  uint32_t struct_size;         /* sizeof(rh_runtime_adapter) */
+  rh_runtime_protocol protocol;
+  uint64_t capabilities;        /* RH_RUNTIME_CAP_* */
+
+  /* Creates a session for one run. On RH_OK, *out is the session (non-NULL) and belongs to
+   * the host until it passes it to destroy(). On failure *out is untouched and nothing needs
+   * destroying. Reactor thread. */
+  rh_status (*create)(const struct rh_runtime_adapter *self, const rh_runtime_context *ctx,
+                      rh_runtime_session **out);
+
+  /* Writes the launch spec, one JSON object, into `spec_out`:
+   *   {"argv": ["claude", "-p", "..."],   required, argv[0] looked up on PATH when bare
+   *    "env": {"NAME": "value"},          added to the controlled environment
+   *    "stdin": "text",                   written to the runtime's stdin, then closed unless
+   *    "keep_stdin_open": false,          the adapter needs it for respond()
+   *    "protocol": "lines"}               optional; defaults to the adapter's protocol
+   * Never a shell string: argv is executed directly. Reactor thread. */
+  rh_status (*launch)(rh_runtime_session *session, const rh_writer *spec_out);
+
+  /* Takes the next bytes the runtime wrote. `data` is borrowed for the call and may end in the
+   * middle of a line or of a UTF-8 sequence; the adapter buffers what it needs, bounded (the
+   * host passes RH_EXIT_FLAG_OUTPUT_TRUNCATED-worthy floods in chunks, never all at once).
+   * Emits events with host->emit(). A failure here is reported as runtime.unparsed and the
+   * run goes on. Reactor thread. */
+  rh_status (*feed)(rh_runtime_session *session, rh_stream stream, const char *data, size_t len);
+
+  /* Delivers a resolved approval (JSON: {"request_id", "decision": "allow"|"deny", "reason"})
+   * and writes the bytes to send to the runtime's stdin into `input_out`. NULL unless the
+   * adapter has RH_RUNTIME_CAP_APPROVALS. Reactor thread. */
+  rh_status (*respond)(rh_runtime_session *session, rh_str decision_json,
+                       const rh_writer *input_out);
+
+  /* The runtime's process has ended and every byte has been fed. Flush any buffered partial
+   * line, then emit exactly one run.completed or run.failed. Reactor thread. */
+  rh_status (*finish)(rh_runtime_session *session, const rh_exit *exit);
+
+  /* Frees the session. Called exactly once per successful create(), also when launch or the
+   * spawn failed. Reactor thread. */
+  void (*destroy)(rh_runtime_session *session);
+} rh_runtime_adapter;
+
+RH_END_DECLS
+
+#endif /* RUNHOST_RUNTIME_H */
