@@ -1,0 +1,61 @@
+// runhost — run AI agent runtimes under policy and stream one unified event stream.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "args.hpp"
+#include "commands.hpp"
+
+#ifndef RUNHOST_VERSION_STRING
+#define RUNHOST_VERSION_STRING "0.0.0"
+#endif
+
+namespace {
+
+constexpr const char* kUsage = R"(runhost — run AI agent runtimes under policy, stream unified events
+
+Usage:
+  runhost plugins [--plugin-dir DIR]... [--no-env] [--no-bundled] [--json] [--strict]
+      List the plugins found on the search path, and every library refused, with why.
+      The search path: each --plugin-dir, then RUNHOST_PLUGIN_PATH (':'-separated, unless
+      --no-env), then the bundled directory (unless --no-bundled). --strict exits 1 when
+      anything was refused.
+  runhost plugin check PATH [--json] [--no-isolate]
+      Run the conformance checks on one plugin library (in a child process unless
+      --no-isolate). Exits 1 naming each failed check.
+  runhost version
+  runhost help
+
+Environment:
+  RUNHOST_PLUGIN_PATH   extra plugin directories, ':'-separated
+  RUNHOST_LOG           log level on stderr: trace, debug, info, warn (default), error, off
+  NO_COLOR              disable colour on a terminal
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+    std::cout << kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  const std::string command = args[0];
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  try {
+    if (command == "plugins") return runhost::cli::cmd_plugins(rest);
+    if (command == "plugin") return runhost::cli::cmd_plugin(rest);
+    if (command == "version" || command == "--version") {
+      std::cout << "runhost " << RUNHOST_VERSION_STRING << " (plugin ABI 1)\n";
+      return 0;
+    }
+    std::cerr << "runhost: unknown command '" << command << "' (see runhost help)\n";
+    return 2;
+  } catch (const runhost::cli::UsageError& e) {
+    std::cerr << "runhost " << command << ": " << e.message << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "runhost " << command << ": internal error: " << e.what() << "\n";
+    return 70;
+  }
+}

@@ -1,0 +1,15 @@
+// Colour on a terminal, plain text elsewhere (and when NO_COLOR is set).
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+namespace runhost::cli {
+
+enum class Colour { none, red, green, yellow, dim, bold };
+
+bool colour_enabled(std::FILE* stream);
+std::string paint(std::FILE* stream, Colour colour, std::string_view text);
+
+}  // namespace runhost::cli

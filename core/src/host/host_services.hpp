@@ -1,0 +1,45 @@
+// The services table (rh_host) the host gives each plugin library, and the per-thread error
+// detail that flows both ways across the ABI: plugins set it with set_error() before failing;
+// host services set it for last_error().
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <runhost/host.h>
+
+// A run as plugins see it (opaque in C): whoever owns a run implements emit().
+struct rh_run {
+  virtual rh_status emit(const rh_event& event) noexcept = 0;
+
+ protected:
+  ~rh_run() = default;
+};
+
+namespace runhost::host {
+
+// One rh_host per library, so that log lines name the library that wrote them.
+class HostServices {
+ public:
+  explicit HostServices(std::string library_name);
+  const rh_host* table() const noexcept { return &table_; }
+  const std::string& library_name() const noexcept { return library_name_; }
+
+ private:
+  rh_host table_{};
+  std::string library_name_;
+};
+
+// Call before a plugin call; then take_plugin_error() after it fails.
+void clear_plugin_error() noexcept;
+// What the plugin said with set_error() on this thread, or "(the plugin gave no detail)".
+std::string take_plugin_error();
+
+// The host-side detail of a failed service call, read by plugins through last_error().
+void set_last_error(std::string_view message) noexcept;
+
+// The plugin search path, as reported by the "runhost.host-info/1" extension.
+void set_reported_plugin_dirs(std::string dirs);
+
+}  // namespace runhost::host

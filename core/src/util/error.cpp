@@ -1,0 +1,36 @@
+#include "runhost/error.hpp"
+
+#include <array>
+
+namespace runhost {
+namespace {
+
+struct CodeInfo {
+  std::string_view name;
+  bool retryable;
+};
+
+constexpr std::array kCodes = {
+#define RUNHOST_X(name, retryable) CodeInfo{#name, retryable},
+    RUNHOST_ERROR_CODES(RUNHOST_X)
+#undef RUNHOST_X
+};
+
+}  // namespace
+
+std::string_view to_string(ErrorCode code) noexcept {
+  return kCodes[static_cast<size_t>(code)].name;
+}
+
+std::optional<ErrorCode> error_code_from_string(std::string_view name) noexcept {
+  for (size_t i = 0; i < kCodes.size(); ++i) {
+    if (kCodes[i].name == name) return static_cast<ErrorCode>(i);
+  }
+  return std::nullopt;
+}
+
+bool default_retryable(ErrorCode code) noexcept {
+  return kCodes[static_cast<size_t>(code)].retryable;
+}
+
+}  // namespace runhost
