@@ -1,4 +1,6 @@
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -61,9 +63,18 @@ int cmd_plugins(const std::vector<std::string>& argv) {
 }
 
 int cmd_plugin(const std::vector<std::string>& argv) {
-  const auto args = parse_args(argv, {{"--json", "--no-isolate"}, {}});
+  const auto args = parse_args(argv, {{"--json", "--no-isolate"}, {"--timeout"}});
   if (args.positionals.size() != 2 || args.positionals[0] != "check") {
-    throw UsageError{"usage: runhost plugin check PATH [--json] [--no-isolate]"};
+    throw UsageError{"usage: runhost plugin check PATH [--json] [--no-isolate] [--timeout SECONDS]"};
+  }
+  std::chrono::milliseconds timeout = std::chrono::seconds(60);
+  if (auto t = args.value("--timeout")) {
+    char* end = nullptr;
+    const double seconds = std::strtod(t->c_str(), &end);
+    if (end == t->c_str() || *end != '\0' || !(seconds > 0) || seconds > 86400) {
+      throw UsageError{"--timeout must be a number of seconds between 0 and 86400, got '" + *t + "'"};
+    }
+    timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
   }
   const std::string path = args.positionals[1];
   const bool as_json = args.has("--json");
@@ -75,7 +86,7 @@ int cmd_plugin(const std::vector<std::string>& argv) {
               << "\n" << std::flush;
   };
   if (!as_json) std::cout << paint(o, Colour::bold, "Checking " + path) << "\n";
-  const CheckReport report = args.has("--no-isolate") ? check_plugin(path, print) : check_plugin_isolated(path, print);
+  const CheckReport report = args.has("--no-isolate") ? check_plugin(path, print) : check_plugin_isolated(path, print, timeout);
   size_t failed = 0;
   for (const auto& c : report.checks) failed += c.passed ? 0 : 1;
   if (as_json) {

@@ -20,9 +20,10 @@ Usage:
       The search path: each --plugin-dir, then RUNHOST_PLUGIN_PATH (':'-separated, unless
       --no-env), then the bundled directory (unless --no-bundled). --strict exits 1 when
       anything was refused.
-  runhost plugin check PATH [--json] [--no-isolate]
-      Run the conformance checks on one plugin library (in a child process unless
-      --no-isolate). Exits 1 naming each failed check.
+  runhost plugin check PATH [--json] [--no-isolate] [--timeout SECONDS]
+      Run the conformance checks on one plugin library, in a child process (unless
+      --no-isolate) that is killed after --timeout seconds (default 60). Exits 1 naming
+      each failed check.
   runhost version
   runhost help
 

@@ -40,7 +40,12 @@ constexpr std::string_view kSampleDispatch =
 // Reports checks as they happen and remembers them.
 class Reporter {
  public:
-  Reporter(CheckReport& report, const CheckCallback& on_result) : report_(report), on_result_(on_result) {}
+  Reporter(CheckReport& report, const CheckCallback& on_result, std::function<void(const std::string&)> on_begin = {})
+      : report_(report), on_result_(on_result), on_begin_(std::move(on_begin)) {}
+  // Announces a check that calls into the plugin, so a crash inside it can be attributed.
+  void begin(const std::string& name) {
+    if (on_begin_) on_begin_(name);
+  }
   bool add(std::string name, bool passed, std::string detail = {}) {
     report_.checks.push_back({std::move(name), passed, std::move(detail)});
     if (on_result_) on_result_(report_.checks.back());
@@ -53,6 +58,7 @@ class Reporter {
  private:
   CheckReport& report_;
   const CheckCallback& on_result_;
+  std::function<void(const std::string&)> on_begin_;
 };
 
 Result<json> parse_object(const std::string& text, const std::string& what) {
@@ -231,7 +237,8 @@ void run_checks(const std::filesystem::path& input, Reporter& r) {
                                 (list.empty() ? "nothing" : list) + " (use -fvisibility=hidden and a version script)");
   }
 
-  auto library = plugins::acquire_library(canonical, *manifest,
+  r.begin("load and init");
+  auto library = plugins::acquire_library(path, canonical, *manifest,
                                           [&](std::string_view step, const Status& st) { r.add(std::string(step), st); },
                                           /*fresh=*/true);
   if (!library) return;
@@ -245,6 +252,7 @@ void run_checks(const std::filesystem::path& input, Reporter& r) {
       if (m.id == plugin.info.id && m.kind == plugin.info.kind) plugin.config_json = m.config_json;
     }
     const std::string name = std::string(to_string(plugin.info.kind)) + " '" + plugin.info.id + "'";
+    r.begin(name);
     if (desc->get_extension != nullptr) {
       const void* ext = desc->get_extension(desc, "runhost.conformance-probe/1");
       r.add(name + " extensions", ext == nullptr, ext ? "get_extension returned non-NULL for an unknown id" : "unknown id -> NULL");
@@ -255,19 +263,25 @@ void run_checks(const std::filesystem::path& input, Reporter& r) {
       case PluginKind::connector: r.add(name, smoke_connector(plugin), "create, describe, check, destroy"); break;
     }
   }
+  r.begin("deinit");
   const std::weak_ptr<plugins::Library> watch = *library;
   library = Error{};  // drop the last reference: deinit() and unload run now
   r.add("deinit", watch.expired(), watch.expired() ? "library unloaded" : "library still referenced");
 }
 
+CheckReport check_plugin_with(const std::filesystem::path& library, const CheckCallback& on_result,
+                              std::function<void(const std::string&)> on_begin) {
+  CheckReport report;
+  report.path = library;
+  Reporter reporter(report, on_result, std::move(on_begin));
+  run_checks(library, reporter);
+  return report;
+}
+
 }  // namespace
 
 CheckReport check_plugin(const std::filesystem::path& library, const CheckCallback& on_result) {
-  CheckReport report;
-  report.path = library;
-  Reporter reporter(report, on_result);
-  run_checks(library, reporter);
-  return report;
+  return check_plugin_with(library, on_result, {});
 }
 
 CheckReport check_plugin_isolated(const std::filesystem::path& library, const CheckCallback& on_result,
@@ -296,15 +310,18 @@ CheckReport check_plugin_isolated(const std::filesystem::path& library, const Ch
         off += static_cast<size_t>(n);
       }
     };
-    CheckReport child;
-    check_plugin(library, [&](const CheckResult& c) {
-      send(json{{"name", c.name}, {"passed", c.passed}, {"detail", c.detail}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
-    });
+    check_plugin_with(
+        library,
+        [&](const CheckResult& c) {
+          send(json{{"name", c.name}, {"passed", c.passed}, {"detail", c.detail}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
+        },
+        [&](const std::string& name) { send(json{{"begin", name}}.dump() + "\n"); });
     _exit(0);
   }
   close(fds[1]);
 
   std::string buffer;
+  std::string in_progress;  // the check that had begun and not reported when the child stopped
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   bool timed_out = false;
   for (;;) {
@@ -324,7 +341,12 @@ CheckReport check_plugin_isolated(const std::filesystem::path& library, const Ch
     buffer.append(chunk, static_cast<size_t>(n));
     for (size_t nl; (nl = buffer.find('\n')) != std::string::npos; buffer.erase(0, nl + 1)) {
       json line = json::parse(buffer.substr(0, nl), nullptr, false);
-      if (line.is_object()) parent.add(line.value("name", ""), line.value("passed", false), line.value("detail", ""));
+      if (!line.is_object()) continue;
+      if (line.contains("begin")) {
+        in_progress = line.value("begin", "");
+      } else {
+        parent.add(line.value("name", ""), line.value("passed", false), line.value("detail", ""));
+      }
     }
   }
   close(fds[0]);
@@ -332,7 +354,9 @@ CheckReport check_plugin_isolated(const std::filesystem::path& library, const Ch
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  const std::string after = report.checks.empty() ? "before the first check" : "after '" + report.checks.back().name + "'";
+  std::string after = in_progress.empty() ? "" : "while checking " + in_progress;
+  if (!report.checks.empty()) after += (after.empty() ? "" : ", ") + std::string("after '") + report.checks.back().name + "'";
+  if (after.empty()) after = "before the first check";
   if (timed_out) {
     parent.add("completes", false, "no result within " + std::to_string(timeout.count()) + " ms " + after + "; killed");
   } else if (WIFSIGNALED(status)) {

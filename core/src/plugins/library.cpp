@@ -175,7 +175,8 @@ Library::~Library() {
   dll_.unload();
 }
 
-Result<std::shared_ptr<Library>> acquire_library(const std::filesystem::path& canonical_path,
+Result<std::shared_ptr<Library>> acquire_library(const std::filesystem::path& found_path,
+                                                 const std::filesystem::path& canonical_path,
                                                  const Manifest& manifest, const StepObserver& observe,
                                                  bool fresh) {
   std::lock_guard lock(load_mutex());
@@ -183,7 +184,7 @@ Result<std::shared_ptr<Library>> acquire_library(const std::filesystem::path& ca
   if (auto it = cache.find(canonical_path); it != cache.end()) {
     if (auto existing = it->second.lock()) {
       if (fresh) return refuse("already loaded in this process; check it from a process of its own");
-      if (auto st = check_agreement(manifest, canonical_path, existing->descriptors()); !st) return st.error();
+      if (auto st = check_agreement(manifest, found_path, existing->descriptors()); !st) return st.error();
       return existing;
     }
   }
@@ -212,7 +213,7 @@ Result<std::shared_ptr<Library>> acquire_library(const std::filesystem::path& ca
   lib->entry_ = entry_fn();
   if (auto st = observed(observe, "entry table", check_entry_table(lib->entry_)); !st) return st.error();
   if (auto st = observed(observe, "descriptors", check_descriptors(*lib->entry_, lib->descriptors_)); !st) return st.error();
-  if (auto st = observed(observe, "manifest agreement", check_agreement(manifest, canonical_path, lib->descriptors_)); !st) {
+  if (auto st = observed(observe, "manifest agreement", check_agreement(manifest, found_path, lib->descriptors_)); !st) {
     return st.error();
   }
 

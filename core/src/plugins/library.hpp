@@ -44,8 +44,8 @@ class Library {
   const std::vector<const rh_plugin_desc*>& descriptors() const noexcept { return descriptors_; }
 
  private:
-  friend Result<std::shared_ptr<Library>> acquire_library(const std::filesystem::path&, const Manifest&,
-                                                           const StepObserver&, bool);
+  friend Result<std::shared_ptr<Library>> acquire_library(const std::filesystem::path&, const std::filesystem::path&,
+                                                           const Manifest&, const StepObserver&, bool);
   explicit Library(std::filesystem::path path);
 
   std::filesystem::path path_;
@@ -60,9 +60,10 @@ class Library {
 Status check_manifest_abi(const Manifest& manifest);
 
 // Opens (or finds already open) the library at `canonical_path` and checks it against
-// `manifest`. With `fresh` (the conformance check, which watches every step) the library must
+// `manifest`, which describes it under the name it was found by (`found_path`, maybe a symlink). With `fresh` (the conformance check, which watches every step) the library must
 // not be loaded in this process already, and is not shared with later callers.
-Result<std::shared_ptr<Library>> acquire_library(const std::filesystem::path& canonical_path,
+Result<std::shared_ptr<Library>> acquire_library(const std::filesystem::path& found_path,
+                                                 const std::filesystem::path& canonical_path,
                                                  const Manifest& manifest,
                                                  const StepObserver& observe = {}, bool fresh = false);
 

@@ -55,7 +55,10 @@ std::vector<std::filesystem::path> PluginSearchPath::resolve() const {
   if (use_bundled) {
     if (auto dir = bundled_plugin_dir(); !dir.empty()) out.push_back(std::move(dir));
   }
-  for (auto& dir : out) dir = std::filesystem::absolute(dir).lexically_normal();
+  for (auto& dir : out) {
+    dir = std::filesystem::absolute(dir).lexically_normal();
+    if (!dir.has_filename() && dir.has_parent_path() && dir != dir.root_path()) dir = dir.parent_path();  // "a/b/" -> "a/b"
+  }
   return out;
 }
 
@@ -91,7 +94,7 @@ void load_candidate(const Candidate& candidate, Impl& impl) {
   auto manifest = read_manifest(manifest_path_for(candidate.path));
   if (!manifest) return refuse(manifest.error().message);
   if (auto st = check_manifest_abi(*manifest); !st) return refuse(st.error().message);
-  auto library = acquire_library(candidate.canonical, *manifest);
+  auto library = acquire_library(candidate.path, candidate.canonical, *manifest);
   if (!library) return refuse(library.error().message);
 
   for (const rh_plugin_desc* desc : (*library)->descriptors()) {
