@@ -4,8 +4,10 @@
 # Proves that a plugin vendor holding nothing but a copy of abi/include can follow docs/abi.md:
 # the tutorial's source, manifest, cc line and CMake snippet are taken from the guide itself
 # (the fenced block after each `<!-- vendor-test: ... -->` line), built in an empty directory
-# beside a copy of abi/include alone, and the results are checked for the one-export rule and
-# by `runhost plugin check`. A guide that drifts from the headers breaks this test.
+# beside a copy of abi/include alone, and the results are held to the one-export rule, passed
+# through `runhost plugin check` and listed with `runhost plugins --plugin-dir DIR --json`.
+# A guide that drifts from the headers or the host breaks this test. A missing CLI binary is a
+# failure, not a skip.
 #
 # Environment: CMAKE (default cmake), NINJA (optional path to ninja), CXX (default c++),
 # PYTHON (default python3), KEEP_TMP (set to keep the scratch directory).

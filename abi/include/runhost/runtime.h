@@ -4,8 +4,8 @@
  * For each run the host creates a session, asks it how to launch the runtime (a JSON launch
  * spec: argv, env, stdin, protocol), spawns that inside the device, then feeds it every byte
  * the runtime writes. The adapter turns those bytes into unified events with host->emit().
- * When the process ends the host calls finish(), where the adapter emits run.completed or a
- * typed run.failed, and then destroy().
+ * When the process ends the host calls finish(), where the adapter emits run.completed, a
+ * typed run.failed or run.cancelled, and then destroy().
  *
  *   create(ctx)  -> launch(spec_out) -> feed(stdout|stderr, bytes)* -> [respond(decision)]*
  *                -> finish(exit) -> destroy()
@@ -112,7 +112,9 @@ typedef struct rh_runtime_adapter {
                        const rh_writer *input_out);
 
   /* The runtime's process has ended and every byte has been fed. Flush any buffered partial
-   * line, then emit exactly one run.completed or run.failed. Reactor thread. */
+   * line, then emit exactly one terminal event, last: run.completed, run.failed (typed, see
+   * docs/events.md), or run.cancelled when exit->flags has RH_EXIT_FLAG_CANCELLED.
+   * Reactor thread. */
   rh_status (*finish)(rh_runtime_session *session, const rh_exit *exit);
 
   /* Frees the session. Called exactly once per successful create(), also when launch or the
