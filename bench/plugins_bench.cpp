@@ -33,7 +33,7 @@ BENCHMARK(BM_RegistryLoad);
 void BM_PolicyEvaluate(benchmark::State& state) {
   const auto registry = bundled();
   const auto& p = plugin(*registry, PluginKind::policy, "deny-pattern");
-  auto instance = std::move(*plugins::PolicyInstance::create(p, p.config_json));
+  auto instance = *plugins::PolicyInstance::create(p, p.config_json);
   const std::string request =
       R"({"phase":"action","run_id":"r1","dispatch":{"tenantId":"t","prompt":"build me an app"},)"
       R"("action":{"kind":"command","name":"Bash","input":{"command":"npm install && npm run build"}}})";
@@ -45,7 +45,7 @@ BENCHMARK(BM_PolicyEvaluate);
 void BM_ConnectorCheck(benchmark::State& state) {
   const auto registry = bundled();
   const auto& p = plugin(*registry, PluginKind::connector, "static-grant");
-  auto instance = std::move(*plugins::ConnectorInstance::create(p, p.config_json));
+  auto instance = *plugins::ConnectorInstance::create(p, p.config_json);
   const std::string request = R"({"connector":"static-grant","tenantId":"t","workspaceId":"w","userId":"demo-user","grant":null})";
   for (auto _ : state) benchmark::DoNotOptimize(instance->check(request));
   state.SetItemsProcessed(state.iterations());
@@ -70,7 +70,7 @@ void BM_RuntimeFeed(benchmark::State& state) {
   plugins::RuntimeSessionArgs args;
   args.run_id = "bench";
   args.dispatch_json = R"({"prompt":"hello"})";
-  auto session = std::move(*plugins::RuntimeSession::create(p, args, &run));
+  auto session = *plugins::RuntimeSession::create(p, args, &run);
   // 64 KiB chunks of 80-byte lines, as a pipe would deliver them.
   std::string line(79, 'x');
   line += '\n';
