@@ -21,6 +21,17 @@ Result<std::string> collect(const PluginInfo& info, std::string_view fn, Call&& 
   return out.take();
 }
 
+// Runs a plugin's create(), which hands back an object through `out`, and wraps the object in
+// its handle. `call(&object)` makes the call.
+template <class Handle, class Object, class Call>
+Result<std::unique_ptr<Handle>> create_handle(const LoadedPlugin& plugin, const auto* iface, Call&& call) {
+  Object* object = nullptr;
+  host::clear_plugin_error();
+  if (auto st = call_plugin(who(plugin.info, "create"), call(&object)); !st) return st.error();
+  if (object == nullptr) return Error{ErrorCode::plugin_error, who(plugin.info, "create") + " returned RH_OK and no object"};
+  return std::make_unique<Handle>(plugin, iface, object);
+}
+
 }  // namespace
 
 Status call_plugin(std::string_view what, rh_status status) {
@@ -29,62 +40,35 @@ Status call_plugin(std::string_view what, rh_status status) {
                std::string(what) + " failed (status " + std::to_string(status) + "): " + host::take_plugin_error()};
 }
 
-// ---- policy -------------------------------------------------------------------------------
-
-PolicyInstance::PolicyInstance(const LoadedPlugin& plugin, rh_policy_instance* instance)
-    : info_(plugin.info), library_(plugin.library), iface_(plugin.desc->iface.policy), instance_(instance) {}
-
-PolicyInstance::~PolicyInstance() { iface_->destroy(instance_); }
-
 Result<std::unique_ptr<PolicyInstance>> PolicyInstance::create(const LoadedPlugin& plugin, std::string_view config_json) {
-  rh_policy_instance* instance = nullptr;
-  host::clear_plugin_error();
   const auto* iface = plugin.desc->iface.policy;
-  const rh_status status = iface->create(iface, plugin.library->host(), str(config_json), &instance);
-  if (auto st = call_plugin(who(plugin.info, "create"), status); !st) return st.error();
-  if (instance == nullptr) return Error{ErrorCode::plugin_error, who(plugin.info, "create") + " returned RH_OK without an instance"};
-  return std::unique_ptr<PolicyInstance>(new PolicyInstance(plugin, instance));
+  return create_handle<PolicyInstance, rh_policy_instance>(plugin, iface, [&](rh_policy_instance** out) {
+    return iface->create(iface, plugin.library->host(), str(config_json), out);
+  });
 }
 
 Result<std::string> PolicyInstance::evaluate(std::string_view request_json) const {
-  return collect(info_, "evaluate", [&](const rh_writer* w) { return iface_->evaluate(instance_, str(request_json), w); });
+  return collect(info_, "evaluate", [&](const rh_writer* w) { return iface_->evaluate(object_, str(request_json), w); });
 }
 
-// ---- connector ----------------------------------------------------------------------------
-
-ConnectorInstance::ConnectorInstance(const LoadedPlugin& plugin, rh_connector_instance* instance)
-    : info_(plugin.info), library_(plugin.library), iface_(plugin.desc->iface.connector), instance_(instance) {}
-
-ConnectorInstance::~ConnectorInstance() { iface_->destroy(instance_); }
-
 Result<std::unique_ptr<ConnectorInstance>> ConnectorInstance::create(const LoadedPlugin& plugin, std::string_view config_json) {
-  rh_connector_instance* instance = nullptr;
-  host::clear_plugin_error();
   const auto* iface = plugin.desc->iface.connector;
-  const rh_status status = iface->create(iface, plugin.library->host(), str(config_json), &instance);
-  if (auto st = call_plugin(who(plugin.info, "create"), status); !st) return st.error();
-  if (instance == nullptr) return Error{ErrorCode::plugin_error, who(plugin.info, "create") + " returned RH_OK without an instance"};
-  return std::unique_ptr<ConnectorInstance>(new ConnectorInstance(plugin, instance));
+  return create_handle<ConnectorInstance, rh_connector_instance>(plugin, iface, [&](rh_connector_instance** out) {
+    return iface->create(iface, plugin.library->host(), str(config_json), out);
+  });
 }
 
 Result<std::string> ConnectorInstance::describe() const {
-  return collect(info_, "describe", [&](const rh_writer* w) { return iface_->describe(instance_, w); });
+  return collect(info_, "describe", [&](const rh_writer* w) { return iface_->describe(object_, w); });
 }
 
 Result<std::string> ConnectorInstance::check(std::string_view request_json) const {
-  return collect(info_, "check", [&](const rh_writer* w) { return iface_->check(instance_, str(request_json), w); });
+  return collect(info_, "check", [&](const rh_writer* w) { return iface_->check(object_, str(request_json), w); });
 }
 
 Result<std::string> ConnectorInstance::materialize(std::string_view grant_json) const {
-  return collect(info_, "materialize", [&](const rh_writer* w) { return iface_->materialize(instance_, str(grant_json), w); });
+  return collect(info_, "materialize", [&](const rh_writer* w) { return iface_->materialize(object_, str(grant_json), w); });
 }
-
-// ---- runtime ------------------------------------------------------------------------------
-
-RuntimeSession::RuntimeSession(const LoadedPlugin& plugin, rh_runtime_session* session)
-    : info_(plugin.info), library_(plugin.library), iface_(plugin.desc->iface.runtime), session_(session) {}
-
-RuntimeSession::~RuntimeSession() { iface_->destroy(session_); }
 
 Result<std::unique_ptr<RuntimeSession>> RuntimeSession::create(const LoadedPlugin& plugin, const RuntimeSessionArgs& args,
                                                                rh_run* run) {
@@ -97,26 +81,23 @@ Result<std::unique_ptr<RuntimeSession>> RuntimeSession::create(const LoadedPlugi
   ctx.constraints_json = str(args.constraints_json);
   ctx.config_json = str(args.config_json);
   ctx.resume_id = str(args.resume_id);
-  rh_runtime_session* session = nullptr;
-  host::clear_plugin_error();
   const auto* iface = plugin.desc->iface.runtime;
-  if (auto st = call_plugin(who(plugin.info, "create"), iface->create(iface, &ctx, &session)); !st) return st.error();
-  if (session == nullptr) return Error{ErrorCode::plugin_error, who(plugin.info, "create") + " returned RH_OK without a session"};
-  return std::unique_ptr<RuntimeSession>(new RuntimeSession(plugin, session));
+  return create_handle<RuntimeSession, rh_runtime_session>(
+      plugin, iface, [&](rh_runtime_session** out) { return iface->create(iface, &ctx, out); });
 }
 
 Result<std::string> RuntimeSession::launch() {
-  return collect(info_, "launch", [&](const rh_writer* w) { return iface_->launch(session_, w); });
+  return collect(info_, "launch", [&](const rh_writer* w) { return iface_->launch(object_, w); });
 }
 
 Status RuntimeSession::feed(rh_stream stream, std::string_view bytes) {
   host::clear_plugin_error();
-  return call_plugin(who(info_, "feed"), iface_->feed(session_, stream, bytes.data(), bytes.size()));
+  return call_plugin(who(info_, "feed"), iface_->feed(object_, stream, bytes.data(), bytes.size()));
 }
 
 Status RuntimeSession::finish(const rh_exit& exit) {
   host::clear_plugin_error();
-  return call_plugin(who(info_, "finish"), iface_->finish(session_, &exit));
+  return call_plugin(who(info_, "finish"), iface_->finish(object_, &exit));
 }
 
 }  // namespace runhost::plugins

@@ -12,41 +12,49 @@
 
 namespace runhost::plugins {
 
-// Calls a plugin function with the thread's error detail cleared; a failure becomes a
-// plugin_error naming `what` and the plugin's own detail.
+// A failed plugin call becomes a plugin_error naming `what` and the plugin's own detail
+// (clear the thread's detail with host::clear_plugin_error() before the call).
 Status call_plugin(std::string_view what, rh_status status);
 
-class PolicyInstance {
+// What every handle holds: the plugin's identity, a reference that keeps its library mapped,
+// its interface, and the object it created (destroyed with the handle).
+template <class Iface, class Object>
+class PluginObject {
  public:
-  static Result<std::unique_ptr<PolicyInstance>> create(const LoadedPlugin& plugin, std::string_view config_json);
-  ~PolicyInstance();
-  // The decision text, as the plugin wrote it (the caller validates it).
-  Result<std::string> evaluate(std::string_view request_json) const;
+  PluginObject(const PluginObject&) = delete;
+  PluginObject& operator=(const PluginObject&) = delete;
   const PluginInfo& info() const noexcept { return info_; }
 
- private:
-  PolicyInstance(const LoadedPlugin& plugin, rh_policy_instance* instance);
+  // Takes ownership of `object`, which `plugin` created.
+  PluginObject(const LoadedPlugin& plugin, const Iface* iface, Object* object)
+      : info_(plugin.info), library_(plugin.library), iface_(iface), object_(object) {}
+
+ protected:
+  ~PluginObject() { iface_->destroy(object_); }
+
   PluginInfo info_;
   std::shared_ptr<Library> library_;
-  const rh_policy_plugin* iface_;
-  rh_policy_instance* instance_;
+  const Iface* iface_;
+  Object* object_;
 };
 
-class ConnectorInstance {
+class PolicyInstance : public PluginObject<rh_policy_plugin, rh_policy_instance> {
+ public:
+  static Result<std::unique_ptr<PolicyInstance>> create(const LoadedPlugin& plugin, std::string_view config_json);
+  // The decision text, as the plugin wrote it (the caller validates it).
+  Result<std::string> evaluate(std::string_view request_json) const;
+
+  using PluginObject::PluginObject;
+};
+
+class ConnectorInstance : public PluginObject<rh_connector_plugin, rh_connector_instance> {
  public:
   static Result<std::unique_ptr<ConnectorInstance>> create(const LoadedPlugin& plugin, std::string_view config_json);
-  ~ConnectorInstance();
   Result<std::string> describe() const;
   Result<std::string> check(std::string_view request_json) const;
   Result<std::string> materialize(std::string_view grant_json) const;
-  const PluginInfo& info() const noexcept { return info_; }
 
- private:
-  ConnectorInstance(const LoadedPlugin& plugin, rh_connector_instance* instance);
-  PluginInfo info_;
-  std::shared_ptr<Library> library_;
-  const rh_connector_plugin* iface_;
-  rh_connector_instance* instance_;
+  using PluginObject::PluginObject;
 };
 
 struct RuntimeSessionArgs {
@@ -57,23 +65,16 @@ struct RuntimeSessionArgs {
   std::string resume_id;
 };
 
-class RuntimeSession {
+class RuntimeSession : public PluginObject<rh_runtime_adapter, rh_runtime_session> {
  public:
   // `run` receives the session's events and must outlive the session.
   static Result<std::unique_ptr<RuntimeSession>> create(const LoadedPlugin& plugin, const RuntimeSessionArgs& args,
                                                         rh_run* run);
-  ~RuntimeSession();
   Result<std::string> launch();
   Status feed(rh_stream stream, std::string_view bytes);
   Status finish(const rh_exit& exit);
-  const PluginInfo& info() const noexcept { return info_; }
 
- private:
-  RuntimeSession(const LoadedPlugin& plugin, rh_runtime_session* session);
-  PluginInfo info_;
-  std::shared_ptr<Library> library_;
-  const rh_runtime_adapter* iface_;
-  rh_runtime_session* session_;
+  using PluginObject::PluginObject;
 };
 
 }  // namespace runhost::plugins
