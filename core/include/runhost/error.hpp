@@ -17,7 +17,8 @@
 
 namespace runhost {
 
-// X(code, retryable by default)
+// X(code, retryable by default). Every code may appear as run.failed.payload.error.code except
+// store_unavailable, which is the host's own (its store cannot be opened or written).
 #define RUNHOST_ERROR_CODES(X)                 \
   X(invalid_dispatch, false)                   \
   X(runtime_not_found, false)                  \
@@ -33,7 +34,8 @@ namespace runhost {
   X(device_lost, true)                         \
   X(plugin_error, false)                       \
   X(idempotency_conflict, false)               \
-  X(internal, false)
+  X(internal, false)                           \
+  X(store_unavailable, true)
 
 enum class ErrorCode {
 #define RUNHOST_X(name, retryable) name,
@@ -48,9 +50,13 @@ bool default_retryable(ErrorCode code) noexcept;
 struct Error {
   ErrorCode code = ErrorCode::internal;
   std::string message;
+  // What the caller can do about it, as the JSON object of run.failed's `recovery`
+  // ({"action": "fix_dispatch", "field": "cwd"}); empty when there is nothing specific.
+  std::string recovery_json;
 
   Error() = default;
-  Error(ErrorCode c, std::string m) : code(c), message(std::move(m)) {}
+  Error(ErrorCode c, std::string m, std::string recovery = {})
+      : code(c), message(std::move(m)), recovery_json(std::move(recovery)) {}
 };
 
 // The value of a fallible call, or the Error that stopped it.

@@ -1,0 +1,129 @@
+// The local device: a run's runtime as a process on this machine, in a working directory
+// confined to a workspace root, with a controlled environment, watched for ground truth.
+//
+// One LocalProcess per run. It spawns without a shell (posix_spawn), in its own process group,
+// with a pidfd; owns the stdin/stdout/stderr pipes, the pidfd, an inotify watch over the working
+// directory and a timer that looks for listening TCP ports — all on the caller's io_context
+// (the host's one reactor thread): no thread per run. It reports to a ProcessObserver:
+// output chunks, files changed (debounced, paths relative to cwd), artifacts (new files
+// matching patterns, with size, content type and sha256), ports the run's processes listen on,
+// and finally the exit. terminate() kills the whole group: SIGTERM, then SIGKILL after a grace
+// period; the process is always reaped.
+//
+//   auto cwd = confine_cwd(root, dispatch.cwd);              // refuses ".." and symlink escapes
+//   SpawnSpec spec{argv, controlled_environment(extra), *cwd};
+//   auto proc = LocalProcess::start(io, std::move(spec), options, observer);
+//   ...                                                      // observer.on_output(...) etc.
+//   (*proc)->terminate(RH_EXIT_FLAG_CANCELLED);              // -> observer.on_exit(...)
+//
+// Thread rules: start() and every method run on the io_context's thread; observer callbacks
+// run there too, never re-entrantly from within a method call.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <runhost/runtime.h>
+
+#include "runhost/error.hpp"
+
+namespace runhost::devices::local {
+
+// Resolves a run's working directory within `root` (which must exist). Empty `requested`
+// means `root` itself; a relative path is taken under `root`; an absolute path must lie
+// within it. The result is canonical (symlinks resolved) and must be an existing directory
+// inside the canonical root: "..", absolute paths elsewhere and symlinks pointing out are
+// refused with invalid_dispatch naming field "cwd".
+Result<std::filesystem::path> confine_cwd(const std::filesystem::path& root, std::string_view requested);
+
+// The environment a runtime gets: a short allowlist from the host's own (PATH, HOME, USER,
+// LOGNAME, SHELL, LANG, LC_*, TZ, TMPDIR), TERM=dumb, then `extra` (launch spec env,
+// connector env) on top. Nothing else is inherited: the host's API keys, tokens and RUNHOST_*
+// settings never reach a runtime unless a plugin puts them there.
+std::map<std::string, std::string> controlled_environment(const std::map<std::string, std::string>& extra);
+
+struct SpawnSpec {
+  std::vector<std::string> argv;  // argv[0] without '/' is looked up on env's PATH
+  std::map<std::string, std::string> env;
+  std::filesystem::path cwd;
+  std::string stdin_data;        // written first
+  bool keep_stdin_open = false;  // else stdin is closed after stdin_data
+};
+
+struct FileChange {
+  std::string path;    // relative to cwd, '/'-separated
+  std::string change;  // created | modified | deleted | renamed
+  std::string from;    // for renamed: the old relative path (empty otherwise)
+  int64_t size_bytes = -1;  // -1 when deleted or unknown
+};
+
+struct Artifact {
+  std::string path;  // relative to cwd
+  int64_t size_bytes = 0;
+  std::string content_type;  // from the extension: application/pdf, text/html, image/png, ...
+  std::string sha256;        // lowercase hex
+};
+
+struct ListeningPort {
+  int port = 0;
+  std::string address;  // "127.0.0.1", "0.0.0.0", "::"
+  pid_t pid = 0;        // a process of the run holding the socket
+};
+
+class ProcessObserver {
+ public:
+  virtual void on_output(rh_stream stream, std::string_view bytes) = 0;  // chunks as read, <= 64 KiB
+  virtual void on_file_changed(const FileChange& change) = 0;
+  virtual void on_artifact(const Artifact& artifact) = 0;
+  virtual void on_listening(const ListeningPort& port) = 0;  // once per new (port, address)
+  // Last: after stdout and stderr reached EOF (or the group was killed) and the process was
+  // reaped, and pending file changes were flushed. No callback follows.
+  virtual void on_exit(const rh_exit& exit) = 0;
+
+ protected:
+  ~ProcessObserver() = default;
+};
+
+struct LocalOptions {
+  // Glob patterns (fnmatch, FNM_PATHNAME off) on the relative path of files that become
+  // artifacts when written and closed.
+  std::vector<std::string> artifact_patterns = {"*.pdf", "*.docx", "*.xlsx", "*.pptx", "*.png", "*.jpg", "*.jpeg",
+                                                "*.gif", "*.svg", "*.zip", "*.tar.gz", "*.html", "*.csv", "*.md"};
+  int64_t artifact_max_bytes = 512ll << 20;  // larger files are reported without sha256 (empty)
+  std::chrono::milliseconds debounce{100};
+  std::chrono::milliseconds port_poll{200};
+  std::chrono::milliseconds kill_grace{2000};
+  // Directory names never watched (relative components): noise, not work.
+  std::vector<std::string> ignore_dirs = {".git", "node_modules", "__pycache__", ".venv"};
+};
+
+class LocalProcess {
+ public:
+  // Spawns and starts watching. Errors: runtime_not_found (argv[0] not found on PATH or not
+  // executable: the message names it), invalid_dispatch (bad cwd), internal (pipes, fork).
+  static Result<std::unique_ptr<LocalProcess>> start(boost::asio::io_context& io, SpawnSpec spec,
+                                                     const LocalOptions& options, ProcessObserver& observer);
+  virtual ~LocalProcess() = default;  // kills the group if still alive; no callback after
+
+  virtual pid_t pid() const noexcept = 0;
+  virtual void write_stdin(std::string_view bytes) = 0;  // queued; written as the pipe drains
+  virtual void close_stdin() = 0;
+  // Kills the process group (SIGTERM, SIGKILL after kill_grace); the exit carries `flags`
+  // (RH_EXIT_FLAG_CANCELLED or RH_EXIT_FLAG_TIMED_OUT). Idempotent.
+  virtual void terminate(uint32_t flags) = 0;
+  // Backpressure: stop reading stdout/stderr until resume_output() (the host's event queue is
+  // full). The runtime then blocks on a full pipe; memory stays bounded.
+  virtual void pause_output() = 0;
+  virtual void resume_output() = 0;
+};
+
+}  // namespace runhost::devices::local

@@ -1,0 +1,149 @@
+// The durable store: SQLite in WAL mode, one file, no server. Runs, their append-only events
+// (gap-free seq per run), artifacts, projects, approvals and connector grants.
+//
+// Writes go through one writer thread with group commit: append() queues an event and returns
+// at once; the batch holding it commits within a few milliseconds (or as soon as the previous
+// commit finishes), then `on_durable` runs. Reads use their own connections and never wait for
+// the writer (WAL). Idempotency is a unique index on (tenant_id, idempotency_key).
+//
+//   auto store = Store::open("/var/lib/runhost/runhost.db", {});
+//   auto created = (*store)->create_run(new_run);          // queued, or the existing run
+//   (*store)->append(event_row, [](const Status& st) { /* durable: deliver */ });
+//   auto events = (*store)->events(run_id, /*after_seq=*/0, /*limit=*/1000);
+//
+// Thread rules: every method may be called from any thread. on_durable callbacks run on the
+// writer thread, in append order; they must be quick and must not call back into the store
+// synchronously (flush() from a callback would deadlock).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runhost/error.hpp"
+
+namespace runhost::store {
+
+enum class RunStatus { queued, running, succeeded, failed, cancelled };
+std::string_view to_string(RunStatus status) noexcept;
+std::optional<RunStatus> run_status_from_string(std::string_view name) noexcept;
+bool is_terminal(RunStatus status) noexcept;
+
+// A run as dispatched; the store adds status, times and bookkeeping.
+struct NewRun {
+  std::string id;  // "run_<ULID>"
+  std::string tenant_id;
+  std::string workspace_id;
+  std::optional<std::string> project_id;
+  std::string user_id;
+  std::string device_type;  // sandbox | computer | local
+  std::string device_id;
+  std::string runtime;
+  std::string prompt;
+  std::optional<std::string> cwd;
+  std::string approval_policy;
+  std::string idempotency_key;
+  std::string request_hash;   // hash of the canonical dispatch: same key + other hash = conflict
+  std::string dispatch_json;  // the validated dispatch, canonical JSON
+  int64_t created_us = 0;
+};
+
+// Which host process owns a running run: a run whose owner is gone is device_lost.
+struct Owner {
+  int64_t pid = 0;
+  int64_t start_time = 0;  // the process's start time (/proc/<pid>/stat field 22): pids are reused
+};
+
+struct RunRow : NewRun {
+  RunStatus status = RunStatus::queued;
+  int64_t updated_us = 0;
+  int64_t last_seq = 0;                   // highest durable seq, 0 when none
+  std::optional<std::string> error_code;  // for failed runs
+  Owner owner;
+  bool cancel_requested = false;
+};
+
+struct EventRow {
+  std::string run_id;
+  int64_t seq = 0;  // 1, 2, 3... per run: the caller assigns it; the store refuses gaps and repeats
+  std::string id;   // "evt_<ULID>"
+  std::string type;
+  int64_t time_us = 0;
+  std::optional<std::string> request_id;
+  std::string json;  // the complete envelope, as delivered to subscribers
+};
+
+struct ArtifactRow {
+  std::string id;  // "art_<ULID>"
+  std::string run_id;
+  std::string path;  // relative to the run's cwd
+  std::string content_type;
+  int64_t size_bytes = 0;
+  std::string sha256;  // lowercase hex
+  int64_t created_us = 0;
+};
+
+struct RunFilter {
+  std::optional<std::string> tenant_id;
+  std::optional<RunStatus> status;
+  size_t limit = 100;  // newest first
+};
+
+struct StoreOptions {
+  bool durable = true;                 // synchronous=FULL; false: NORMAL (survives a crash of runhost, not of the OS)
+  int busy_timeout_ms = 5000;          // waiting for another process's write lock
+  int group_commit_window_us = 2000;   // how long the writer gathers a batch after its first item
+};
+
+class Store {
+ public:
+  // Opens or creates the store file (and its directory), sets WAL mode, creates or migrates
+  // the schema. Errors (code store_unavailable) say what is wrong in one sentence: the file is
+  // locked by another process, read-only, not a database / corrupt, or the directory cannot be
+  // created. Opening never modifies or deletes existing data to "repair" it.
+  static Result<std::unique_ptr<Store>> open(const std::filesystem::path& path, const StoreOptions& options = {});
+  virtual ~Store() = default;
+
+  virtual const std::filesystem::path& path() const noexcept = 0;
+
+  // Creates the run as queued, atomically with its idempotency key. When (tenant_id,
+  // idempotency_key) exists already: the existing run and created=false if its request_hash
+  // matches, else idempotency_conflict naming the existing run id.
+  struct Created {
+    RunRow run;
+    bool created = false;
+  };
+  virtual Result<Created> create_run(const NewRun& run) = 0;
+
+  // Status changes and bookkeeping. They are ordered with appended events (same writer queue)
+  // and return once committed.
+  virtual Status set_status(std::string_view run_id, RunStatus status, std::optional<std::string> error_code = {}) = 0;
+  virtual Status set_owner(std::string_view run_id, const Owner& owner) = 0;
+  virtual Status request_cancel(std::string_view run_id) = 0;  // not_found-style error if no such run
+  virtual Status add_artifact(const ArtifactRow& artifact) = 0;
+
+  // Queues one event; returns at once. `on_durable` gets OK once the event is committed, or the
+  // error if it could not be (a gap or repeat in seq, the disk full...); nothing after a failed
+  // event of the same run is written.
+  virtual void append(EventRow event, std::function<void(const Status&)> on_durable) = 0;
+  // Waits until everything queued before the call is committed (or failed).
+  virtual Status flush() = 0;
+
+  virtual Result<std::optional<RunRow>> run(std::string_view run_id) = 0;
+  virtual Result<std::vector<RunRow>> runs(const RunFilter& filter) = 0;
+  // Events with seq > after_seq, in seq order, at most `limit`.
+  virtual Result<std::vector<EventRow>> events(std::string_view run_id, int64_t after_seq, size_t limit) = 0;
+  virtual Result<std::vector<ArtifactRow>> artifacts(std::string_view run_id) = 0;
+  // Runs in `running` or `queued` state, for recovery at start and cancel polling.
+  virtual Result<std::vector<RunRow>> active_runs() = 0;
+  // Changes whenever any connection commits (PRAGMA data_version on the reader): a follower in
+  // another process polls this cheaply before querying.
+  virtual Result<int64_t> data_version() = 0;
+};
+
+}  // namespace runhost::store
