@@ -12,6 +12,7 @@ inline const std::filesystem::path kCheckOnlyDir = RUNHOST_TEST_CHECK_ONLY_DIR; 
 inline const std::filesystem::path kMisbehavingDir = RUNHOST_TEST_MISBEHAVING_DIR;  // crash or hang when called
 inline const std::filesystem::path kBundledDir = RUNHOST_TEST_PLUGIN_DIR;        // the example plugins
 inline const std::filesystem::path kCli = RUNHOST_TEST_CLI;                       // the runhost binary
+inline const std::filesystem::path kSourceDir = RUNHOST_TEST_SOURCE_DIR;          // the repository
 
 // A fresh directory under the system temp dir, removed when the object goes.
 class TempDir {
