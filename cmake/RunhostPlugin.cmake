@@ -5,6 +5,8 @@
 # visibility, one exported symbol (a version script), -z defs. Copies MANIFEST beside it as
 # <name>.runhost.json. Output goes to RUNHOST_PLUGIN_OUTPUT_DIR unless OUTPUT_DIRECTORY says
 # otherwise. The switches exist for fixture plugins that must break those rules on purpose.
+# Plugins installed with runhost (no NO_INSTALL) are listed in the global property
+# RUNHOST_BUNDLED_PLUGINS.
 set(RUNHOST_PLUGIN_VERSION_SCRIPT ${CMAKE_CURRENT_LIST_DIR}/plugin.map)
 
 function(runhost_add_plugin name)
@@ -33,6 +35,8 @@ function(runhost_add_plugin name)
     configure_file(${P_MANIFEST} ${P_OUTPUT_DIRECTORY}/${name}.runhost.json COPYONLY)
   endif()
   if(NOT P_NO_INSTALL)
+    # Bundled: tests and benchmarks depend on the whole set through this property.
+    set_property(GLOBAL APPEND PROPERTY RUNHOST_BUNDLED_PLUGINS ${name})
     install(TARGETS ${name} LIBRARY DESTINATION ${RUNHOST_PLUGIN_INSTALL_DIR})
     if(P_MANIFEST)
       install(FILES ${P_OUTPUT_DIRECTORY}/${name}.runhost.json DESTINATION ${RUNHOST_PLUGIN_INSTALL_DIR})

@@ -15,6 +15,20 @@ namespace {
 constexpr const char* kUsage = R"(runhost — run AI agent runtimes under policy, stream unified events
 
 Usage:
+  runhost run [--dispatch FILE|-] [--runtime ID] [--prompt TEXT] [--cwd DIR] [--device local]
+              [--tenant T] [--workspace W] [--project P] [--user U] [--device-id ID]
+              [--approval-policy auto|confirm-risky|manual] [--idempotency-key K]
+              [--connector ID]... [--timeout SECONDS] [--output-mode text|jsonl] [--json]
+              [-- COMMAND ARGS...]
+      Dispatch one run and print its events as they happen (JSON lines with --json).
+      A command after -- runs with the custom runtime. Fields not given get local
+      defaults (tenant "local", workspace "default", user $USER, a fresh idempotency key).
+      Ctrl-C cancels the run. Exits 0 when the run completed, 1 when it failed, 130 when
+      it was cancelled, 2 for an invalid dispatch.
+  runhost events RUN_ID [--after N] [--follow] [--json]
+      Print a run's stored events after seq N; --follow keeps printing until it ends.
+  runhost runs [--tenant T] [--status S] [--limit N] [--json]
+  runhost cancel RUN_ID
   runhost plugins [--plugin-dir DIR]... [--no-env] [--no-bundled] [--json] [--strict]
       List the plugins found on the search path, and every library refused, with why.
       The search path: each --plugin-dir, then RUNHOST_PLUGIN_PATH (':'-separated, unless
@@ -27,8 +41,13 @@ Usage:
   runhost version
   runhost help
 
+  Commands that open the store take --store PATH (default: $XDG_DATA_HOME/runhost/runhost.db),
+  --plugin-dir DIR, --workspace-root DIR (where local runs' cwd must lie; default: the
+  current directory or RUNHOST_WORKSPACE_ROOT) and --plugin-config ID=JSON.
+
 Environment:
   RUNHOST_PLUGIN_PATH   extra plugin directories, ':'-separated
+  RUNHOST_WORKSPACE_ROOT  the default --workspace-root
   RUNHOST_LOG           log level on stderr: trace, debug, info, warn (default), error, off
   NO_COLOR              disable colour on a terminal
 )";
@@ -46,6 +65,10 @@ int main(int argc, char** argv) {
   try {
     if (command == "plugins") return runhost::cli::cmd_plugins(rest);
     if (command == "plugin") return runhost::cli::cmd_plugin(rest);
+    if (command == "run") return runhost::cli::cmd_run(rest);
+    if (command == "events") return runhost::cli::cmd_events(rest);
+    if (command == "runs") return runhost::cli::cmd_runs(rest);
+    if (command == "cancel") return runhost::cli::cmd_cancel(rest);
     if (command == "version" || command == "--version") {
       std::cout << "runhost " << RUNHOST_VERSION_STRING << " (plugin ABI 1)\n";
       return 0;

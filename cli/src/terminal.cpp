@@ -18,6 +18,9 @@ std::string paint(std::FILE* stream, Colour colour, std::string_view text) {
     case Colour::red: code = "\x1b[31m"; break;
     case Colour::green: code = "\x1b[32m"; break;
     case Colour::yellow: code = "\x1b[33m"; break;
+    case Colour::blue: code = "\x1b[34m"; break;
+    case Colour::magenta: code = "\x1b[35m"; break;
+    case Colour::cyan: code = "\x1b[36m"; break;
     case Colour::dim: code = "\x1b[2m"; break;
     case Colour::bold: code = "\x1b[1m"; break;
     case Colour::none: break;

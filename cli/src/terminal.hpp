@@ -7,7 +7,7 @@
 
 namespace runhost::cli {
 
-enum class Colour { none, red, green, yellow, dim, bold };
+enum class Colour { none, red, green, yellow, blue, magenta, cyan, dim, bold };
 
 bool colour_enabled(std::FILE* stream);
 std::string paint(std::FILE* stream, Colour colour, std::string_view text);

@@ -23,7 +23,8 @@ TEST(CliPlugins, ListsTheExamplesAndRefusesEveryFixtureWithItsReason) {
   const json out = json::parse(r.out);
   std::set<std::string> loaded;
   for (const auto& p : out["plugins"]) loaded.insert(p["kind"].get<std::string>() + "/" + p["id"].get<std::string>());
-  EXPECT_EQ(loaded, (std::set<std::string>{"runtime/example-echo", "policy/deny-pattern", "connector/static-grant"}));
+  EXPECT_EQ(loaded, (std::set<std::string>{"runtime/custom", "runtime/example-echo", "policy/deny-pattern",
+                                           "connector/static-grant"}));
   std::map<std::string, std::string> refused;
   for (const auto& r2 : out["refused"]) {
     refused[std::filesystem::path(r2["path"].get<std::string>()).filename().string()] = r2["reason"];
@@ -37,7 +38,7 @@ TEST(CliPlugins, ListsTheExamplesAndRefusesEveryFixtureWithItsReason) {
 TEST(CliPlugins, PrintsAReadableListing) {
   const auto r = run_command({cli(), "plugins", "--no-env", "--plugin-dir", testing::kFixtureDir.string()});
   ASSERT_EQ(r.exit_code, 0) << r.out;
-  EXPECT_NE(r.out.find("Loaded (3)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Loaded (4)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Refused (20)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("runtime    example-echo"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("null-entry.so: runhost_plugin_entry_v1() returned NULL"), std::string::npos) << r.out;
@@ -61,7 +62,7 @@ TEST(CliPlugins, ReadsRunhostPluginPath) {
 }
 
 TEST(CliPluginCheck, PassesTheExamples) {
-  for (const char* id : {"example-echo", "deny-pattern", "static-grant"}) {
+  for (const char* id : {"example-echo", "deny-pattern", "static-grant", "custom"}) {
     const auto lib = (testing::kBundledDir / (std::string(id) + ".so")).string();
     const auto r = run_command({cli(), "plugin", "check", lib});
     EXPECT_EQ(r.exit_code, 0) << r.out;

@@ -35,7 +35,7 @@ using plugins::LoadedPlugin;
 constexpr std::string_view kSampleDispatch =
     R"({"tenantId":"check-tenant","workspaceId":"check-workspace","userId":"runhost-check-user",)"
     R"("deviceType":"local","deviceId":"check-device","runtime":"check","prompt":"Say hello; then list files.",)"
-    R"("approvalPolicy":"auto","idempotencyKey":"runhost-plugin-check"})";
+    R"("approvalPolicy":"auto","idempotencyKey":"runhost-plugin-check","command":["printf","%s\n","hello"]})";
 
 // Reports checks as they happen and remembers them.
 class Reporter {

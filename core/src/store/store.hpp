@@ -76,6 +76,11 @@ struct EventRow {
   int64_t time_us = 0;
   std::optional<std::string> request_id;
   std::string json;  // the complete envelope, as delivered to subscribers
+  // For a terminal event (run.completed, run.failed, run.cancelled): the run's final status,
+  // written in the same transaction as the event, so that whoever reads the event reads the
+  // final status too.
+  std::optional<RunStatus> final_status;
+  std::optional<std::string> error_code;
 };
 
 struct ArtifactRow {

@@ -1,0 +1,159 @@
+// runhost events / runs / cancel: reading and steering runs through the store.
+#include <condition_variable>
+#include <cstdlib>
+#include <ctime>
+#include <iostream>
+#include <mutex>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "event_printer.hpp"
+#include "host_flags.hpp"
+#include "terminal.hpp"
+
+namespace runhost::cli {
+namespace {
+
+using nlohmann::json;
+
+int64_t parse_count(const std::string& flag, const std::string& text) {
+  char* end = nullptr;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (end == text.c_str() || *end != '\0' || v < 0) throw UsageError{flag + " takes a whole number >= 0, got '" + text + "'"};
+  return v;
+}
+
+std::string one_run_id(const Args& args, const char* usage) {
+  if (args.positionals.size() != 1) throw UsageError{usage};
+  return args.positionals[0];
+}
+
+std::string local_time(int64_t us) {
+  const std::time_t t = static_cast<std::time_t>(us / 1'000'000);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+}  // namespace
+
+int cmd_events(const std::vector<std::string>& argv) {
+  const auto args = parse_args(argv, with_host_flags({{"--json", "--follow"}, {"--after"}}));
+  const std::string id = one_run_id(args, "usage: runhost events RUN_ID [--after N] [--follow] [--json]");
+  const int64_t after = args.value("--after") ? parse_count("--after", *args.value("--after")) : 0;
+  auto host = open_host(args);
+  if (!host) return 70;
+  auto run = host->run(id);
+  if (!run) {
+    std::cerr << "runhost events: " << run.error().message << "\n";
+    return 1;
+  }
+  if (!*run) {
+    std::cerr << "runhost events: no run " << id << " in " << host->store_path().string() << "\n";
+    return 1;
+  }
+  EventPrinter printer(stdout, args.has("--json"));
+  if (!args.has("--follow")) {
+    for (int64_t cursor = after;;) {
+      auto page = host->events(id, cursor, 5000);
+      if (!page) {
+        std::cerr << "runhost events: " << page.error().message << "\n";
+        return 1;
+      }
+      for (const auto& e : *page) printer.print(e);
+      if (page->size() < 5000) break;
+      cursor = page->back().seq;
+    }
+    return 0;
+  }
+  std::mutex m;
+  std::condition_variable cv;
+  bool ended = false;
+  Status end;
+  auto sub = host->subscribe(id, after, [&](const Event& e) { printer.print(e); },
+                             [&](const Status& st) {
+                               std::lock_guard lock(m);
+                               ended = true;
+                               end = st;
+                               cv.notify_all();
+                             });
+  if (!sub) {
+    std::cerr << "runhost events: " << sub.error().message << "\n";
+    return 1;
+  }
+  std::unique_lock lock(m);
+  cv.wait(lock, [&] { return ended; });
+  if (!end) {
+    std::cerr << "runhost events: " << end.error().message << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+int cmd_runs(const std::vector<std::string>& argv) {
+  const auto args = parse_args(argv, with_host_flags({{"--json"}, {"--tenant", "--status", "--limit"}}));
+  if (!args.positionals.empty()) throw UsageError{"unexpected argument '" + args.positionals.front() + "'"};
+  RunQuery query;
+  query.tenant_id = args.value("--tenant");
+  query.status = args.value("--status");
+  if (auto l = args.value("--limit")) query.limit = static_cast<size_t>(parse_count("--limit", *l));
+  auto host = open_host(args);
+  if (!host) return 70;
+  auto runs = host->runs(query);
+  if (!runs) {
+    std::cerr << "runhost runs: " << runs.error().message << "\n";
+    return runs.error().code == ErrorCode::invalid_dispatch ? 2 : 1;
+  }
+  if (args.has("--json")) {
+    json out = json::array();
+    for (const auto& r : *runs) {
+      out.push_back({{"id", r.id}, {"status", r.status}, {"tenant_id", r.tenant_id}, {"workspace_id", r.workspace_id},
+                     {"user_id", r.user_id}, {"runtime", r.runtime}, {"device", {{"type", r.device_type}, {"id", r.device_id}}},
+                     {"events", r.last_seq}, {"error_code", r.error_code ? json(*r.error_code) : json(nullptr)},
+                     {"created_us", r.created_us}, {"updated_us", r.updated_us}});
+    }
+    std::cout << out.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+    return 0;
+  }
+  std::FILE* o = stdout;
+  std::fprintf(o, "%s\n", paint(o, Colour::dim, "RUN                              STATUS     RUNTIME        EVENTS  CREATED              PROMPT").c_str());
+  for (const auto& r : *runs) {
+    const Colour c = r.status == "failed" ? Colour::red : r.status == "succeeded" ? Colour::green
+                     : r.status == "running" ? Colour::cyan : Colour::yellow;
+    std::string prompt = r.prompt.substr(0, 40);
+    for (auto& ch : prompt) {
+      if (ch == '\n' || ch == '\t') ch = ' ';
+    }
+    std::string status = r.status + (r.error_code ? " (" + *r.error_code + ")" : "");
+    std::fprintf(o, "%-32s %s %-14s %6lld  %s  %s\n", r.id.c_str(), paint(o, c, status + std::string(status.size() < 10 ? 10 - status.size() : 0, ' ')).c_str(),
+                 r.runtime.c_str(), static_cast<long long>(r.last_seq), local_time(r.created_us).c_str(), prompt.c_str());
+  }
+  return 0;
+}
+
+int cmd_cancel(const std::vector<std::string>& argv) {
+  const auto args = parse_args(argv, with_host_flags({{}, {}}));
+  const std::string id = one_run_id(args, "usage: runhost cancel RUN_ID");
+  auto host = open_host(args);
+  if (!host) return 70;
+  auto before = host->run(id);
+  if (!before || !*before) {
+    std::cerr << "runhost cancel: no run " << id << "\n";
+    return 1;
+  }
+  if ((*before)->status == "succeeded" || (*before)->status == "failed" || (*before)->status == "cancelled") {
+    std::cout << id << " already " << (*before)->status << "\n";
+    return 0;
+  }
+  if (auto st = host->cancel(id); !st) {
+    std::cerr << "runhost cancel: " << st.error().message << "\n";
+    return 1;
+  }
+  std::cout << "cancel requested for " << id << "\n";
+  return 0;
+}
+
+}  // namespace runhost::cli

@@ -1,0 +1,174 @@
+// runhost run: dispatch one run and print its events live.
+#include <signal.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <mutex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "event_printer.hpp"
+#include "host_flags.hpp"
+#include "terminal.hpp"
+
+namespace runhost::cli {
+namespace {
+
+using nlohmann::json;
+
+std::string read_dispatch(const std::string& from) {
+  if (from == "-") return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  std::ifstream in(from, std::ios::binary);
+  if (!in) throw UsageError{"cannot read --dispatch " + from};
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::string default_user() {
+  const char* user = std::getenv("USER");
+  return user != nullptr && *user ? user : "local-user";
+}
+
+std::string hostname() {
+  char name[256] = {};
+  return gethostname(name, sizeof name - 1) == 0 && name[0] ? name : "localhost";
+}
+
+std::string random_key() {
+  std::ifstream urandom("/dev/urandom", std::ios::binary);
+  unsigned char bytes[12] = {};
+  urandom.read(reinterpret_cast<char*>(bytes), sizeof bytes);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string key = "cli-";
+  for (unsigned char b : bytes) key += {kHex[b >> 4], kHex[b & 15]};
+  return key;
+}
+
+// The dispatch: --dispatch's JSON (if any), then each flag on top, then defaults for what is
+// still missing.
+json build_dispatch(const Args& args) {
+  json d = json::object();
+  if (auto from = args.value("--dispatch")) {
+    d = json::parse(read_dispatch(*from), nullptr, false);
+    if (d.is_discarded() || !d.is_object()) throw UsageError{"--dispatch " + *from + " is not a JSON object"};
+  }
+  const std::pair<const char*, const char*> flags[] = {
+      {"--tenant", "tenantId"},   {"--workspace", "workspaceId"}, {"--project", "projectId"},
+      {"--user", "userId"},       {"--device", "deviceType"},     {"--device-id", "deviceId"},
+      {"--runtime", "runtime"},   {"--prompt", "prompt"},         {"--cwd", "cwd"},
+      {"--approval-policy", "approvalPolicy"}, {"--idempotency-key", "idempotencyKey"}, {"--output-mode", "outputMode"}};
+  for (const auto& [flag, field] : flags) {
+    if (auto v = args.value(flag)) d[field] = *v;
+  }
+  if (auto t = args.value("--timeout")) {
+    char* end = nullptr;
+    const long long seconds = std::strtoll(t->c_str(), &end, 10);
+    if (end == t->c_str() || *end != '\0') throw UsageError{"--timeout takes whole seconds, got '" + *t + "'"};
+    d["timeoutSeconds"] = seconds;
+  }
+  for (const auto& c : args.values("--connector")) d["connectors"].push_back(c);
+  if (!args.after_dashdash.empty()) {
+    d["command"] = args.after_dashdash;
+    if (!d.contains("runtime")) d["runtime"] = "custom";
+  }
+  const std::pair<const char*, std::string> defaults[] = {
+      {"tenantId", "local"}, {"workspaceId", "default"}, {"userId", default_user()}, {"deviceType", "local"},
+      {"deviceId", hostname()}, {"prompt", ""}, {"approvalPolicy", "auto"}, {"idempotencyKey", random_key()}};
+  for (const auto& [field, value] : defaults) {
+    if (!d.contains(field)) d[field] = value;
+  }
+  return d;
+}
+
+int exit_code_for(const std::string& terminal_type) {
+  if (terminal_type == "run.completed") return 0;
+  if (terminal_type == "run.cancelled") return 130;
+  return 1;
+}
+
+}  // namespace
+
+int cmd_run(const std::vector<std::string>& argv) {
+  const auto args = parse_args(
+      argv, with_host_flags({{"--json"},
+                             {"--dispatch", "--tenant", "--workspace", "--project", "--user", "--device", "--device-id",
+                              "--runtime", "--prompt", "--cwd", "--approval-policy", "--idempotency-key", "--output-mode",
+                              "--timeout", "--connector"}}));
+  if (!args.positionals.empty()) {
+    throw UsageError{"unexpected argument '" + args.positionals.front() + "' (a command for the custom runtime goes after --)"};
+  }
+  const json dispatch = build_dispatch(args);
+  if (!dispatch.contains("runtime")) throw UsageError{"say which runtime: --runtime ID, or a command after -- for the custom runtime"};
+
+  // Ctrl-C cancels the run (a second one leaves at once). Blocked before any thread starts, so
+  // only the waiter below receives them; runtimes start with a clean signal mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto host = open_host(args);
+  if (!host) return 70;
+  auto dispatched = host->dispatch(dispatch.dump());
+  if (!dispatched) {
+    std::cerr << "runhost run: " << dispatched.error().message << "\n";
+    return dispatched.error().code == ErrorCode::invalid_dispatch ? 2 : 1;
+  }
+  const auto run = dispatched->run;
+  const bool as_json = args.has("--json");
+  if (!as_json) {
+    std::fprintf(stderr, "%s %s (%s on %s:%s)%s\n", paint(stderr, Colour::bold, "run").c_str(), run.id.c_str(),
+                 run.runtime.c_str(), run.device_type.c_str(), run.device_id.c_str(),
+                 dispatched->created ? "" : " — already dispatched with this idempotency key; replaying");
+  }
+
+  std::mutex m;
+  std::condition_variable cv;
+  bool ended = false;
+  std::string terminal;
+  Status end_status;
+  EventPrinter printer(stdout, as_json);
+  auto sub = host->subscribe(
+      run.id, 0,
+      [&](const Event& e) {
+        printer.print(e);
+        if (e.type == "run.completed" || e.type == "run.failed" || e.type == "run.cancelled") {
+          std::lock_guard lock(m);
+          terminal = e.type;
+        }
+      },
+      [&](const Status& st) {
+        std::lock_guard lock(m);
+        ended = true;
+        end_status = st;
+        cv.notify_all();
+      });
+  if (!sub) {
+    std::cerr << "runhost run: " << sub.error().message << "\n";
+    return 1;
+  }
+
+  std::thread([&host = *host, id = run.id, signals] {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) return;
+    std::fprintf(stderr, "\nrunhost: cancelling %s (again to quit at once)\n", id.c_str());
+    (void)host.cancel(id);
+    if (sigwait(&signals, &sig) == 0) std::_Exit(130);
+  }).detach();
+
+  std::unique_lock lock(m);
+  cv.wait(lock, [&] { return ended; });
+  if (!end_status) {
+    std::cerr << "runhost run: " << end_status.error().message << "\n";
+    return 1;
+  }
+  return exit_code_for(terminal);
+}
+
+}  // namespace runhost::cli

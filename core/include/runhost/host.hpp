@@ -1,0 +1,123 @@
+// runhost/host.hpp — the host: dispatch prompts into devices, under policy, and read back one
+// durable, replayable event stream per run.
+//
+// A Host owns a store (SQLite by default), the loaded plugins and one reactor thread that runs
+// every run's processes, pipes and timers. dispatch() validates a DevicePromptDispatch, records
+// the run atomically with its idempotency key and starts it; events are stamped, checked by
+// policy, persisted, and only then delivered to subscribers.
+//
+//   auto host = runhost::Host::open({});                      // embedded defaults
+//   auto run = (*host)->dispatch(R"({"tenantId":"t", ... "runtime":"custom", "command":["make"]})");
+//   auto sub = (*host)->subscribe(run->run.id, 0,
+//       [](const runhost::Event& e) { std::cout << e.json << "\n"; },
+//       [](const runhost::Status& end) { /* the terminal event was delivered */ });
+//
+// Thread rules: every method may be called from any thread. Subscription callbacks run on the
+// host's reactor thread: they must be quick and must not block on the host.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runhost/error.hpp"
+#include "runhost/plugins.hpp"
+
+namespace runhost {
+
+struct HostOptions {
+  std::filesystem::path store;           // empty: default_store_path()
+  PluginSearchPath plugins;
+  std::filesystem::path workspace_root;  // local runs' cwd must lie inside; empty: the current directory
+  std::map<std::string, std::string> plugin_config;  // plugin id -> JSON config, replacing the manifest's default
+  std::chrono::seconds default_timeout{3600};        // per run; a dispatch's timeoutSeconds overrides it
+  bool durable = true;        // fsync each group commit (false: survives a runhost crash, not an OS crash)
+  bool keep_raw = false;      // keep each event's native line in `raw`
+  int64_t max_output_bytes = 64ll << 20;  // output text recorded per run; the rest is counted and marked truncated
+  std::vector<std::string> artifact_patterns;  // empty: the local device's defaults
+};
+
+// $XDG_DATA_HOME/runhost/runhost.db, or ~/.local/share/runhost/runhost.db.
+std::filesystem::path default_store_path();
+
+struct Event {
+  std::string run_id;
+  int64_t seq = 0;
+  std::string type;
+  std::string json;  // the whole envelope (docs/events.md)
+};
+
+struct RunInfo {
+  std::string id;
+  std::string status;  // queued | running | succeeded | failed | cancelled
+  std::string tenant_id;
+  std::string workspace_id;
+  std::optional<std::string> project_id;
+  std::string user_id;
+  std::string runtime;
+  std::string device_type;
+  std::string device_id;
+  std::string prompt;
+  std::optional<std::string> error_code;
+  int64_t last_seq = 0;
+  int64_t created_us = 0;
+  int64_t updated_us = 0;
+};
+
+struct DispatchResult {
+  RunInfo run;
+  bool created = false;  // false: the idempotency key named an existing run; nothing was started
+};
+
+struct RunQuery {
+  std::optional<std::string> tenant_id;
+  std::optional<std::string> status;
+  size_t limit = 100;
+};
+
+// Ends delivery when destroyed (no callback runs after the destructor returns).
+class Subscription {
+ public:
+  virtual ~Subscription() = default;
+};
+
+using EventCallback = std::function<void(const Event&)>;
+using EndCallback = std::function<void(const Status&)>;
+
+class Host {
+ public:
+  // Opens the store (recovering runs left running by a host that died: they become failed with
+  // device_lost, their events kept), loads the plugins and starts the reactor.
+  static Result<std::unique_ptr<Host>> open(HostOptions options);
+  virtual ~Host() = default;  // cancels this host's active runs and waits for their last events
+
+  virtual Result<DispatchResult> dispatch(std::string_view dispatch_json) = 0;
+  // Cancels a run: this host's own at once; another live host's through the store (it polls).
+  // A finished run is left as it is (OK).
+  virtual Status cancel(std::string_view run_id) = 0;
+  // Answers an approval.required of a run waiting for it.
+  virtual Status resolve_approval(std::string_view run_id, std::string_view approval_id, bool allow,
+                                  std::string_view reason = {}) = 0;
+
+  virtual Result<std::optional<RunInfo>> run(std::string_view run_id) = 0;
+  virtual Result<std::vector<RunInfo>> runs(const RunQuery& query) = 0;
+  // Stored events with seq > after_seq.
+  virtual Result<std::vector<Event>> events(std::string_view run_id, int64_t after_seq, size_t limit = 10000) = 0;
+  // Every event with seq > after_seq, stored then live, in order, without gaps or repeats;
+  // on_end once the terminal event has been delivered (or with the error that stopped delivery).
+  // Works for runs of other processes sharing the store too (it polls them).
+  virtual Result<std::unique_ptr<Subscription>> subscribe(std::string_view run_id, int64_t after_seq,
+                                                          EventCallback on_event, EndCallback on_end) = 0;
+
+  virtual const PluginRegistry& plugins() const noexcept = 0;
+  virtual const std::filesystem::path& store_path() const noexcept = 0;
+};
+
+}  // namespace runhost

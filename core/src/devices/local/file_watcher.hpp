@@ -1,0 +1,80 @@
+// Watches a working directory recursively with inotify and reports FsEvents, relative paths.
+//
+// Subdirectories get watches as they appear, and are scanned once when they do: files written
+// into a new directory before its watch existed are still reported (as "appeared"). Names in
+// `ignore_dirs` are never watched. A directory renamed within the tree keeps its watches and
+// reports each file in it as renamed; one moved out is reported once as deleted (its own path).
+// A MOVED_FROM pairs with the MOVED_TO that immediately follows it (same cookie), as the kernel
+// queues them; a MOVED_FROM left alone at the end of what could be read is a move out.
+//
+// Limits: inotify instances and watches are per user (fs.inotify.max_user_instances,
+// max_user_watches); past them the watcher logs once and reports what it still can. A queue
+// overflow loses events: it is logged, never fatal.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+
+#include "devices/local/fs_event.hpp"
+#include "devices/local/lifetime.hpp"
+
+struct inotify_event;
+
+namespace runhost::devices::local {
+
+class FileWatcher {
+ public:
+  // Watches are in place when the constructor returns: start it before the process. `on_event`
+  // must not destroy the watcher.
+  FileWatcher(boost::asio::io_context& io, std::filesystem::path root, std::vector<std::string> ignore_dirs,
+              std::function<void(const FsEvent&)> on_event);
+  FileWatcher(const FileWatcher&) = delete;
+  FileWatcher& operator=(const FileWatcher&) = delete;
+
+  // Reads what the kernel has queued so far, now: at exit, every change the process made
+  // before it was reaped is in the queue.
+  void drain();
+  void stop();  // no event after
+
+ private:
+  struct PendingMove {
+    uint32_t cookie;
+    std::string path;
+    bool is_dir;
+    bool watched;  // a directory whose tree we watch (not an ignored one)
+  };
+
+  void wait_readable();
+  bool read_batch();  // false once read() has nothing more
+  void handle(const inotify_event& event, const char* name);
+  void handle_moved_to(const std::string& path, bool is_dir, bool ignored_name, uint32_t cookie);
+  void moved_out(const PendingMove& move);
+  // Watches `rel` and everything below; with `report`, each file found has appeared.
+  void add_tree(const std::string& rel, bool report);
+  void forget_tree(const std::string& rel);
+  void rename_tree(const std::string& from, const std::string& to);
+  // Visits `rel` and the directories below it (ignored names skipped, symlinks not followed),
+  // watching each first when `watch`, and calls `on_file` for each regular file.
+  void walk(const std::string& rel, bool watch, const std::function<void(const std::string&)>& on_file);
+  bool ignored(std::string_view name) const;
+  void emit(FsEvent::Kind kind, std::string path, std::string from = {});
+
+  std::filesystem::path root_;
+  std::vector<std::string> ignore_dirs_;
+  std::function<void(const FsEvent&)> on_event_;
+  boost::asio::posix::stream_descriptor inotify_;
+  std::unordered_map<int, std::string> dirs_;  // watch descriptor -> relative directory ("" is the root)
+  std::optional<PendingMove> pending_move_;
+  bool limit_logged_ = false;
+  Lifetime lifetime_;
+};
+
+}  // namespace runhost::devices::local

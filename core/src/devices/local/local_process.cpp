@@ -1,0 +1,212 @@
+// LocalProcess: one run's process and everything watching it, on the caller's reactor.
+//
+// The exit is reported last, in this order, each step waiting for the one before:
+//   1. the leader is reaped (its pidfd turned readable) — the port poll stops there;
+//   2. stdout and stderr reach EOF — or, kPipeGrace after the reap, the group is SIGKILLed and
+//      the pipes are read empty and closed, so a grandchild holding them cannot hold the run;
+//   3. the inotify queue is read to the end (the kernel queued every change the process made
+//      before it died), the watcher stops, and all debounced changes are emitted;
+//   4. the artifacts those changes named are hashed;
+//   5. on_exit.
+// Every callback may destroy this object; each call site checks Lifetime before going on, and
+// every handler is guarded, so nothing runs after the destructor.
+#include <signal.h>
+
+#include <optional>
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "devices/local/artifact_hasher.hpp"
+#include "devices/local/artifact_rules.hpp"
+#include "devices/local/change_debouncer.hpp"
+#include "devices/local/child_process.hpp"
+#include "devices/local/file_watcher.hpp"
+#include "devices/local/invalid_cwd.hpp"
+#include "devices/local/lifetime.hpp"
+#include "devices/local/local_device.hpp"
+#include "devices/local/output_pipe.hpp"
+#include "devices/local/port_watcher.hpp"
+#include "devices/local/spawn_child.hpp"
+#include "devices/local/stdin_pipe.hpp"
+
+namespace runhost::devices::local {
+namespace {
+
+namespace fs = std::filesystem;
+using StreamDescriptor = boost::asio::posix::stream_descriptor;
+
+// How long stdout/stderr may stay open after the leader was reaped.
+constexpr std::chrono::milliseconds kPipeGrace{500};
+
+class LocalProcessImpl final : public LocalProcess {
+ public:
+  LocalProcessImpl(boost::asio::io_context& io, const fs::path& cwd, const LocalOptions& options,
+                   ProcessObserver& observer)
+      : io_(io),
+        observer_(observer),
+        options_(options),
+        changes_(io, cwd, options.debounce, [this](const FileChange& c, bool complete) { on_change(c, complete); }),
+        artifacts_(io, cwd, options.artifact_max_bytes, [this](const Artifact& a) { observer_.on_artifact(a); }),
+        watcher_(io, cwd, options.ignore_dirs, [this](const FsEvent& e) { changes_.add(e); }),
+        kill_timer_(io),
+        pipe_grace_timer_(io) {}
+
+  ~LocalProcessImpl() override {
+    if (child_) child_->kill_and_reap();
+  }
+
+  void run(SpawnedChild child, const std::string& stdin_data, bool keep_stdin_open);
+
+  pid_t pid() const noexcept override { return child_->pid(); }
+  void write_stdin(std::string_view bytes) override { stdin_->write(bytes); }
+  void close_stdin() override { stdin_->close_when_drained(); }
+  void terminate(uint32_t flags) override;
+  void pause_output() override {
+    stdout_->pause();
+    stderr_->pause();
+  }
+  void resume_output() override {
+    stdout_->resume();
+    stderr_->resume();
+  }
+
+ private:
+  enum class Phase { running, reaped, finishing, done };
+
+  void wait_for_exit();
+  void on_exited();
+  void on_pipe_closed();
+  void finish();
+  void on_change(const FileChange& change, bool complete);
+
+  boost::asio::io_context& io_;
+  ProcessObserver& observer_;
+  LocalOptions options_;
+  ChangeDebouncer changes_;
+  ArtifactHasher artifacts_;
+  FileWatcher watcher_;  // after changes_, which it feeds
+  std::optional<ChildProcess> child_;
+  std::optional<StreamDescriptor> pidfd_;
+  std::optional<StdinPipe> stdin_;
+  std::optional<OutputPipe> stdout_;
+  std::optional<OutputPipe> stderr_;
+  std::optional<PortWatcher> ports_;
+  boost::asio::steady_timer kill_timer_;
+  boost::asio::steady_timer pipe_grace_timer_;
+  Phase phase_ = Phase::running;
+  bool terminating_ = false;
+  uint32_t terminate_flags_ = 0;
+  rh_exit exit_{};
+  Lifetime lifetime_;
+};
+
+void LocalProcessImpl::run(SpawnedChild child, const std::string& stdin_data, bool keep_stdin_open) {
+  child_.emplace(child.pid);
+  pidfd_.emplace(io_, child.pidfd.release());
+  stdin_.emplace(io_, std::move(child.stdin_));
+  stdout_.emplace(
+      io_, std::move(child.stdout_), [this](std::string_view b) { observer_.on_output(RH_STREAM_STDOUT, b); },
+      [this] { on_pipe_closed(); });
+  stderr_.emplace(
+      io_, std::move(child.stderr_), [this](std::string_view b) { observer_.on_output(RH_STREAM_STDERR, b); },
+      [this] { on_pipe_closed(); });
+  ports_.emplace(io_, child.pid, options_.port_poll, [this](const ListeningPort& p) { observer_.on_listening(p); });
+
+  stdin_->write(stdin_data);
+  if (!keep_stdin_open) stdin_->close_when_drained();
+  stdout_->start();
+  stderr_->start();
+  ports_->start();
+  wait_for_exit();
+}
+
+void LocalProcessImpl::wait_for_exit() {
+  pidfd_->async_wait(StreamDescriptor::wait_read, lifetime_.guard([this](const boost::system::error_code& ec) {
+    if (!ec) on_exited();
+  }));
+}
+
+void LocalProcessImpl::on_exited() {
+  const std::optional<rh_exit> exit = child_->try_reap();
+  if (!exit) {
+    // A pidfd is readable only once the process has exited; should the kernel ever say so
+    // early, ask again shortly rather than wait for an edge that will not come.
+    pipe_grace_timer_.expires_after(std::chrono::milliseconds(10));
+    pipe_grace_timer_.async_wait(lifetime_.guard([this](const boost::system::error_code& ec) {
+      if (!ec) on_exited();
+    }));
+    return;
+  }
+  exit_ = *exit;
+  exit_.flags = terminate_flags_;
+  phase_ = Phase::reaped;
+  ports_->stop();
+  stdin_->close_now();
+  if (stdout_->done() && stderr_->done()) return finish();
+  pipe_grace_timer_.expires_after(kPipeGrace);
+  pipe_grace_timer_.async_wait(lifetime_.guard([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    child_->signal_group(SIGKILL);  // what of the group still holds the pipes
+    stdout_->close_when_drained();
+    stderr_->close_when_drained();
+  }));
+}
+
+void LocalProcessImpl::on_pipe_closed() {
+  if (phase_ == Phase::reaped && stdout_->done() && stderr_->done()) finish();
+}
+
+void LocalProcessImpl::finish() {
+  phase_ = Phase::finishing;
+  kill_timer_.cancel();
+  pipe_grace_timer_.cancel();
+  watcher_.drain();
+  watcher_.stop();
+  const auto alive = lifetime_.alive();
+  changes_.flush_all();
+  if (!alive) return;
+  artifacts_.when_idle([this] {
+    phase_ = Phase::done;
+    observer_.on_exit(exit_);
+  });
+}
+
+void LocalProcessImpl::terminate(uint32_t flags) {
+  if (terminating_ || phase_ == Phase::finishing || phase_ == Phase::done) return;
+  terminating_ = true;
+  // Once the leader is reaped its exit is known: only what is left of the group is killed.
+  if (phase_ == Phase::running) terminate_flags_ = flags;
+  if (!child_->signal_group(SIGTERM)) return;
+  kill_timer_.expires_after(options_.kill_grace);
+  kill_timer_.async_wait(lifetime_.guard([this](const boost::system::error_code& ec) {
+    if (!ec) child_->signal_group(SIGKILL);
+  }));
+}
+
+void LocalProcessImpl::on_change(const FileChange& change, bool complete) {
+  const auto alive = lifetime_.alive();
+  observer_.on_file_changed(change);
+  if (alive && complete && matches_any(options_.artifact_patterns, change.path)) artifacts_.add(change.path);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LocalProcess>> LocalProcess::start(boost::asio::io_context& io, SpawnSpec spec,
+                                                          const LocalOptions& options, ProcessObserver& observer) {
+  if (spec.argv.empty()) return Error{ErrorCode::runtime_not_found, "no command to run: argv is empty"};
+  std::error_code ec;
+  spec.cwd = fs::absolute(spec.cwd, ec);
+  if (ec || !fs::is_directory(spec.cwd, ec)) return invalid_cwd("is not an existing directory: " + spec.cwd.string());
+  auto program = find_command(spec.argv.front(), spec.env, spec.cwd);
+  if (!program) return program.error();
+
+  // Watching starts before the process does, so that none of its changes are missed.
+  auto process = std::make_unique<LocalProcessImpl>(io, spec.cwd, options, observer);
+  auto child = spawn_child(*program, spec);
+  if (!child) return child.error();
+  process->run(std::move(*child), spec.stdin_data, spec.keep_stdin_open);
+  return std::unique_ptr<LocalProcess>(std::move(process));
+}
+
+}  // namespace runhost::devices::local

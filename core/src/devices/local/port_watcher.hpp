@@ -1,0 +1,53 @@
+// Looks, every `period`, for TCP ports that processes of the run's group listen on, and
+// reports each new (port, address) once.
+//
+// A tick asks the kernel for the listening TCP sockets (sock_diag; /proc/net/tcp{,6} where
+// netlink is unavailable) and nothing else unless one appears that it has not classified yet;
+// only then does it list the group's processes (/proc/[pid]/stat) and their fds. Each
+// listening inode is classified once (ours or not), so a quiet tick costs one netlink dump
+// (tens of microseconds).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "devices/local/lifetime.hpp"
+#include "devices/local/local_device.hpp"
+
+namespace runhost::devices::local {
+
+class PortWatcher {
+ public:
+  PortWatcher(boost::asio::io_context& io, pid_t pgid, std::chrono::milliseconds period,
+              std::function<void(const ListeningPort&)> on_listening);
+  PortWatcher(const PortWatcher&) = delete;
+  PortWatcher& operator=(const PortWatcher&) = delete;
+
+  void start();
+  void stop();
+  void poll();  // one tick, now
+
+ private:
+  void schedule();
+
+  pid_t pgid_;
+  std::chrono::milliseconds period_;
+  std::function<void(const ListeningPort&)> on_listening_;
+  boost::asio::steady_timer timer_;
+  bool running_ = false;
+  std::unordered_map<uint64_t, bool> classified_;  // listening inode -> held by the group
+  std::set<std::pair<int, std::string>> reported_;
+  Lifetime lifetime_;
+};
+
+}  // namespace runhost::devices::local

@@ -1,0 +1,35 @@
+// What /proc says about listening TCP sockets and who holds them.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+namespace runhost::devices::local {
+
+struct ListeningSocket {
+  uint64_t inode = 0;
+  int port = 0;
+  std::string address;  // "127.0.0.1", "0.0.0.0", "::", "::1"
+};
+
+// The LISTEN (st 0A) rows of /proc/net/tcp (`ipv6` false) or /proc/net/tcp6 text. Addresses
+// there are hex words in host byte order.
+std::vector<ListeningSocket> parse_listening_sockets(std::string_view table, bool ipv6);
+
+// The listening sockets of this network namespace, IPv4 and IPv6: from sock_diag, or from
+// /proc/net/tcp{,6} where netlink is not available.
+std::vector<ListeningSocket> listening_sockets();
+std::vector<ListeningSocket> listening_sockets_from_proc();
+
+// Live processes whose process group is `pgid` (from /proc/[pid]/stat).
+std::vector<pid_t> processes_in_group(pid_t pgid);
+
+// Which of `wanted` socket inodes `pid` holds open (its /proc/[pid]/fd links "socket:[N]").
+std::vector<uint64_t> sockets_held(pid_t pid, const std::unordered_set<uint64_t>& wanted);
+
+}  // namespace runhost::devices::local

@@ -1,0 +1,474 @@
+#include "engine/active_run.hpp"
+
+#include <csignal>
+#include <cstring>
+
+#include "engine/host_impl.hpp"
+#include "events/event_types.hpp"
+#include "events/ids.hpp"
+#include "events/schema.hpp"
+#include "util/logging.hpp"
+
+namespace runhost::engine {
+namespace {
+
+using nlohmann::json;
+
+constexpr int64_t kPauseAbove = 8192;  // events appended but not yet durable: stop reading output
+constexpr int64_t kResumeBelow = 1024;
+
+std::string_view view(rh_str s) noexcept {
+  return s.data == nullptr ? std::string_view{} : std::string_view{s.data, s.len};
+}
+
+json failure_payload(const Error& error) {
+  json e{{"code", to_string(error.code)}, {"message", error.message}, {"request_id", nullptr},
+         {"retryable", default_retryable(error.code)}};
+  if (!error.recovery_json.empty()) {
+    json recovery = json::parse(error.recovery_json, nullptr, false);
+    if (recovery.is_object()) e["recovery"] = std::move(recovery);
+  }
+  return json{{"error", std::move(e)}};
+}
+
+// What the host says when an adapter ended a run without a terminal event of its own.
+std::pair<std::string, json> terminal_for_exit(const rh_exit& exit) {
+  if (exit.flags & RH_EXIT_FLAG_CANCELLED) return {"run.cancelled", json{{"reason", "cancelled"}}};
+  auto failed = [&](ErrorCode code, std::string message, const char* action) {
+    json p = failure_payload(Error{code, std::move(message), json{{"action", action}}.dump()});
+    if (exit.kind == RH_EXIT_EXITED) p["exit_code"] = exit.code;
+    if (exit.kind == RH_EXIT_SIGNALED) p["signal"] = exit.signal;
+    return std::pair<std::string, json>{"run.failed", p};
+  };
+  if (exit.flags & RH_EXIT_FLAG_TIMED_OUT) return failed(ErrorCode::timeout, "the run exceeded its time limit", "retry");
+  switch (exit.kind) {
+    case RH_EXIT_EXITED:
+      if (exit.code == 0) return {"run.completed", json{{"exit_code", 0}}};
+      return failed(ErrorCode::runtime_error, "the runtime exited with code " + std::to_string(exit.code), "retry");
+    case RH_EXIT_SIGNALED:
+      return failed(ErrorCode::runtime_crashed, std::string("the runtime was killed by signal ") + std::to_string(exit.signal) +
+                                                    " (" + strsignal(exit.signal) + ")", "retry");
+    case RH_EXIT_SPAWN_FAILED:
+      return failed(ErrorCode::runtime_not_found, "the runtime could not be started", "install_runtime");
+    default:
+      return failed(ErrorCode::device_lost, "the device lost track of the runtime", "resume_device");
+  }
+}
+
+bool is_output_type(std::string_view type) {
+  return type == "command.output" || type == "message" || type == "reasoning" || type == "runtime.unparsed";
+}
+
+}  // namespace
+
+ActiveRun::ActiveRun(HostImpl& host, store::RunRow row, Dispatch dispatch, std::filesystem::path cwd,
+                     const plugins::LoadedPlugin& adapter)
+    : host_(host),
+      who_(identity_of(row)),
+      dispatch_(std::move(dispatch)),
+      dispatch_json_(json::parse(dispatch_.canonical_json)),
+      cwd_(std::move(cwd)),
+      adapter_(adapter),
+      timeout_(host.io()),
+      seq_(row.last_seq),
+      started_at_(std::chrono::steady_clock::now()) {}
+
+ActiveRun::~ActiveRun() = default;
+
+// ---- starting ---------------------------------------------------------------------------------
+
+void ActiveRun::start() {
+  const Decision d = host_.policies().at_run_start(who_.run_id, dispatch_json_);
+  constraints_ = d.constraints;
+  if (d.effect == Effect::deny) {
+    return fail(Error{ErrorCode::policy_denied, d.reason, json{{"action", "review_policy"}, {"policy", d.policy}}.dump()});
+  }
+  if (d.effect == Effect::ask) {
+    approval_ = PendingApproval{events::new_id("apr"), d.reason};
+    phase_ = Phase::awaiting_approval;
+    record("approval.required", "policy",
+           {{"approval_id", approval_->id}, {"action", {{"kind", "tool"}, {"name", "run.start"}, {"input", {{"prompt", dispatch_.prompt}}}}},
+            {"reason", d.reason}});
+    return;
+  }
+  after_run_start_policy();
+}
+
+void ActiveRun::after_run_start_policy() {
+  phase_ = Phase::connecting;
+  connect(dispatch_.connectors);
+}
+
+// Checks and materialises each requested connector on a worker thread, one after another.
+void ActiveRun::connect(std::vector<std::string> pending) {
+  if (phase_ != Phase::connecting) return;
+  if (pending.empty()) return launch();
+  const std::string id = pending.front();
+  pending.erase(pending.begin());
+  auto* connector = host_.connector(id);
+  if (connector == nullptr) {
+    return fail(Error{ErrorCode::plugin_error, "connector '" + id + "' is not loaded"});
+  }
+  struct Outcome {
+    std::optional<Error> error;
+    json env = json::object();
+  };
+  auto outcome = std::make_shared<Outcome>();
+  const json request{{"connector", id},
+                     {"tenantId", who_.tenant_id},
+                     {"workspaceId", who_.workspace_id},
+                     {"userId", who_.user_id},
+                     {"grant", nullptr}};
+  host_.on_worker(
+      [connector, request, outcome, id] {
+        const std::string text = request.dump();
+        auto checked = connector->check(text);
+        if (!checked) {
+          outcome->error = Error{ErrorCode::plugin_error, checked.error().message};
+          return;
+        }
+        const json answer = json::parse(*checked, nullptr, false);
+        const std::string state = answer.is_object() ? answer.value("state", std::string()) : std::string();
+        if (state == "missing" || state == "expired") {
+          const std::string url = answer.value("connect_url", std::string());
+          outcome->error = Error{ErrorCode::connector_authorization_missing,
+                                 "connector '" + id + "' is " + (state == "missing" ? "not authorised" : "expired") +
+                                     " for user " + request["userId"].get<std::string>(),
+                                 json{{"action", "connect_account"}, {"connector", id}, {"connect_url", url}}.dump()};
+          return;
+        }
+        if (state != "granted") {
+          outcome->error = Error{ErrorCode::plugin_error, "connector '" + id + "' answered check() with no valid state"};
+          return;
+        }
+        auto material = connector->materialize(text);
+        if (!material) {
+          outcome->error = Error{ErrorCode::plugin_error, material.error().message};
+          return;
+        }
+        const json m = json::parse(*material, nullptr, false);
+        if (!m.is_object()) {
+          outcome->error = Error{ErrorCode::plugin_error, "connector '" + id + "' materialize() did not answer a JSON object"};
+          return;
+        }
+        outcome->env = m.value("env", json::object());
+      },
+      [self = shared_from_this(), outcome, pending = std::move(pending)]() mutable {
+        if (outcome->error) return self->fail(*outcome->error);
+        for (const auto& [name, entry] : outcome->env.items()) {
+          if (!entry.is_object() || !entry.contains("value") || !entry["value"].is_string()) continue;
+          const std::string value = entry["value"].get<std::string>();
+          self->connector_env_[name] = value;
+          if (entry.value("secret", true) && value.size() >= 4) self->secrets_.push_back(value);
+        }
+        self->connect(std::move(pending));
+      });
+}
+
+void ActiveRun::launch() {
+  if (phase_ != Phase::connecting) return;
+  plugins::RuntimeSessionArgs args;
+  args.run_id = who_.run_id;
+  args.dispatch_json = dispatch_.canonical_json;
+  args.constraints_json = constraints_.dump();
+  args.config_json = host_.plugin_config(adapter_);
+  auto session = plugins::RuntimeSession::create(adapter_, args, this);
+  if (!session) {
+    // The adapter refused the dispatch (e.g. a field it needs is missing): the dispatch's fault.
+    return fail(Error{ErrorCode::invalid_dispatch, session.error().message, R"({"action":"fix_dispatch"})"});
+  }
+  session_ = std::move(*session);
+  auto spec_text = session_->launch();
+  if (!spec_text) return fail(Error{ErrorCode::plugin_error, spec_text.error().message});
+  const json spec = json::parse(*spec_text, nullptr, false);
+  devices::local::SpawnSpec spawn;
+  std::map<std::string, std::string> extra;
+  if (spec.is_object() && spec.contains("argv") && spec["argv"].is_array()) {
+    for (const auto& a : spec["argv"]) {
+      if (a.is_string()) spawn.argv.push_back(a.get<std::string>());
+    }
+  }
+  if (spawn.argv.empty() || spawn.argv.size() != spec["argv"].size()) {
+    return fail(Error{ErrorCode::plugin_error, "runtime '" + who_.runtime + "' launch() gave no valid \"argv\""});
+  }
+  if (spec.contains("env") && spec["env"].is_object()) {
+    for (const auto& [k, v] : spec["env"].items()) {
+      if (v.is_string()) extra[k] = v.get<std::string>();
+    }
+  }
+  for (const auto& [k, v] : connector_env_) extra[k] = v;
+  spawn.env = devices::local::controlled_environment(extra);
+  spawn.cwd = cwd_;
+  spawn.stdin_data = spec.value("stdin", std::string());
+  spawn.keep_stdin_open = spec.value("keep_stdin_open", false);
+
+  auto process = devices::local::LocalProcess::start(host_.io(), spawn, host_.local_options(), *this);
+  if (!process) {
+    const rh_exit exit{sizeof(rh_exit), RH_EXIT_SPAWN_FAILED, ENOENT, 0, 0};
+    phase_ = Phase::finishing;
+    forced_failure_ = process.error();
+    (void)session_->finish(exit);  // the adapter flushes; the host's error replaces its terminal event
+    if (!terminal_recorded_) fail(process.error());
+    return;
+  }
+  process_ = std::move(*process);
+  phase_ = Phase::running;
+  record("run.started", "host", {{"cwd", cwd_.string()}, {"argv", spawn.argv}, {"pid", process_->pid()}});
+  host_.on_status_worker([&store = host_.store(), id = who_.run_id] { (void)store.set_status(id, store::RunStatus::running); });
+
+  const auto limit = dispatch_.timeout_seconds ? std::chrono::seconds(*dispatch_.timeout_seconds) : host_.options().default_timeout;
+  timeout_.expires_after(limit);
+  timeout_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    if (ec) return;
+    if (auto self = weak.lock(); self && self->process_) self->process_->terminate(RH_EXIT_FLAG_TIMED_OUT);
+  });
+}
+
+// ---- ending -----------------------------------------------------------------------------------
+
+void ActiveRun::fail(const Error& error_in, json extra) {
+  Error error = error_in;
+  if (error.recovery_json.empty()) {
+    const char* action = error.code == ErrorCode::runtime_not_found ? "install_runtime"
+                         : error.code == ErrorCode::plugin_error     ? "contact_support"
+                                                                     : "retry";
+    error.recovery_json = json{{"action", action}}.dump();
+  }
+  json payload = failure_payload(error);
+  payload.update(extra);
+  finish_without_process("run.failed", std::move(payload));
+}
+
+void ActiveRun::finish_without_process(std::string_view terminal_type, json payload) {
+  if (process_) {  // a process is running: stop it; its exit ends the run
+    if (terminal_type == "run.failed") {
+      forced_failure_ = Error{error_code_from_string(payload["error"].value("code", "internal")).value_or(ErrorCode::internal),
+                              payload["error"].value("message", std::string()),
+                              payload["error"].contains("recovery") ? payload["error"]["recovery"].dump() : std::string()};
+    }
+    process_->terminate(RH_EXIT_FLAG_CANCELLED);
+    return;
+  }
+  phase_ = Phase::finishing;
+  record(terminal_type, "host", std::move(payload));
+}
+
+void ActiveRun::cancel(std::string reason) {
+  if (terminal_recorded_) return;
+  cancel_reason_ = std::move(reason);
+  if (process_) {
+    process_->terminate(RH_EXIT_FLAG_CANCELLED);
+    return;
+  }
+  finish_without_process("run.cancelled", {{"reason", cancel_reason_}});
+}
+
+Status ActiveRun::resolve_approval(const std::string& approval_id, bool allow, const std::string& reason) {
+  if (!approval_ || approval_->id != approval_id || phase_ != Phase::awaiting_approval) {
+    return Error{ErrorCode::invalid_dispatch, "run " + who_.run_id + " is not waiting for approval " + approval_id};
+  }
+  record("approval.resolved", "host",
+         {{"approval_id", approval_id}, {"decision", allow ? "allow" : "deny"}, {"reason", reason}});
+  approval_.reset();
+  if (!allow) {
+    fail(Error{ErrorCode::policy_denied, "approval denied" + (reason.empty() ? std::string() : ": " + reason),
+               R"({"action":"review_policy"})"});
+  } else {
+    after_run_start_policy();
+  }
+  return {};
+}
+
+void ActiveRun::on_exit(const rh_exit& exit_in) {
+  timeout_.cancel();
+  rh_exit exit = exit_in;
+  if (output_truncated_) exit.flags |= RH_EXIT_FLAG_OUTPUT_TRUNCATED;
+  phase_ = Phase::finishing;
+  if (session_) {
+    if (auto st = session_->finish(exit); !st) util::logger()->warn("run {}: {}", who_.run_id, st.error().message);
+  }
+  if (!terminal_recorded_) {
+    auto [type, payload] = terminal_for_exit(exit);
+    if (forced_failure_) {
+      type = "run.failed";
+      payload = failure_payload(*forced_failure_);
+    } else if (type == "run.cancelled" && !cancel_reason_.empty()) {
+      payload["reason"] = cancel_reason_;
+    }
+    if (output_truncated_) payload["output_truncated"] = true;
+    record(type, "host", std::move(payload));
+  }
+  // The process object may still be on the stack that called us: let it go later.
+  boost::asio::post(host_.io(), [self = shared_from_this()] { self->process_.reset(); });
+}
+
+// ---- events -----------------------------------------------------------------------------------
+
+rh_status ActiveRun::emit(const rh_event& event) noexcept try {
+  const std::string_view type = view(event.type);
+  const std::string_view text = event.payload_json.len ? view(event.payload_json) : std::string_view("{}");
+  json payload = json::parse(text, nullptr, false);
+  std::string raw(view(event.raw));
+  if (payload.is_discarded() || !payload.is_object()) {
+    host::set_last_error("emit: the payload of " + std::string(type) + " is not a JSON object");
+    record("runtime.unparsed", "runtime",
+           {{"stream", "stdout"}, {"line", raw.empty() ? std::string(text.substr(0, 4096)) : raw},
+            {"reason", "the adapter emitted " + std::string(type) + " with a payload that is not a JSON object"}});
+    return RH_ERR_INVALID_ARGUMENT;
+  }
+  if (auto valid = events::validate_payload(type, payload); !valid) {
+    host::set_last_error(valid.error().message);
+    record("runtime.unparsed", "runtime",
+           {{"stream", "stdout"}, {"line", raw.empty() ? payload.dump(-1, ' ', false, json::error_handler_t::replace) : raw},
+            {"reason", std::string(type) + " does not match the event schema: " + valid.error().message}});
+    return RH_ERR_INVALID_ARGUMENT;
+  }
+  if (events::is_terminal_event_type(type) && forced_failure_) return RH_OK;  // the host's failure replaces it
+  if (type == "run.cancelled" && !cancel_reason_.empty()) payload["reason"] = cancel_reason_;  // the host knows why
+  if (type == "file.changed") runtime_reported_files_[payload.value("path", std::string())] = std::chrono::steady_clock::now();
+  const bool recorded = record(type, "runtime", payload, raw);
+  if (recorded && type == "tool.started") check_action(payload);
+  return RH_OK;
+} catch (...) {
+  return RH_ERR_NO_MEMORY;
+}
+
+void ActiveRun::check_action(const json& tool_started) {
+  if (host_.policies().empty()) return;
+  json action{{"kind", tool_started.value("kind", std::string("tool")) == "command" ? "command" : "tool"},
+              {"name", tool_started.value("name", std::string())},
+              {"input", tool_started.value("input", json())}};
+  const Decision d = host_.policies().before_action(who_.run_id, dispatch_json_, action);
+  if (d.effect == Effect::allow) return;
+  // The runtime reports actions as it takes them; v1 cannot pause one in flight, so a deny (or
+  // an ask nobody can answer in time) stops the run before it goes further.
+  const std::string why = d.effect == Effect::deny ? d.reason : d.reason + " (needs approval; this runtime cannot wait for one)";
+  fail(Error{ErrorCode::policy_denied, why, json{{"action", "review_policy"}, {"policy", d.policy}}.dump()});
+}
+
+bool ActiveRun::over_output_limit(std::string_view type, const json& payload) {
+  if (!is_output_type(type)) return false;
+  if (output_truncated_) return true;
+  const auto& text = payload.contains("text") ? payload["text"] : payload.contains("line") ? payload["line"] : json();
+  output_bytes_ += text.is_string() ? static_cast<int64_t>(text.get_ref<const std::string&>().size()) : 0;
+  if (output_bytes_ <= host_.options().max_output_bytes) return false;
+  output_truncated_ = true;
+  record_unlimited("command.output", "host",
+         {{"stream", "stderr"},
+          {"text", "[runhost] this run's output passed " + std::to_string(host_.options().max_output_bytes) +
+                       " bytes; further output is not recorded"},
+          {"truncated", true}});
+  return true;
+}
+
+void ActiveRun::redact(json& payload, std::string& raw) const {
+  if (secrets_.empty()) return;
+  std::string text = payload.dump(-1, ' ', false, json::error_handler_t::replace);
+  bool changed = false;
+  for (const auto& secret : secrets_) {
+    for (std::string* s : {&text, &raw}) {
+      for (size_t at; (at = s->find(secret)) != std::string::npos;) {
+        s->replace(at, secret.size(), "[redacted]");
+        changed = true;
+      }
+    }
+  }
+  if (changed) payload = json::parse(text, nullptr, false);
+}
+
+bool ActiveRun::record(std::string_view type, std::string_view source, json payload, std::string_view raw_in) {
+  if (terminal_recorded_) {
+    util::logger()->debug("run {}: {} after the terminal event, not recorded", who_.run_id, type);
+    return false;
+  }
+  if (over_output_limit(type, payload)) return false;
+  return record_unlimited(type, source, std::move(payload), raw_in);
+}
+
+bool ActiveRun::record_unlimited(std::string_view type, std::string_view source, json payload, std::string_view raw_in) {
+  std::string raw = host_.options().keep_raw ? std::string(raw_in) : std::string();
+  redact(payload, raw);
+  const bool terminal = events::is_terminal_event_type(type);
+  if (terminal && output_truncated_) payload["output_truncated"] = true;
+  store::EventRow row = make_event(who_, ++seq_, type, source, std::move(payload), raw);
+  if (terminal) {
+    terminal_recorded_ = true;
+    terminal_seq_ = row.seq;
+    final_status_ = type == "run.completed" ? store::RunStatus::succeeded
+                    : type == "run.failed"  ? store::RunStatus::failed
+                                            : store::RunStatus::cancelled;
+    if (final_status_ == store::RunStatus::failed) {
+      const auto envelope = json::parse(row.json, nullptr, false);
+      final_error_code_ = envelope.is_object() ? envelope["payload"]["error"].value("code", std::string("internal")) : "internal";
+    }
+    row.final_status = final_status_;  // the store ends the run in the event's own transaction
+    row.error_code = final_error_code_;
+  }
+  ++pending_;
+  if (pending_ > kPauseAbove && process_ && !output_paused_) {
+    process_->pause_output();
+    output_paused_ = true;
+  }
+  host_.store().append(std::move(row), [&io = host_.io(), weak = weak_from_this(), seq = seq_](const Status& st) {
+    boost::asio::post(io, [weak, seq, st] {
+      if (auto self = weak.lock()) self->on_durable(seq, st);
+    });
+  });
+  return true;
+}
+
+void ActiveRun::on_durable(int64_t seq, const Status& status) {
+  --pending_;
+  if (!status) util::logger()->error("run {}: event {} was not stored: {}", who_.run_id, seq, status.error().message);
+  if (output_paused_ && pending_ < kResumeBelow && process_) {
+    process_->resume_output();
+    output_paused_ = false;
+  }
+  host_.event_durable(who_.run_id);
+  if (seq != terminal_seq_) return;
+  terminal_durable_ = true;  // and with it the run's final status (same transaction)
+  phase_ = Phase::done;
+  host_.run_done(who_.run_id);
+}
+
+// ---- what the device saw ----------------------------------------------------------------------
+
+void ActiveRun::on_output(rh_stream stream, std::string_view bytes) {
+  if (!session_) return;
+  if (auto st = session_->feed(stream, bytes); !st) util::logger()->debug("run {}: {}", who_.run_id, st.error().message);
+}
+
+void ActiveRun::on_file_changed(const devices::local::FileChange& change) {
+  // The runtime's own report of the same file wins; the device's fills in what it did not say.
+  if (auto it = runtime_reported_files_.find(change.path);
+      it != runtime_reported_files_.end() && std::chrono::steady_clock::now() - it->second < std::chrono::seconds(5)) {
+    return;
+  }
+  json payload{{"path", change.path}, {"change", change.change}};
+  if (!change.from.empty()) payload["from"] = change.from;
+  if (change.size_bytes >= 0) payload["size_bytes"] = change.size_bytes;
+  record("file.changed", "device", std::move(payload));
+}
+
+void ActiveRun::on_artifact(const devices::local::Artifact& artifact) {
+  if (!record("artifact.created", "device",
+              {{"path", artifact.path},
+               {"size_bytes", artifact.size_bytes},
+               {"content_type", artifact.content_type},
+               {"sha256", artifact.sha256}})) {
+    return;
+  }
+  store::ArtifactRow row{events::new_id("art"), who_.run_id, artifact.path, artifact.content_type,
+                         artifact.size_bytes, artifact.sha256, now_us()};
+  host_.on_worker([&store = host_.store(), row] { (void)store.add_artifact(row); });
+}
+
+void ActiveRun::on_listening(const devices::local::ListeningPort& port) {
+  const bool any = port.address == "0.0.0.0" || port.address == "::" || port.address.empty();
+  const std::string host = any ? "127.0.0.1" : port.address.find(':') != std::string::npos ? "[" + port.address + "]" : port.address;
+  record("preview.ready", "device",
+         {{"port", port.port}, {"url", "http://" + host + ":" + std::to_string(port.port) + "/"}, {"address", port.address},
+          {"pid", port.pid}});
+}
+
+}  // namespace runhost::engine

@@ -1,0 +1,112 @@
+// One run in progress on this host: policy at start, connectors, the adapter session, the
+// local process, and every event it produces — stamped, checked, persisted, then announced.
+//
+// Lives on the host's reactor thread: every method runs there, and so do the adapter's calls
+// (feed, finish) and the device's callbacks. It is the rh_run the adapter emits into.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
+
+#include "devices/local/local_device.hpp"
+#include "engine/dispatch.hpp"
+#include "engine/envelope.hpp"
+#include "engine/policy_gate.hpp"
+#include "host/host_services.hpp"
+#include "plugins/instances.hpp"
+
+namespace runhost::engine {
+
+class HostImpl;
+
+class ActiveRun final : public rh_run,
+                        public devices::local::ProcessObserver,
+                        public std::enable_shared_from_this<ActiveRun> {
+ public:
+  ActiveRun(HostImpl& host, store::RunRow row, Dispatch dispatch, std::filesystem::path cwd,
+            const plugins::LoadedPlugin& adapter);
+  ~ActiveRun();
+
+  const std::string& id() const noexcept { return who_.run_id; }
+  bool finished() const noexcept { return terminal_durable_; }
+
+  void start();                                   // policy, connectors, then launch
+  void cancel(std::string reason);                // from the user or the host closing
+  Status resolve_approval(const std::string& approval_id, bool allow, const std::string& reason);
+  void on_durable(int64_t seq, const Status& status);  // the store committed (or failed) event `seq`
+  // Ends the run with a typed run.failed (stopping its process first, if it has one).
+  void fail(const Error& error, nlohmann::json extra = nlohmann::json::object());
+
+  // rh_run: an event from the adapter.
+  rh_status emit(const rh_event& event) noexcept override;
+
+  // devices::local::ProcessObserver
+  void on_output(rh_stream stream, std::string_view bytes) override;
+  void on_file_changed(const devices::local::FileChange& change) override;
+  void on_artifact(const devices::local::Artifact& artifact) override;
+  void on_listening(const devices::local::ListeningPort& port) override;
+  void on_exit(const rh_exit& exit) override;
+
+ private:
+  enum class Phase { starting, awaiting_approval, connecting, running, finishing, done };
+
+  void after_run_start_policy();
+  void connect(std::vector<std::string> pending);
+  void launch();
+  void finish_without_process(std::string_view terminal_type, nlohmann::json payload);
+
+  // Stamps and persists one event. Returns false when it was not recorded (after the terminal
+  // event, or dropped past the output limit).
+  bool record(std::string_view type, std::string_view source, nlohmann::json payload, std::string_view raw = {});
+  bool record_unlimited(std::string_view type, std::string_view source, nlohmann::json payload, std::string_view raw = {});
+  bool over_output_limit(std::string_view type, const nlohmann::json& payload);
+  void check_action(const nlohmann::json& tool_started);
+  void redact(nlohmann::json& payload, std::string& raw) const;
+
+  HostImpl& host_;
+  RunIdentity who_;
+  Dispatch dispatch_;
+  nlohmann::json dispatch_json_;
+  std::filesystem::path cwd_;
+  const plugins::LoadedPlugin& adapter_;
+  Phase phase_ = Phase::starting;
+
+  nlohmann::json constraints_ = nlohmann::json::object();
+  std::map<std::string, std::string> connector_env_;
+  std::vector<std::string> secrets_;  // values never to be recorded
+  struct PendingApproval {
+    std::string id;
+    std::string reason;
+  };
+  std::optional<PendingApproval> approval_;
+
+  std::unique_ptr<plugins::RuntimeSession> session_;
+  std::unique_ptr<devices::local::LocalProcess> process_;
+  boost::asio::steady_timer timeout_;
+  std::optional<Error> forced_failure_;  // a policy stopped the run: this replaces the adapter's terminal event
+  std::string cancel_reason_;
+
+  int64_t seq_ = 0;
+  int64_t pending_ = 0;          // appended, not yet durable
+  bool output_paused_ = false;
+  int64_t output_bytes_ = 0;
+  bool output_truncated_ = false;
+  bool terminal_recorded_ = false;
+  int64_t terminal_seq_ = 0;
+  bool terminal_durable_ = false;
+  store::RunStatus final_status_ = store::RunStatus::failed;
+  std::optional<std::string> final_error_code_;
+  std::map<std::string, std::chrono::steady_clock::time_point> runtime_reported_files_;
+  std::chrono::steady_clock::time_point started_at_;
+};
+
+}  // namespace runhost::engine

@@ -1,0 +1,38 @@
+// Stamping the envelope of unified events (docs/events.md): the run's identity, seq, id, time
+// and source around a payload.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "store/store.hpp"
+
+namespace runhost::engine {
+
+// Who a run's events belong to: the envelope fields every event of the run repeats.
+struct RunIdentity {
+  std::string run_id;
+  std::string tenant_id;
+  std::string workspace_id;
+  std::optional<std::string> project_id;
+  std::string user_id;
+  std::string runtime;
+  std::string device_type;
+  std::string device_id;
+};
+
+RunIdentity identity_of(const store::RunRow& run);
+
+// RFC 3339, UTC, microseconds: 2026-11-21T09:30:00.123456Z.
+std::string format_time(int64_t unix_us);
+int64_t now_us();
+
+// The stored row for one event; `raw` is kept only when non-empty.
+store::EventRow make_event(const RunIdentity& who, int64_t seq, std::string_view type, std::string_view source,
+                           nlohmann::json payload, std::string_view raw = {},
+                           const std::optional<std::string>& request_id = std::nullopt);
+
+}  // namespace runhost::engine

@@ -1,0 +1,98 @@
+// The Host behind runhost/host.hpp: the store, the plugins, the reactor thread, the runs in
+// progress and the subscribers.
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "engine/active_run.hpp"
+#include "engine/policy_gate.hpp"
+#include "plugins/registry.hpp"
+#include "runhost/host.hpp"
+#include "store/store.hpp"
+
+namespace runhost::engine {
+
+struct SubscriptionState;
+
+class HostImpl final : public Host {
+ public:
+  static Result<std::unique_ptr<Host>> open(HostOptions options);
+  ~HostImpl() override;
+
+  Result<DispatchResult> dispatch(std::string_view dispatch_json) override;
+  Status cancel(std::string_view run_id) override;
+  Status resolve_approval(std::string_view run_id, std::string_view approval_id, bool allow,
+                          std::string_view reason) override;
+  Result<std::optional<RunInfo>> run(std::string_view run_id) override;
+  Result<std::vector<RunInfo>> runs(const RunQuery& query) override;
+  Result<std::vector<Event>> events(std::string_view run_id, int64_t after_seq, size_t limit) override;
+  Result<std::unique_ptr<Subscription>> subscribe(std::string_view run_id, int64_t after_seq, EventCallback on_event,
+                                                  EndCallback on_end) override;
+  const PluginRegistry& plugins() const noexcept override { return *registry_; }
+  const std::filesystem::path& store_path() const noexcept override { return store_->path(); }
+
+  // For ActiveRun (reactor thread).
+  boost::asio::io_context& io() noexcept { return io_; }
+  store::Store& store() noexcept { return *store_; }
+  const HostOptions& options() const noexcept { return options_; }
+  const PolicyGate& policies() const noexcept { return *policies_; }
+  plugins::ConnectorInstance* connector(const std::string& id) const;
+  std::string plugin_config(const plugins::LoadedPlugin& plugin) const;
+  devices::local::LocalOptions local_options() const;
+  // Runs `work` on a worker thread, then `done` on the reactor (blocking calls: connectors).
+  void on_worker(std::function<void()> work, std::function<void()> done = {});
+  // The same, but in order with every other status write (one strand): a run's "running" can
+  // never land after its final status.
+  void on_status_worker(std::function<void()> work, std::function<void()> done = {});
+  void event_durable(const std::string& run_id);  // wakes the run's subscribers
+  void run_done(const std::string& run_id);
+
+ private:
+  HostImpl(HostOptions options, std::unique_ptr<store::Store> store, std::shared_ptr<const PluginRegistry> registry,
+           std::unique_ptr<PolicyGate> policies, std::map<std::string, std::unique_ptr<plugins::ConnectorInstance>> connectors);
+  Status recover_orphans();
+  void start_run(store::RunRow row, Dispatch dispatch, std::filesystem::path cwd, const plugins::LoadedPlugin* adapter);
+  void schedule_pull(const std::shared_ptr<SubscriptionState>& sub);
+  void pull(const std::shared_ptr<SubscriptionState>& sub);
+  void poll_tick();
+  template <class F>
+  auto on_reactor(F&& f) -> decltype(f());
+
+  HostOptions options_;
+  std::filesystem::path workspace_root_;
+  std::unique_ptr<store::Store> store_;
+  std::shared_ptr<const PluginRegistry> registry_;
+  std::unique_ptr<PolicyGate> policies_;
+  std::map<std::string, std::unique_ptr<plugins::ConnectorInstance>> connectors_;
+  store::Owner self_;
+
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  boost::asio::thread_pool workers_{2};
+  boost::asio::strand<boost::asio::thread_pool::executor_type> status_strand_{workers_.get_executor()};
+  boost::asio::steady_timer poll_timer_;
+  std::thread reactor_;
+
+  // Reactor thread only.
+  std::map<std::string, std::shared_ptr<ActiveRun>> active_;
+  std::multimap<std::string, std::shared_ptr<SubscriptionState>> subscribers_;
+  bool closing_ = false;
+  uint64_t ticks_ = 0;
+
+  std::mutex done_mutex_;
+  std::condition_variable done_cv_;
+  size_t active_count_ = 0;  // guarded by done_mutex_
+};
+
+}  // namespace runhost::engine

@@ -1,0 +1,105 @@
+#include "store/open_file.hpp"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+#include <vector>
+
+#include "store/schema.hpp"
+
+namespace runhost::store {
+namespace {
+
+Error directory_error(const std::filesystem::path& dir, int error_number) {
+  return {ErrorCode::store_unavailable,
+          "cannot create the store directory " + dir.string() + ": " + std::generic_category().message(error_number)};
+}
+
+bool writable(const std::filesystem::path& path) {
+  return access(path.c_str(), W_OK) == 0 || errno == ENOENT;
+}
+
+// SQLite reports a file it cannot write, or a directory where it cannot create the -wal and
+// -shm files, in several ways (READONLY, CANTOPEN, IOERR); the permissions say which it was.
+Error explain(const std::filesystem::path& path, Error error) {
+  if (error.code != ErrorCode::store_unavailable) return error;
+  auto dir = path.parent_path();
+  if (dir.empty()) dir = ".";
+  if (!writable(path)) return {ErrorCode::store_unavailable, "store " + path.string() + " is read-only"};
+  if (!writable(dir)) {
+    return {ErrorCode::store_unavailable, "store " + path.string() + " is read-only: its directory " + dir.string() +
+                                              " is not writable (SQLite keeps its -wal and -shm files there)"};
+  }
+  return error;
+}
+
+Status use_wal(sqlite::Connection& conn) {
+  auto mode = conn.scalar_text("PRAGMA journal_mode = WAL");
+  if (!mode) return std::move(mode).error();
+  if (*mode != "wal") {
+    return Error(ErrorCode::store_unavailable,
+                 "store " + conn.path().string() + " cannot use WAL mode (its journal mode stays '" + *mode + "')");
+  }
+  return {};
+}
+
+Status set_up_schema(sqlite::Connection& conn) {
+  if (auto st = conn.exec("BEGIN IMMEDIATE", "setting up the schema"); !st) return st;
+  auto st = migrate(conn);
+  if (st) st = conn.exec("COMMIT", "setting up the schema");
+  if (!st && conn.in_transaction()) (void)conn.exec("ROLLBACK");
+  return st;
+}
+
+Status get_ready(sqlite::Connection& conn, const StoreOptions& options) {
+  // Reads first: a file that is not a database, a damaged one or somebody else's is refused
+  // before anything (the journal mode switch) writes to it.
+  if (auto st = check_schema(conn); !st) return st;
+  if (conn.read_only()) return Error(ErrorCode::store_unavailable, "store " + conn.path().string() + " is read-only");
+  if (auto st = use_wal(conn); !st) return st;
+  if (auto st = conn.exec(options.durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL"); !st)
+    return st;
+  // After a burst, checkpoints shrink the -wal file back to this size.
+  if (auto st = conn.exec("PRAGMA journal_size_limit = 67108864"); !st) return st;
+  if (auto st = conn.exec("PRAGMA foreign_keys = ON"); !st) return st;
+  return set_up_schema(conn);
+}
+
+}  // namespace
+
+Status create_store_directory(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> missing;
+  for (auto level = dir; !level.empty(); level = level.parent_path()) {
+    struct stat info {};
+    if (::stat(level.c_str(), &info) == 0) {
+      if (!S_ISDIR(info.st_mode)) return directory_error(dir, ENOTDIR);
+      break;
+    }
+    if (errno != ENOENT) return directory_error(dir, errno);
+    missing.push_back(level);
+    if (level == level.parent_path()) break;
+  }
+  for (auto level = missing.rbegin(); level != missing.rend(); ++level) {
+    if (::mkdir(level->c_str(), 0700) != 0 && errno != EEXIST) return directory_error(*level, errno);
+  }
+  return {};
+}
+
+Result<std::unique_ptr<sqlite::Connection>> open_writer(const std::filesystem::path& path,
+                                                        const StoreOptions& options) {
+  auto opened = sqlite::Connection::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, options.busy_timeout_ms);
+  if (!opened) return explain(path, std::move(opened).error());
+  if (auto st = get_ready(**opened, options); !st) {
+    Error error = std::move(st).error();
+    error.code = ErrorCode::store_unavailable;  // whatever it is, this file cannot be used
+    const int rc = sqlite3_errcode((*opened)->handle()) & 0xff;
+    const bool file_access = rc == SQLITE_CANTOPEN || rc == SQLITE_READONLY || rc == SQLITE_IOERR || rc == SQLITE_PERM;
+    return file_access ? explain(path, std::move(error)) : error;
+  }
+  return std::move(*opened);
+}
+
+}  // namespace runhost::store

@@ -1,0 +1,164 @@
+#include "store/schema.hpp"
+
+#include <array>
+
+namespace runhost::store {
+namespace {
+
+// Version 1: the seed's agent_runs, agent_run_events, agent_artifacts and projects (with every
+// seed column, used or not yet), plus approvals and connector grants. Times are integer
+// microseconds since the epoch. Plain CREATE TABLE, not IF NOT EXISTS: a file that already has
+// such a table at version 0 is somebody else's database, and we leave it alone.
+constexpr const char* kVersion1 = R"sql(
+CREATE TABLE agent_runs (
+  id TEXT PRIMARY KEY NOT NULL,
+  tenant_id TEXT NOT NULL,
+  workspace_id TEXT NOT NULL,
+  project_id TEXT,
+  user_id TEXT NOT NULL,
+  prompt TEXT NOT NULL,
+  runtime TEXT NOT NULL,
+  device_type TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  sandbox_id TEXT,
+  computer_id TEXT,
+  deployment_id TEXT,
+  cwd TEXT,
+  approval_policy TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+  idempotency_key TEXT NOT NULL,
+  request_hash TEXT NOT NULL,
+  dispatch_json TEXT NOT NULL,
+  error_code TEXT,
+  last_seq INTEGER NOT NULL DEFAULT 0,
+  owner_pid INTEGER NOT NULL DEFAULT 0,
+  owner_start_time INTEGER NOT NULL DEFAULT 0,
+  cancel_requested INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (tenant_id, idempotency_key)
+);
+CREATE INDEX agent_runs_by_created ON agent_runs (created_at);
+CREATE INDEX agent_runs_by_tenant ON agent_runs (tenant_id, created_at);
+CREATE INDEX agent_runs_by_status ON agent_runs (status, created_at);
+
+-- Append-only: the code has no UPDATE or DELETE for this table. payload_json keeps the seed's
+-- name but holds the complete event envelope, exactly as delivered to subscribers.
+CREATE TABLE agent_run_events (
+  run_id TEXT NOT NULL REFERENCES agent_runs (id),
+  seq INTEGER NOT NULL CHECK (seq > 0),
+  id TEXT NOT NULL UNIQUE,
+  type TEXT NOT NULL,
+  payload_json TEXT NOT NULL,
+  request_id TEXT,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (run_id, seq)
+);
+
+CREATE TABLE agent_artifacts (
+  id TEXT PRIMARY KEY NOT NULL,
+  run_id TEXT NOT NULL REFERENCES agent_runs (id),
+  miosa_artifact_id TEXT,
+  path TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  preview_url TEXT,
+  download_url TEXT,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX agent_artifacts_by_run ON agent_artifacts (run_id, created_at);
+
+CREATE TABLE projects (
+  id TEXT PRIMARY KEY NOT NULL,
+  current_sandbox_id TEXT,
+  current_computer_id TEXT,
+  current_deployment_id TEXT,
+  primary_device_type TEXT,
+  primary_device_id TEXT
+);
+
+-- seq: the approval.required event that asked.
+CREATE TABLE approvals (
+  id TEXT PRIMARY KEY NOT NULL,
+  run_id TEXT NOT NULL REFERENCES agent_runs (id),
+  seq INTEGER NOT NULL,
+  action_json TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pending', 'allowed', 'denied')),
+  decided_by TEXT,
+  reason TEXT,
+  created_at INTEGER NOT NULL,
+  decided_at INTEGER,
+  UNIQUE (run_id, seq)
+);
+
+-- grant_json is a reference to the credential and its metadata, never the secret itself.
+-- scopes: a JSON array of strings.
+CREATE TABLE connector_grants (
+  id TEXT PRIMARY KEY NOT NULL,
+  tenant_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  connector TEXT NOT NULL,
+  grant_json TEXT NOT NULL,
+  scopes TEXT NOT NULL DEFAULT '[]',
+  expires_at INTEGER,
+  created_at INTEGER NOT NULL,
+  UNIQUE (tenant_id, user_id, connector)
+);
+
+PRAGMA user_version = 1;
+)sql";
+
+Status to_version_1(sqlite::Connection& conn) {
+  return conn.exec(kVersion1, "creating the schema");
+}
+
+using Migration = Status (*)(sqlite::Connection&);
+// kMigrations[i] takes a file from version i to i + 1 and sets user_version to i + 1.
+constexpr std::array<Migration, 1> kMigrations = {to_version_1};
+
+}  // namespace
+
+int latest_schema_version() noexcept {
+  return static_cast<int>(kMigrations.size());
+}
+
+Status check_schema(sqlite::Connection& conn) {
+  auto version = conn.scalar_int("PRAGMA user_version");
+  if (!version) return std::move(version).error();
+  const std::string store = "store " + conn.path().string();
+  if (*version > latest_schema_version()) {
+    return Error(ErrorCode::store_unavailable, store + " has schema version " + std::to_string(*version) +
+                                                   ", newer than this runhost knows (" +
+                                                   std::to_string(latest_schema_version()) + ")");
+  }
+  if (*version == 0) {
+    auto tables = conn.scalar_int("SELECT count(*) FROM sqlite_schema");
+    if (!tables) return std::move(tables).error();
+    if (*tables > 0) {
+      return Error(ErrorCode::store_unavailable, store +
+                                                     " is a database of something else (it has tables, but no "
+                                                     "runhost schema version)");
+    }
+  }
+  return {};
+}
+
+Status migrate(sqlite::Connection& conn) {
+  // Again under the write lock: another process may have migrated the file meanwhile.
+  if (auto st = check_schema(conn); !st) return st;
+  auto version = conn.scalar_int("PRAGMA user_version");
+  if (!version) return std::move(version).error();
+  for (auto v = static_cast<size_t>(*version); v < kMigrations.size(); ++v) {
+    if (auto st = kMigrations[v](conn); !st) {
+      // Whatever stops a migration (a lock, a full disk, a table of somebody else's) leaves a
+      // file this build cannot use.
+      Error error = std::move(st).error();
+      error.code = ErrorCode::store_unavailable;
+      return error;
+    }
+  }
+  return {};
+}
+
+}  // namespace runhost::store

@@ -1,0 +1,104 @@
+#include "store/sqlite_store.hpp"
+
+#include "store/open_file.hpp"
+#include "store/queries.hpp"
+#include "store/write_ops.hpp"
+
+namespace runhost::store {
+
+Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& path, const StoreOptions& options) {
+  if (path.has_parent_path()) {
+    if (auto st = create_store_directory(path.parent_path()); !st) return std::move(st).error();
+  }
+  auto writer = open_writer(path, options);
+  if (!writer) return std::move(writer).error();
+  auto version_reader = open_reader(path, options.busy_timeout_ms);
+  if (!version_reader) return std::move(version_reader).error();
+  return std::unique_ptr<Store>(new SqliteStore(path, std::move(*writer), std::move(*version_reader),
+                                                options.group_commit_window_us, options.busy_timeout_ms));
+}
+
+SqliteStore::SqliteStore(std::filesystem::path path, std::unique_ptr<sqlite::Connection> writer,
+                         std::unique_ptr<sqlite::Connection> version_reader, int group_commit_window_us,
+                         int busy_timeout_ms)
+    : path_(std::move(path)),
+      readers_(path_, busy_timeout_ms),
+      version_reader_(std::move(version_reader)),
+      writer_(std::move(writer), group_commit_window_us) {}
+
+Result<Store::Created> SqliteStore::create_run(const NewRun& run) {
+  std::optional<Created> created;
+  auto st = writer_.call([&](sqlite::Connection& conn, int64_t now_us) -> Status {
+    auto inserted = insert_run(conn, run, now_us);
+    if (!inserted) return std::move(inserted).error();
+    created = std::move(*inserted);
+    return {};
+  });
+  if (!st) return std::move(st).error();
+  return std::move(*created);
+}
+
+Status SqliteStore::set_status(std::string_view run_id, RunStatus status, std::optional<std::string> error_code) {
+  return writer_.call([&](sqlite::Connection& conn, int64_t now_us) {
+    return update_status(conn, run_id, status, error_code, now_us);
+  });
+}
+
+Status SqliteStore::set_owner(std::string_view run_id, const Owner& owner) {
+  return writer_.call(
+      [&](sqlite::Connection& conn, int64_t now_us) { return update_owner(conn, run_id, owner, now_us); });
+}
+
+Status SqliteStore::request_cancel(std::string_view run_id) {
+  return writer_.call(
+      [&](sqlite::Connection& conn, int64_t now_us) { return mark_cancel_requested(conn, run_id, now_us); });
+}
+
+Status SqliteStore::add_artifact(const ArtifactRow& artifact) {
+  return writer_.call([&](sqlite::Connection& conn, int64_t) { return insert_artifact(conn, artifact); });
+}
+
+void SqliteStore::append(EventRow event, std::function<void(const Status&)> on_durable) {
+  writer_.append(std::move(event), std::move(on_durable));
+}
+
+Status SqliteStore::flush() {
+  return writer_.call(nullptr);
+}
+
+Result<std::optional<RunRow>> SqliteStore::run(std::string_view run_id) {
+  auto conn = readers_.lease();
+  if (!conn) return std::move(conn).error();
+  return select_run(**conn, run_id);
+}
+
+Result<std::vector<RunRow>> SqliteStore::runs(const RunFilter& filter) {
+  auto conn = readers_.lease();
+  if (!conn) return std::move(conn).error();
+  return select_runs(**conn, filter);
+}
+
+Result<std::vector<EventRow>> SqliteStore::events(std::string_view run_id, int64_t after_seq, size_t limit) {
+  auto conn = readers_.lease();
+  if (!conn) return std::move(conn).error();
+  return select_events(**conn, run_id, after_seq, limit);
+}
+
+Result<std::vector<ArtifactRow>> SqliteStore::artifacts(std::string_view run_id) {
+  auto conn = readers_.lease();
+  if (!conn) return std::move(conn).error();
+  return select_artifacts(**conn, run_id);
+}
+
+Result<std::vector<RunRow>> SqliteStore::active_runs() {
+  auto conn = readers_.lease();
+  if (!conn) return std::move(conn).error();
+  return select_active_runs(**conn);
+}
+
+Result<int64_t> SqliteStore::data_version() {
+  std::lock_guard lock(version_mutex_);
+  return version_reader_->scalar_int("PRAGMA data_version");
+}
+
+}  // namespace runhost::store

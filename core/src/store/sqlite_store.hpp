@@ -1,0 +1,48 @@
+// The SQLite store behind Store: the writer thread for every write, a pool of read
+// connections, and one more connection for data_version (whose value only means something
+// compared with itself).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+
+#include "store/reader_pool.hpp"
+#include "store/sqlite.hpp"
+#include "store/store.hpp"
+#include "store/writer.hpp"
+
+namespace runhost::store {
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(std::filesystem::path path, std::unique_ptr<sqlite::Connection> writer,
+              std::unique_ptr<sqlite::Connection> version_reader, int group_commit_window_us, int busy_timeout_ms);
+  ~SqliteStore() override = default;  // the writer drains its queue first
+
+  const std::filesystem::path& path() const noexcept override { return path_; }
+
+  Result<Created> create_run(const NewRun& run) override;
+  Status set_status(std::string_view run_id, RunStatus status, std::optional<std::string> error_code) override;
+  Status set_owner(std::string_view run_id, const Owner& owner) override;
+  Status request_cancel(std::string_view run_id) override;
+  Status add_artifact(const ArtifactRow& artifact) override;
+  void append(EventRow event, std::function<void(const Status&)> on_durable) override;
+  Status flush() override;
+
+  Result<std::optional<RunRow>> run(std::string_view run_id) override;
+  Result<std::vector<RunRow>> runs(const RunFilter& filter) override;
+  Result<std::vector<EventRow>> events(std::string_view run_id, int64_t after_seq, size_t limit) override;
+  Result<std::vector<ArtifactRow>> artifacts(std::string_view run_id) override;
+  Result<std::vector<RunRow>> active_runs() override;
+  Result<int64_t> data_version() override;
+
+ private:
+  const std::filesystem::path path_;
+  ReaderPool readers_;
+  std::mutex version_mutex_;
+  std::unique_ptr<sqlite::Connection> version_reader_;  // guarded by version_mutex_
+  Writer writer_;                                       // last: destroyed first, so its drain still has everything else
+};
+
+}  // namespace runhost::store

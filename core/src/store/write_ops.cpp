@@ -1,0 +1,110 @@
+#include "store/write_ops.hpp"
+
+#include "store/queries.hpp"
+
+namespace runhost::store {
+namespace {
+
+// The run's status, nullopt when there is no such run.
+Result<std::optional<RunStatus>> current_status(sqlite::Connection& conn, std::string_view run_id) {
+  auto q = conn.query("SELECT status FROM agent_runs WHERE id = ?1");
+  if (!q) return std::move(q).error();
+  q->bind(1, run_id);
+  auto row = q->step();
+  if (!row) return std::move(row).error();
+  if (!*row) return std::optional<RunStatus>();
+  return run_status_from_string(q->text(0));
+}
+
+Result<Store::Created> existing_or_conflict(RunRow existing, const NewRun& run) {
+  if (existing.request_hash != run.request_hash) {
+    return Error(ErrorCode::idempotency_conflict, "idempotency key '" + run.idempotency_key +
+                                                      "' was already used by run " + existing.id +
+                                                      " with a different request");
+  }
+  return Store::Created{std::move(existing), false};
+}
+
+}  // namespace
+
+Error no_such_run(std::string_view run_id) {
+  return {ErrorCode::internal, "no run '" + std::string(run_id) + "'"};
+}
+
+Result<Store::Created> insert_run(sqlite::Connection& conn, const NewRun& run, int64_t now_us) {
+  auto existing = select_run_by_key(conn, run.tenant_id, run.idempotency_key);
+  if (!existing) return std::move(existing).error();
+  if (*existing) return existing_or_conflict(std::move(**existing), run);
+
+  RunRow row;
+  static_cast<NewRun&>(row) = run;
+  if (row.created_us == 0) row.created_us = now_us;
+  row.updated_us = row.created_us;
+  auto q = conn.query(
+      "INSERT INTO agent_runs (id, tenant_id, workspace_id, project_id, user_id, device_type, device_id, runtime, "
+      "prompt, cwd, approval_policy, idempotency_key, request_hash, dispatch_json, status, created_at, updated_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 'queued', ?15, ?15)");
+  if (!q) return std::move(q).error();
+  q->bind(1, row.id).bind(2, row.tenant_id).bind(3, row.workspace_id).bind(4, row.project_id).bind(5, row.user_id);
+  q->bind(6, row.device_type).bind(7, row.device_id).bind(8, row.runtime).bind(9, row.prompt).bind(10, row.cwd);
+  q->bind(11, row.approval_policy).bind(12, row.idempotency_key).bind(13, row.request_hash);
+  q->bind(14, row.dispatch_json).bind(15, row.created_us);
+  if (auto st = q->run(); !st) {
+    // The unique index is the arbiter: whoever lost a race on the key reads the winner.
+    auto winner = select_run_by_key(conn, run.tenant_id, run.idempotency_key);
+    if (winner && *winner) return existing_or_conflict(std::move(**winner), run);
+    return std::move(st).error();
+  }
+  return Store::Created{std::move(row), true};
+}
+
+Status update_status(sqlite::Connection& conn, std::string_view run_id, RunStatus status,
+                     const std::optional<std::string>& error_code, int64_t now_us) {
+  auto current = current_status(conn, run_id);
+  if (!current) return std::move(current).error();
+  if (!*current) return no_such_run(run_id);
+  if (is_terminal(**current)) {
+    return Error(ErrorCode::internal, "run " + std::string(run_id) + " is already " +
+                                          std::string(to_string(**current)) + "; cannot make it " +
+                                          std::string(to_string(status)));
+  }
+  auto q = conn.query("UPDATE agent_runs SET status = ?2, error_code = ?3, updated_at = ?4 WHERE id = ?1");
+  if (!q) return std::move(q).error();
+  q->bind(1, run_id).bind(2, to_string(status)).bind(3, error_code).bind(4, now_us);
+  return q->run();
+}
+
+Status update_owner(sqlite::Connection& conn, std::string_view run_id, const Owner& owner, int64_t now_us) {
+  auto q = conn.query("UPDATE agent_runs SET owner_pid = ?2, owner_start_time = ?3, updated_at = ?4 WHERE id = ?1");
+  if (!q) return std::move(q).error();
+  q->bind(1, run_id).bind(2, owner.pid).bind(3, owner.start_time).bind(4, now_us);
+  if (auto st = q->run(); !st) return st;
+  if (conn.changes() == 0) return no_such_run(run_id);
+  return {};
+}
+
+Status mark_cancel_requested(sqlite::Connection& conn, std::string_view run_id, int64_t now_us) {
+  auto current = current_status(conn, run_id);
+  if (!current) return std::move(current).error();
+  if (!*current) return no_such_run(run_id);
+  if (is_terminal(**current)) return {};
+  auto q = conn.query("UPDATE agent_runs SET cancel_requested = 1, updated_at = ?2 WHERE id = ?1");
+  if (!q) return std::move(q).error();
+  q->bind(1, run_id).bind(2, now_us);
+  return q->run();
+}
+
+Status insert_artifact(sqlite::Connection& conn, const ArtifactRow& artifact) {
+  auto current = current_status(conn, artifact.run_id);
+  if (!current) return std::move(current).error();
+  if (!*current) return no_such_run(artifact.run_id);
+  auto q = conn.query(
+      "INSERT INTO agent_artifacts (id, run_id, path, content_type, size_bytes, sha256, created_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  if (!q) return std::move(q).error();
+  q->bind(1, artifact.id).bind(2, artifact.run_id).bind(3, artifact.path).bind(4, artifact.content_type);
+  q->bind(5, artifact.size_bytes).bind(6, artifact.sha256).bind(7, artifact.created_us);
+  return q->run();
+}
+
+}  // namespace runhost::store

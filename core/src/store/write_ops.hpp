@@ -1,0 +1,29 @@
+// The writes other than event appends, as the writer thread runs them inside its batch
+// transaction (each in its own savepoint, so a refused one leaves the rest of the batch intact).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "store/sqlite.hpp"
+#include "store/store.hpp"
+
+namespace runhost::store {
+
+// The run as queued, or the run already holding (tenant_id, idempotency_key): returned when its
+// request_hash matches, else idempotency_conflict naming it. created_us 0 means now_us.
+Result<Store::Created> insert_run(sqlite::Connection& conn, const NewRun& run, int64_t now_us);
+
+// Refused for a run that is already succeeded, failed or cancelled: a finished run stays finished.
+Status update_status(sqlite::Connection& conn, std::string_view run_id, RunStatus status,
+                     const std::optional<std::string>& error_code, int64_t now_us);
+Status update_owner(sqlite::Connection& conn, std::string_view run_id, const Owner& owner, int64_t now_us);
+// A finished run has nothing to cancel: OK, unchanged.
+Status mark_cancel_requested(sqlite::Connection& conn, std::string_view run_id, int64_t now_us);
+Status insert_artifact(sqlite::Connection& conn, const ArtifactRow& artifact);
+
+// The error for a run id that is not in the store (there is no not_found code: internal).
+Error no_such_run(std::string_view run_id);
+
+}  // namespace runhost::store

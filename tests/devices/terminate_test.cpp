@@ -1,0 +1,147 @@
+// Ending runs: terminate() kills the whole group (SIGTERM, then SIGKILL), a grandchild cannot
+// hold a run open, and destroying a LocalProcess kills, reaps and silences it.
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "device_harness.hpp"
+
+namespace runhost::devices::local {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using testing::live_group_members;
+using testing::run_for;
+using testing::run_until;
+
+using TerminateTest = testing::DeviceTest;
+
+// This machine's pid 1 may not reap orphans; as their subreaper the test reaps them itself, so
+// that kill(-pgid, 0) can say ESRCH once the group is really gone.
+class Subreaper {
+ public:
+  Subreaper() { prctl(PR_SET_CHILD_SUBREAPER, 1); }
+  ~Subreaper() { prctl(PR_SET_CHILD_SUBREAPER, 0); }
+  // Reaps what of `pgid` has died; true once the group has no process at all.
+  static bool group_gone(pid_t pgid) {
+    siginfo_t info{};
+    while (waitid(P_PGID, static_cast<id_t>(pgid), &info, WEXITED | WNOHANG) == 0 && info.si_pid != 0) info = {};
+    return kill(-pgid, 0) == -1 && errno == ESRCH;
+  }
+};
+
+TEST_F(TerminateTest, KillsTheWholeGroupIncludingGrandchildren) {
+  Subreaper subreaper;
+  start({"sh", "-c", "sleep 1000 & echo started; sleep 1000"});
+  ASSERT_TRUE(run_until(io_, [&] { return rec_.out == "started\n"; }));
+  ASSERT_TRUE(run_until(io_, [&] { return live_group_members(pgid_).size() == 3; })) << "sh and two sleeps";
+
+  process_->terminate(RH_EXIT_FLAG_CANCELLED);
+  ASSERT_NO_FATAL_FAILURE(wait_for_exit());
+  EXPECT_EQ(rec_.exit->kind, RH_EXIT_SIGNALED);
+  EXPECT_EQ(rec_.exit->signal, SIGTERM);
+  EXPECT_EQ(rec_.exit->flags, RH_EXIT_FLAG_CANCELLED);
+
+  const auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (!Subreaper::group_gone(pgid_) && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(kill(-pgid_, 0), -1);
+  EXPECT_EQ(errno, ESRCH) << "a process of the group survived";
+}
+
+TEST_F(TerminateTest, TerminateIsIdempotentAndKeepsTheFirstFlags) {
+  start({"sleep", "1000"});
+  process_->terminate(RH_EXIT_FLAG_TIMED_OUT);
+  process_->terminate(RH_EXIT_FLAG_CANCELLED);
+  ASSERT_NO_FATAL_FAILURE(wait_for_exit());
+  EXPECT_EQ(rec_.exit->flags, RH_EXIT_FLAG_TIMED_OUT);
+  process_->terminate(RH_EXIT_FLAG_CANCELLED);  // after the exit: nothing
+  run_for(io_, std::chrono::milliseconds(50));
+  EXPECT_EQ(rec_.order.back(), "exit");
+}
+
+TEST_F(TerminateTest, ProcessIgnoringSigtermIsKilledAfterTheGrace) {
+  LocalOptions options = testing::fast_options();
+  options.kill_grace = std::chrono::milliseconds(400);
+  start({"sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.05; done"}, options);
+  ASSERT_TRUE(run_until(io_, [&] { return rec_.out == "ready\n"; }));
+
+  const auto asked = Clock::now();
+  process_->terminate(RH_EXIT_FLAG_CANCELLED);
+  ASSERT_NO_FATAL_FAILURE(wait_for_exit());
+  const auto took = Clock::now() - asked;
+  EXPECT_EQ(rec_.exit->kind, RH_EXIT_SIGNALED);
+  EXPECT_EQ(rec_.exit->signal, SIGKILL);
+  EXPECT_EQ(rec_.exit->flags, RH_EXIT_FLAG_CANCELLED);
+  EXPECT_GE(took, std::chrono::milliseconds(400));
+  EXPECT_LT(took, std::chrono::seconds(3));
+}
+
+TEST_F(TerminateTest, GrandchildHoldingStdoutDoesNotHoldTheRun) {
+  start({"sh", "-c", "sleep 1000 & echo done"});
+  const auto started = Clock::now();
+  ASSERT_TRUE(run_until(
+      io_, [&] { return rec_.exit.has_value(); }, std::chrono::seconds(5)));
+  EXPECT_LT(Clock::now() - started, std::chrono::seconds(3));
+  EXPECT_EQ(rec_.out, "done\n");
+  EXPECT_EQ(rec_.exit->kind, RH_EXIT_EXITED);
+  EXPECT_EQ(rec_.exit->code, 0);
+  EXPECT_EQ(rec_.exit->flags, 0u);
+  ASSERT_TRUE(run_until(
+      io_, [&] { return live_group_members(pgid_).empty(); }, std::chrono::seconds(2)))
+      << "the sleep holding the pipe was left running";
+}
+
+TEST_F(TerminateTest, DestroyingMidRunKillsTheGroupAndSilencesCallbacks) {
+  start({"sh", "-c", "sleep 1000 & while :; do echo tick; echo x >> busy.txt; sleep 0.01; done"});
+  ASSERT_TRUE(run_until(io_, [&] { return rec_.out.size() > 20 && !rec_.changes.empty(); }));
+  const pid_t pid = process_->pid();
+  process_.reset();
+  const int calls = rec_.calls;
+  run_for(io_, std::chrono::milliseconds(300));
+  EXPECT_EQ(rec_.calls, calls) << "a callback arrived after destruction";
+  EXPECT_FALSE(rec_.exit.has_value());
+  EXPECT_EQ(waitpid(pid, nullptr, WNOHANG), -1) << "the leader was not reaped";
+  EXPECT_EQ(errno, ECHILD);
+  ASSERT_TRUE(run_until(
+      io_, [&] { return live_group_members(pgid_).empty(); }, std::chrono::seconds(2)));
+}
+
+TEST_F(TerminateTest, DestroyingBeforeTheReactorRanLeavesNoZombie) {
+  start({"sleep", "1000"});
+  const pid_t pid = process_->pid();
+  process_.reset();
+  EXPECT_EQ(waitpid(pid, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+  EXPECT_FALSE(fs::exists("/proc/" + std::to_string(pid)));
+  run_for(io_, std::chrono::milliseconds(100));
+  EXPECT_EQ(rec_.calls, 0);
+}
+
+TEST_F(TerminateTest, ObserverMayDestroyTheProcessFromOnOutput) {
+  start({"sh", "-c", "while :; do echo spam; done"});
+  rec_.on_output_hook = [&](rh_stream, std::string_view) { process_.reset(); };
+  ASSERT_TRUE(run_until(io_, [&] { return process_ == nullptr; }));
+  const int calls = rec_.calls;
+  run_for(io_, std::chrono::milliseconds(200));
+  EXPECT_EQ(rec_.calls, calls);
+  EXPECT_TRUE(live_group_members(pgid_).empty());
+}
+
+TEST_F(TerminateTest, ObserverMayDestroyTheProcessFromOnExit) {
+  start({"sh", "-c", "echo bye > last.txt"});
+  rec_.on_exit_hook = [&] { process_.reset(); };
+  ASSERT_NO_FATAL_FAILURE(wait_for_exit());
+  EXPECT_EQ(process_, nullptr);
+  run_for(io_, std::chrono::milliseconds(100));
+  EXPECT_EQ(rec_.order.back(), "exit");
+}
+
+}  // namespace
+}  // namespace runhost::devices::local

@@ -1,0 +1,335 @@
+// A run's life as a backend sees it: idempotency, cancel, timeout, ground truth from the
+// device, floods, a host killed mid-run, bad stores and bad working directories.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "test_host.hpp"
+#include "util/sha256.hpp"
+
+namespace runhost::testing {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+long rss_kib() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
+// Waits until the run has an event of `type` (polling the store).
+bool wait_for(Host& host, const std::string& run_id, const std::string& type, std::chrono::seconds limit = 30s) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    auto events = host.events(run_id, 0);
+    if (events) {
+      for (const auto& e : *events) {
+        if (e.type == type) return true;
+      }
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+TEST(Lifecycle, TheSameIdempotencyKeyGivesTheSameRunAndStartsNothingTwice) {
+  TestHost host;
+  const json d = custom_dispatch({"sh", "-c", "echo once"}, "key-1");
+  auto first = host->dispatch(d.dump());
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_TRUE(first->created);
+  const auto f = host.follow(first->run.id);
+  auto again = host->dispatch(d.dump());
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->run.id, first->run.id);
+  EXPECT_EQ(again->run.status, "succeeded");
+  auto events = host->events(first->run.id, 0);
+  ASSERT_TRUE(events);
+  EXPECT_EQ(events->size(), f.events.size()) << "nothing ran a second time";
+  auto runs = host->runs({});
+  ASSERT_TRUE(runs);
+  EXPECT_EQ(runs->size(), 1u);
+}
+
+TEST(Lifecycle, TheSameKeyWithAnotherRequestIsAConflict) {
+  TestHost host;
+  ASSERT_TRUE(host->dispatch(custom_dispatch({"true"}, "key-2").dump()));
+  auto other = host->dispatch(custom_dispatch({"false"}, "key-2").dump());
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code, ErrorCode::idempotency_conflict);
+  EXPECT_NE(other.error().message.find("key-2"), std::string::npos) << other.error().message;
+  json d = custom_dispatch({"false"}, "key-2");
+  d["tenantId"] = "another-tenant";
+  EXPECT_TRUE(host->dispatch(d.dump())) << "keys are per tenant";
+}
+
+TEST(Lifecycle, CancelKillsTheWholeProcessGroup) {
+  TestHost host;
+  auto d = host->dispatch(custom_dispatch({"sh", "-c", "sleep 300 & sleep 300"}, "cancel-1").dump());
+  ASSERT_TRUE(d);
+  ASSERT_TRUE(wait_for(*host, d->run.id, "run.started"));
+  auto events = host->events(d->run.id, 0);
+  const pid_t pid = json::parse(events->front().json)["payload"]["pid"].get<pid_t>();
+  ASSERT_TRUE(host->cancel(d->run.id));
+  const auto f = host.follow(d->run.id);
+  expect_valid_stream(f);
+  ASSERT_EQ(f.events.back().type, "run.cancelled");
+  EXPECT_EQ(f.payload(f.events.size() - 1)["reason"], "cancelled by request");
+  EXPECT_EQ(kill(-pid, 0), -1) << "the group is gone, the background sleep included";
+  EXPECT_EQ(errno, ESRCH);
+  EXPECT_EQ((*host->run(d->run.id))->status, "cancelled");
+  EXPECT_TRUE(host->cancel(d->run.id)) << "cancelling a finished run is a no-op";
+}
+
+TEST(Lifecycle, TimesOut) {
+  TestHost host;
+  json d = custom_dispatch({"sleep", "300"}, "timeout-1");
+  d["timeoutSeconds"] = 1;
+  const auto f = host.run(d);
+  expect_valid_stream(f);
+  ASSERT_EQ(f.events.back().type, "run.failed");
+  const auto error = f.payload(f.events.size() - 1)["error"];
+  EXPECT_EQ(error["code"], "timeout");
+  EXPECT_EQ(error["retryable"], true);
+}
+
+TEST(Lifecycle, ReportsFilesPreviewsAndArtifactsTheDeviceSaw) {
+  TestHost host;
+  const std::string script =
+      "mkdir -p site && echo '<h1>hi</h1>' > site/index.html && printf 'a,b\\n1,2\\n' > data.csv && "
+      "python3 -m http.server 0 --bind 127.0.0.1 --directory site > server.log 2>&1 & "
+      "for i in $(seq 1 50); do grep -q port server.log 2>/dev/null && break; sleep 0.1; done; "
+      "sleep 1; kill %1; echo done";
+  const auto f = host.run(custom_dispatch({"sh", "-c", script}, "device-1"));
+  expect_valid_stream(f);
+  ASSERT_EQ(f.events.back().type, "run.completed") << f.events.back().json;
+  std::set<std::string> changed;
+  const json* artifact = nullptr;
+  json artifact_payload;
+  bool preview = false;
+  for (size_t i = 0; i < f.events.size(); ++i) {
+    const auto p = f.payload(i);
+    if (f.events[i].type == "file.changed") changed.insert(p["path"].get<std::string>());
+    if (f.events[i].type == "artifact.created" && p["path"] == "data.csv") {
+      artifact_payload = p;
+      artifact = &artifact_payload;
+    }
+    if (f.events[i].type == "preview.ready") {
+      preview = true;
+      EXPECT_EQ(p["url"].get<std::string>().rfind("http://127.0.0.1:", 0), 0u) << p.dump();
+    }
+  }
+  EXPECT_TRUE(changed.count("site/index.html")) << ::testing::PrintToString(changed);
+  EXPECT_TRUE(changed.count("data.csv"));
+  ASSERT_NE(artifact, nullptr) << "data.csv matches the artifact patterns";
+  EXPECT_EQ((*artifact)["sha256"], util::sha256_hex("a,b\n1,2\n"));
+  EXPECT_EQ((*artifact)["size_bytes"], 8);
+  EXPECT_EQ((*artifact)["content_type"], "text/csv");
+  EXPECT_TRUE(preview) << ::testing::PrintToString(f.types());
+}
+
+TEST(Lifecycle, AFloodOfOutputStaysBoundedAndIsMarkedTruncated) {
+  HostOptions options;
+  options.max_output_bytes = 1 << 20;
+  TestHost host(options);
+  const long before = rss_kib();
+  // 40 MB in 100-byte lines, then one 200 MB line.
+  const auto f = host.run(custom_dispatch(
+      {"sh", "-c", "yes 012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678 | head -c 40000000; "
+                   "head -c 200000000 /dev/zero | tr '\\0' x; echo; echo tail"},
+      "flood-1"), 180s);
+  ASSERT_FALSE(f.timed_out);
+  expect_valid_stream(f);
+  EXPECT_LT(rss_kib() - before, 200 * 1024) << "RSS grew by more than 200 MiB";
+  ASSERT_EQ(f.events.back().type, "run.completed");
+  EXPECT_EQ(f.payload(f.events.size() - 1)["output_truncated"], true);
+  const Event* marker = nullptr;
+  for (const auto& e : f.events) {
+    if (e.type == "command.output" && json::parse(e.json)["source"] == "host") marker = &e;
+  }
+  ASSERT_NE(marker, nullptr) << "the host marks where it stopped recording";
+  EXPECT_EQ(json::parse(marker->json)["payload"]["truncated"], true);
+  EXPECT_LT(f.events.size(), 20000u) << "output past the limit is not recorded";
+}
+
+TEST(Lifecycle, ACommandThatDoesNotExistIsRuntimeNotFound) {
+  TestHost host;
+  const auto f = host.run(custom_dispatch({"runhost-definitely-not-installed", "x"}, "missing-1"));
+  expect_valid_stream(f);
+  ASSERT_EQ(f.types(), std::vector<std::string>{"run.failed"});
+  const auto error = f.payload(0)["error"];
+  EXPECT_EQ(error["code"], "runtime_not_found");
+  EXPECT_NE(error["message"].get<std::string>().find("runhost-definitely-not-installed"), std::string::npos) << error.dump();
+}
+
+TEST(Lifecycle, RefusesAWorkingDirectoryOutsideTheWorkspace) {
+  TestHost host;
+  std::filesystem::create_symlink("/etc", host.workspace() / "escape");
+  for (const std::string cwd : {"../", "/etc", "escape", "missing-dir"}) {
+    json d = custom_dispatch({"true"}, "cwd-" + cwd);
+    d["cwd"] = cwd;
+    auto r = host->dispatch(d.dump());
+    ASSERT_FALSE(r) << cwd;
+    EXPECT_EQ(r.error().code, ErrorCode::invalid_dispatch) << cwd;
+    EXPECT_EQ(json::parse(r.error().recovery_json)["field"], "cwd") << cwd << ": " << r.error().message;
+  }
+  std::filesystem::create_directories(host.workspace() / "app");
+  json ok = custom_dispatch({"pwd"}, "cwd-ok");
+  ok["cwd"] = "app";
+  const auto f = host.run(ok);
+  ASSERT_GE(f.events.size(), 2u);
+  EXPECT_EQ(f.payload(1)["text"], (std::filesystem::canonical(host.workspace()) / "app").string());
+}
+
+TEST(Lifecycle, EveryInvalidFieldIsNamed) {
+  TestHost host;
+  const json good = custom_dispatch({"true"}, "fields");
+  const std::vector<std::pair<std::string, json>> cases = {
+      {"tenantId", ""},          {"workspaceId", 7},       {"userId", nullptr},        {"deviceType", "phone"},
+      {"deviceId", json::array()}, {"runtime", ""},        {"prompt", 5},              {"cwd", false},
+      {"connectors", "github"},  {"approvalPolicy", "yolo"}, {"idempotencyKey", std::string(300, 'k')},
+      {"command", json::array()}, {"outputMode", "xml"},   {"timeoutSeconds", -1},     {"projectId", "a\nb"},
+      {"tenantID", "typo"},
+  };
+  for (const auto& [field, value] : cases) {
+    json d = good;
+    if (value.is_null()) {
+      d.erase(field);
+    } else {
+      d[field] = value;
+    }
+    auto r = host->dispatch(d.dump());
+    ASSERT_FALSE(r) << field;
+    EXPECT_EQ(r.error().code, ErrorCode::invalid_dispatch) << field;
+    EXPECT_NE(r.error().message.find("\"" + field), std::string::npos) << field << ": " << r.error().message;
+  }
+  EXPECT_FALSE(host->dispatch("{not json"));
+  EXPECT_FALSE(host->dispatch("[]"));
+  auto runs = host->runs({});
+  EXPECT_TRUE(runs && runs->empty());
+}
+
+TEST(Lifecycle, EventsReplayAfterTheHostIsClosedAndReopened) {
+  TestHost host;
+  const auto f = host.run(custom_dispatch({"printf", "a\\nb\\nc\\n"}, "replay-1"));
+  const std::string id = host.last_run_id;
+  host.close();
+  host.reopen();
+  auto stored = host->events(id, 0);
+  ASSERT_TRUE(stored);
+  ASSERT_EQ(stored->size(), f.events.size());
+  for (size_t i = 0; i < stored->size(); ++i) EXPECT_EQ((*stored)[i].json, f.events[i].json);
+  auto tail = host->events(id, 2);
+  ASSERT_TRUE(tail);
+  EXPECT_EQ(tail->front().seq, 3);
+  const auto followed = host.follow(id);
+  EXPECT_EQ(followed.events.size(), f.events.size()) << "following a finished run replays it and ends";
+}
+
+TEST(Lifecycle, AnotherHostOnTheSameStoreFollowsALiveRun) {
+  TestHost a;
+  HostOptions options;
+  options.store = a.dir() / "runhost.db";
+  TestHost b(options);
+  auto d = a->dispatch(custom_dispatch({"sh", "-c", "for i in 1 2 3 4 5; do echo $i; sleep 0.1; done"}, "follow-1").dump());
+  ASSERT_TRUE(d);
+  const auto seen = b.follow(d->run.id);
+  ASSERT_FALSE(seen.timed_out);
+  EXPECT_EQ(seen.events.back().type, "run.completed");
+  expect_valid_stream(seen);
+}
+
+TEST(Lifecycle, AKilledHostsRunIsMarkedLostOnRestartWithItsEventsKept) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "workspace");
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t child = fork();
+  if (child == 0) {
+    close(fds[0]);
+    HostOptions options;
+    options.store = dir / "runhost.db";
+    options.workspace_root = dir / "workspace";
+    options.plugins.directories = {kBundledDir};
+    options.plugins.use_environment = false;
+    options.plugins.use_bundled = false;
+    auto host = Host::open(options);
+    if (!host) _exit(3);
+    auto d = (*host)->dispatch(custom_dispatch({"sh", "-c", "echo working; sleep 300"}, "lost-1").dump());
+    if (!d) _exit(4);
+    if (!wait_for(**host, d->run.id, "command.output")) _exit(5);
+    (void)!write(fds[1], d->run.id.data(), d->run.id.size());
+    close(fds[1]);
+    raise(SIGKILL);
+  }
+  close(fds[1]);
+  char buf[64] = {};
+  const ssize_t n = read(fds[0], buf, sizeof buf - 1);
+  close(fds[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the host process was to die by SIGKILL";
+  ASSERT_GT(n, 0);
+  const std::string id(buf, static_cast<size_t>(n));
+
+  HostOptions options;
+  options.store = dir / "runhost.db";
+  options.workspace_root = dir / "workspace";
+  TestHost host(options);
+  auto run = host->run(id);
+  ASSERT_TRUE(run && *run);
+  EXPECT_EQ((*run)->status, "failed");
+  EXPECT_EQ((*run)->error_code, "device_lost");
+  auto events = host->events(id, 0);
+  ASSERT_TRUE(events);
+  ASSERT_GE(events->size(), 3u);
+  EXPECT_EQ((*events)[0].type, "run.started");
+  EXPECT_EQ((*events)[1].type, "command.output");
+  EXPECT_EQ(events->back().type, "run.failed");
+  EXPECT_EQ(json::parse(events->back().json)["payload"]["error"]["code"], "device_lost");
+  Finished f;
+  f.events = *events;
+  expect_valid_stream(f);
+  // The runtime the dead host left behind is still in its own group: clean it up.
+  const pid_t pid = json::parse((*events)[0].json)["payload"]["pid"].get<pid_t>();
+  kill(-pid, SIGKILL);
+}
+
+TEST(Lifecycle, AStoreThatIsNotADatabaseIsRefusedAndLeftAlone) {
+  TempDir dir;
+  const std::string garbage(8192, '\x42');
+  write_file(dir / "runhost.db", garbage);
+  HostOptions options;
+  options.store = dir / "runhost.db";
+  auto host = Host::open(options);
+  ASSERT_FALSE(host);
+  EXPECT_EQ(host.error().code, ErrorCode::store_unavailable);
+  EXPECT_NE(host.error().message.find((dir / "runhost.db").string()), std::string::npos) << host.error().message;
+  EXPECT_EQ(read_file(dir / "runhost.db"), garbage) << "nothing lost or 'repaired'";
+}
+
+TEST(Lifecycle, ClosingTheHostCancelsItsRuns) {
+  TestHost host;
+  auto d = host->dispatch(custom_dispatch({"sleep", "300"}, "close-1").dump());
+  ASSERT_TRUE(d);
+  ASSERT_TRUE(wait_for(*host, d->run.id, "run.started"));
+  const std::string id = d->run.id;
+  host.close();
+  host.reopen();
+  auto events = host->events(id, 0);
+  ASSERT_TRUE(events && !events->empty());
+  EXPECT_EQ(events->back().type, "run.cancelled");
+  EXPECT_EQ(json::parse(events->back().json)["payload"]["reason"], "the host is shutting down");
+}
+
+}  // namespace
+}  // namespace runhost::testing
