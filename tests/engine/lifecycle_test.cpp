@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -149,7 +150,14 @@ TEST(Lifecycle, AFloodOfOutputStaysBoundedAndIsMarkedTruncated) {
       "flood-1"), 180s);
   ASSERT_FALSE(f.timed_out);
   expect_valid_stream(f);
-  EXPECT_LT(rss_kib() - before, 200 * 1024) << "RSS grew by more than 200 MiB";
+  const long grown_mib = (rss_kib() - before) / 1024;
+  std::printf("[ note     ] RSS grew by %ld MiB over 240 MB of output\n", grown_mib);
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan's quarantine keeps freed memory on purpose (hundreds of MiB): RSS says nothing here.
+  (void)grown_mib;
+#else
+  EXPECT_LT(grown_mib, 64) << "memory must stay bounded whatever the runtime prints";
+#endif
   ASSERT_EQ(f.events.back().type, "run.completed");
   EXPECT_EQ(f.payload(f.events.size() - 1)["output_truncated"], true);
   const Event* marker = nullptr;

@@ -131,6 +131,10 @@ void ActiveRun::connect(std::vector<std::string> pending) {
         const std::string state = answer.is_object() ? answer.value("state", std::string()) : std::string();
         if (state == "missing" || state == "expired") {
           const std::string url = answer.value("connect_url", std::string());
+          if (url.empty()) {  // without a URL the user has nowhere to go: the connector is at fault
+            outcome->error = Error{ErrorCode::plugin_error, "connector '" + id + "' answered " + state + " without a connect_url"};
+            return;
+          }
           outcome->error = Error{ErrorCode::connector_authorization_missing,
                                  "connector '" + id + "' is " + (state == "missing" ? "not authorised" : "expired") +
                                      " for user " + request["userId"].get<std::string>(),
@@ -228,10 +232,17 @@ void ActiveRun::launch() {
 
 void ActiveRun::fail(const Error& error_in, json extra) {
   Error error = error_in;
+  if (error.message.empty()) error.message = std::string(to_string(error.code));
   if (error.recovery_json.empty()) {
-    const char* action = error.code == ErrorCode::runtime_not_found ? "install_runtime"
-                         : error.code == ErrorCode::plugin_error     ? "contact_support"
-                                                                     : "retry";
+    const char* action = "retry";
+    switch (error.code) {
+      case ErrorCode::runtime_not_found: action = "install_runtime"; break;
+      case ErrorCode::policy_denied: action = "review_policy"; break;
+      case ErrorCode::invalid_dispatch: action = "fix_dispatch"; break;
+      case ErrorCode::plugin_error:
+      case ErrorCode::internal: action = "contact_support"; break;
+      default: break;
+    }
     error.recovery_json = json{{"action", action}}.dump();
   }
   json payload = failure_payload(error);

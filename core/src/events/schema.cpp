@@ -87,8 +87,9 @@ struct Node {
   std::optional<Switch> switch_on;
 };
 
-struct CompiledSchema {  // lives behind a unique_ptr: nodes point into it, so it never moves
-  CompiledSchema() = default;
+// Lives behind a unique_ptr and never moves: nodes point into it.
+struct CompiledSchema {
+  CompiledSchema() = default;  // NOLINT(bugprone-exception-escape): may throw bad_alloc, as any allocation
   CompiledSchema(const CompiledSchema&) = delete;
   CompiledSchema& operator=(const CompiledSchema&) = delete;
 
