@@ -1,9 +1,7 @@
 // runhost events / runs / cancel: reading and steering runs through the store.
-#include <condition_variable>
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
-#include <mutex>
 
 #include <nlohmann/json.hpp>
 
@@ -69,25 +67,8 @@ int cmd_events(const std::vector<std::string>& argv) {
     }
     return 0;
   }
-  std::mutex m;
-  std::condition_variable cv;
-  bool ended = false;
-  Status end;
-  auto sub = host->subscribe(id, after, [&](const Event& e) { printer.print(e); },
-                             [&](const Status& st) {
-                               std::lock_guard lock(m);
-                               ended = true;
-                               end = st;
-                               cv.notify_all();
-                             });
-  if (!sub) {
-    std::cerr << "runhost events: " << sub.error().message << "\n";
-    return 1;
-  }
-  std::unique_lock lock(m);
-  cv.wait(lock, [&] { return ended; });
-  if (!end) {
-    std::cerr << "runhost events: " << end.error().message << "\n";
+  if (auto st = follow_run(*host, id, after, [&](const Event& e) { printer.print(e); }); !st) {
+    std::cerr << "runhost events: " << st.error().message << "\n";
     return 1;
   }
   return 0;

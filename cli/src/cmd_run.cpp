@@ -2,12 +2,10 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <condition_variable>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
-#include <mutex>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -128,32 +126,8 @@ int cmd_run(const std::vector<std::string>& argv) {
                  dispatched->created ? "" : " — already dispatched with this idempotency key; replaying");
   }
 
-  std::mutex m;
-  std::condition_variable cv;
-  bool ended = false;
-  std::string terminal;
-  Status end_status;
   EventPrinter printer(stdout, as_json);
-  auto sub = host->subscribe(
-      run.id, 0,
-      [&](const Event& e) {
-        printer.print(e);
-        if (e.type == "run.completed" || e.type == "run.failed" || e.type == "run.cancelled") {
-          std::lock_guard lock(m);
-          terminal = e.type;
-        }
-      },
-      [&](const Status& st) {
-        std::lock_guard lock(m);
-        ended = true;
-        end_status = st;
-        cv.notify_all();
-      });
-  if (!sub) {
-    std::cerr << "runhost run: " << sub.error().message << "\n";
-    return 1;
-  }
-
+  std::string terminal;  // written on the reactor thread, read after follow_run returns
   std::thread([&host = *host, id = run.id, signals] {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) return;
@@ -162,10 +136,12 @@ int cmd_run(const std::vector<std::string>& argv) {
     if (sigwait(&signals, &sig) == 0) std::_Exit(130);
   }).detach();
 
-  std::unique_lock lock(m);
-  cv.wait(lock, [&] { return ended; });
-  if (!end_status) {
-    std::cerr << "runhost run: " << end_status.error().message << "\n";
+  const Status end = follow_run(*host, run.id, 0, [&](const Event& e) {
+    printer.print(e);
+    if (e.type == "run.completed" || e.type == "run.failed" || e.type == "run.cancelled") terminal = e.type;
+  });
+  if (!end) {
+    std::cerr << "runhost run: " << end.error().message << "\n";
     return 1;
   }
   return exit_code_for(terminal);

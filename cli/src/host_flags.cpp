@@ -1,7 +1,9 @@
 #include "host_flags.hpp"
 
+#include <condition_variable>
 #include <cstdlib>
 #include <iostream>
+#include <mutex>
 
 namespace runhost::cli {
 
@@ -30,6 +32,23 @@ std::unique_ptr<Host> open_host(const Args& args) {
     return nullptr;
   }
   return std::move(*host);
+}
+
+Status follow_run(Host& host, const std::string& run_id, int64_t after_seq, const EventCallback& on_event) {
+  std::mutex m;
+  std::condition_variable cv;
+  bool ended = false;
+  Status end;
+  auto sub = host.subscribe(run_id, after_seq, on_event, [&](const Status& st) {
+    std::lock_guard lock(m);
+    ended = true;
+    end = st;
+    cv.notify_all();
+  });
+  if (!sub) return sub.error();
+  std::unique_lock lock(m);
+  cv.wait(lock, [&] { return ended; });
+  return end;
 }
 
 }  // namespace runhost::cli

@@ -17,4 +17,8 @@ ArgSpec with_host_flags(ArgSpec spec);
 // Opens the host the flags describe; on failure prints the reason and returns null.
 std::unique_ptr<Host> open_host(const Args& args);
 
+// Delivers the run's events after `after_seq` to `on_event` and blocks until the terminal one
+// has been delivered; the error if delivery stopped.
+Status follow_run(Host& host, const std::string& run_id, int64_t after_seq, const EventCallback& on_event);
+
 }  // namespace runhost::cli
