@@ -143,15 +143,15 @@ TEST(Lifecycle, AFloodOfOutputStaysBoundedAndIsMarkedTruncated) {
   options.max_output_bytes = 1 << 20;
   TestHost host(options);
   const long before = rss_kib();
-  // 40 MB in 100-byte lines, then one 200 MB line.
+  // 1 GB in all: 40 MB in 100-byte lines, then a single 960 MB line.
   const auto f = host.run(custom_dispatch(
       {"sh", "-c", "yes 012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678 | head -c 40000000; "
-                   "head -c 200000000 /dev/zero | tr '\\0' x; echo; echo tail"},
+                   "head -c 960000000 /dev/zero | tr '\\0' x; echo; echo tail"},
       "flood-1"), 180s);
   ASSERT_FALSE(f.timed_out);
   expect_valid_stream(f);
   const long grown_mib = (rss_kib() - before) / 1024;
-  std::printf("[ note     ] RSS grew by %ld MiB over 240 MB of output\n", grown_mib);
+  std::printf("[ note     ] RSS grew by %ld MiB over 1 GB of output\n", grown_mib);
 #if defined(__SANITIZE_ADDRESS__)
   // ASan's quarantine keeps freed memory on purpose (hundreds of MiB): RSS says nothing here.
   (void)grown_mib;
