@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include <runhost/json.h>
+#include <runhost/lines.h>
 #include <runhost/runhost.h>
 
 #define CUSTOM_VERSION "0.1.0"
@@ -29,12 +30,6 @@
 static const char k_need_command[] = "the custom runtime needs \"command\": an array of strings";
 
 typedef enum output_mode { MODE_TEXT = 0, MODE_JSONL = 1 } output_mode;
-
-/* One output stream's unfinished line. */
-typedef struct line_buffer {
-  rh_json_buffer text; /* never holds more than CUSTOM_LINE_LIMIT bytes */
-  bool dropping;       /* the line was cut at the limit: discard the rest, up to its newline */
-} line_buffer;
 
 struct rh_runtime_session {
   const rh_host *host; /* from the context: valid until destroy */
@@ -46,8 +41,8 @@ struct rh_runtime_session {
   char *run_id;
   size_t run_id_len;
   output_mode mode;
-  line_buffer out;
-  line_buffer err;
+  rh_lines out; /* each stream's unfinished line, at most CUSTOM_LINE_LIMIT bytes */
+  rh_lines err;
   rh_json_buffer payload; /* each event's payload, built here and reused */
   rh_json_buffer scratch; /* messages and copied host errors */
   /* The last run.completed or run.failed the command printed (jsonl), held for finish(). */
@@ -281,32 +276,12 @@ static rh_status take_line(rh_runtime_session *s, rh_stream stream, const char *
   return take_json_line(s, line, len);
 }
 
-/* Takes `len` more bytes of the current line; `complete` when a newline followed them. A line
- * goes out once complete, or cut at CUSTOM_LINE_LIMIT; a partial line waits in the buffer. */
-static rh_status add_to_line(rh_runtime_session *s, rh_stream stream, line_buffer *line,
-                             const char *data, size_t len, bool complete) {
-  bool cut = len > CUSTOM_LINE_LIMIT - line->text.len;
-  rh_status status;
-  if (cut) len = CUSTOM_LINE_LIMIT - line->text.len;
-  if (line->text.len == 0 && (complete || cut)) { /* all of it is here: no need to copy */
-    status = take_line(s, stream, data, len, cut);
-  } else {
-    status = rh_json_write_raw(&line->text.writer, data, len);
-    if (status != RH_OK) return fail(s->host, status, "custom: out of memory buffering a line");
-    if (!complete && !cut) return RH_OK;
-    status = take_line(s, stream, line->text.data, line->text.len, cut);
-  }
-  rh_json_buffer_reset(&line->text);
-  line->dropping = cut;
-  return status;
+static rh_status on_stdout_line(void *ctx, const char *line, size_t len, bool truncated) {
+  return take_line((rh_runtime_session *)ctx, RH_STREAM_STDOUT, line, len, truncated);
 }
 
-static rh_status flush_line(rh_runtime_session *s, rh_stream stream, line_buffer *line) {
-  rh_status status = RH_OK;
-  if (line->text.len > 0) status = take_line(s, stream, line->text.data, line->text.len, false);
-  rh_json_buffer_reset(&line->text);
-  line->dropping = false;
-  return status;
+static rh_status on_stderr_line(void *ctx, const char *line, size_t len, bool truncated) {
+  return take_line((rh_runtime_session *)ctx, RH_STREAM_STDERR, line, len, truncated);
 }
 
 /* ---- The adapter -------------------------------------------------------------------------- */
@@ -315,8 +290,8 @@ static void free_session(rh_runtime_session *s) {
   rh_json_string_array_free(s->argv, s->argc);
   free(s->prompt);
   free(s->run_id);
-  rh_json_buffer_free(&s->out.text);
-  rh_json_buffer_free(&s->err.text);
+  rh_lines_free(&s->out);
+  rh_lines_free(&s->err);
   rh_json_buffer_free(&s->payload);
   rh_json_buffer_free(&s->scratch);
   rh_json_buffer_free(&s->held_payload);
@@ -368,8 +343,8 @@ static rh_status custom_create(const rh_runtime_adapter *self, const rh_runtime_
     return fail(ctx->host, RH_ERR_NO_MEMORY, "custom: out of memory");
   s->host = ctx->host;
   s->run = ctx->run;
-  rh_json_buffer_init(&s->out.text);
-  rh_json_buffer_init(&s->err.text);
+  rh_lines_init(&s->out, CUSTOM_LINE_LIMIT);
+  rh_lines_init(&s->err, CUSTOM_LINE_LIMIT);
   rh_json_buffer_init(&s->payload);
   rh_json_buffer_init(&s->scratch);
   rh_json_buffer_init(&s->held_payload);
@@ -415,23 +390,16 @@ static rh_status custom_launch(rh_runtime_session *s, const rh_writer *spec_out)
 
 static rh_status custom_feed(rh_runtime_session *s, rh_stream stream, const char *data,
                              size_t len) {
-  line_buffer *line = stream == RH_STREAM_STDOUT   ? &s->out
-                      : stream == RH_STREAM_STDERR ? &s->err
-                                                   : NULL;
-  rh_status first_failure = RH_OK;
-  if (!line) return fail(s->host, RH_ERR_INVALID_ARGUMENT, "custom: unknown output stream");
-  while (len > 0) {
-    const char *newline = (const char *)memchr(data, '\n', len);
-    size_t part = newline ? (size_t)(newline - data) : len;
-    size_t used = newline ? part + 1 : len;
-    /* Keep going after a failed line: the bytes after it belong to other lines. */
-    rh_status status = line->dropping ? RH_OK : add_to_line(s, stream, line, data, part, newline);
-    if (newline) line->dropping = false;
-    if (first_failure == RH_OK) first_failure = status;
-    data += used;
-    len -= used;
+  rh_status status;
+  if (stream == RH_STREAM_STDOUT) {
+    status = rh_lines_feed(&s->out, data, len, on_stdout_line, s);
+  } else if (stream == RH_STREAM_STDERR) {
+    status = rh_lines_feed(&s->err, data, len, on_stderr_line, s);
+  } else {
+    return fail(s->host, RH_ERR_INVALID_ARGUMENT, "custom: unknown output stream");
   }
-  return first_failure;
+  if (status == RH_ERR_NO_MEMORY) return fail(s->host, status, "custom: out of memory buffering a line");
+  return status;
 }
 
 /* ---- finish() ----------------------------------------------------------------------------- */
@@ -613,8 +581,8 @@ static rh_status custom_finish(rh_runtime_session *s, const rh_exit *ended) {
       ended->struct_size >= offsetof(rh_exit, flags) + sizeof ended->flags ? ended->flags : 0;
   bool truncated = (flags & RH_EXIT_FLAG_OUTPUT_TRUNCATED) != 0;
   failure timeout = {"timeout", true, "retry", false, false, 0, false, 0};
-  rh_status flushed = flush_line(s, RH_STREAM_STDOUT, &s->out);
-  rh_status status = flush_line(s, RH_STREAM_STDERR, &s->err);
+  rh_status flushed = rh_lines_flush(&s->out, on_stdout_line, s);
+  rh_status status = rh_lines_flush(&s->err, on_stderr_line, s);
   if (flushed == RH_OK) flushed = status;
 
   if (flags & RH_EXIT_FLAG_CANCELLED) {

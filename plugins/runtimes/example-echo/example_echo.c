@@ -12,24 +12,19 @@
 #include <string.h>
 
 #include <runhost/json.h>
+#include <runhost/lines.h>
 #include <runhost/runhost.h>
 
 #define ECHO_VERSION "0.1.0"
 #define ECHO_LINE_LIMIT ((size_t)1 << 20) /* longer lines are cut here: memory stays bounded */
-
-/* One output stream's unfinished line. */
-typedef struct line_buffer {
-  rh_json_buffer text; /* never holds more than ECHO_LINE_LIMIT bytes */
-  bool dropping;       /* the line was cut at the limit: discard the rest, up to its newline */
-} line_buffer;
 
 struct rh_runtime_session {
   const rh_host *host; /* from the context: valid until destroy */
   rh_run *run;
   char *prompt;
   size_t prompt_len;
-  line_buffer out;
-  line_buffer err;
+  rh_lines out; /* each stream's unfinished line, at most ECHO_LINE_LIMIT bytes */
+  rh_lines err;
   rh_json_buffer payload; /* each event's payload, built here and reused */
 };
 
@@ -63,32 +58,12 @@ static rh_status emit_line(rh_runtime_session *s, rh_stream stream, const char *
   return emit(s, stream == RH_STREAM_STDOUT ? "message" : "command.output", raw);
 }
 
-/* Takes `len` more bytes of the current line; `complete` when a newline followed them. A line
- * goes out once complete, or cut at ECHO_LINE_LIMIT; a partial line waits in the buffer. */
-static rh_status add_to_line(rh_runtime_session *s, rh_stream stream, line_buffer *line,
-                             const char *data, size_t len, bool complete) {
-  bool cut = len > ECHO_LINE_LIMIT - line->text.len;
-  rh_status status;
-  if (cut) len = ECHO_LINE_LIMIT - line->text.len;
-  if (line->text.len == 0 && (complete || cut)) { /* all of it is here: no need to copy */
-    status = emit_line(s, stream, data, len, cut);
-  } else {
-    status = rh_json_write_raw(&line->text.writer, data, len);
-    if (status != RH_OK)
-      return fail(s->host, status, "example-echo: out of memory buffering a line");
-    if (!complete && !cut) return RH_OK;
-    status = emit_line(s, stream, line->text.data, line->text.len, cut);
-  }
-  rh_json_buffer_reset(&line->text);
-  line->dropping = cut;
-  return status;
+static rh_status on_stdout_line(void *ctx, const char *line, size_t len, bool truncated) {
+  return emit_line((rh_runtime_session *)ctx, RH_STREAM_STDOUT, line, len, truncated);
 }
 
-static rh_status flush_line(rh_runtime_session *s, rh_stream stream, line_buffer *line) {
-  rh_status status = RH_OK;
-  if (line->text.len > 0) status = emit_line(s, stream, line->text.data, line->text.len, false);
-  rh_json_buffer_reset(&line->text);
-  return status;
+static rh_status on_stderr_line(void *ctx, const char *line, size_t len, bool truncated) {
+  return emit_line((rh_runtime_session *)ctx, RH_STREAM_STDERR, line, len, truncated);
 }
 
 static rh_status echo_create(const rh_runtime_adapter *self, const rh_runtime_context *ctx,
@@ -118,8 +93,8 @@ static rh_status echo_create(const rh_runtime_adapter *self, const rh_runtime_co
   }
   s->host = ctx->host;
   s->run = ctx->run;
-  rh_json_buffer_init(&s->out.text);
-  rh_json_buffer_init(&s->err.text);
+  rh_lines_init(&s->out, ECHO_LINE_LIMIT);
+  rh_lines_init(&s->err, ECHO_LINE_LIMIT);
   rh_json_buffer_init(&s->payload);
   *out = s;
   return RH_OK;
@@ -135,23 +110,16 @@ static rh_status echo_launch(rh_runtime_session *s, const rh_writer *spec_out) {
 }
 
 static rh_status echo_feed(rh_runtime_session *s, rh_stream stream, const char *data, size_t len) {
-  line_buffer *line = stream == RH_STREAM_STDOUT   ? &s->out
-                      : stream == RH_STREAM_STDERR ? &s->err
-                                                   : NULL;
-  rh_status first_failure = RH_OK;
-  if (!line) return fail(s->host, RH_ERR_INVALID_ARGUMENT, "example-echo: unknown output stream");
-  while (len > 0) {
-    const char *newline = (const char *)memchr(data, '\n', len);
-    size_t part = newline ? (size_t)(newline - data) : len;
-    size_t used = newline ? part + 1 : len;
-    /* Keep going after a failed line: the bytes after it belong to other lines. */
-    rh_status status = line->dropping ? RH_OK : add_to_line(s, stream, line, data, part, newline);
-    if (newline) line->dropping = false;
-    if (first_failure == RH_OK) first_failure = status;
-    data += used;
-    len -= used;
+  rh_status status;
+  if (stream == RH_STREAM_STDOUT) {
+    status = rh_lines_feed(&s->out, data, len, on_stdout_line, s);
+  } else if (stream == RH_STREAM_STDERR) {
+    status = rh_lines_feed(&s->err, data, len, on_stderr_line, s);
+  } else {
+    return fail(s->host, RH_ERR_INVALID_ARGUMENT, "example-echo: unknown output stream");
   }
-  return first_failure;
+  if (status == RH_ERR_NO_MEMORY) return fail(s->host, status, "example-echo: out of memory buffering a line");
+  return status;
 }
 
 /* Emits run.failed with the unified error {code, message, retryable}. */
@@ -186,8 +154,8 @@ static rh_status echo_finish(rh_runtime_session *s, const rh_exit *ended) {
   char text[96];
   const char *message = text, *code = "runtime_error";
   bool retryable = false;
-  rh_status flushed = flush_line(s, RH_STREAM_STDOUT, &s->out);
-  rh_status status = flush_line(s, RH_STREAM_STDERR, &s->err);
+  rh_status flushed = rh_lines_flush(&s->out, on_stdout_line, s);
+  rh_status status = rh_lines_flush(&s->err, on_stderr_line, s);
   if (flushed == RH_OK) flushed = status;
 
   if (flags & RH_EXIT_FLAG_CANCELLED) {
@@ -227,8 +195,8 @@ static rh_status echo_finish(rh_runtime_session *s, const rh_exit *ended) {
 
 static void echo_destroy(rh_runtime_session *s) {
   free(s->prompt);
-  rh_json_buffer_free(&s->out.text);
-  rh_json_buffer_free(&s->err.text);
+  rh_lines_free(&s->out);
+  rh_lines_free(&s->err);
   rh_json_buffer_free(&s->payload);
   free(s);
 }
