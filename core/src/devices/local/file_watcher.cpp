@@ -9,6 +9,7 @@
 #include <memory>
 #include <utility>
 
+#include "util/background_close.hpp"
 #include "util/logging.hpp"
 
 namespace runhost::devices::local {
@@ -53,9 +54,14 @@ void FileWatcher::drain() {
   if (pending_move_) moved_out(*std::exchange(pending_move_, std::nullopt));
 }
 
+FileWatcher::~FileWatcher() { stop(); }
+
 void FileWatcher::stop() {
-  boost::system::error_code ignored;
-  inotify_.close(ignored);
+  if (inotify_.is_open()) {
+    boost::system::error_code ignored;
+    inotify_.cancel(ignored);
+    util::close_in_background(inotify_.release());  // its close() waits ~10 ms in the kernel
+  }
   dirs_.clear();
   pending_move_.reset();
 }

@@ -36,6 +36,7 @@ class FileWatcher {
   // must not destroy the watcher.
   FileWatcher(boost::asio::io_context& io, std::filesystem::path root, std::vector<std::string> ignore_dirs,
               std::function<void(const FsEvent&)> on_event);
+  ~FileWatcher();
   FileWatcher(const FileWatcher&) = delete;
   FileWatcher& operator=(const FileWatcher&) = delete;
 
