@@ -5,7 +5,8 @@
 //   runhost_bench_runs latency      dispatch -> run.started delivered, against a bare posix_spawn of the same command
 //   runhost_bench_runs concurrent   1,000 concurrent runs: threads, RSS, p50/p99 event latency
 //
-// Options: --reps N (default 5), --runs N (concurrent; default 1000), --events N.
+// Options: --reps N (default 5), --runs N (concurrent; default 1000), --events N, --stagger
+// (concurrent: runs end at different times instead of all at once).
 #include <spawn.h>
 #include <sys/wait.h>
 
@@ -204,7 +205,7 @@ void bench_latency(int reps) {
 
 // ---- concurrent ---------------------------------------------------------------------------------
 
-void bench_concurrent(int runs) {
+void bench_concurrent(int runs, bool stagger) {
   const auto dir = scratch("concurrent");
   auto host = std::move(*runhost::Host::open(host_options(dir)));
   const long rss_before = status_field("VmRSS:");
@@ -212,11 +213,17 @@ void bench_concurrent(int runs) {
   std::condition_variable cv;
   int ended = 0;
   std::vector<double> latencies;
+  std::vector<std::pair<double, double>> stamped_latency;  // (stamp, latency): split around the burst
   std::vector<std::unique_ptr<runhost::Subscription>> subs;
   long threads_peak = 0, rss_peak = 0;
   const auto start = Clock::now();
   for (int i = 0; i < runs; ++i) {
-    auto d = host->dispatch(dispatch({"sh", "-c", "echo started; sleep 2; echo done"}, "c" + std::to_string(i)).dump());
+    // --stagger: each run sleeps 1-3 s (as real runs end at different times); otherwise all
+    // sleep exactly 2 s and end together, the worst case for one reactor.
+    char seconds_text[16];
+    std::snprintf(seconds_text, sizeof seconds_text, "%.2f", stagger ? 1.0 + (i % 200) / 100.0 : 2.0);
+    auto d = host->dispatch(
+        dispatch({"sh", "-c", std::string("echo started; sleep ") + seconds_text + "; echo done"}, "c" + std::to_string(i)).dump());
     if (!d) {
       std::fprintf(stderr, "dispatch %d: %s\n", i, d.error().message.c_str());
       return;
@@ -233,6 +240,7 @@ void bench_concurrent(int runs) {
           const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
           std::lock_guard lock(m);
           latencies.push_back((now - stamped) * 1000);
+          stamped_latency.emplace_back(stamped, (now - stamped) * 1000);
         },
         [&](const runhost::Status&) {
           std::lock_guard lock(m);
@@ -241,17 +249,22 @@ void bench_concurrent(int runs) {
         });
     subs.push_back(std::move(*sub));
   }
+  const double burst_end = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   std::unique_lock lock(m);
   while (!cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return ended == runs; })) {
     threads_peak = std::max(threads_peak, status_field("Threads:"));
     rss_peak = std::max(rss_peak, status_field("VmRSS:"));
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  std::vector<double> during, after;
+  for (const auto& [stamp, latency] : stamped_latency) (stamp < burst_end ? during : after).push_back(latency);
   auto finished = host->runs({.tenant_id = "bench", .status = "succeeded", .limit = static_cast<size_t>(runs)});
-  std::printf("concurrent: %d runs of `echo; sleep 2; echo` in %.1f s, %zu succeeded; host threads peak %ld; "
-              "RSS %ld MiB before, peak %ld MiB; event latency (stamp -> delivery) p50 %.1f ms, p99 %.1f ms over %zu events\n",
-              runs, seconds, finished ? finished->size() : 0, threads_peak, rss_before / 1024, rss_peak / 1024,
-              percentile(latencies, 0.5), percentile(latencies, 0.99), latencies.size());
+  std::printf("concurrent%s: %d runs of `echo; sleep %s; echo` in %.1f s, %zu succeeded; host threads peak %ld; "
+              "RSS %ld MiB before, peak %ld MiB; event latency (stamp -> delivery) p50 %.1f ms, p99 %.1f ms over %zu events; "
+              "while the %d dispatches were still being made: p99 %.1f ms (%zu events); after: p50 %.1f ms, p99 %.1f ms (%zu events)\n",
+              stagger ? " --stagger" : "", runs, stagger ? "1-3" : "2", seconds, finished ? finished->size() : 0, threads_peak, rss_before / 1024, rss_peak / 1024,
+              percentile(latencies, 0.5), percentile(latencies, 0.99), latencies.size(), runs, percentile(during, 0.99),
+              during.size(), percentile(after, 0.5), percentile(after, 0.99), after.size());
   lock.unlock();
   subs.clear();
   host.reset();
@@ -263,9 +276,15 @@ void bench_concurrent(int runs) {
 int main(int argc, char** argv) {
   std::string what = argc > 1 ? argv[1] : "";
   int reps = 5, runs = 1000, events = 200000;
-  for (int i = 2; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    const int value = std::atoi(argv[i + 1]);
+  bool stagger = false;
+  for (int i = 2; i < argc; ++i) {
+    if (std::string(argv[i]) == "--stagger") {
+      stagger = true;
+      continue;
+    }
+    if (i + 1 >= argc) break;
+    const std::string flag = argv[i++];
+    const int value = std::atoi(argv[i]);
     if (flag == "--reps") reps = value;
     if (flag == "--runs") runs = value;
     if (flag == "--events") events = value;
@@ -277,7 +296,7 @@ int main(int argc, char** argv) {
   } else if (what == "latency") {
     bench_latency(reps);
   } else if (what == "concurrent") {
-    bench_concurrent(runs);
+    bench_concurrent(runs, stagger);
   } else {
     std::fprintf(stderr, "usage: runhost_bench_runs append|deliver|latency|concurrent [--reps N] [--runs N] [--events N]\n");
     return 2;

@@ -13,6 +13,10 @@ PortWatcher::PortWatcher(boost::asio::io_context& io, pid_t pgid, std::chrono::m
 
 void PortWatcher::start() {
   running_ = true;
+  // Sockets listening before the run started are not its servers: remember them as not ours,
+  // so the first tick does not scan /proc for every listener on the machine (with many runs
+  // starting at once, those scans were the reactor's biggest cost).
+  for (const auto& socket : listening_sockets()) classified_[socket.inode] = false;
   schedule();
 }
 
