@@ -10,6 +10,7 @@ namespace runhost::testing {
 inline const std::filesystem::path kFixtureDir = RUNHOST_TEST_FIXTURE_DIR;        // refused by the loader
 inline const std::filesystem::path kCheckOnlyDir = RUNHOST_TEST_CHECK_ONLY_DIR;  // loaded, fail plugin check
 inline const std::filesystem::path kMisbehavingDir = RUNHOST_TEST_MISBEHAVING_DIR;  // crash or hang when called
+inline const std::filesystem::path kEngineFixtureDir = RUNHOST_TEST_ENGINE_FIXTURE_DIR;  // test-only policies
 inline const std::filesystem::path kBundledDir = RUNHOST_TEST_PLUGIN_DIR;        // the example plugins
 inline const std::filesystem::path kCli = RUNHOST_TEST_CLI;                       // the runhost binary
 inline const std::filesystem::path kSourceDir = RUNHOST_TEST_SOURCE_DIR;          // the repository

@@ -1,0 +1,92 @@
+// A policy that answers "ask" at run.start: the run waits in approval.required until someone
+// resolves it (allow -> it runs; deny -> policy_denied), or is cancelled while it waits.
+#include <thread>
+
+#include "test_host.hpp"
+
+namespace runhost::testing {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+HostOptions with_ask_policy() {
+  HostOptions options;
+  options.plugins.directories = {kEngineFixtureDir};  // TestHost puts the bundled dir first
+  return options;
+}
+
+// Waits for the run's approval.required and returns its approval_id.
+std::string approval_id_of(Host& host, const std::string& run_id) {
+  for (int i = 0; i < 500; ++i) {
+    auto events = host.events(run_id, 0);
+    if (events) {
+      for (const auto& e : *events) {
+        if (e.type == "approval.required") return json::parse(e.json)["payload"]["approval_id"];
+      }
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  return {};
+}
+
+json asking(const std::string& key) {
+  json d = custom_dispatch({"sh", "-c", "echo approved and running"}, key);
+  d["prompt"] = "deploy to production (needs approval)";
+  return d;
+}
+
+TEST(Approvals, AnAllowedRunStartsAfterApproval) {
+  TestHost host(with_ask_policy());
+  auto d = host->dispatch(asking("ask-allow").dump());
+  ASSERT_TRUE(d) << d.error().message;
+  const std::string approval = approval_id_of(*host, d->run.id);
+  ASSERT_FALSE(approval.empty());
+  EXPECT_EQ((*host->run(d->run.id))->status, "queued") << "nothing starts before the approval";
+  EXPECT_FALSE(host->resolve_approval(d->run.id, "apr_wrong", true)) << "only the pending approval can be resolved";
+  ASSERT_TRUE(host->resolve_approval(d->run.id, approval, true, "ok by ops"));
+  const auto f = host.follow(d->run.id);
+  expect_valid_stream(f);
+  EXPECT_EQ(f.types(), (std::vector<std::string>{"approval.required", "approval.resolved", "run.started", "command.output",
+                                                 "run.completed"}));
+  EXPECT_EQ(json::parse(f.events[0].json)["source"], "policy");
+  EXPECT_EQ(f.payload(0)["reason"], "policy 'fixture-ask': a person must approve this run");
+  EXPECT_EQ(f.payload(1)["decision"], "allow");
+  EXPECT_EQ(f.payload(1)["reason"], "ok by ops");
+}
+
+TEST(Approvals, ADeniedRunFailsWithPolicyDenied) {
+  TestHost host(with_ask_policy());
+  auto d = host->dispatch(asking("ask-deny").dump());
+  ASSERT_TRUE(d);
+  const std::string approval = approval_id_of(*host, d->run.id);
+  ASSERT_TRUE(host->resolve_approval(d->run.id, approval, false, "not on a Friday"));
+  const auto f = host.follow(d->run.id);
+  expect_valid_stream(f);
+  EXPECT_EQ(f.types(), (std::vector<std::string>{"approval.required", "approval.resolved", "run.failed"}));
+  const auto error = f.payload(2)["error"];
+  EXPECT_EQ(error["code"], "policy_denied");
+  EXPECT_EQ(error["message"], "approval denied: not on a Friday");
+  EXPECT_EQ((*host->run(d->run.id))->status, "failed");
+}
+
+TEST(Approvals, ARunWaitingForApprovalCanBeCancelled) {
+  TestHost host(with_ask_policy());
+  auto d = host->dispatch(asking("ask-cancel").dump());
+  ASSERT_TRUE(d);
+  ASSERT_FALSE(approval_id_of(*host, d->run.id).empty());
+  ASSERT_TRUE(host->cancel(d->run.id));
+  const auto f = host.follow(d->run.id);
+  expect_valid_stream(f);
+  EXPECT_EQ(f.types(), (std::vector<std::string>{"approval.required", "run.cancelled"}));
+  EXPECT_EQ((*host->run(d->run.id))->status, "cancelled");
+}
+
+TEST(Approvals, RunsThePolicyDoesNotAskAboutStartAtOnce) {
+  TestHost host(with_ask_policy());
+  const auto f = host.run(custom_dispatch({"true"}, "no-ask"));
+  EXPECT_EQ(f.types(), (std::vector<std::string>{"run.started", "run.completed"}));
+}
+
+}  // namespace
+}  // namespace runhost::testing
