@@ -341,3 +341,38 @@ TEST(Lifecycle, ClosingTheHostCancelsItsRuns) {
 
 }  // namespace
 }  // namespace runhost::testing
+
+namespace runhost::testing {
+namespace {
+
+TEST(Lifecycle, FileEventsWorkForMoreRunsThanTheKernelGivesInotifyInstances) {
+  // fs.inotify.max_user_instances is 128 by default; runs share one instance per host.
+  constexpr int kRuns = 150;
+  TestHost host;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kRuns; ++i) {
+    const std::string dir = "r" + std::to_string(i);
+    std::filesystem::create_directories(host.workspace() / dir);
+    json d = custom_dispatch({"sh", "-c", "sleep 1; echo hello > note-" + std::to_string(i) + ".txt"}, "many-" + dir);
+    d["cwd"] = dir;
+    auto r = host->dispatch(d.dump());
+    ASSERT_TRUE(r) << r.error().message;
+    ids.push_back(r->run.id);
+  }
+  for (int i = 0; i < kRuns; ++i) {
+    const auto f = host.follow(ids[static_cast<size_t>(i)]);
+    ASSERT_EQ(f.events.back().type, "run.completed") << i;
+    bool seen = false;
+    for (size_t e = 0; e < f.events.size(); ++e) {
+      if (f.events[e].type == "file.changed") {
+        const auto p = f.payload(e);
+        EXPECT_EQ(p["path"], "note-" + std::to_string(i) + ".txt") << "a run sees its own files only";
+        seen = true;
+      }
+    }
+    EXPECT_TRUE(seen) << "run " << i << " reported no file.changed";
+  }
+}
+
+}  // namespace
+}  // namespace runhost::testing

@@ -4,26 +4,27 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
 
 namespace runhost::util {
 namespace {
 
-struct Closer {
+struct Background {
   std::mutex mutex;
   std::condition_variable wake;
-  std::deque<int> fds;
+  std::deque<std::function<void()>> tasks;
 
-  Closer() {
+  Background() {
     std::thread([this] {
       std::unique_lock lock(mutex);
       for (;;) {
-        wake.wait(lock, [this] { return !fds.empty(); });
-        const int fd = fds.front();
-        fds.pop_front();
+        wake.wait(lock, [this] { return !tasks.empty(); });
+        auto task = std::move(tasks.front());
+        tasks.pop_front();
         lock.unlock();
-        ::close(fd);
+        task();
         lock.lock();
       }
     }).detach();
@@ -31,25 +32,28 @@ struct Closer {
 };
 
 // Never destroyed: the detached thread may outlive static destruction at exit.
-Closer& closer() {
-  static Closer* instance = new Closer();
+Background& background() {
+  static Background* instance = new Background();
   return *instance;
 }
 
 }  // namespace
 
-void close_in_background(int fd) noexcept {
-  if (fd < 0) return;
+void run_in_background(std::function<void()> task) noexcept {
   try {
-    Closer& c = closer();
+    Background& b = background();
     {
-      std::lock_guard lock(c.mutex);
-      c.fds.push_back(fd);
+      std::lock_guard lock(b.mutex);
+      b.tasks.push_back(std::move(task));
     }
-    c.wake.notify_one();
+    b.wake.notify_one();
   } catch (...) {
-    ::close(fd);  // no thread could be started: close here rather than leak
+    if (task) task();  // no thread could be started: do it here rather than not at all
   }
+}
+
+void close_in_background(int fd) noexcept {
+  if (fd >= 0) run_in_background([fd] { ::close(fd); });
 }
 
 }  // namespace runhost::util

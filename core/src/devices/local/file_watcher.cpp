@@ -9,7 +9,6 @@
 #include <memory>
 #include <utility>
 
-#include "util/background_close.hpp"
 #include "util/logging.hpp"
 
 namespace runhost::devices::local {
@@ -19,7 +18,6 @@ namespace fs = std::filesystem;
 
 constexpr uint32_t kWatchMask = IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
                                 IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK;
-constexpr size_t kBufferSize = 64 * 1024;
 
 std::string join(const std::string& dir, std::string_view name) {
   return dir.empty() ? std::string(name) : dir + "/" + std::string(name);
@@ -29,68 +27,36 @@ bool under(const std::string& path, const std::string& dir) {
   return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
 }
 
-int open_inotify() {
-  const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (fd < 0) util::logger()->warn("local device: no file events for this run: inotify_init1: errno {}", errno);
-  return fd;
-}
-
 }  // namespace
 
 FileWatcher::FileWatcher(boost::asio::io_context& io, fs::path root, std::vector<std::string> ignore_dirs,
                          std::function<void(const FsEvent&)> on_event)
-    : root_(std::move(root)), ignore_dirs_(std::move(ignore_dirs)), on_event_(std::move(on_event)), inotify_(io) {
-  const int fd = open_inotify();
-  if (fd < 0) return;
-  inotify_.assign(fd);
+    : root_(std::move(root)),
+      ignore_dirs_(std::move(ignore_dirs)),
+      on_event_(std::move(on_event)),
+      hub_(InotifyHub::for_context(io)) {
+  if (!hub_->ok()) return;
   add_tree("", /*report=*/false);
-  wait_readable();
 }
 
 void FileWatcher::drain() {
-  if (!inotify_.is_open()) return;
-  while (read_batch()) {
-  }
+  if (hub_ && hub_->ok()) hub_->drain();  // delivers to every watcher, this one included
+  on_inotify_drained();
+}
+
+void FileWatcher::on_inotify_drained() {
   if (pending_move_) moved_out(*std::exchange(pending_move_, std::nullopt));
 }
 
 FileWatcher::~FileWatcher() { stop(); }
 
 void FileWatcher::stop() {
-  if (inotify_.is_open()) {
-    boost::system::error_code ignored;
-    inotify_.cancel(ignored);
-    util::close_in_background(inotify_.release());  // its close() waits ~10 ms in the kernel
+  if (hub_) {
+    hub_->remove_client(this);
+    hub_.reset();
   }
   dirs_.clear();
   pending_move_.reset();
-}
-
-void FileWatcher::wait_readable() {
-  inotify_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                      lifetime_.guard([this](const boost::system::error_code& ec) {
-                        if (ec || !inotify_.is_open()) return;
-                        drain();
-                        wait_readable();
-                      }));
-}
-
-bool FileWatcher::read_batch() {
-  thread_local std::unique_ptr<char[]> buffer = std::make_unique<char[]>(kBufferSize);  // aligned for any type
-  const ssize_t n = ::read(inotify_.native_handle(), buffer.get(), kBufferSize);
-  if (n < 0) {
-    if (errno == EINTR) return true;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) util::logger()->warn("local device: reading inotify: errno {}", errno);
-    return false;
-  }
-  for (size_t at = 0; at + sizeof(inotify_event) <= static_cast<size_t>(n);) {
-    inotify_event event;
-    std::memcpy(&event, buffer.get() + at, sizeof event);
-    const char* name = buffer.get() + at + sizeof event;
-    handle(event, event.len > 0 ? name : "");
-    at += sizeof event + event.len;
-  }
-  return n > 0;
 }
 
 void FileWatcher::handle(const inotify_event& event, const char* name) {
@@ -159,7 +125,7 @@ void FileWatcher::add_tree(const std::string& rel, bool report) {
 void FileWatcher::forget_tree(const std::string& rel) {
   for (auto it = dirs_.begin(); it != dirs_.end();) {
     if (under(it->second, rel)) {
-      ::inotify_rm_watch(inotify_.native_handle(), it->first);
+      if (hub_) hub_->remove_watch(this, it->first);
       it = dirs_.erase(it);
     } else {
       ++it;
@@ -183,8 +149,8 @@ void FileWatcher::walk(const std::string& rel, bool watch, const std::function<v
     const std::string dir = std::move(stack.back());
     stack.pop_back();
     // The watch first, then the listing: a file made in between is seen twice, never missed.
-    if (watch && inotify_.is_open()) {
-      const int wd = ::inotify_add_watch(inotify_.native_handle(), (root_ / dir).c_str(), kWatchMask);
+    if (watch && hub_ && hub_->ok()) {
+      const int wd = hub_->add_watch(this, root_ / dir, kWatchMask);
       if (wd >= 0) {
         dirs_[wd] = dir;
       } else if (errno == ENOSPC && !std::exchange(limit_logged_, true)) {

@@ -7,8 +7,9 @@
 // A MOVED_FROM pairs with the MOVED_TO that immediately follows it (same cookie), as the kernel
 // queues them; a MOVED_FROM left alone at the end of what could be read is a move out.
 //
-// Limits: inotify instances and watches are per user (fs.inotify.max_user_instances,
-// max_user_watches); past them the watcher logs once and reports what it still can. A queue
+// Limits: all watchers on an io_context share one inotify instance (InotifyHub), so the number
+// of runs is not limited by fs.inotify.max_user_instances; watches are still per user
+// (max_user_watches): past that the watcher logs once and reports what it still can. A queue
 // overflow loses events: it is logged, never fatal.
 #pragma once
 
@@ -21,16 +22,14 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 
 #include "devices/local/fs_event.hpp"
+#include "devices/local/inotify_hub.hpp"
 #include "devices/local/lifetime.hpp"
-
-struct inotify_event;
 
 namespace runhost::devices::local {
 
-class FileWatcher {
+class FileWatcher final : private InotifyClient {
  public:
   // Watches are in place when the constructor returns: start it before the process. `on_event`
   // must not destroy the watcher.
@@ -53,8 +52,8 @@ class FileWatcher {
     bool watched;  // a directory whose tree we watch (not an ignored one)
   };
 
-  void wait_readable();
-  bool read_batch();  // false once read() has nothing more
+  void on_inotify(const inotify_event& event, const char* name) override { handle(event, name); }
+  void on_inotify_drained() override;
   void handle(const inotify_event& event, const char* name);
   void handle_moved_to(const std::string& path, bool is_dir, bool ignored_name, uint32_t cookie);
   void moved_out(const PendingMove& move);
@@ -71,7 +70,7 @@ class FileWatcher {
   std::filesystem::path root_;
   std::vector<std::string> ignore_dirs_;
   std::function<void(const FsEvent&)> on_event_;
-  boost::asio::posix::stream_descriptor inotify_;
+  std::shared_ptr<InotifyHub> hub_;  // the io_context's one inotify instance
   std::unordered_map<int, std::string> dirs_;  // watch descriptor -> relative directory ("" is the root)
   std::optional<PendingMove> pending_move_;
   bool limit_logged_ = false;
