@@ -21,16 +21,6 @@ std::string_view view(rh_str s) noexcept {
   return s.data == nullptr ? std::string_view{} : std::string_view{s.data, s.len};
 }
 
-json failure_payload(const Error& error) {
-  json e{{"code", to_string(error.code)}, {"message", error.message}, {"request_id", nullptr},
-         {"retryable", default_retryable(error.code)}};
-  if (!error.recovery_json.empty()) {
-    json recovery = json::parse(error.recovery_json, nullptr, false);
-    if (recovery.is_object()) e["recovery"] = std::move(recovery);
-  }
-  return json{{"error", std::move(e)}};
-}
-
 // What the host says when an adapter ended a run without a terminal event of its own.
 std::pair<std::string, json> terminal_for_exit(const rh_exit& exit) {
   if (exit.flags & RH_EXIT_FLAG_CANCELLED) return {"run.cancelled", json{{"reason", "cancelled"}}};
@@ -218,7 +208,9 @@ void ActiveRun::launch() {
   process_ = std::move(*process);
   phase_ = Phase::running;
   record("run.started", "host", {{"cwd", cwd_.string()}, {"argv", spawn.argv}, {"pid", process_->pid()}});
-  host_.on_status_worker([&store = host_.store(), id = who_.run_id] { (void)store.set_status(id, store::RunStatus::running); });
+  // The final status is written with the terminal event; should this write land later, the
+  // store refuses it (a final status is final), so no ordering is needed here.
+  host_.on_worker([&store = host_.store(), id = who_.run_id] { (void)store.set_status(id, store::RunStatus::running); });
 
   const auto limit = dispatch_.timeout_seconds ? std::chrono::seconds(*dispatch_.timeout_seconds) : host_.options().default_timeout;
   timeout_.expires_after(limit);
@@ -230,7 +222,7 @@ void ActiveRun::launch() {
 
 // ---- ending -----------------------------------------------------------------------------------
 
-void ActiveRun::fail(const Error& error_in, json extra) {
+void ActiveRun::fail(const Error& error_in) {
   Error error = error_in;
   if (error.message.empty()) error.message = std::string(to_string(error.code));
   if (error.recovery_json.empty()) {
@@ -245,23 +237,13 @@ void ActiveRun::fail(const Error& error_in, json extra) {
     }
     error.recovery_json = json{{"action", action}}.dump();
   }
-  json payload = failure_payload(error);
-  payload.update(extra);
-  finish_without_process("run.failed", std::move(payload));
-}
-
-void ActiveRun::finish_without_process(std::string_view terminal_type, json payload) {
-  if (process_) {  // a process is running: stop it; its exit ends the run
-    if (terminal_type == "run.failed") {
-      forced_failure_ = Error{error_code_from_string(payload["error"].value("code", "internal")).value_or(ErrorCode::internal),
-                              payload["error"].value("message", std::string()),
-                              payload["error"].contains("recovery") ? payload["error"]["recovery"].dump() : std::string()};
-    }
+  if (process_) {  // stop it; its exit ends the run with this failure instead of the adapter's ending
+    forced_failure_ = std::move(error);
     process_->terminate(RH_EXIT_FLAG_CANCELLED);
     return;
   }
   phase_ = Phase::finishing;
-  record(terminal_type, "host", std::move(payload));
+  record("run.failed", "host", failure_payload(error));
 }
 
 void ActiveRun::cancel(std::string reason) {
@@ -271,7 +253,8 @@ void ActiveRun::cancel(std::string reason) {
     process_->terminate(RH_EXIT_FLAG_CANCELLED);
     return;
   }
-  finish_without_process("run.cancelled", {{"reason", cancel_reason_}});
+  phase_ = Phase::finishing;
+  record("run.cancelled", "host", {{"reason", cancel_reason_}});
 }
 
 Status ActiveRun::resolve_approval(const std::string& approval_id, bool allow, const std::string& reason) {
@@ -437,8 +420,7 @@ void ActiveRun::on_durable(int64_t seq, const Status& status) {
   }
   host_.event_durable(who_.run_id);
   if (seq != terminal_seq_) return;
-  terminal_durable_ = true;  // and with it the run's final status (same transaction)
-  phase_ = Phase::done;
+  phase_ = Phase::done;  // the terminal event, and with it the final status (same transaction), is durable
   host_.run_done(who_.run_id);
 }
 

@@ -37,14 +37,13 @@ class ActiveRun final : public rh_run,
   ~ActiveRun();
 
   const std::string& id() const noexcept { return who_.run_id; }
-  bool finished() const noexcept { return terminal_durable_; }
 
   void start();                                   // policy, connectors, then launch
   void cancel(std::string reason);                // from the user or the host closing
   Status resolve_approval(const std::string& approval_id, bool allow, const std::string& reason);
   void on_durable(int64_t seq, const Status& status);  // the store committed (or failed) event `seq`
   // Ends the run with a typed run.failed (stopping its process first, if it has one).
-  void fail(const Error& error, nlohmann::json extra = nlohmann::json::object());
+  void fail(const Error& error);
 
   // rh_run: an event from the adapter.
   rh_status emit(const rh_event& event) noexcept override;
@@ -62,7 +61,6 @@ class ActiveRun final : public rh_run,
   void after_run_start_policy();
   void connect(std::vector<std::string> pending);
   void launch();
-  void finish_without_process(std::string_view terminal_type, nlohmann::json payload);
 
   // Stamps and persists one event. Returns false when it was not recorded (after the terminal
   // event, or dropped past the output limit).
@@ -102,7 +100,6 @@ class ActiveRun final : public rh_run,
   bool output_truncated_ = false;
   bool terminal_recorded_ = false;
   int64_t terminal_seq_ = 0;
-  bool terminal_durable_ = false;
   store::RunStatus final_status_ = store::RunStatus::failed;
   std::optional<std::string> final_error_code_;
   std::map<std::string, std::chrono::steady_clock::time_point> runtime_reported_files_;

@@ -28,6 +28,16 @@ std::string format_time(int64_t unix_us) {
   return std::string(buf, n) + frac;
 }
 
+nlohmann::json failure_payload(const Error& error) {
+  nlohmann::json e{{"code", to_string(error.code)}, {"message", error.message}, {"request_id", nullptr},
+                   {"retryable", default_retryable(error.code)}};
+  if (!error.recovery_json.empty()) {
+    nlohmann::json recovery = nlohmann::json::parse(error.recovery_json, nullptr, false);
+    if (recovery.is_object()) e["recovery"] = std::move(recovery);
+  }
+  return nlohmann::json{{"error", std::move(e)}};
+}
+
 store::EventRow make_event(const RunIdentity& who, int64_t seq, std::string_view type, std::string_view source,
                            nlohmann::json payload, std::string_view raw, const std::optional<std::string>& request_id) {
   store::EventRow row;

@@ -30,6 +30,9 @@ RunIdentity identity_of(const store::RunRow& run);
 std::string format_time(int64_t unix_us);
 int64_t now_us();
 
+// run.failed's payload for `error`: {"error": {code, message, request_id, retryable, recovery?}}.
+nlohmann::json failure_payload(const Error& error);
+
 // The stored row for one event; `raw` is kept only when non-empty.
 store::EventRow make_event(const RunIdentity& who, int64_t seq, std::string_view type, std::string_view source,
                            nlohmann::json payload, std::string_view raw = {},

@@ -59,6 +59,12 @@ void raise_open_file_limit() {
   }
 }
 
+// A plugin's configuration: the host's own for its id, else its manifest's default.
+std::string config_for(const HostOptions& options, const plugins::LoadedPlugin& plugin) {
+  auto it = options.plugin_config.find(plugin.info.id);
+  return it != options.plugin_config.end() ? it->second : plugin.config_json;
+}
+
 bool owner_alive(const store::Owner& owner) {
   if (owner.pid <= 0) return false;
   if (kill(static_cast<pid_t>(owner.pid), 0) != 0 && errno != EPERM) return false;
@@ -155,19 +161,15 @@ Result<std::unique_ptr<Host>> HostImpl::open(HostOptions options) {
 
   auto registry = PluginRegistry::load(options.plugins);
   for (const auto& r : registry->refusals()) util::logger()->warn("plugin refused: {}: {}", r.path.string(), r.reason);
-  auto config_for = [&](const plugins::LoadedPlugin& p) {
-    auto it = options.plugin_config.find(p.info.id);
-    return it != options.plugin_config.end() ? it->second : p.config_json;
-  };
   std::vector<std::unique_ptr<plugins::PolicyInstance>> policies;
   std::map<std::string, std::unique_ptr<plugins::ConnectorInstance>> connectors;
   for (const auto& p : registry->impl().loaded) {
     if (p.info.kind == PluginKind::policy) {
-      auto instance = plugins::PolicyInstance::create(p, config_for(p));
+      auto instance = plugins::PolicyInstance::create(p, config_for(options, p));
       if (!instance) return Error{ErrorCode::plugin_error, instance.error().message};
       policies.push_back(std::move(*instance));
     } else if (p.info.kind == PluginKind::connector) {
-      auto instance = plugins::ConnectorInstance::create(p, config_for(p));
+      auto instance = plugins::ConnectorInstance::create(p, config_for(options, p));
       if (!instance) return Error{ErrorCode::plugin_error, instance.error().message};
       connectors[p.info.id] = std::move(*instance);
     }
@@ -231,12 +233,10 @@ Status HostImpl::recover_orphans() {
         continue;
       }
     }
-    const Error lost{ErrorCode::device_lost,
-                     "the host running this run (pid " + std::to_string(run.owner.pid) + ") stopped before it finished",
-                     R"({"action":"retry"})"};
-    json payload{{"error",
-                  {{"code", "device_lost"}, {"message", lost.message}, {"request_id", nullptr}, {"retryable", true},
-                   {"recovery", json::parse(lost.recovery_json)}}}};
+    const json payload = failure_payload(
+        Error{ErrorCode::device_lost,
+              "the host running this run (pid " + std::to_string(run.owner.pid) + ") stopped before it finished",
+              R"({"action":"retry"})"});
     std::promise<Status> stored;
     store::EventRow event = make_event(identity_of(run), run.last_seq + 1, "run.failed", "host", payload);
     event.final_status = store::RunStatus::failed;
@@ -501,22 +501,12 @@ void HostImpl::on_worker(std::function<void()> work, std::function<void()> done)
   });
 }
 
-void HostImpl::on_status_worker(std::function<void()> work, std::function<void()> done) {
-  boost::asio::post(status_strand_, [this, work = std::move(work), done = std::move(done)] {
-    work();
-    if (done) boost::asio::post(io_, done);
-  });
-}
-
 plugins::ConnectorInstance* HostImpl::connector(const std::string& id) const {
   auto it = connectors_.find(id);
   return it == connectors_.end() ? nullptr : it->second.get();
 }
 
-std::string HostImpl::plugin_config(const plugins::LoadedPlugin& plugin) const {
-  auto it = options_.plugin_config.find(plugin.info.id);
-  return it != options_.plugin_config.end() ? it->second : plugin.config_json;
-}
+std::string HostImpl::plugin_config(const plugins::LoadedPlugin& plugin) const { return config_for(options_, plugin); }
 
 devices::local::LocalOptions HostImpl::local_options() const {
   devices::local::LocalOptions o;

@@ -12,7 +12,6 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include "engine/active_run.hpp"
@@ -50,11 +49,8 @@ class HostImpl final : public Host {
   plugins::ConnectorInstance* connector(const std::string& id) const;
   std::string plugin_config(const plugins::LoadedPlugin& plugin) const;
   devices::local::LocalOptions local_options() const;
-  // Runs `work` on a worker thread, then `done` on the reactor (blocking calls: connectors).
+  // Runs `work` on a worker thread, then `done` on the reactor (blocking calls: connectors, store writes).
   void on_worker(std::function<void()> work, std::function<void()> done = {});
-  // The same, but in order with every other status write (one strand): a run's "running" can
-  // never land after its final status.
-  void on_status_worker(std::function<void()> work, std::function<void()> done = {});
   void event_durable(const std::string& run_id);  // wakes the run's subscribers
   void run_done(const std::string& run_id);
 
@@ -80,7 +76,6 @@ class HostImpl final : public Host {
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   boost::asio::thread_pool workers_{2};
-  boost::asio::strand<boost::asio::thread_pool::executor_type> status_strand_{workers_.get_executor()};
   boost::asio::steady_timer poll_timer_;
   std::thread reactor_;
 
