@@ -13,6 +13,11 @@ void Recorder::note(const char* what) {
   order.emplace_back(what);
 }
 
+void Recorder::on_started(const Result<pid_t>& pid) {
+  note("started");
+  started = pid;
+}
+
 void Recorder::on_output(rh_stream stream, std::string_view bytes) {
   note("output");
   output_bytes += bytes.size();
@@ -105,9 +110,18 @@ void DeviceTest::start(std::vector<std::string> argv, const LocalOptions& option
 }
 
 void DeviceTest::start(SpawnSpec spec, const LocalOptions& options) {
-  auto started = LocalProcess::start(io_, std::move(spec), options, rec_);
+  auto started = LocalProcess::start(io_, io_.get_executor(), std::move(spec), options, rec_);
   ASSERT_TRUE(started.ok()) << started.error().message;
   process_ = std::move(*started);
+  // One handler at a time, so that nothing past on_started runs before the test goes on.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!rec_.started && std::chrono::steady_clock::now() < deadline) {
+    if (io_.stopped()) io_.restart();
+    io_.run_one_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(rec_.started.has_value()) << "no on_started";
+  ASSERT_TRUE(rec_.started->ok()) << rec_.started->error().message;
+  ASSERT_EQ(process_->pid(), **rec_.started);
   pgid_ = process_->pid();
 }
 

@@ -30,12 +30,14 @@ class Recorder final : public ProcessObserver {
   std::vector<FileChange> changes;
   std::vector<Artifact> artifacts;
   std::vector<ListeningPort> ports;
+  std::optional<Result<pid_t>> started;
   std::optional<rh_exit> exit;
   int calls = 0;                   // every callback
-  std::vector<std::string> order;  // "output", "file", "artifact", "port", "exit"
+  std::vector<std::string> order;  // "started", "output", "file", "artifact", "port", "exit"
   std::function<void(rh_stream, std::string_view)> on_output_hook;
   std::function<void()> on_exit_hook;
 
+  void on_started(const Result<pid_t>& pid) override;
   void on_output(rh_stream stream, std::string_view bytes) override;
   void on_file_changed(const FileChange& change) override;
   void on_artifact(const Artifact& artifact) override;
@@ -68,7 +70,8 @@ LocalOptions fast_options();
 // A fixture with a reactor, a working directory, a recorder and the process under test.
 class DeviceTest : public ::testing::Test {
  protected:
-  // Starts `argv` (or `spec`) in dir_; a failure to start fails the test.
+  // Starts `argv` (or `spec`) in dir_ and waits for on_started; a failure to start fails the
+  // test. The spawn runs on the reactor itself.
   void start(std::vector<std::string> argv, const LocalOptions& options = fast_options());
   void start(SpawnSpec spec, const LocalOptions& options = fast_options());
   // Drives the reactor until the exit arrives (a bounded wait; its absence fails the test).

@@ -52,7 +52,7 @@ TEST_F(SpawnTest, DeathBySignalIsReported) {
 }
 
 TEST_F(SpawnTest, MissingCommandIsRuntimeNotFoundNamingIt) {
-  auto started = LocalProcess::start(io_, make_spec({"no-such-runtime-xyz", "-p", "hi"}, dir_.path()),
+  auto started = LocalProcess::start(io_, io_.get_executor(), make_spec({"no-such-runtime-xyz", "-p", "hi"}, dir_.path()),
                                      testing::fast_options(), rec_);
   ASSERT_FALSE(started.ok());
   EXPECT_EQ(started.error().code, ErrorCode::runtime_not_found);
@@ -62,7 +62,7 @@ TEST_F(SpawnTest, MissingCommandIsRuntimeNotFoundNamingIt) {
 
 TEST_F(SpawnTest, CommandIsLookedUpOnTheSpecsPathNotTheHosts) {
   auto spec = make_spec({"sh", "-c", "true"}, dir_.path(), {{"PATH", (dir_.path() / "empty-bin").string()}});
-  auto started = LocalProcess::start(io_, std::move(spec), testing::fast_options(), rec_);
+  auto started = LocalProcess::start(io_, io_.get_executor(), std::move(spec), testing::fast_options(), rec_);
   ASSERT_FALSE(started.ok());
   EXPECT_EQ(started.error().code, ErrorCode::runtime_not_found);
   EXPECT_NE(started.error().message.find("empty-bin"), std::string::npos) << started.error().message;
@@ -72,7 +72,7 @@ TEST_F(SpawnTest, NonExecutableFileIsNotARuntime) {
   fs::create_directories(dir_.path() / "bin");
   runhost::testing::write_file(dir_.path() / "bin" / "tool", "#!/bin/sh\necho hi\n");
   auto spec = make_spec({"tool"}, dir_.path(), {{"PATH", (dir_.path() / "bin").string()}});
-  auto started = LocalProcess::start(io_, std::move(spec), testing::fast_options(), rec_);
+  auto started = LocalProcess::start(io_, io_.get_executor(), std::move(spec), testing::fast_options(), rec_);
   ASSERT_FALSE(started.ok());
   EXPECT_EQ(started.error().code, ErrorCode::runtime_not_found);
 
@@ -83,13 +83,13 @@ TEST_F(SpawnTest, NonExecutableFileIsNotARuntime) {
 }
 
 TEST_F(SpawnTest, EmptyArgvIsRefused) {
-  auto started = LocalProcess::start(io_, make_spec({}, dir_.path()), testing::fast_options(), rec_);
+  auto started = LocalProcess::start(io_, io_.get_executor(), make_spec({}, dir_.path()), testing::fast_options(), rec_);
   ASSERT_FALSE(started.ok());
   EXPECT_EQ(started.error().code, ErrorCode::runtime_not_found);
 }
 
 TEST_F(SpawnTest, MissingCwdIsInvalidDispatch) {
-  auto started = LocalProcess::start(io_, make_spec({"true"}, dir_.path() / "missing"), testing::fast_options(), rec_);
+  auto started = LocalProcess::start(io_, io_.get_executor(), make_spec({"true"}, dir_.path() / "missing"), testing::fast_options(), rec_);
   ASSERT_FALSE(started.ok());
   EXPECT_EQ(started.error().code, ErrorCode::invalid_dispatch);
   EXPECT_NE(started.error().message.find("\"cwd\""), std::string::npos);

@@ -6,6 +6,7 @@
 
 #include <thread>
 
+#include <boost/asio/thread_pool.hpp>
 #include <gtest/gtest.h>
 
 #include "device_harness.hpp"
@@ -15,7 +16,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+using testing::fast_options;
 using testing::live_group_members;
+using testing::make_spec;
 using testing::run_for;
 using testing::run_until;
 
@@ -116,12 +119,58 @@ TEST_F(TerminateTest, DestroyingMidRunKillsTheGroupAndSilencesCallbacks) {
 TEST_F(TerminateTest, DestroyingBeforeTheReactorRanLeavesNoZombie) {
   start({"sleep", "1000"});
   const pid_t pid = process_->pid();
+  const int calls = rec_.calls;
   process_.reset();
   EXPECT_EQ(waitpid(pid, nullptr, WNOHANG), -1);
   EXPECT_EQ(errno, ECHILD);
   EXPECT_FALSE(fs::exists("/proc/" + std::to_string(pid)));
   run_for(io_, std::chrono::milliseconds(100));
-  EXPECT_EQ(rec_.calls, 0);
+  EXPECT_EQ(rec_.calls, calls);
+}
+
+// The spawn runs on another thread; the process it makes must not outlive an owner that went
+// away meanwhile, and nothing is reported.
+TEST_F(TerminateTest, DestroyingWhileTheSpawnIsUnderWayLeavesNoProcess) {
+  boost::asio::thread_pool spawner(1);
+  fs::create_directories(dir_.path() / "marks");
+  std::vector<std::unique_ptr<testing::Recorder>> recorders;
+  std::vector<int> calls_when_destroyed;
+  for (int i = 0; i < 20; ++i) {
+    const std::string mark = "marks/" + std::to_string(i);
+    recorders.push_back(std::make_unique<testing::Recorder>());
+    auto started = LocalProcess::start(io_, spawner.get_executor(),
+                                       make_spec({"sh", "-c", "echo $$ > " + mark + "; exec sleep 1000"}, dir_.path()),
+                                       fast_options(), *recorders.back());
+    ASSERT_TRUE(started.ok()) << started.error().message;
+    if (i % 2) run_for(io_, std::chrono::milliseconds(i));  // sometimes the spawn has finished
+    calls_when_destroyed.push_back(recorders.back()->calls);
+    started->reset();
+  }
+  run_for(io_, std::chrono::milliseconds(300));  // each spawn reports back to a dead owner
+  spawner.join();
+  for (size_t i = 0; i < recorders.size(); ++i) {
+    EXPECT_EQ(recorders[i]->calls, calls_when_destroyed[i]) << "process " << i << " reported after its destruction";
+  }
+  for (const auto& mark : fs::directory_iterator(dir_.path() / "marks")) {
+    const std::string pid = runhost::testing::read_file(mark.path());
+    if (pid.empty()) continue;  // killed between the redirection and the echo
+    EXPECT_FALSE(fs::exists("/proc/" + pid.substr(0, pid.find('\n')))) << "process " << pid << " outlived its owner";
+  }
+}
+
+// terminate() before the spawn has finished: the process is killed as soon as it exists.
+TEST_F(TerminateTest, TerminateBeforeTheSpawnFinishedKillsItOnceStarted) {
+  auto started = LocalProcess::start(io_, io_.get_executor(), make_spec({"sleep", "1000"}, dir_.path()), fast_options(), rec_);
+  ASSERT_TRUE(started.ok());
+  process_ = std::move(*started);
+  EXPECT_EQ(process_->pid(), -1);
+  process_->terminate(RH_EXIT_FLAG_CANCELLED);
+  ASSERT_NO_FATAL_FAILURE(wait_for_exit());
+  ASSERT_TRUE(rec_.started.has_value() && rec_.started->ok());
+  EXPECT_EQ(rec_.order.front(), "started");
+  EXPECT_EQ(rec_.exit->kind, RH_EXIT_SIGNALED);
+  EXPECT_EQ(rec_.exit->signal, SIGTERM);
+  EXPECT_EQ(rec_.exit->flags, RH_EXIT_FLAG_CANCELLED);
 }
 
 TEST_F(TerminateTest, ObserverMayDestroyTheProcessFromOnOutput) {

@@ -196,18 +196,20 @@ void ActiveRun::launch() {
   spawn.stdin_data = spec.value("stdin", std::string());
   spawn.keep_stdin_open = spec.value("keep_stdin_open", false);
 
-  auto process = devices::local::LocalProcess::start(host_.io(), spawn, host_.local_options(), *this);
-  if (!process) {
-    const rh_exit exit{sizeof(rh_exit), RH_EXIT_SPAWN_FAILED, ENOENT, 0, 0};
-    phase_ = Phase::finishing;
-    forced_failure_ = process.error();
-    (void)session_->finish(exit);  // the adapter flushes; the host's error replaces its terminal event
-    if (!terminal_recorded_) fail(process.error());
-    return;
-  }
+  argv_ = spawn.argv;
+  auto process = devices::local::LocalProcess::start(host_.io(), host_.spawner(), std::move(spawn), host_.local_options(), *this);
+  if (!process) return spawn_failed(process.error());
   process_ = std::move(*process);
+  phase_ = Phase::spawning;
+}
+
+void ActiveRun::on_started(const Result<pid_t>& started) {
+  if (!started) {
+    process_.reset();  // it never ran; nothing of it follows
+    return spawn_failed(started.error());
+  }
   phase_ = Phase::running;
-  record("run.started", "host", {{"cwd", cwd_.string()}, {"argv", spawn.argv}, {"pid", process_->pid()}});
+  record("run.started", "host", {{"cwd", cwd_.string()}, {"argv", argv_}, {"pid", *started}});
   // The final status is written with the terminal event; should this write land later, the
   // store refuses it (a final status is final), so no ordering is needed here.
   host_.on_worker([&store = host_.store(), id = who_.run_id] { (void)store.set_status(id, store::RunStatus::running); });
@@ -221,6 +223,14 @@ void ActiveRun::launch() {
 }
 
 // ---- ending -----------------------------------------------------------------------------------
+
+void ActiveRun::spawn_failed(const Error& error) {
+  const rh_exit exit{sizeof(rh_exit), RH_EXIT_SPAWN_FAILED, ENOENT, 0, 0};
+  phase_ = Phase::finishing;
+  forced_failure_ = error;
+  (void)session_->finish(exit);  // the adapter flushes; the host's error replaces its terminal event
+  if (!terminal_recorded_) fail(error);
+}
 
 void ActiveRun::fail(const Error& error_in) {
   Error error = error_in;

@@ -49,6 +49,7 @@ class ActiveRun final : public rh_run,
   rh_status emit(const rh_event& event) noexcept override;
 
   // devices::local::ProcessObserver
+  void on_started(const Result<pid_t>& started) override;
   void on_output(rh_stream stream, std::string_view bytes) override;
   void on_file_changed(const devices::local::FileChange& change) override;
   void on_artifact(const devices::local::Artifact& artifact) override;
@@ -56,11 +57,12 @@ class ActiveRun final : public rh_run,
   void on_exit(const rh_exit& exit) override;
 
  private:
-  enum class Phase { starting, awaiting_approval, connecting, running, finishing, done };
+  enum class Phase { starting, awaiting_approval, connecting, spawning, running, finishing, done };
 
   void after_run_start_policy();
   void connect(std::vector<std::string> pending);
   void launch();
+  void spawn_failed(const Error& error);
 
   // Stamps and persists one event. Returns false when it was not recorded (after the terminal
   // event, or dropped past the output limit).
@@ -89,6 +91,7 @@ class ActiveRun final : public rh_run,
 
   std::unique_ptr<plugins::RuntimeSession> session_;
   std::unique_ptr<devices::local::LocalProcess> process_;
+  std::vector<std::string> argv_;  // as launched, for run.started
   boost::asio::steady_timer timeout_;
   std::optional<Error> forced_failure_;  // a policy stopped the run: this replaces the adapter's terminal event
   std::string cancel_reason_;

@@ -43,6 +43,8 @@ class HostImpl final : public Host {
 
   // For ActiveRun (reactor thread).
   boost::asio::io_context& io() noexcept { return io_; }
+  // Where blocking device work runs (spawning processes): never the reactor.
+  boost::asio::any_io_executor spawner() { return workers_.get_executor(); }
   store::Store& store() noexcept { return *store_; }
   const HostOptions& options() const noexcept { return options_; }
   const PolicyGate& policies() const noexcept { return *policies_; }

@@ -4,16 +4,19 @@
 // One LocalProcess per run. It spawns without a shell (posix_spawn), in its own process group,
 // with a pidfd; owns the stdin/stdout/stderr pipes, the pidfd, an inotify watch over the working
 // directory and a timer that looks for listening TCP ports — all on the caller's io_context
-// (the host's one reactor thread): no thread per run. It reports to a ProcessObserver:
-// output chunks, files changed (debounced, paths relative to cwd), artifacts (new files
-// matching patterns, with size, content type and sha256), ports the run's processes listen on,
-// and finally the exit. terminate() kills the whole group: SIGTERM, then SIGKILL after a grace
-// period; the process is always reaped.
+// (the host's one reactor thread): no thread per run. Only the spawn itself runs elsewhere, on
+// an executor whose threads may block: posix_spawn waits for the child's exec, which takes a
+// millisecond or more when many processes start at once, and the reactor must not wait.
+// It reports to a ProcessObserver: that the process started, output chunks, files changed
+// (debounced, paths relative to cwd), artifacts (new files matching patterns, with size,
+// content type and sha256), ports the run's processes listen on, and finally the exit.
+// terminate() kills the whole group: SIGTERM, then SIGKILL after a grace period; the process
+// is always reaped.
 //
 //   auto cwd = confine_cwd(root, dispatch.cwd);              // refuses ".." and symlink escapes
 //   SpawnSpec spec{argv, controlled_environment(extra), *cwd};
-//   auto proc = LocalProcess::start(io, std::move(spec), options, observer);
-//   ...                                                      // observer.on_output(...) etc.
+//   auto proc = LocalProcess::start(io, spawner, std::move(spec), options, observer);
+//   ...                                                      // observer.on_started(pid), on_output(...)
 //   (*proc)->terminate(RH_EXIT_FLAG_CANCELLED);              // -> observer.on_exit(...)
 //
 // Thread rules: start() and every method run on the io_context's thread; observer callbacks
@@ -31,6 +34,7 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <runhost/runtime.h>
 
@@ -81,6 +85,9 @@ struct ListeningPort {
 
 class ProcessObserver {
  public:
+  // First, exactly once: the process runs (its pid, also its process group's id), or it could
+  // not be spawned (the error, runtime_not_found or internal; no callback follows).
+  virtual void on_started(const Result<pid_t>& started) = 0;
   virtual void on_output(rh_stream stream, std::string_view bytes) = 0;  // chunks as read, <= 64 KiB
   virtual void on_file_changed(const FileChange& change) = 0;
   virtual void on_artifact(const Artifact& artifact) = 0;
@@ -108,17 +115,23 @@ struct LocalOptions {
 
 class LocalProcess {
  public:
-  // Spawns and starts watching. Errors: runtime_not_found (argv[0] not found on PATH or not
-  // executable: the message names it), invalid_dispatch (bad cwd), internal (pipes, fork).
-  static Result<std::unique_ptr<LocalProcess>> start(boost::asio::io_context& io, SpawnSpec spec,
-                                                     const LocalOptions& options, ProcessObserver& observer);
+  // Checks the spec and starts watching the working directory here, then spawns on `spawner`
+  // and carries on on `io`, where observer.on_started() comes first. Errors found before the
+  // spawn are returned: runtime_not_found (argv[0] not found on PATH or not executable: the
+  // message names it), invalid_dispatch (bad cwd). The spawn's own go to on_started().
+  // Passing io's own executor as `spawner` spawns on the reactor (tests, tools).
+  static Result<std::unique_ptr<LocalProcess>> start(boost::asio::io_context& io, boost::asio::any_io_executor spawner,
+                                                     SpawnSpec spec, const LocalOptions& options,
+                                                     ProcessObserver& observer);
   virtual ~LocalProcess() = default;  // kills the group if still alive; no callback after
 
-  virtual pid_t pid() const noexcept = 0;
+  virtual pid_t pid() const noexcept = 0;  // -1 until on_started
+  // Every method below may be called before on_started: it takes effect once the process runs.
   virtual void write_stdin(std::string_view bytes) = 0;  // queued; written as the pipe drains
   virtual void close_stdin() = 0;
   // Kills the process group (SIGTERM, SIGKILL after kill_grace); the exit carries `flags`
-  // (RH_EXIT_FLAG_CANCELLED or RH_EXIT_FLAG_TIMED_OUT). Idempotent.
+  // (RH_EXIT_FLAG_CANCELLED or RH_EXIT_FLAG_TIMED_OUT). Idempotent. Before the spawn has
+  // finished, the process is killed as soon as it exists.
   virtual void terminate(uint32_t flags) = 0;
   // Backpressure: stop reading stdout/stderr until resume_output() (the host's event queue is
   // full). The runtime then blocks on a full pipe; memory stays bounded.

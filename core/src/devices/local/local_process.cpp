@@ -1,5 +1,9 @@
 // LocalProcess: one run's process and everything watching it, on the caller's reactor.
 //
+// The spawn runs on the spawner executor; everything else here on the reactor. Until it is
+// done, what callers ask for (stdin, pauses, terminate) and the changes the watcher sees wait
+// in `early_`, and are applied once the process exists, after on_started.
+//
 // The exit is reported last, in this order, each step waiting for the one before:
 //   1. the leader is reaped (its pidfd turned readable) — the port poll stops there;
 //   2. stdout and stderr reach EOF — or, kPipeGrace after the reap, the group is SIGKILLed and
@@ -13,7 +17,9 @@
 #include <signal.h>
 
 #include <optional>
+#include <utility>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -56,24 +62,43 @@ class LocalProcessImpl final : public LocalProcess {
     if (child_) child_->kill_and_reap();
   }
 
-  void run(SpawnedChild child, const std::string& stdin_data, bool keep_stdin_open);
+  void spawn(boost::asio::any_io_executor spawner, fs::path program, SpawnSpec spec);
 
-  pid_t pid() const noexcept override { return child_->pid(); }
-  void write_stdin(std::string_view bytes) override { stdin_->write(bytes); }
-  void close_stdin() override { stdin_->close_when_drained(); }
+  pid_t pid() const noexcept override { return child_ ? child_->pid() : -1; }
+  void write_stdin(std::string_view bytes) override {
+    if (stdin_) return stdin_->write(bytes);
+    early_.stdin_data.append(bytes);
+  }
+  void close_stdin() override {
+    if (stdin_) return stdin_->close_when_drained();
+    early_.close_stdin = true;
+  }
   void terminate(uint32_t flags) override;
   void pause_output() override {
+    if (!stdout_) return void(early_.paused = true);
     stdout_->pause();
     stderr_->pause();
   }
   void resume_output() override {
+    if (!stdout_) return void(early_.paused = false);
     stdout_->resume();
     stderr_->resume();
   }
 
  private:
-  enum class Phase { running, reaped, finishing, done };
+  enum class Phase { spawning, running, reaped, finishing, done };
 
+  // What was asked of the process, or seen of its directory, before it existed.
+  struct BeforeSpawned {
+    std::string stdin_data;
+    bool close_stdin = false;
+    bool paused = false;
+    std::optional<uint32_t> terminate_flags;
+    std::vector<std::pair<FileChange, bool>> changes;  // (change, complete)
+  };
+
+  void on_spawned(Result<SpawnedChild> child);
+  void run(SpawnedChild child);
   void wait_for_exit();
   void on_exited();
   void on_pipe_closed();
@@ -94,14 +119,49 @@ class LocalProcessImpl final : public LocalProcess {
   std::optional<PortWatcher> ports_;
   boost::asio::steady_timer kill_timer_;
   boost::asio::steady_timer pipe_grace_timer_;
-  Phase phase_ = Phase::running;
+  Phase phase_ = Phase::spawning;
+  BeforeSpawned early_;
   bool terminating_ = false;
   uint32_t terminate_flags_ = 0;
   rh_exit exit_{};
   Lifetime lifetime_;
 };
 
-void LocalProcessImpl::run(SpawnedChild child, const std::string& stdin_data, bool keep_stdin_open) {
+void LocalProcessImpl::spawn(boost::asio::any_io_executor spawner, fs::path program, SpawnSpec spec) {
+  early_.stdin_data = std::move(spec.stdin_data);
+  early_.close_stdin = !spec.keep_stdin_open;
+  // The handlers below hold `this` but touch it only on the reactor, once `alive` says so.
+  boost::asio::post(spawner, [this, &io = io_, alive = lifetime_.alive(), program = std::move(program),
+                              spec = std::move(spec)] {
+    auto child = spawn_child(program, spec);
+    boost::asio::post(io, [this, alive, child = std::move(child)]() mutable {
+      if (alive) return on_spawned(std::move(child));
+      // The owner went away meanwhile: the process must not outlive it (as in the destructor).
+      if (child) ChildProcess(child->pid).kill_and_reap();
+    });
+  });
+}
+
+void LocalProcessImpl::on_spawned(Result<SpawnedChild> child) {
+  if (!child) {
+    phase_ = Phase::done;
+    watcher_.stop();
+    observer_.on_started(child.error());
+    return;
+  }
+  const pid_t pid = child->pid;
+  run(std::move(*child));
+  const auto alive = lifetime_.alive();
+  observer_.on_started(pid);
+  for (auto& [change, complete] : std::exchange(early_.changes, {})) {
+    if (!alive) return;
+    on_change(change, complete);
+  }
+  if (alive && early_.terminate_flags) terminate(*early_.terminate_flags);
+}
+
+void LocalProcessImpl::run(SpawnedChild child) {
+  phase_ = Phase::running;
   child_.emplace(child.pid);
   pidfd_.emplace(io_, child.pidfd.release());
   stdin_.emplace(io_, std::move(child.stdin_));
@@ -113,8 +173,10 @@ void LocalProcessImpl::run(SpawnedChild child, const std::string& stdin_data, bo
       [this] { on_pipe_closed(); });
   ports_.emplace(io_, child.pid, options_.port_poll, [this](const ListeningPort& p) { observer_.on_listening(p); });
 
-  stdin_->write(stdin_data);
-  if (!keep_stdin_open) stdin_->close_when_drained();
+  stdin_->write(early_.stdin_data);
+  early_.stdin_data.clear();
+  if (early_.close_stdin) stdin_->close_when_drained();
+  if (early_.paused) pause_output();
   stdout_->start();
   stderr_->start();
   ports_->start();
@@ -173,7 +235,11 @@ void LocalProcessImpl::finish() {
 }
 
 void LocalProcessImpl::terminate(uint32_t flags) {
-  if (terminating_ || phase_ == Phase::finishing || phase_ == Phase::done) return;
+  if (phase_ == Phase::spawning) {
+    if (!early_.terminate_flags) early_.terminate_flags = flags;
+    return;
+  }
+  if (!child_ || terminating_ || phase_ == Phase::finishing || phase_ == Phase::done) return;
   terminating_ = true;
   // Once the leader is reaped its exit is known: only what is left of the group is killed.
   if (phase_ == Phase::running) terminate_flags_ = flags;
@@ -185,6 +251,11 @@ void LocalProcessImpl::terminate(uint32_t flags) {
 }
 
 void LocalProcessImpl::on_change(const FileChange& change, bool complete) {
+  if (phase_ == Phase::spawning) {
+    early_.changes.emplace_back(change, complete);
+    return;
+  }
+  if (!child_) return;  // it never started: nothing more is reported
   const auto alive = lifetime_.alive();
   observer_.on_file_changed(change);
   if (alive && complete && matches_any(options_.artifact_patterns, change.path)) artifacts_.add(change.path);
@@ -192,8 +263,9 @@ void LocalProcessImpl::on_change(const FileChange& change, bool complete) {
 
 }  // namespace
 
-Result<std::unique_ptr<LocalProcess>> LocalProcess::start(boost::asio::io_context& io, SpawnSpec spec,
-                                                          const LocalOptions& options, ProcessObserver& observer) {
+Result<std::unique_ptr<LocalProcess>> LocalProcess::start(boost::asio::io_context& io, boost::asio::any_io_executor spawner,
+                                                          SpawnSpec spec, const LocalOptions& options,
+                                                          ProcessObserver& observer) {
   if (spec.argv.empty()) return Error{ErrorCode::runtime_not_found, "no command to run: argv is empty"};
   std::error_code ec;
   spec.cwd = fs::absolute(spec.cwd, ec);
@@ -203,9 +275,7 @@ Result<std::unique_ptr<LocalProcess>> LocalProcess::start(boost::asio::io_contex
 
   // Watching starts before the process does, so that none of its changes are missed.
   auto process = std::make_unique<LocalProcessImpl>(io, spec.cwd, options, observer);
-  auto child = spawn_child(*program, spec);
-  if (!child) return child.error();
-  process->run(std::move(*child), spec.stdin_data, spec.keep_stdin_open);
+  process->spawn(std::move(spawner), std::move(*program), std::move(spec));
   return std::unique_ptr<LocalProcess>(std::move(process));
 }
 
