@@ -197,6 +197,7 @@ HostImpl::~HostImpl() {
   });
   work_.reset();
   workers_.join();
+  spawner_.join();
   io_.stop();
   if (reactor_.joinable()) reactor_.join();
   if (auto st = store_->flush(); !st) util::logger()->error("closing the store: {}", st.error().message);

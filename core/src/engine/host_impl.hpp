@@ -44,7 +44,7 @@ class HostImpl final : public Host {
   // For ActiveRun (reactor thread).
   boost::asio::io_context& io() noexcept { return io_; }
   // Where blocking device work runs (spawning processes): never the reactor.
-  boost::asio::any_io_executor spawner() { return workers_.get_executor(); }
+  boost::asio::any_io_executor spawner() { return spawner_.get_executor(); }
   store::Store& store() noexcept { return *store_; }
   const HostOptions& options() const noexcept { return options_; }
   const PolicyGate& policies() const noexcept { return *policies_; }
@@ -78,6 +78,7 @@ class HostImpl final : public Host {
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   boost::asio::thread_pool workers_{2};
+  boost::asio::thread_pool spawner_{1};
   boost::asio::steady_timer poll_timer_;
   std::thread reactor_;
 

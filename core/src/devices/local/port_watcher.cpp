@@ -16,7 +16,9 @@ void PortWatcher::start() {
   // Sockets listening before the run started are not its servers: remember them as not ours,
   // so the first tick does not scan /proc for every listener on the machine (with many runs
   // starting at once, those scans were the reactor's biggest cost).
-  for (const auto& socket : listening_sockets()) classified_[socket.inode] = false;
+  // A shared snapshot may be a little older than the run; then fewer sockets count as
+  // pre-existing and the first tick classifies the rest: slower, never wrong.
+  for (const auto& socket : *recent_listening_sockets(max_age())) classified_[socket.inode] = false;
   schedule();
 }
 
@@ -37,7 +39,8 @@ void PortWatcher::schedule() {
 }
 
 void PortWatcher::poll() {
-  const std::vector<ListeningSocket> sockets = listening_sockets();
+  const auto snapshot = recent_listening_sockets(max_age());
+  const std::vector<ListeningSocket>& sockets = *snapshot;
   std::unordered_set<uint64_t> unknown;
   std::unordered_map<uint64_t, bool> still_listening;
   for (const auto& socket : sockets) {

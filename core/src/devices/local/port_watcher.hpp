@@ -1,11 +1,12 @@
 // Looks, every `period`, for TCP ports that processes of the run's group listen on, and
 // reports each new (port, address) once.
 //
-// A tick asks the kernel for the listening TCP sockets (sock_diag; /proc/net/tcp{,6} where
-// netlink is unavailable) and nothing else unless one appears that it has not classified yet;
+// A tick takes the listening TCP sockets (sock_diag; /proc/net/tcp{,6} where netlink is
+// unavailable) from a snapshot shared by every watcher, at most a quarter period old, and does
+// nothing else unless one appears that it has not classified yet;
 // only then does it list the group's processes (/proc/[pid]/stat) and their fds. Each
 // listening inode is classified once (ours or not), so a quiet tick costs one netlink dump
-// (tens of microseconds).
+// (tens of microseconds), and usually not even that.
 #pragma once
 
 #include <sys/types.h>
@@ -39,6 +40,7 @@ class PortWatcher {
 
  private:
   void schedule();
+  std::chrono::milliseconds max_age() const { return period_ / 4; }
 
   pid_t pgid_;
   std::chrono::milliseconds period_;

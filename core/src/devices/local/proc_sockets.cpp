@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstring>
 #include <memory>
+#include <mutex>
 
 #include "devices/local/sock_diag.hpp"
 #include "devices/local/unique_fd.hpp"
@@ -87,6 +88,19 @@ std::vector<ListeningSocket> parse_listening_sockets(std::string_view table, boo
 std::vector<ListeningSocket> listening_sockets() {
   if (auto fast = listening_sockets_from_sock_diag()) return std::move(*fast);
   return listening_sockets_from_proc();
+}
+
+std::shared_ptr<const std::vector<ListeningSocket>> recent_listening_sockets(std::chrono::milliseconds max_age) {
+  static std::mutex mutex;
+  static std::shared_ptr<const std::vector<ListeningSocket>> snapshot;
+  static std::chrono::steady_clock::time_point taken;
+  std::lock_guard lock(mutex);
+  const auto now = std::chrono::steady_clock::now();
+  if (!snapshot || now - taken > max_age) {
+    snapshot = std::make_shared<const std::vector<ListeningSocket>>(listening_sockets());
+    taken = now;
+  }
+  return snapshot;
 }
 
 std::vector<ListeningSocket> listening_sockets_from_proc() {
