@@ -9,6 +9,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <nlohmann/json.hpp>
+
 extern char** environ;
 
 namespace runhost::testing {
@@ -80,6 +82,26 @@ CommandResult run_command(const std::vector<std::string>& argv) {
   waitpid(pid, &status, 0);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
+}
+
+std::set<std::string> bundled_plugins() {
+  std::set<std::string> found;
+  for (const auto& entry : std::filesystem::directory_iterator(kBundledDir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() < 13 || name.compare(name.size() - 13, 13, ".runhost.json") != 0) continue;
+    const auto manifest = nlohmann::json::parse(read_file(entry.path()));
+    for (const auto& p : manifest.at("plugins")) found.insert(p.at("kind").get<std::string>() + "/" + p.at("id").get<std::string>());
+  }
+  return found;
+}
+
+std::string bundled_runtimes_listed() {
+  std::string listed;
+  for (const auto& p : bundled_plugins()) {
+    if (p.rfind("runtime/", 0) != 0) continue;
+    listed += (listed.empty() ? "" : ", ") + p.substr(8);
+  }
+  return listed;
 }
 
 }  // namespace runhost::testing

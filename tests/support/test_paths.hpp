@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,11 @@ struct CommandResult {
   int exit_code = -1;
   std::string out;  // stdout and stderr, interleaved
 };
+
+// What the bundled plugin directory holds, from its manifests: "kind/id" for every plugin, and
+// the runtime ids as a host lists them ("claude-code, custom, ...", sorted).
+std::set<std::string> bundled_plugins();
+std::string bundled_runtimes_listed();
 
 // Runs argv (no shell) with stdout+stderr captured.
 CommandResult run_command(const std::vector<std::string>& argv);
