@@ -2,8 +2,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <iterator>
 #include <thread>
@@ -89,6 +91,31 @@ int exit_code_for(const std::string& terminal_type) {
   return 1;
 }
 
+// Waits for the blocked `signals` on a thread of its own and calls `on_signal` with how many
+// have arrived so far. Stops and joins when destroyed, so `on_signal` never runs once the
+// objects it refers to (declared before it) are gone.
+class SignalWatch {
+ public:
+  SignalWatch(sigset_t signals, std::function<void(int count)> on_signal)
+      : thread_([this, signals, on_signal = std::move(on_signal)] {
+          int count = 0;
+          const timespec poll{0, 100'000'000};
+          while (!stop_.load()) {
+            if (sigtimedwait(&signals, nullptr, &poll) > 0) on_signal(++count);
+          }
+        }) {}
+  ~SignalWatch() {
+    stop_ = true;
+    thread_.join();
+  }
+  SignalWatch(const SignalWatch&) = delete;
+  SignalWatch& operator=(const SignalWatch&) = delete;
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
 }  // namespace
 
 int cmd_run(const std::vector<std::string>& argv) {
@@ -128,13 +155,11 @@ int cmd_run(const std::vector<std::string>& argv) {
 
   EventPrinter printer(stdout, as_json);
   std::string terminal;  // written on the reactor thread, read after follow_run returns
-  std::thread([&host = *host, id = run.id, signals] {
-    int sig = 0;
-    if (sigwait(&signals, &sig) != 0) return;
+  SignalWatch cancel_on_signal(signals, [&host = *host, id = run.id](int count) {
+    if (count > 1) std::_Exit(130);
     std::fprintf(stderr, "\nrunhost: cancelling %s (again to quit at once)\n", id.c_str());
     (void)host.cancel(id);
-    if (sigwait(&signals, &sig) == 0) std::_Exit(130);
-  }).detach();
+  });
 
   const Status end = follow_run(*host, run.id, 0, [&](const Event& e) {
     printer.print(e);

@@ -101,44 +101,91 @@ TEST_F(CliRun, TheSameIdempotencyKeyReplaysInsteadOfRunningAgain) {
   EXPECT_NE(conflict.out.find("idempotency key 'k1'"), std::string::npos) << conflict.out;
 }
 
-TEST_F(CliRun, CancelFromAnotherProcessStopsTheRun) {
-  // Start `runhost run -- sleep 300` in the background, its output to a file.
-  const auto out_path = dir_ / "run.out";
+// `runhost run --json -- sleep 300` in the background, its output to run.out; returns its pid
+// and, once it printed run.started, the run's id.
+std::pair<pid_t, std::string> start_sleeping_run(CliRun& t, const std::vector<std::string>& argv_s,
+                                                 const std::filesystem::path& out_path) {
   const int fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, fd, 1);
   posix_spawn_file_actions_adddup2(&actions, fd, 2);
-  auto argv_s = runhost("run", {"--json", "--", "sleep", "300"});
+  auto copy = argv_s;
   std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
+  for (auto& a : copy) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = 0;
-  ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+  EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
   posix_spawn_file_actions_destroy(&actions);
   close(fd);
-
+  (void)t;
   std::string id;
   for (int i = 0; i < 300 && id.empty(); ++i) {
     for (const auto& line : json_lines(testing::read_file(out_path))) {
       if (line.value("type", "") == "run.started") id = line["run_id"];
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (id.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+  return {pid, id};
+}
+
+int wait_exit_code(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+TEST_F(CliRun, CancelFromAnotherProcessStopsTheRun) {
+  const auto out_path = dir_ / "run.out";
+  const auto [pid, id] = start_sleeping_run(*this, runhost("run", {"--json", "--", "sleep", "300"}), out_path);
   ASSERT_FALSE(id.empty()) << testing::read_file(out_path);
   const auto cancel = run_command(runhost("cancel", {id}));
   EXPECT_EQ(cancel.exit_code, 0) << cancel.out;
   EXPECT_NE(cancel.out.find("cancel requested for " + id), std::string::npos) << cancel.out;
-  int status = 0;
-  waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 130) << testing::read_file(out_path);
+  EXPECT_EQ(wait_exit_code(pid), 130) << testing::read_file(out_path);
   const auto lines = json_lines(testing::read_file(out_path));
   ASSERT_FALSE(lines.empty());
   EXPECT_EQ(lines.back()["type"], "run.cancelled");
   const auto again = run_command(runhost("cancel", {id}));
   EXPECT_EQ(again.exit_code, 0);
   EXPECT_NE(again.out.find("already cancelled"), std::string::npos) << again.out;
+}
+
+TEST_F(CliRun, CtrlCCancelsTheRunAndWaitsForItsEnd) {
+  const auto out_path = dir_ / "run.out";
+  const auto [pid, id] = start_sleeping_run(*this, runhost("run", {"--json", "--", "sleep", "300"}), out_path);
+  ASSERT_FALSE(id.empty()) << testing::read_file(out_path);
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  EXPECT_EQ(wait_exit_code(pid), 130) << testing::read_file(out_path);
+  const auto lines = json_lines(testing::read_file(out_path));
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back()["type"], "run.cancelled") << "the run ended before the command did";
+  const auto events = run_command(runhost("events", {id, "--json"}));
+  ASSERT_EQ(events.exit_code, 0) << events.out;
+  EXPECT_EQ(json_lines(events.out).back()["type"], "run.cancelled") << "the store has the ending";
+}
+
+TEST_F(CliRun, ASecondCtrlCLeavesAtOnce) {
+  // The runtime ignores SIGTERM, so the first Ctrl-C's cancel waits out the kill grace period;
+  // the second one must not.
+  const auto out_path = dir_ / "run.out";
+  const auto [pid, id] =
+      start_sleeping_run(*this, runhost("run", {"--json", "--", "sh", "-c", "trap '' TERM; sleep 300"}), out_path);
+  ASSERT_FALSE(id.empty()) << testing::read_file(out_path);
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  EXPECT_EQ(wait_exit_code(pid), 130) << testing::read_file(out_path);
+  // Had it waited, the run would have ended (SIGKILL after the grace period) and printed so.
+  const auto lines = json_lines(testing::read_file(out_path));
+  ASSERT_FALSE(lines.empty());
+  EXPECT_NE(lines.back()["type"], "run.cancelled") << "the second Ctrl-C waited for the run to end";
+  for (const auto& line : lines) {  // the runtime outlives a host that quits at once: clean up
+    if (line.value("type", "") == "run.started") kill(-line["payload"]["pid"].get<pid_t>(), SIGKILL);
+  }
+  // Whatever was stored stays readable; a later host marks the run as it finds it.
+  const auto events = run_command(runhost("events", {id, "--json"}));
+  EXPECT_EQ(events.exit_code, 0) << events.out;
 }
 
 TEST_F(CliRun, ReportsABadStoreAndAnUnknownRun) {
