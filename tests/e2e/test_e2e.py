@@ -1,0 +1,240 @@
+"""End to end: each real agent CLI, run through runhost on the local device against the scripted
+model server, for every scenario. Asserts on the unified events and on the working directory.
+
+A runtime whose CLI is not installed (scripts/install-runtimes) or whose adapter plugin is not
+built is reported SKIPPED with the reason, never passed; conftest.py turns a session in which
+nothing ran into exit status 77.
+
+    python3 -m pytest tests/e2e/test_e2e.py -rs [-k claude-code]
+    RUNHOST_BIN=build/asan/bin/runhost python3 -m pytest tests/e2e/test_e2e.py
+    RUNHOST_E2E_PLUGIN_DIR=DIR python3 -m pytest tests/e2e/test_e2e.py    (adapters built elsewhere)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from modelserver import Scenario, make_server  # noqa: E402
+from runtimes import REPO, RUNTIMES, Runtime  # noqa: E402
+
+SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
+SCENARIOS = sorted(p.stem for p in SCENARIO_DIR.glob("*.json"))
+RUNHOST = Path(os.environ.get("RUNHOST_BIN", REPO / "build" / "default" / "bin" / "runhost"))
+# RUNHOST_E2E_PLUGIN_DIR: adapters built elsewhere, passed as --plugin-dir (searched first).
+EXTRA_PLUGIN_DIR = os.environ.get("RUNHOST_E2E_PLUGIN_DIR")
+PLUGIN_DIR = Path(EXTRA_PLUGIN_DIR) if EXTRA_PLUGIN_DIR else RUNHOST.resolve().parent.parent / "lib" / "runhost" / "plugins"
+# Outside any git repository; /var/tmp as for record.py.
+WORK_ROOT = Path(os.environ.get("RUNHOST_E2E_SUITE_ROOT", "/var/tmp/runhost-e2e-suite"))
+RUN_TIMEOUT_SECONDS = 120
+
+
+@dataclass
+class Run:
+    scenario: Scenario
+    work: Path
+    exit_code: int
+    events: list[dict[str, Any]]
+    stderr: str
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["type"] == kind]
+
+    @property
+    def terminal(self) -> dict[str, Any]:
+        return self.events[-1]
+
+    def assistant_text(self) -> str:
+        return "".join(e["payload"]["text"] for e in self.of_type("message") if e["payload"].get("role") == "assistant")
+
+    def text_of(self, *kinds: str) -> str:
+        return "\n".join(json.dumps(e["payload"], ensure_ascii=False) for e in self.events if e["type"] in kinds)
+
+    def file(self, rel: str) -> str | None:
+        p = self.work / rel
+        return p.read_text() if p.is_file() else None
+
+    def describe(self) -> str:
+        lines = [f"exit {self.exit_code}; stderr: {self.stderr[-2000:]}"]
+        lines += [f"{e['seq']:3} {e['type']:16} {json.dumps(e['payload'], ensure_ascii=False)[:300]}" for e in self.events]
+        return "\n".join(lines)
+
+
+def skip_reason(runtime: Runtime) -> str | None:
+    if not runtime.installed():
+        why = REPO / "tools" / "runtimes" / ".install-skipped"
+        said = f" (it said: {why.read_text().strip()})" if why.is_file() else ""
+        return f"{runtime.binary} not installed at {runtime.path}: run scripts/install-runtimes{said}"
+    if not RUNHOST.exists():
+        return f"runhost not built at {RUNHOST} (set RUNHOST_BIN)"
+    if not (PLUGIN_DIR / f"{runtime.id}.runhost.json").exists():
+        return f"the {runtime.id} adapter plugin is not built (no {runtime.id}.runhost.json in {PLUGIN_DIR})"
+    return None
+
+
+def kill_cli(work: Path) -> list[int]:
+    """SIGKILL the process groups of every process working in `work`: the CLI, not runhost."""
+    groups = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if Path(os.readlink(entry / "cwd")) == work:
+                groups.add(os.getpgid(int(entry.name)))
+        except OSError:
+            continue
+    groups.discard(os.getpgrp())
+    for pgid in groups:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return sorted(groups)
+
+
+def run_scenario(runtime: Runtime, name: str) -> Run:
+    scenario = Scenario.load(SCENARIO_DIR / f"{name}.json")
+    root = WORK_ROOT / runtime.id / name
+    shutil.rmtree(root, ignore_errors=True)
+    work, home = root / "work", root / "home"
+    work.mkdir(parents=True)
+    home.mkdir()
+    for rel, content in scenario.files.items():
+        (work / rel).parent.mkdir(parents=True, exist_ok=True)
+        (work / rel).write_text(content)
+    log_path = root / "requests.jsonl"
+    with open(log_path, "w", encoding="utf-8") as log:
+        server = make_server(scenario, log)
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        try:
+            config, launch = runtime.plugin_config(port=server.server_address[1], home=home)
+            launch.write_files()
+            argv = [str(RUNHOST), "run", "--json", "--store", str(root / "runhost.db"), "--workspace-root", str(root),
+                    "--runtime", runtime.id, "--cwd", str(work), "--prompt", scenario.prompt,
+                    "--timeout", str(RUN_TIMEOUT_SECONDS), "--plugin-config", f"{runtime.id}={json.dumps(config)}"]
+            if EXTRA_PLUGIN_DIR:
+                argv[2:2] = ["--plugin-dir", EXTRA_PLUGIN_DIR]
+            with open(root / "events.jsonl", "wb") as out, open(root / "runhost.stderr", "wb") as err:
+                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=root)
+                deadline = time.monotonic() + RUN_TIMEOUT_SECONDS + 30
+                if scenario.raw["expect"]["outcome"] == "killed":
+                    while proc.poll() is None and time.monotonic() < deadline:
+                        if '"step": "hang"' in log_path.read_text(errors="replace"):
+                            time.sleep(1.0)
+                            kill_cli(work)
+                            break
+                        time.sleep(0.1)
+                try:
+                    proc.wait(max(1.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                    kill_cli(work)
+                    pytest.fail(f"runhost did not finish within {RUN_TIMEOUT_SECONDS + 30}s")
+        finally:
+            server.shutdown()
+            server.server_close()
+    events = [json.loads(line) for line in (root / "events.jsonl").read_text().splitlines() if line.strip()]
+    return Run(scenario, work, proc.returncode, events, (root / "runhost.stderr").read_text(errors="replace"))
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("runtime_id", list(RUNTIMES))
+def test_scenario(runtime_id: str, scenario: str) -> None:
+    runtime = RUNTIMES[runtime_id]
+    reason = skip_reason(runtime)
+    if reason:
+        pytest.skip(reason)
+    run = run_scenario(runtime, scenario)
+    info = run.describe()
+
+    # Every run: started first, exactly one terminal event, last, and the expected files.
+    assert run.events and run.events[0]["type"] == "run.started", info
+    terminals = [e for e in run.events if e["type"] in ("run.completed", "run.failed", "run.cancelled")]
+    assert terminals == [run.terminal], info
+    for rel, want in run.scenario.raw["expect"].get("files", {}).items():
+        assert run.file(rel) == want, f"{rel}: {run.file(rel)!r}\n{info}"
+    for rel in run.scenario.raw["expect"].get("absent", []):
+        assert not (run.work / rel).exists(), info
+
+    CHECKS[scenario](runtime_id, run, info)
+
+
+def check_write_file(runtime_id: str, run: Run, info: str) -> None:
+    assert run.terminal["type"] == "run.completed" and run.exit_code == 0, info
+    assert any(e["payload"]["path"] == "hello.txt" for e in run.of_type("file.changed")), info
+    assert run.of_type("tool.started"), info
+    assert "Created hello.txt with a greeting." in run.assistant_text(), info
+
+
+def check_command_fail_then_succeed(runtime_id: str, run: Run, info: str) -> None:
+    assert run.terminal["type"] == "run.completed" and run.exit_code == 0, info
+    assert len(run.of_type("tool.started")) >= 2, info
+    # The failure must reach the unified stream: its message, wherever the adapter puts it.
+    assert "No such file or directory" in run.text_of("tool.completed", "command.output"), info
+    assert any(e["payload"]["path"] == "build/status.txt" for e in run.of_type("file.changed")), info
+
+
+def check_edit_file(runtime_id: str, run: Run, info: str) -> None:
+    assert run.terminal["type"] == "run.completed" and run.exit_code == 0, info
+    changes = [e["payload"] for e in run.of_type("file.changed") if e["payload"]["path"] == "config.ini"]
+    assert changes and all(c["change"] == "modified" for c in changes), info
+
+
+def check_tool_error(runtime_id: str, run: Run, info: str) -> None:
+    assert run.terminal["type"] == "run.completed" and run.exit_code == 0, info
+    assert not [e for e in run.of_type("file.changed") if e["payload"]["path"] == "todo.md"], info
+    if runtime_id == "codex":
+        # codex exec --json reports no item for an apply_patch that fails verification (0.169):
+        # the error goes to the model and to stderr only. Nothing to assert on the stream.
+        return
+    failed = [e for e in run.of_type("tool.completed") if e["payload"]["status"] == "error"]
+    assert failed, info
+
+
+def check_multi_turn_text(runtime_id: str, run: Run, info: str) -> None:
+    assert run.terminal["type"] == "run.completed" and run.exit_code == 0, info
+    text = run.assistant_text()
+    for turn in run.scenario.turns:
+        reply = turn.attempts[-1]
+        assert reply.text in text, f"missing {reply.text!r}\n{info}"  # type: ignore[union-attr]
+
+
+def check_http_500_then_429(runtime_id: str, run: Run, info: str) -> None:
+    assert run.terminal["type"] == "run.failed" and run.exit_code == 1, info
+    error = run.terminal["payload"]["error"]
+    assert error["retryable"] is True, info
+    assert error["code"] not in ("internal", "plugin_error", "runtime_crashed"), info
+
+
+def check_killed_mid_run(runtime_id: str, run: Run, info: str) -> None:
+    assert run.terminal["type"] == "run.failed" and run.exit_code == 1, info
+    payload = run.terminal["payload"]
+    assert payload["error"]["code"] == "runtime_crashed" and payload.get("signal") == 9, info
+    assert payload["error"]["retryable"] is True, info
+    assert "Recording progress first." in run.assistant_text(), info
+
+
+CHECKS = {
+    "write_file": check_write_file,
+    "command_fail_then_succeed": check_command_fail_then_succeed,
+    "edit_file": check_edit_file,
+    "tool_error": check_tool_error,
+    "multi_turn_text": check_multi_turn_text,
+    "http_500_then_429": check_http_500_then_429,
+    "killed_mid_run": check_killed_mid_run,
+}
+assert sorted(CHECKS) == SCENARIOS, "every scenario needs its checks"
