@@ -1,0 +1,299 @@
+/* claude-code: the runtime adapter for Anthropic's Claude Code CLI, run headless.
+ *
+ *   claude -p --output-format stream-json --verbose --input-format stream-json
+ *          [--include-partial-messages] [--model M] [--permission-mode P] [--max-turns N]
+ *          [--max-budget-usd X] [--resume=ID] [config args...]
+ *          [--disallowedTools T...] [--allowedTools T...]
+ *   stdin: {"type":"user","message":{"role":"user","content":PROMPT},...}\n, then closed
+ *
+ * The prompt travels as one JSON line on stdin rather than in argv: whatever it holds (a leading
+ * "-", newlines, U+0000, megabytes) it is data, never an option, and there is no argv size
+ * limit; the CLI answers the one message and exits when stdin ends. The policy's constraints
+ * become the CLI's own flags (docs/runtimes/claude-code.md has the mapping); the output is mapped
+ * line by line in claude_lines.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "claude_code.h"
+
+#define CLAUDE_VERSION "0.1.0"
+
+static const rhk_runtime_info k_info = {
+    "claude-code",
+    "claude",
+    "Claude Code",
+    "install Claude Code on the device: npm install -g @anthropic-ai/claude-code (in a runhost "
+    "checkout: scripts/install-runtimes), or set \"executable\" in the claude-code plugin config",
+    "anthropic",
+    RHK_DEFAULT_LINE_LIMIT,
+    true, /* every run ends with a result line */
+    claude_on_stdout_line,
+    NULL,
+};
+
+/* ---- Options ------------------------------------------------------------------------------- */
+
+static char *dup_string_value(rh_str value) {
+  char *text = NULL;
+  size_t len;
+  if (rh_json_string_dup(value, &text, &len) != RH_OK) return NULL;
+  if (strlen(text) != len) { /* U+0000 inside */
+    free(text);
+    return NULL;
+  }
+  return text;
+}
+
+static char *dup_cstr(const char *text) {
+  size_t n = strlen(text) + 1;
+  char *copy = (char *)malloc(n);
+  if (copy) memcpy(copy, text, n);
+  return copy;
+}
+
+/* Printable ASCII without spaces: a model name ("claude-sonnet-4-5", "us.anthropic.x-v1:0"). */
+static bool printable_word(const char *text) {
+  const char *p;
+  if (!*text || strlen(text) > 256) return false;
+  for (p = text; *p; p++)
+    if (*p <= ' ' || *p > '~') return false;
+  return true;
+}
+
+/* Letters only: a permission mode ("acceptEdits", "plan"). */
+static bool letters(const char *text) {
+  const char *p;
+  if (!*text || strlen(text) > 64) return false;
+  for (p = text; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))) return false;
+  return true;
+}
+
+/* A tool name or rule the CLI can take as one argument of --allowedTools/--disallowedTools: it
+ * must not look like an option. Refused rather than dropped: a lost deny rule would widen what the
+ * run may do. */
+static rh_status check_tools(rh_runtime_session *s, const rhk_strings *tools, const char *what) {
+  size_t i;
+  char message[160];
+  for (i = 0; i < tools->count; i++) {
+    if (tools->items[i][0] == '\0' || tools->items[i][0] == '-') {
+      snprintf(message, sizeof message, "constraint \"%s\" holds an empty name or one starting with '-'", what);
+      return rhk_fail(&s->kit, RH_ERR_INVALID_ARGUMENT, message);
+    }
+  }
+  return RH_OK;
+}
+
+static rh_status read_options(rh_runtime_session *s) {
+  rhk_session *kit = &s->kit;
+  rh_str v;
+  int64_t turns;
+  double budget;
+  bool partial;
+  rh_status status;
+  s->max_turns = kit->constraints.max_turns;
+  s->max_budget_usd = kit->constraints.max_budget_usd;
+  if (rhk_config_find(kit, "model", &v) == RH_OK &&
+      (!(s->model = dup_string_value(v)) || !printable_word(s->model)))
+    return rhk_fail(kit, RH_ERR_INVALID_ARGUMENT, "config \"model\" must be a model name");
+  if (rhk_config_find(kit, "max_turns", &v) == RH_OK) {
+    if ((turns = rhk_json_int(v, -1)) < 1)
+      return rhk_fail(kit, RH_ERR_INVALID_ARGUMENT, "config \"max_turns\" must be an integer >= 1");
+    if (s->max_turns < 0 || turns < s->max_turns) s->max_turns = turns; /* the tighter limit wins */
+  }
+  if (rhk_config_find(kit, "max_budget_usd", &v) == RH_OK) {
+    if (!((budget = rhk_json_number(v, -1)) > 0))
+      return rhk_fail(kit, RH_ERR_INVALID_ARGUMENT, "config \"max_budget_usd\" must be a number > 0");
+    if (s->max_budget_usd < 0 || budget < s->max_budget_usd) s->max_budget_usd = budget;
+  }
+  if (kit->constraints.permission_mode) { /* the policy's word beats the operator's default */
+    if (!letters(kit->constraints.permission_mode))
+      return rhk_fail(kit, RH_ERR_INVALID_ARGUMENT, "constraint \"permission_mode\" must be one word (acceptEdits, plan...)");
+    if (!(s->permission_mode = dup_cstr(kit->constraints.permission_mode)))
+      return rhk_fail(kit, RH_ERR_NO_MEMORY, "out of memory");
+  } else if (rhk_config_find(kit, "permission_mode", &v) == RH_OK &&
+             (!(s->permission_mode = dup_string_value(v)) || !letters(s->permission_mode))) {
+    return rhk_fail(kit, RH_ERR_INVALID_ARGUMENT, "config \"permission_mode\" must be one word (acceptEdits, plan...)");
+  }
+  if (rhk_config_find(kit, "partial_messages", &v) == RH_OK) {
+    if (rh_json_bool(v, &partial) != RH_OK)
+      return rhk_fail(kit, RH_ERR_INVALID_ARGUMENT, "config \"partial_messages\" must be true or false");
+    s->partial_messages = partial;
+  }
+  if ((status = check_tools(s, &kit->constraints.allow, "tools.allow")) != RH_OK ||
+      (status = check_tools(s, &kit->constraints.deny, "tools.deny")) != RH_OK)
+    return status;
+  return RH_OK;
+}
+
+/* ---- The adapter --------------------------------------------------------------------------- */
+
+static void free_session(rh_runtime_session *s) {
+  rhk_session_free(&s->kit);
+  free(s->model);
+  free(s->permission_mode);
+  free(s->usage_model);
+  rh_json_buffer_free(&s->extra);
+  rh_json_buffer_free(&s->terminal);
+  rh_json_buffer_free(&s->text);
+  rh_json_buffer_free(&s->output);
+  free(s);
+}
+
+static const rh_host *g_host; /* for failures before a session has its own */
+
+static rh_status claude_create(const rh_runtime_adapter *self, const rh_runtime_context *ctx,
+                               rh_runtime_session **out) {
+  rh_runtime_session *s;
+  rh_status status;
+  (void)self;
+  if (!(s = (rh_runtime_session *)calloc(1, sizeof *s))) {
+    rh_str m = RH_STR_LIT("claude-code: out of memory");
+    (ctx->host ? ctx->host : g_host)->set_error(ctx->host ? ctx->host : g_host, m);
+    return RH_ERR_NO_MEMORY;
+  }
+  rh_json_buffer_init(&s->extra);
+  rh_json_buffer_init(&s->terminal);
+  rh_json_buffer_init(&s->text);
+  rh_json_buffer_init(&s->output);
+  if ((status = rhk_session_init(&s->kit, &k_info, ctx)) != RH_OK || (status = read_options(s)) != RH_OK) {
+    free_session(s);
+    return status;
+  }
+  *out = s;
+  return RH_OK;
+}
+
+/* The tools to deny: the policy's, plus what read_only and network mean for Claude Code. */
+static rh_status add_denied(rh_runtime_session *s, rhk_argv *argv) {
+  static const char *const writers[] = {"Bash", "Write", "Edit", "MultiEdit", "NotebookEdit"};
+  static const char *const network[] = {"WebFetch", "WebSearch"};
+  const rhk_constraints *c = &s->kit.constraints;
+  size_t i;
+  rh_status status = RH_OK;
+  if (c->deny.count == 0 && !c->read_only && c->network == RHK_NETWORK_ANY) return RH_OK;
+  status = rhk_argv_addz(&s->kit, argv, "--disallowedTools");
+  for (i = 0; i < c->deny.count && status == RH_OK; i++) status = rhk_argv_addz(&s->kit, argv, c->deny.items[i]);
+  for (i = 0; c->read_only && i < sizeof writers / sizeof writers[0] && status == RH_OK; i++)
+    status = rhk_argv_addz(&s->kit, argv, writers[i]);
+  for (i = 0; c->network != RHK_NETWORK_ANY && i < sizeof network / sizeof network[0] && status == RH_OK; i++)
+    status = rhk_argv_addz(&s->kit, argv, network[i]);
+  return status;
+}
+
+static rh_status add_allowed(rh_runtime_session *s, rhk_argv *argv) {
+  const rhk_constraints *c = &s->kit.constraints;
+  size_t i;
+  rh_status status;
+  if (!c->has_allow) return RH_OK;
+  if (c->allow.count == 0) { /* nothing allowed: no built-in tool at all */
+    if ((status = rhk_argv_addz(&s->kit, argv, "--tools")) != RH_OK) return status;
+    return rhk_argv_addz(&s->kit, argv, "");
+  }
+  status = rhk_argv_addz(&s->kit, argv, "--allowedTools");
+  for (i = 0; i < c->allow.count && status == RH_OK; i++) status = rhk_argv_addz(&s->kit, argv, c->allow.items[i]);
+  return status;
+}
+
+/* The prompt as the one user message of --input-format stream-json. */
+static rh_status write_prompt(rh_runtime_session *s, rh_json_buffer *out) {
+  const rh_writer *w = &out->writer;
+  if (rh_json_write_cstr(w, "{\"type\":\"user\",\"message\":{\"role\":\"user\",\"content\":") ||
+      rh_json_write_string(w, s->kit.prompt, s->kit.prompt_len) ||
+      rh_json_write_cstr(w, "},\"parent_tool_use_id\":null,\"session_id\":\"\"}\n"))
+    return rhk_fail(&s->kit, RH_ERR_NO_MEMORY, "out of memory writing the prompt");
+  return RH_OK;
+}
+
+static rh_status claude_launch(rh_runtime_session *s, const rh_writer *spec_out) {
+  static const char *const fixed[] = {"-p", "--output-format", "stream-json", "--verbose", "--input-format",
+                                      "stream-json"};
+  rhk_session *kit = &s->kit;
+  rhk_argv argv;
+  rh_json_buffer stdin_text;
+  char number[48];
+  size_t i;
+  rh_status status = rhk_launch_begin(kit, &argv);
+  rh_json_buffer_init(&stdin_text);
+  for (i = 0; i < sizeof fixed / sizeof fixed[0] && status == RH_OK; i++) status = rhk_argv_addz(kit, &argv, fixed[i]);
+  if (status == RH_OK && s->partial_messages) status = rhk_argv_addz(kit, &argv, "--include-partial-messages");
+  if (status == RH_OK && s->model) status = rhk_argv_add_joined(kit, &argv, "--model=", s->model, strlen(s->model));
+  if (status == RH_OK && s->permission_mode)
+    status = rhk_argv_add_joined(kit, &argv, "--permission-mode=", s->permission_mode, strlen(s->permission_mode));
+  if (status == RH_OK && s->max_turns > 0) {
+    snprintf(number, sizeof number, "%lld", (long long)s->max_turns);
+    status = rhk_argv_add_joined(kit, &argv, "--max-turns=", number, strlen(number));
+  }
+  if (status == RH_OK && s->max_budget_usd > 0) {
+    snprintf(number, sizeof number, "%.10g", s->max_budget_usd);
+    status = rhk_argv_add_joined(kit, &argv, "--max-budget-usd=", number, strlen(number));
+  }
+  if (status == RH_OK && kit->resume_id)
+    status = rhk_argv_add_joined(kit, &argv, "--resume=", kit->resume_id, strlen(kit->resume_id));
+  if (status == RH_OK) status = rhk_launch_add_config_args(kit, &argv);
+  /* Variadic lists last, so nothing after them can be taken for a tool name. */
+  if (status == RH_OK) status = add_denied(s, &argv);
+  if (status == RH_OK) status = add_allowed(s, &argv);
+  if (status == RH_OK) status = write_prompt(s, &stdin_text);
+  if (status == RH_OK)
+    status = rhk_launch_write(kit, &argv, NULL, 0, rhk_str(stdin_text.data, stdin_text.len), false, spec_out);
+  rhk_argv_free(&argv);
+  rh_json_buffer_free(&stdin_text);
+  return status;
+}
+
+static rh_status claude_feed(rh_runtime_session *s, rh_stream stream, const char *data, size_t len) {
+  return rhk_feed(&s->kit, stream, data, len);
+}
+
+static rh_status claude_finish(rh_runtime_session *s, const rh_exit *exit) { return rhk_finish(&s->kit, exit); }
+
+static void claude_destroy(rh_runtime_session *s) { free_session(s); }
+
+static rh_status claude_init(const rh_host *host, const char *library_path) {
+  (void)library_path;
+  g_host = host;
+  return RH_OK;
+}
+
+static void claude_deinit(void) { g_host = NULL; }
+
+static const rh_runtime_adapter k_adapter = {
+    .struct_size = sizeof(rh_runtime_adapter),
+    .protocol = RH_PROTOCOL_LINES,
+    .capabilities = RH_RUNTIME_CAP_RESUME,
+    .create = claude_create,
+    .launch = claude_launch,
+    .feed = claude_feed,
+    .respond = NULL, /* approvals over stdio need stdin kept open and closed later: not in ABI v1 */
+    .finish = claude_finish,
+    .destroy = claude_destroy,
+};
+
+static const rh_plugin_desc k_desc = {
+    .struct_size = sizeof(rh_plugin_desc),
+    .kind = RH_PLUGIN_KIND_RUNTIME,
+    .id = "claude-code",
+    .name = "Claude Code",
+    .version = CLAUDE_VERSION,
+    .vendor = "runhost",
+    .description = "Runs Anthropic's Claude Code CLI headless (claude -p, stream-json) and maps its "
+                   "output to unified events.",
+    .iface = {.runtime = &k_adapter},
+    .get_extension = NULL,
+};
+
+static const rh_plugin_desc *const k_plugins[] = {&k_desc};
+
+static const rh_plugin_entry k_entry = {
+    .struct_size = sizeof(rh_plugin_entry),
+    .abi = RH_ABI_VERSION_INIT,
+    .init = claude_init,
+    .deinit = claude_deinit,
+    .plugin_count = 1,
+    .plugins = k_plugins,
+};
+
+RH_EXPORT const rh_plugin_entry *runhost_plugin_entry_v1(void) { return &k_entry; }

@@ -1,0 +1,167 @@
+/* codex: the runtime adapter for OpenAI's Codex CLI, run headless.
+ *
+ *   codex exec --json [config args...] [--skip-git-repo-check] --sandbox=MODE [--model=M]
+ *              [--disable shell_tool] [-c web_search="disabled"] [-c ...] [resume -- THREAD_ID] -
+ *   stdin: the prompt, then closed
+ *
+ * The prompt travels on stdin: `codex exec` reads it there when the prompt argument is "-". So
+ * whatever it holds (a leading "-", newlines, U+0000, megabytes) it is data, never an option, and
+ * no argv size limit applies. A resume names the thread after "--", so an id can never be read as
+ * an option either (codex_options.c accepts UUIDs only). The policy's constraints become the
+ * sandbox mode and the tools codex turns off (codex_options.c); the output is mapped line by line
+ * in codex_lines.c, and its error wording typed in codex_errors.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codex.h"
+
+#define CODEX_VERSION "0.1.0"
+
+static const rhk_runtime_info k_info = {
+    "codex",
+    "codex",
+    "Codex",
+    "install the Codex CLI on the device: npm install -g @openai/codex (in a runhost checkout: "
+    "scripts/install-runtimes), or set \"executable\" in the codex plugin config",
+    "openai",
+    RHK_DEFAULT_LINE_LIMIT,
+    true, /* a turn always ends with turn.completed or turn.failed */
+    codex_on_stdout_line,
+    codex_on_stderr_line,
+};
+
+static void free_session(rh_runtime_session *s) {
+  rhk_session_free(&s->kit);
+  codex_free_options(&s->options);
+  rh_json_buffer_free(&s->final_message);
+  rh_json_buffer_free(&s->last_error_line);
+  rh_json_buffer_free(&s->extra);
+  rh_json_buffer_free(&s->terminal);
+  rh_json_buffer_free(&s->text);
+  rh_json_buffer_free(&s->build);
+  free(s);
+}
+
+static const rh_host *g_host; /* for failures before a session has its own */
+
+static rh_status codex_create(const rh_runtime_adapter *self, const rh_runtime_context *ctx, rh_runtime_session **out) {
+  rh_runtime_session *s;
+  rh_status status;
+  (void)self;
+  if (!(s = (rh_runtime_session *)calloc(1, sizeof *s))) {
+    const rh_host *host = ctx->host ? ctx->host : g_host;
+    rh_str m = RH_STR_LIT("codex: out of memory");
+    if (host) host->set_error(host, m);
+    return RH_ERR_NO_MEMORY;
+  }
+  rh_json_buffer_init(&s->final_message);
+  rh_json_buffer_init(&s->last_error_line);
+  rh_json_buffer_init(&s->extra);
+  rh_json_buffer_init(&s->terminal);
+  rh_json_buffer_init(&s->text);
+  rh_json_buffer_init(&s->build);
+  if ((status = rhk_session_init(&s->kit, &k_info, ctx)) != RH_OK || (status = codex_read_options(s)) != RH_OK) {
+    free_session(s);
+    return status;
+  }
+  *out = s;
+  return RH_OK;
+}
+
+static rh_status codex_launch(rh_runtime_session *s, const rh_writer *spec_out) {
+  rhk_session *kit = &s->kit;
+  rhk_argv argv;
+  rh_status status = rhk_launch_begin(kit, &argv);
+  if (status == RH_OK) status = rhk_argv_addz(kit, &argv, "exec");
+  if (status == RH_OK) status = rhk_argv_addz(kit, &argv, "--json");
+  /* The operator's args first: the flags the constraints imply come later and win. */
+  if (status == RH_OK) status = rhk_launch_add_config_args(kit, &argv);
+  if (status == RH_OK) status = codex_add_option_flags(s, &argv);
+  if (status == RH_OK && kit->resume_id) {
+    status = rhk_argv_addz(kit, &argv, "resume");
+    if (status == RH_OK) status = rhk_argv_addz(kit, &argv, "--");
+    if (status == RH_OK) status = rhk_argv_addz(kit, &argv, kit->resume_id);
+  }
+  if (status == RH_OK) status = rhk_argv_addz(kit, &argv, "-"); /* the prompt: read it from stdin */
+  if (status == RH_OK)
+    status = rhk_launch_write(kit, &argv, NULL, 0, rhk_str(kit->prompt, kit->prompt_len), false, spec_out);
+  rhk_argv_free(&argv);
+  return status;
+}
+
+static rh_status codex_feed(rh_runtime_session *s, rh_stream stream, const char *data, size_t len) {
+  return rhk_feed(&s->kit, stream, data, len);
+}
+
+/* A run that exited non-zero without a turn result, after codex said why: that error is the
+ * failure (a resume of a thread that does not exist, a config codex cannot load, a model error
+ * before the turn could fail). Without one, the kit says what the exit implies. */
+static rh_status hold_last_error(rh_runtime_session *s, const rh_exit *exit) {
+  if (s->kit.outcome != RHK_OUTCOME_NONE || !s->last_error[0] || exit->kind != RH_EXIT_EXITED || exit->code == 0)
+    return RH_OK;
+  return codex_hold_failure(s, rhk_cstr(s->last_error),
+                            s->last_error_stream == RH_STREAM_STDERR ? RHK_FAIL_RUNTIME : RHK_FAIL_MODEL_API,
+                            rhk_str(s->last_error_line.data, s->last_error_line.len));
+}
+
+static rh_status codex_finish(rh_runtime_session *s, const rh_exit *exit) {
+  rh_status status = RH_OK, ended;
+  /* End a last line without its newline first (as rhk_finish would), so it counts below. */
+  if (!s->kit.finished && s->kit.out.pending.len > 0) status = rhk_feed(&s->kit, RH_STREAM_STDOUT, "\n", 1);
+  if (!s->kit.finished && s->kit.err.pending.len > 0) {
+    ended = rhk_feed(&s->kit, RH_STREAM_STDERR, "\n", 1);
+    if (status == RH_OK) status = ended;
+  }
+  if (!s->kit.finished && (ended = hold_last_error(s, exit)) != RH_OK && status == RH_OK) status = ended;
+  ended = rhk_finish(&s->kit, exit);
+  return ended != RH_OK ? ended : status;
+}
+
+static void codex_destroy(rh_runtime_session *s) { free_session(s); }
+
+static rh_status codex_init(const rh_host *host, const char *library_path) {
+  (void)library_path;
+  g_host = host;
+  return RH_OK;
+}
+
+static void codex_deinit(void) { g_host = NULL; }
+
+static const rh_runtime_adapter k_adapter = {
+    .struct_size = sizeof(rh_runtime_adapter),
+    .protocol = RH_PROTOCOL_LINES,
+    .capabilities = RH_RUNTIME_CAP_RESUME,
+    .create = codex_create,
+    .launch = codex_launch,
+    .feed = codex_feed,
+    .respond = NULL, /* `codex exec` never asks: its sandbox is the boundary (live approvals are app-server only) */
+    .finish = codex_finish,
+    .destroy = codex_destroy,
+};
+
+static const rh_plugin_desc k_desc = {
+    .struct_size = sizeof(rh_plugin_desc),
+    .kind = RH_PLUGIN_KIND_RUNTIME,
+    .id = "codex",
+    .name = "Codex",
+    .version = CODEX_VERSION,
+    .vendor = "runhost",
+    .description = "Runs OpenAI's Codex CLI headless (codex exec --json) and maps its output to unified events.",
+    .iface = {.runtime = &k_adapter},
+    .get_extension = NULL,
+};
+
+static const rh_plugin_desc *const k_plugins[] = {&k_desc};
+
+static const rh_plugin_entry k_entry = {
+    .struct_size = sizeof(rh_plugin_entry),
+    .abi = RH_ABI_VERSION_INIT,
+    .init = codex_init,
+    .deinit = codex_deinit,
+    .plugin_count = 1,
+    .plugins = k_plugins,
+};
+
+RH_EXPORT const rh_plugin_entry *runhost_plugin_entry_v1(void) { return &k_entry; }

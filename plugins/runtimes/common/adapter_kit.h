@@ -1,0 +1,488 @@
+/* adapter_kit.h — the kit runhost's bundled runtime adapters (claude-code, codex, gemini-cli,
+ * opencode) are built from, so that what they share is written once.
+ *
+ * Internal: not part of the ABI, not installed, compiled into each bundled adapter (a static
+ * library linked into the plugin, its symbols hidden by the plugin's version script). It depends
+ * on abi/include alone, as the adapters do. A vendor's adapter cannot use it; ours follow it.
+ *
+ * What it gives an adapter:
+ *   - the session's inputs, read and checked once: the prompt and cwd from the dispatch, the
+ *     resume id, the operator's config ("executable", "env", "args", "max_line_bytes") and the
+ *     merged policy constraints ("tools" allow/deny, "read_only", "network", "max_turns",
+ *     "max_budget_usd", "permission_mode"), with the raw JSON kept for adapter-specific keys;
+ *   - a launch spec builder: argv (never a shell string), env, stdin;
+ *   - one bounded line assembler per stream, calling the adapter once per whole line, and a check
+ *     that turns a line that is not a JSON object into runtime.unparsed with the reason;
+ *   - one emitter per unified event type, writing the payload the schema wants (docs/events.md);
+ *     every payload is scrubbed of the secret env values from the config before it leaves;
+ *   - a bounded table from the runtime's native tool-call ids to stable tool_call_ids;
+ *   - the ending: the adapter holds the outcome the runtime reported (run.completed, or a typed
+ *     failure from a small table of failure kinds: auth, rate limit, turn limit, budget...);
+ *     rhk_finish() flushes the streams and emits exactly one terminal event: cancellation and
+ *     timeouts first, then the held outcome, then what the exit implies (runtime_not_found with
+ *     the runtime's install hint when the program could not be started; "exited without a
+ *     result line" when the runtime promised one and never printed it).
+ *
+ * An adapter, in outline (plugins/runtimes/claude-code/claude_code.c is the full example):
+ *
+ *   struct rh_runtime_session { rhk_session kit; ...adapter state... };   // kit comes first
+ *
+ *   static const char *const k_top[] = {"type", "text"};
+ *   static rh_status on_stdout_line(rhk_session *kit, const char *line, size_t len, bool cut) {
+ *     rh_str v[2], doc, raw = rhk_str(line, len);
+ *     if (!rhk_line_pick(kit, RH_STREAM_STDOUT, line, len, cut, k_top, 2, v, &doc))
+ *       return RH_OK;                                  // kept as runtime.unparsed, or blank
+ *     if (rhk_json_is(v[0], "message"))
+ *       return rhk_emit_message(kit, "assistant", v[1], true, false, raw);
+ *     return rhk_emit_unparsed(kit, RH_STREAM_STDOUT, line, len, false, "not mapped: ", v[0]);
+ *   }
+ *   static const rhk_runtime_info k_info = {"my-cli", "mycli", "My CLI", "npm i -g my-cli",
+ *                                           "my-provider", 8u << 20, true, on_stdout_line, NULL};
+ *   create:  calloc the session; rhk_session_init(&s->kit, &k_info, ctx); read adapter options
+ *   launch:  rhk_launch_begin(&kit, &argv); rhk_argv_add...; rhk_launch_write(...)
+ *   feed:    return rhk_feed(&s->kit, stream, data, len);
+ *   finish:  return rhk_finish(&s->kit, exit);
+ *   destroy: rhk_session_free(&s->kit); free(s);
+ *
+ * Conventions: every function taking a session that returns a status other than RH_OK has called
+ * host->set_error() (except rhk_emit_file_changed's RH_ERR_NOT_FOUND, which is an answer); the
+ * rhk_json_* readers only return the status. rh_str views passed in are borrowed for the call. A view from the
+ * JSON reader ("value") is the raw JSON text of that value inside the line.
+ *
+ * Thread rules: none of its own. A session belongs to one adapter session, which the host calls
+ * on its reactor thread, one call at a time (runtime.h).
+ */
+#ifndef RUNHOST_ADAPTER_KIT_H
+#define RUNHOST_ADAPTER_KIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <runhost/json.h>
+#include <runhost/lines.h>
+#include <runhost/runhost.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Limits -------------------------------------------------------------------------------- */
+
+#define RHK_DEFAULT_LINE_LIMIT ((size_t)8 << 20)  /* stdout lines: a Write of a large file is one line */
+#define RHK_MAX_LINE_LIMIT ((size_t)256 << 20)    /* the most "max_line_bytes" may ask for */
+#define RHK_STDERR_LINE_LIMIT ((size_t)1 << 20)   /* stderr lines, as command.output wants */
+#define RHK_TEXT_LIMIT ((size_t)1 << 20)          /* command.output text and unparsed lines are cut here */
+#define RHK_KEEP_BUFFER ((size_t)256 << 10)       /* a line buffer larger than this is freed after use */
+#define RHK_TOOL_TABLE_SIZE 1024                  /* tool calls open at once; then the oldest is forgotten */
+#define RHK_MAX_SECRETS 32
+
+typedef struct rhk_session rhk_session;
+
+/* Called once per whole line of one stream, without its newline. `truncated`: the line was longer
+ * than the stream's limit and is cut there (the rest was skipped). Return RH_OK unless something
+ * failed that the host should hear of (out of memory); a line the adapter cannot map it emits as
+ * runtime.unparsed and returns RH_OK. */
+typedef rh_status (*rhk_line_fn)(rhk_session *s, const char *line, size_t len, bool truncated);
+
+/* What the kit knows about one runtime. Static data, one per adapter. */
+typedef struct rhk_runtime_info {
+  const char *id;            /* the adapter id: "claude-code"; prefixes every message */
+  const char *program;       /* argv[0] unless the config's "executable" says otherwise: "claude" */
+  const char *display_name;  /* for people: "Claude Code" */
+  const char *install_hint;  /* runtime_not_found's recovery hint: how to install the program */
+  const char *usage_source;  /* the provider its usage is charged to: "anthropic" */
+  size_t line_limit;         /* stdout's line limit unless the config's "max_line_bytes" says */
+  bool expects_result;       /* the runtime always ends with a result line: exiting without one
+                                is a failure even with exit code 0 */
+  rhk_line_fn on_stdout_line;
+  rhk_line_fn on_stderr_line; /* NULL: each stderr line becomes command.output {stream: stderr} */
+} rhk_runtime_info;
+
+/* ---- Inputs -------------------------------------------------------------------------------- */
+
+typedef enum rhk_network { RHK_NETWORK_ANY = 0, RHK_NETWORK_LOOPBACK = 1, RHK_NETWORK_NONE = 2 } rhk_network;
+
+typedef struct rhk_strings {
+  char **items; /* NUL-terminated copies */
+  size_t count;
+} rhk_strings;
+
+/* The operator's configuration (rh_runtime_context.config_json). */
+typedef struct rhk_config {
+  char *executable;   /* "executable": the program to run instead of info->program; NULL if unset */
+  rhk_strings args;   /* "args": extra argv, placed where the adapter calls rhk_launch_add_config_args */
+  rhk_strings env_names; /* "env": {"NAME": "value" | {"value": "...", "secret": bool}} */
+  rhk_strings env_values;
+  size_t line_limit;  /* "max_line_bytes", else info->line_limit */
+  char *text;         /* the whole config JSON, for rhk_config_find */
+  size_t text_len;
+} rhk_config;
+
+/* The merged policy launch constraints (rh_runtime_context.constraints_json, policy.h). */
+typedef struct rhk_constraints {
+  bool has_allow;       /* "tools": {"allow": [...]} was given (it may be empty: nothing allowed) */
+  rhk_strings allow;
+  rhk_strings deny;     /* "tools": {"deny": [...]} */
+  bool read_only;       /* "read_only": true */
+  rhk_network network;  /* "network": "none" | "loopback" | "any" (default) */
+  int64_t max_turns;    /* "max_turns": integer >= 1, or -1 */
+  double max_budget_usd;   /* "max_budget_usd": number > 0, or -1 */
+  char *permission_mode;   /* "permission_mode": a runtime-specific word, or NULL */
+  char *text;           /* the whole constraints JSON, for rhk_constraint_find */
+  size_t text_len;
+} rhk_constraints;
+
+/* ---- Tool calls ---------------------------------------------------------------------------- */
+
+typedef enum rhk_tool_kind {
+  RHK_TOOL = 0,    /* "tool" */
+  RHK_COMMAND = 1, /* "command": a shell command */
+  RHK_MCP = 2,     /* "mcp" */
+  RHK_FILE = 3     /* "file": a file edit */
+} rhk_tool_kind;
+
+/* One open tool call. Strings are owned by the table and live until rhk_tools_close (or until
+ * the table forgets the call to make room). */
+typedef struct rhk_tool_call {
+  char *native_id;    /* the runtime's id; NULL for a free slot */
+  char *call_id;      /* the stable tool_call_id the events carry */
+  char *name;
+  rhk_tool_kind kind;
+  char *path;         /* adapter's note: the file a file tool touches (relative), or NULL */
+  int change;         /* adapter's note: an rhk_change, for file tools */
+  int64_t size_bytes; /* adapter's note: the file's size after the edit, or -1 */
+  uint64_t order;     /* when it was opened, to forget the oldest first */
+} rhk_tool_call;
+
+typedef struct rhk_tools {
+  rhk_tool_call *slots; /* grows to RHK_TOOL_TABLE_SIZE as calls are open at once */
+  size_t cap;
+  size_t open_count;
+  uint64_t opened;      /* calls opened so far: orders slots and numbers generated ids */
+} rhk_tools;
+
+/* ---- Failures ------------------------------------------------------------------------------ */
+
+/* Why a run failed, as the runtime reported it. Each kind maps onto one unified error code with
+ * its retryable flag and recovery action (rhk_failure_of); `cause` keeps the finer kind in the
+ * payload (error.cause), since the unified code table has no auth or rate-limit codes of its own. */
+typedef enum rhk_failure_kind {
+  RHK_FAIL_AUTH = 0,           /* runtime_error, cause auth_failed: the model API refused the credentials */
+  RHK_FAIL_RATE_LIMITED,       /* quota_exceeded, cause rate_limited, retryable: 429 */
+  RHK_FAIL_BILLING,            /* budget_exceeded, cause billing: the provider account has no credit */
+  RHK_FAIL_MODEL_UNAVAILABLE,  /* runtime_error, cause model_unavailable, retryable: overloaded, 5xx, network */
+  RHK_FAIL_MODEL_REQUEST,      /* runtime_error, cause model_request_rejected: 400/404/413, unknown model */
+  RHK_FAIL_MODEL_API,          /* runtime_error, cause model_api_error: any other model API failure */
+  RHK_FAIL_TURN_LIMIT,         /* budget_exceeded, cause turn_limit: the runtime's max turns were reached */
+  RHK_FAIL_BUDGET_LIMIT,       /* budget_exceeded, cause budget_limit: the runtime's spending cap was reached */
+  RHK_FAIL_CONTEXT_LIMIT,      /* runtime_error, cause context_limit: the conversation no longer fits */
+  RHK_FAIL_SESSION_NOT_FOUND,  /* runtime_error, cause session_not_found: the session to resume is gone */
+  RHK_FAIL_POLICY,             /* policy_denied, cause runtime_policy: the runtime's own sandbox/approval refused */
+  RHK_FAIL_RUNTIME,            /* runtime_error, cause runtime_error: the runtime reported an error of its own */
+  RHK_FAIL_NO_RESULT,          /* runtime_error, cause no_result, retryable: exited without a result line */
+  RHK_FAIL_KIND_COUNT
+} rhk_failure_kind;
+
+typedef struct rhk_failure {
+  const char *code;         /* the unified error code (docs/events.md) */
+  const char *cause;        /* error.cause: the finer kind, or NULL */
+  bool retryable;
+  const char *action;       /* recovery.action */
+  const char *usage_source; /* recovery.usage_source (raise_budget, request_quota); NULL: info's */
+  const char *hint;         /* recovery.hint, or NULL */
+} rhk_failure;
+
+/* The unified code, retryable flag, recovery and hint of a failure kind. */
+const rhk_failure *rhk_failure_of(rhk_failure_kind kind);
+
+/* The failure kind an HTTP status from a model API implies (401/403 auth, 429 rate limit, 402
+ * billing, 5xx/529 unavailable, 400/404/413/422 request rejected, anything else model_api). */
+rhk_failure_kind rhk_failure_kind_for_http_status(int64_t status);
+
+/* ---- The session --------------------------------------------------------------------------- */
+
+typedef enum rhk_outcome_kind { RHK_OUTCOME_NONE = 0, RHK_OUTCOME_COMPLETED, RHK_OUTCOME_FAILED } rhk_outcome_kind;
+
+struct rhk_session {
+  const rh_host *host; /* from the context: valid until destroy */
+  rh_run *run;
+  const rhk_runtime_info *info;
+
+  /* From the dispatch and the context (create copies them). */
+  char *prompt;       /* may hold U+0000 */
+  size_t prompt_len;
+  char *cwd;          /* the dispatch's "cwd", or NULL */
+  char *resume_id;    /* the context's resume_id, or NULL when empty */
+  rhk_config config;
+  rhk_constraints constraints;
+
+  /* Output. */
+  rh_lines out, err;
+  rh_json_buffer payload; /* each event's payload, reused */
+  rh_json_buffer scratch; /* messages, copies */
+  rh_str extra;           /* members added to every non-terminal payload (rhk_set_extra) */
+  char *work_dir;         /* absolute directory file paths are relative to (rhk_set_work_dir) */
+  char *last_stderr;      /* the last non-blank stderr line, cut at 512 bytes, for failure messages */
+  rhk_tools tools;
+  char *secrets[RHK_MAX_SECRETS]; /* secret env values, JSON-escaped as payloads hold them */
+  size_t secret_count;
+
+  /* The ending the runtime reported, held for rhk_finish. */
+  rhk_outcome_kind outcome;
+  rhk_failure failure;
+  rh_json_buffer outcome_message; /* run.failed error.message, or run.completed result */
+  bool outcome_has_result;
+  double outcome_duration_ms;     /* < 0: none */
+  rh_json_buffer outcome_extra;   /* members added to the terminal payload */
+  rh_json_buffer outcome_line;    /* the native line, as the terminal event's raw */
+  char *session_id;               /* the runtime-native session id (rhk_set_session_id) */
+  bool finished;
+};
+
+/* Reads the context into `s` (zeroed by the caller, e.g. with calloc). On failure, set_error has
+ * the reason (naming the bad field) and the caller still calls rhk_session_free. */
+rh_status rhk_session_init(rhk_session *s, const rhk_runtime_info *info, const rh_runtime_context *ctx);
+void rhk_session_free(rhk_session *s);
+
+/* feed(): hands whole lines of `stream` to the info's line functions. */
+rh_status rhk_feed(rhk_session *s, rh_stream stream, const char *data, size_t len);
+
+/* finish(): flushes each stream's last partial line, then emits the one terminal event. */
+rh_status rhk_finish(rhk_session *s, const rh_exit *exit);
+
+/* Finds a member of the config or of the constraints by dotted path (rh_json_find_path). */
+rh_status rhk_config_find(const rhk_session *s, const char *path, rh_str *value);
+rh_status rhk_constraint_find(const rhk_session *s, const char *path, rh_str *value);
+
+/* Members (`"a":1,"b":"x"`, without braces) added to every event payload until set again; used
+ * for context that applies to a whole native line (e.g. a sub-agent's parent call). */
+void rhk_set_extra(rhk_session *s, rh_str members);
+
+/* The runtime-native session id: run.completed carries it as session_id (run.failed and
+ * run.cancelled too), so a later dispatch can resume. The first one set wins unless `replace`;
+ * an empty id with `replace` forgets it (a session that turned out not to exist). */
+rh_status rhk_set_session_id(rhk_session *s, rh_str id, bool replace);
+
+/* The absolute directory the runtime works in (as it reports it); file paths are made relative
+ * to it. Until set, the dispatch's cwd is used when it is absolute. */
+rh_status rhk_set_work_dir(rhk_session *s, rh_str dir);
+
+/* ---- Holding the outcome ------------------------------------------------------------------- */
+
+/* The runtime finished its work: run.completed {result?, duration_ms?, session_id?} + `extra`
+ * members. `result` may be {NULL, 0} for none; duration_ms < 0 for none. `line` becomes raw.
+ * A later call replaces an earlier one. */
+rh_status rhk_hold_completed(rhk_session *s, rh_str result, bool has_result, double duration_ms,
+                             rh_str extra, rh_str line);
+
+/* The runtime failed: run.failed {error: {code, message, retryable, recovery, cause}} + `extra`.
+ * `message` is for people; the kit prefixes the runtime's display name. */
+rh_status rhk_hold_failure(rhk_session *s, rhk_failure_kind kind, rh_str message, rh_str extra,
+                           rh_str line);
+rh_status rhk_hold_failure_with(rhk_session *s, const rhk_failure *failure, rh_str message,
+                                rh_str extra, rh_str line);
+
+/* ---- Lines --------------------------------------------------------------------------------- */
+
+/* The JSON object a stdout line holds. True with *doc set when it is one; otherwise the line has
+ * been dealt with (blank lines skipped; anything else emitted as runtime.unparsed with the
+ * reason: cut, not UTF-8, not JSON, not an object) and the answer is false. */
+bool rhk_line_object(rhk_session *s, rh_stream stream, const char *line, size_t len,
+                     bool truncated, rh_str *doc);
+
+/* rhk_line_object and rhk_json_pick in one walk of the line: true with values[] (and *doc) set
+ * when the line is one JSON object; otherwise it has been dealt with as rhk_line_object says. */
+bool rhk_line_pick(rhk_session *s, rh_stream stream, const char *line, size_t len, bool truncated,
+                   const char *const *names, size_t count, rh_str *values, rh_str *doc);
+
+/* Whether `s` is well-formed UTF-8. */
+bool rhk_utf8_valid(const char *s, size_t n);
+
+/* ---- JSON reading -------------------------------------------------------------------------- */
+
+/* A walk over an array's elements or an object's members, like rh_json_iter (json.h) but with a
+ * faster scanner: strings are skipped a table lookup per byte rather than decoded. Views are the
+ * raw JSON of each value, usable with json.h's functions. After rhk_json_next returns false,
+ * `ok` says whether the walk reached the closing bracket of a well-formed container. */
+typedef struct rhk_json_iter {
+  const char *pos, *end;
+  char close;
+  bool started;
+  bool ok;
+  int depth;
+} rhk_json_iter;
+bool rhk_json_begin(rhk_json_iter *it, rh_str container);
+bool rhk_json_next(rhk_json_iter *it, rh_str *key, rh_str *value);
+
+/* Checks that `text` is one JSON value, whitespace around it allowed; *value is its view. */
+bool rhk_json_parse(rh_str text, rh_str *value);
+
+/* One walk over an object's members, picking the named ones: values[i] is the view of member
+ * names[i], or {NULL, 0} when absent (the last duplicate wins). RH_ERR_INVALID_ARGUMENT when
+ * `object` is not a well-formed object. Cheaper than one rh_json_find per name. */
+rh_status rhk_json_pick(rh_str object, const char *const *names, size_t count, rh_str *values);
+
+/* rhk_json_pick over `text` holding one object with whitespace around it, in one walk; *object
+ * is the object's view. RH_ERR_NOT_FOUND when `text` does not start with '{' (after whitespace),
+ * RH_ERR_INVALID_ARGUMENT when it is not one well-formed object. */
+rh_status rhk_json_pick_text(rh_str text, const char *const *names, size_t count, rh_str *values,
+                             rh_str *object);
+
+/* Whether `value` is the JSON string `text` (ASCII `text`; escapes decoded). */
+bool rhk_json_is(rh_str value, const char *text);
+
+/* The text of a JSON string value, decoded into `buf` (cut to fit, NUL-terminated). Empty when
+ * `value` is not a string. */
+const char *rhk_json_text(rh_str value, char *buf, size_t cap);
+
+/* Appends the decoded bytes of a JSON string value (a view the reader checked) to `out`:
+ * RH_ERR_INVALID_ARGUMENT when `value` is not a string, RH_ERR_NO_MEMORY. */
+rh_status rhk_json_decode(rh_str value, rh_json_buffer *out);
+
+/* An integer member value, or `fallback` when absent or not an integer. */
+int64_t rhk_json_int(rh_str value, int64_t fallback);
+
+/* A number member value, or `fallback` when absent or not a number. */
+double rhk_json_number(rh_str value, double fallback);
+
+/* ---- JSON writing -------------------------------------------------------------------------- */
+
+/* `,"name":` (no comma when `first`). */
+rh_status rhk_write_key(const rh_writer *w, bool first, const char *name);
+/* `,"name":"text"` with `text` escaped (invalid UTF-8 becomes U+FFFD). */
+rh_status rhk_write_string_member(const rh_writer *w, bool first, const char *name,
+                                  const char *text, size_t len);
+/* `,"name":<json>` with `json` written as it is (a view from the reader). */
+rh_status rhk_write_raw_member(const rh_writer *w, bool first, const char *name, rh_str json);
+/* `,"name":<integer>` */
+rh_status rhk_write_int_member(const rh_writer *w, bool first, const char *name, int64_t value);
+/* `,"name":<number>` (shortest text that reads back the same double) */
+rh_status rhk_write_number_member(const rh_writer *w, bool first, const char *name, double value);
+
+/* ---- Emitting events ----------------------------------------------------------------------- */
+
+/* Every emitter writes the payload docs/events.md defines, adds the rhk_set_extra members,
+ * scrubs secrets, and passes `raw` (the native line; {NULL, 0} for none) when it is UTF-8. A
+ * payload the host refuses it keeps as runtime.unparsed itself (host.h): those return RH_OK. */
+
+/* message {role, text, delta?}. `text` is raw JSON (a string value from the reader) when
+ * `text_is_json`, else plain bytes to escape. */
+rh_status rhk_emit_message(rhk_session *s, const char *role, rh_str text, bool text_is_json,
+                           bool delta, rh_str raw);
+
+/* reasoning {text, delta?}; `text` as for rhk_emit_message. */
+rh_status rhk_emit_reasoning(rhk_session *s, rh_str text, bool text_is_json, bool delta, rh_str raw);
+
+/* tool.started {tool_call_id, name, input?, kind}. `input` is raw JSON or {NULL, 0}. */
+rh_status rhk_emit_tool_started(rhk_session *s, const rhk_tool_call *call, rh_str input, rh_str raw);
+
+/* tool.completed {tool_call_id, name?, status, output?, error?, duration_ms?}. `output` is raw
+ * JSON or {NULL, 0}; `error` plain text, {NULL, 0} for none (status success unless `failed`). */
+typedef struct rhk_tool_result {
+  const char *call_id;
+  const char *name;     /* NULL: unknown */
+  bool failed;
+  rh_str output;        /* raw JSON */
+  rh_str error;         /* plain text */
+  double duration_ms;   /* < 0: none */
+} rhk_tool_result;
+rh_status rhk_emit_tool_completed(rhk_session *s, const rhk_tool_result *result, rh_str raw);
+
+/* command.output, one event per line of `text` (plain bytes; "\r\n" and "\n" both end a line;
+ * a trailing newline makes no empty last line), each cut at RHK_TEXT_LIMIT. `exit_code` (when
+ * has_exit_code) goes on the last one; with no text at all, one event with text "" carries it. */
+rh_status rhk_emit_command_text(rhk_session *s, rh_stream stream, rh_str text, const char *call_id,
+                                bool has_exit_code, int64_t exit_code, rh_str raw);
+
+/* command.output for one line (no newline in it): cut at RHK_TEXT_LIMIT; `truncated` says it was
+ * cut before (by a line limit) too. */
+rh_status rhk_emit_command_line(rhk_session *s, rh_stream stream, rh_str text, const char *call_id,
+                                bool has_exit_code, int64_t exit_code, bool truncated, rh_str raw);
+
+/* file.changed {path, change, from?, size_bytes?, source_runtime: true}. Paths may be absolute:
+ * they are made relative to the work dir; a path outside it (or otherwise not expressible as the
+ * schema's relative path) emits nothing and returns RH_ERR_NOT_FOUND (no set_error). */
+typedef enum rhk_change { RHK_CREATED = 0, RHK_MODIFIED, RHK_DELETED, RHK_RENAMED } rhk_change;
+rh_status rhk_emit_file_changed(rhk_session *s, const char *path, size_t path_len, rhk_change change,
+                                const char *from, size_t from_len, int64_t size_bytes, rh_str raw);
+
+/* The path relative to the work dir, written into `out` (NUL-terminated): false when it cannot
+ * be expressed (outside, "..", empty, too long). */
+bool rhk_relative_path(const rhk_session *s, const char *path, size_t len, char *out, size_t cap);
+
+/* usage {source, input_tokens?, output_tokens?, cached_input_tokens?, cost_usd?, model?}; a
+ * negative count or cost is left out; source NULL means info->usage_source. */
+typedef struct rhk_usage {
+  const char *source;
+  const char *model;   /* NULL: none */
+  int64_t input_tokens;
+  int64_t output_tokens;
+  int64_t cached_input_tokens;
+  double cost_usd;
+} rhk_usage;
+rh_status rhk_emit_usage(rhk_session *s, const rhk_usage *usage, rh_str raw);
+
+/* runtime.unparsed {stream, line, reason, truncated?}: `line` is cut at RHK_TEXT_LIMIT (then
+ * truncated is set too); the reason is `reason` followed by `detail` (either may be empty). */
+rh_status rhk_emit_unparsed(rhk_session *s, rh_stream stream, const char *line, size_t len,
+                            bool truncated, const char *reason, rh_str detail);
+
+/* ---- Tool-call table ----------------------------------------------------------------------- */
+
+/* Opens a call: its tool_call_id is the native id when that is a usable id (1-128 bytes of
+ * [A-Za-z0-9._:-]) not already open, else "call_<n>". NULL only when out of memory. When the
+ * table is full the oldest open call is forgotten (its completion then carries the native id
+ * and no name). */
+rhk_tool_call *rhk_tools_open(rhk_session *s, rh_str native_id, rh_str name, rhk_tool_kind kind);
+/* The open call with this native id, or NULL. */
+rhk_tool_call *rhk_tools_find(rhk_session *s, rh_str native_id);
+/* Closes a call (after its tool.completed), freeing its slot. */
+void rhk_tools_close(rhk_session *s, rhk_tool_call *call);
+
+/* ---- Launch -------------------------------------------------------------------------------- */
+
+typedef struct rhk_argv {
+  char **items;
+  size_t count, cap;
+} rhk_argv;
+
+/* Starts argv with the program (config "executable", else info->program). */
+rh_status rhk_launch_begin(rhk_session *s, rhk_argv *argv);
+/* Appends one argument (copied). U+0000 cannot be in an argument: RH_ERR_INVALID_ARGUMENT. */
+rh_status rhk_argv_add(rhk_session *s, rhk_argv *argv, const char *text, size_t len);
+rh_status rhk_argv_addz(rhk_session *s, rhk_argv *argv, const char *text);
+/* Appends `prefix` immediately followed by `text` as one argument ("--resume=" + id), so a value
+ * starting with '-' can never be read as an option. */
+rh_status rhk_argv_add_joined(rhk_session *s, rhk_argv *argv, const char *prefix, const char *text,
+                              size_t len);
+/* Appends the config's "args". */
+rh_status rhk_launch_add_config_args(rhk_session *s, rhk_argv *argv);
+void rhk_argv_free(rhk_argv *argv);
+
+/* Writes the launch spec: {"argv": [...], "env": {defaults, then the config's env},
+ * "stdin": ..., "keep_stdin_open": ...}. `env_defaults` is `default_count` name/value pairs
+ * (2 * count strings) the config's env may override. */
+rh_status rhk_launch_write(rhk_session *s, const rhk_argv *argv, const char *const *env_defaults,
+                           size_t default_count, rh_str stdin_text, bool keep_stdin_open,
+                           const rh_writer *spec_out);
+
+/* ---- Small things -------------------------------------------------------------------------- */
+
+/* Fails with set_error("<id>: <message>"). */
+rh_status rhk_fail(const rhk_session *s, rh_status status, const char *message);
+
+static inline rh_str rhk_str(const char *data, size_t len) {
+  rh_str v;
+  v.data = data;
+  v.len = len;
+  return v;
+}
+static inline rh_str rhk_cstr(const char *text) { return rhk_str(text, text ? strlen(text) : 0); }
+static inline rh_str rhk_none(void) { return rhk_str(NULL, 0); }
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RUNHOST_ADAPTER_KIT_H */

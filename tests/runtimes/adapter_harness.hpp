@@ -1,0 +1,126 @@
+// Driving a runtime adapter plugin in-process, the way the host does, without its CLI: load the
+// built plugin, create a session with a recording run, feed native bytes in any chunking, finish
+// with an exit, and look at the unified events it emitted. Every payload is checked against
+// docs/events.schema.json as it arrives (a refused one is kept as runtime.unparsed, as the host
+// does), and each event, wrapped in an envelope, against the whole schema.
+//
+//   AdapterHarness h("claude-code");
+//   auto s = h.start(h.dispatch("Say hi"));
+//   s.feed_chunked(RH_STREAM_STDOUT, transcript, 7);
+//   const auto& events = s.finish(exited(0));
+//
+// Each adapter of the bundled set describes itself to the generic suites in
+// tests/runtimes/adapters/<id>.json (see tests/runtimes/README.md).
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "host/host_services.hpp"
+#include "plugins/instances.hpp"
+#include "plugins/registry.hpp"
+
+namespace runhost::testing {
+
+struct RecordedEvent {
+  std::string type;
+  nlohmann::json payload;
+  std::string raw;
+  bool by_host = false;  // the run kept it itself, for an event it refused
+};
+
+// A run that keeps what the adapter emits. A payload that does not match the schema is refused
+// with the validator's message as last_error, and its line is kept as runtime.unparsed, as the
+// host does (host.h, emit).
+class RecordingRun final : public rh_run {
+ public:
+  rh_status emit(const rh_event& e) noexcept override;
+
+  std::vector<RecordedEvent> events;
+  std::vector<std::string> refusals;
+  std::vector<std::string> envelope_errors;  // events that fail the whole-envelope check
+};
+
+rh_exit exited(int code, uint32_t flags = 0);
+rh_exit signaled(int sig, uint32_t flags = 0);
+rh_exit spawn_failed(int err);
+
+// One session of one adapter.
+class AdapterSession {
+ public:
+  AdapterSession(std::unique_ptr<plugins::RuntimeSession> session, std::unique_ptr<RecordingRun> run)
+      : session_(std::move(session)), run_(std::move(run)) {}
+  Result<std::string> launch() { return session_->launch(); }
+  nlohmann::json launch_spec();  // parsed; throws when launch() fails
+  void feed(rh_stream stream, std::string_view bytes);
+  // Feeds `bytes` in pieces of `chunk` bytes (0: whole).
+  void feed_chunked(rh_stream stream, std::string_view bytes, size_t chunk);
+  // Feeds `bytes` in pieces of random sizes from 1 to `max`, from a fixed seed.
+  void feed_random(rh_stream stream, std::string_view bytes, size_t max, unsigned seed);
+  const std::vector<RecordedEvent>& finish(const rh_exit& exit);
+  const RecordingRun& run() const { return *run_; }
+
+ private:
+  std::unique_ptr<plugins::RuntimeSession> session_;
+  std::unique_ptr<RecordingRun> run_;
+};
+
+// What tests/runtimes/adapters/<id>.json says about an adapter.
+struct AdapterSpec {
+  std::string id;
+  std::string program;               // argv[0] by default
+  std::string install_hint_contains; // runtime_not_found's recovery hint names this
+  bool expects_result_line = true;
+  std::filesystem::path transcript;  // a realistic stdout transcript (repository-relative)
+  std::string result_line_prefix;    // how the transcript's final line starts (dropped for no-result tests)
+  std::vector<std::string> wrong_shape_lines;
+  nlohmann::json config = nlohmann::json::object();
+};
+
+std::vector<std::string> adapter_ids();  // from RUNHOST_TEST_ADAPTERS (tests/runtimes/CMakeLists.txt)
+AdapterSpec adapter_spec(const std::string& id);
+
+class AdapterHarness {
+ public:
+  explicit AdapterHarness(std::string id);
+  const plugins::LoadedPlugin& plugin() const;
+
+  static nlohmann::json dispatch(const std::string& prompt = "Do the thing", const std::string& runtime = "");
+
+  struct Options {
+    nlohmann::json config = nlohmann::json::object();
+    nlohmann::json constraints = nlohmann::json::object();
+    std::string resume_id;
+  };
+  Result<AdapterSession> create(const nlohmann::json& dispatch, const Options& options);
+  Result<AdapterSession> create(const nlohmann::json& dispatch) { return create(dispatch, Options{}); }
+  AdapterSession start(const nlohmann::json& dispatch, const Options& options);
+  AdapterSession start(const nlohmann::json& dispatch) { return start(dispatch, Options{}); }
+  AdapterSession start() { return start(dispatch(), Options{}); }
+
+ private:
+  std::string id_;
+};
+
+// Golden files: one {"type", "payload"} object per line, keys sorted, with what changes from one
+// recording of the same scenario to the next made neutral: UUIDs in any string (session and
+// thread ids) become "<uuid>", and every "duration_ms" becomes "<duration>".
+std::string to_golden(const std::vector<RecordedEvent>& events);
+std::vector<nlohmann::json> golden_events(const std::vector<RecordedEvent>& events);
+nlohmann::json neutral(const nlohmann::json& value);
+
+std::string read_text(const std::filesystem::path& path);
+std::vector<std::string> split_lines(const std::string& text);  // without their newlines
+
+extern const std::filesystem::path kRuntimeFixtureDir;  // tests/fixtures/runtimes
+extern const std::filesystem::path kTranscriptDir;      // tests/runtimes/transcripts
+extern const std::filesystem::path kGoldenDir;          // tests/runtimes/golden
+extern const std::filesystem::path kSpecDir;            // tests/runtimes/adapters
+
+}  // namespace runhost::testing
