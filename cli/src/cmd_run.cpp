@@ -61,7 +61,8 @@ json build_dispatch(const Args& args) {
       {"--tenant", "tenantId"},   {"--workspace", "workspaceId"}, {"--project", "projectId"},
       {"--user", "userId"},       {"--device", "deviceType"},     {"--device-id", "deviceId"},
       {"--runtime", "runtime"},   {"--prompt", "prompt"},         {"--cwd", "cwd"},
-      {"--approval-policy", "approvalPolicy"}, {"--idempotency-key", "idempotencyKey"}, {"--output-mode", "outputMode"}};
+      {"--approval-policy", "approvalPolicy"}, {"--idempotency-key", "idempotencyKey"}, {"--output-mode", "outputMode"},
+      {"--resume", "resumeSessionId"}};
   for (const auto& [flag, field] : flags) {
     if (auto v = args.value(flag)) d[field] = *v;
   }
@@ -123,7 +124,7 @@ int cmd_run(const std::vector<std::string>& argv) {
       argv, with_host_flags({{"--json"},
                              {"--dispatch", "--tenant", "--workspace", "--project", "--user", "--device", "--device-id",
                               "--runtime", "--prompt", "--cwd", "--approval-policy", "--idempotency-key", "--output-mode",
-                              "--timeout", "--connector"}}));
+                              "--timeout", "--connector", "--resume"}}));
   if (!args.positionals.empty()) {
     throw UsageError{"unexpected argument '" + args.positionals.front() + "' (a command for the custom runtime goes after --)"};
   }

@@ -19,9 +19,10 @@ Usage:
               [--tenant T] [--workspace W] [--project P] [--user U] [--device-id ID]
               [--approval-policy auto|confirm-risky|manual] [--idempotency-key K]
               [--connector ID]... [--timeout SECONDS] [--output-mode text|jsonl] [--json]
-              [-- COMMAND ARGS...]
+              [--resume SESSION] [-- COMMAND ARGS...]
       Dispatch one run and print its events as they happen (JSON lines with --json).
-      A command after -- runs with the custom runtime. Fields not given get local
+      A command after -- runs with the custom runtime. --resume continues the runtime's
+      own session (the session_id of an earlier run's last event). Fields not given get local
       defaults (tenant "local", workspace "default", user $USER, a fresh idempotency key).
       Ctrl-C cancels the run. Exits 0 when the run completed, 1 when it failed, 130 when
       it was cancelled, 2 for an invalid dispatch.

@@ -206,7 +206,8 @@ TEST(Lifecycle, EveryInvalidFieldIsNamed) {
       {"deviceId", json::array()}, {"runtime", ""},        {"prompt", 5},              {"cwd", false},
       {"connectors", "github"},  {"approvalPolicy", "yolo"}, {"idempotencyKey", std::string(300, 'k')},
       {"command", json::array()}, {"outputMode", "xml"},   {"timeoutSeconds", -1},     {"projectId", "a\nb"},
-      {"tenantID", "typo"},
+      {"tenantID", "typo"},      {"resumeSessionId", ""},  {"resumeSessionId", 42},
+      {"resumeSessionId", "s1"},  // the custom runtime cannot resume
   };
   for (const auto& [field, value] : cases) {
     json d = good;
@@ -224,6 +225,32 @@ TEST(Lifecycle, EveryInvalidFieldIsNamed) {
   EXPECT_FALSE(host->dispatch("[]"));
   auto runs = host->runs({});
   EXPECT_TRUE(runs && runs->empty());
+}
+
+// resumeSessionId reaches a runtime that can resume: claude-code, run as a stand-in program
+// that records its argv and prints a result line.
+TEST(Lifecycle, AResumeSessionIdReachesTheRuntime) {
+  TempDir bin;
+  const auto argv_file = bin / "argv.txt";
+  const auto fake = bin / "fake-claude";
+  write_file(fake, "#!/bin/sh\nfor a in \"$@\"; do echo \"$a\"; done > '" + argv_file.string() +
+                       "'\ncat > /dev/null\n"
+                       "echo '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"ok\","
+                       "\"session_id\":\"3f1c2e9a-0000-4000-8000-000000000001\"}'\n");
+  std::filesystem::permissions(fake, std::filesystem::perms::owner_all);
+  HostOptions options;
+  options.plugin_config["claude-code"] = json{{"executable", fake.string()}}.dump();
+  TestHost host(options);
+  json d = custom_dispatch({"unused"}, "resume");
+  d.erase("command");
+  d["runtime"] = "claude-code";
+  d["resumeSessionId"] = "3f1c2e9a-0000-4000-8000-000000000001";
+  const auto f = host.run(d);
+  expect_valid_stream(f);
+  ASSERT_EQ(f.types().back(), "run.completed") << f.events.back().json;
+  EXPECT_EQ(f.payload(f.events.size() - 1)["session_id"], "3f1c2e9a-0000-4000-8000-000000000001");
+  EXPECT_NE(read_file(argv_file).find("--resume=3f1c2e9a-0000-4000-8000-000000000001\n"), std::string::npos)
+      << read_file(argv_file);
 }
 
 TEST(Lifecycle, EventsReplayAfterTheHostIsClosedAndReopened) {

@@ -166,6 +166,7 @@ void ActiveRun::launch() {
   args.dispatch_json = dispatch_.canonical_json;
   args.constraints_json = constraints_.dump();
   args.config_json = host_.plugin_config(adapter_);
+  args.resume_id = dispatch_.resume_session_id.value_or("");
   auto session = plugins::RuntimeSession::create(adapter_, args, this);
   if (!session) {
     // The adapter refused the dispatch (e.g. a field it needs is missing): the dispatch's fault.

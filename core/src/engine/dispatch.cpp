@@ -14,7 +14,7 @@ using nlohmann::json;
 const std::set<std::string> kKnownFields = {
     "tenantId", "workspaceId", "projectId",  "userId",         "deviceType", "deviceId",      "runtime",
     "prompt",   "cwd",         "connectors", "approvalPolicy", "idempotencyKey", "command", "outputMode",
-    "timeoutSeconds"};
+    "timeoutSeconds", "resumeSessionId"};
 
 bool has_control_chars(std::string_view s) {
   for (unsigned char c : s) {
@@ -145,6 +145,15 @@ Result<Dispatch> parse_dispatch(std::string_view text) {
       return invalid_field("timeoutSeconds", "must be a whole number of seconds from 1 to 604800");
     }
     d.timeout_seconds = t->get<int64_t>();
+  }
+  if (auto r = doc.find("resumeSessionId"); r != doc.end() && !r->is_null()) {
+    if (!r->is_string() || r->get<std::string>().empty()) return invalid_field("resumeSessionId", "must be a non-empty string");
+    const auto value = r->get<std::string>();
+    if (value.size() > 512) return invalid_field("resumeSessionId", "is longer than 512 bytes");
+    if (value.find('\0') != std::string::npos || has_control_chars(value)) {
+      return invalid_field("resumeSessionId", "contains control characters");
+    }
+    d.resume_session_id = value;
   }
 
   // Canonical form: only known fields, nulls dropped, keys sorted (nlohmann's object is a map).

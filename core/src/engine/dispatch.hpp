@@ -5,10 +5,12 @@
 //   {"tenantId": "t1", "workspaceId": "w1", "projectId": "p1", "userId": "u1",
 //    "deviceType": "local", "deviceId": "laptop", "runtime": "custom", "prompt": "build it",
 //    "cwd": "app", "connectors": ["github"], "approvalPolicy": "auto", "idempotencyKey": "k1",
-//    "command": ["make", "all"], "outputMode": "text", "timeoutSeconds": 600}
+//    "command": ["make", "all"], "outputMode": "text", "timeoutSeconds": 600,
+//    "resumeSessionId": "3f1c..."}
 //
-// command, outputMode and timeoutSeconds are runhost's extensions (the custom runtime's argv
-// and output mode; a per-run time limit).
+// command, outputMode, timeoutSeconds and resumeSessionId are runhost's extensions (the custom
+// runtime's argv and output mode; a per-run time limit; the runtime's own session to continue,
+// as an earlier run's terminal event gave it in `session_id`).
 #pragma once
 
 #include <cstdint>
@@ -37,6 +39,7 @@ struct Dispatch {
   std::vector<std::string> command;
   std::optional<std::string> output_mode;  // text | jsonl
   std::optional<int64_t> timeout_seconds;
+  std::optional<std::string> resume_session_id;
 
   std::string canonical_json;  // the dispatch as validated, keys sorted: what adapters see and what is hashed
   std::string request_hash;    // sha256 of canonical_json, hex

@@ -261,6 +261,9 @@ Result<DispatchResult> HostImpl::dispatch(std::string_view dispatch_json) {
     return invalid_field("runtime", "names no loaded runtime ('" + d.runtime + "'); available: " +
                                         joined(registry_->ids(PluginKind::runtime)));
   }
+  if (d.resume_session_id && (adapter->desc->iface.runtime->capabilities & RH_RUNTIME_CAP_RESUME) == 0) {
+    return invalid_field("resumeSessionId", "runtime '" + d.runtime + "' cannot resume a session");
+  }
   for (const auto& c : d.connectors) {
     if (!connectors_.count(c)) {
       return invalid_field("connectors", "names no loaded connector ('" + c + "'); available: " +
