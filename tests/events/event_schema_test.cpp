@@ -185,7 +185,8 @@ TEST(EventSchema, RejectsAnUnknownFailureCode) {
       message,
       "payload/error/code: not one of invalid_dispatch, runtime_not_found, runtime_crashed, runtime_error, timeout, "
       "cancelled, policy_denied, budget_exceeded, quota_exceeded, connector_authorization_missing, device_unavailable, "
-      "device_lost, plugin_error, idempotency_conflict, internal (got \"oops\")");
+      "device_lost, plugin_error, idempotency_conflict, internal, auth_failed, rate_limited, model_unavailable, "
+      "model_api_error, turn_limit, context_limit, session_not_found (got \"oops\")");
   EXPECT_NE(problem_after("run.failed", [](json& e) { e["payload"]["error"]["code"] = "store_unavailable"; }), "")
       << "store_unavailable is the host's own, never a run's";
 }

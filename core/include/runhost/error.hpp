@@ -35,6 +35,13 @@ namespace runhost {
   X(plugin_error, false)                       \
   X(idempotency_conflict, false)               \
   X(internal, false)                           \
+  X(auth_failed, false)                        \
+  X(rate_limited, true)                        \
+  X(model_unavailable, true)                   \
+  X(model_api_error, false)                    \
+  X(turn_limit, false)                         \
+  X(context_limit, false)                      \
+  X(session_not_found, false)                  \
   X(store_unavailable, true)
 
 enum class ErrorCode {

@@ -318,8 +318,7 @@ static rh_status hold_exit_failure(rh_runtime_session *s, int code) {
     break;
   case 55:
     f = *rhk_failure_of(RHK_FAIL_POLICY);
-    f.hint = "Gemini CLI does not run headless in an untrusted folder: set \"trust_workspace\": true in the "
-             "gemini-cli plugin config, or trust the folder on the device";
+    f.hint = GEMINI_TRUST_HINT;
     what = "the working directory is not a trusted folder (exit 55)";
     break;
   case 130:
@@ -403,7 +402,7 @@ static rh_status gemini_launch(rh_runtime_session *s, const rh_writer *spec_out)
   if (status == RH_OK) status = rhk_argv_addz(kit, &argv, "stream-json");
   if (status == RH_OK && s->skip_trust) status = rhk_argv_addz(kit, &argv, "--skip-trust");
   /* The operator's args first: what the policy asks for comes after and cannot be overridden
-   * silently (yargs refuses a repeated --approval-mode). */
+   * silently (Gemini CLI refuses a repeated --approval-mode, and --yolo beside it). */
   if (status == RH_OK) status = rhk_launch_add_config_args(kit, &argv);
   if (status == RH_OK && s->approval_mode)
     status = rhk_argv_add_joined(kit, &argv, "--approval-mode=", s->approval_mode, strlen(s->approval_mode));

@@ -11,6 +11,9 @@
 #define GEMINI_REPLY_LIMIT ((size_t)1 << 20) /* run.completed's result: the last reply, cut here */
 #define GEMINI_NOTE_MAX 512                  /* remembered error and stderr lines, cut here */
 #define GEMINI_SEEN_PATHS 256                /* files known to exist, remembered (then the oldest go) */
+#define GEMINI_TRUST_HINT                                                                              \
+  "Gemini CLI does not run headless in an untrusted folder: set \"trust_workspace\": true in the "     \
+  "gemini-cli plugin config, or trust the folder on the device"
 
 struct rh_runtime_session {
   rhk_session kit; /* first: the kit's line callbacks get &session->kit */

@@ -446,9 +446,7 @@ static rh_status hold_error_result(rh_runtime_session *s, const line *l) {
   if (message.len == 0) message = rhk_cstr("the run ended with status \"error\"");
   f = *rhk_failure_of(kind);
   if (cause) f.cause = cause;
-  if (kind == RHK_FAIL_POLICY)
-    f.hint = "Gemini CLI does not run headless in an untrusted folder: set \"trust_workspace\": true in the "
-             "gemini-cli plugin config, or trust the folder on the device";
+  if (kind == RHK_FAIL_POLICY) f.hint = GEMINI_TRUST_HINT;
   return rhk_hold_failure_with(kit, &f, message, rhk_none(), raw_of(l));
 }
 

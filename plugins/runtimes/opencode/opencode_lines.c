@@ -31,6 +31,10 @@ enum { P_TYPE, P_TEXT, P_TOOL, P_CALL_ID, P_STATE, P_REASON, P_TOKENS, P_COST, P
 static const char *const k_state[] = {"status", "input", "output", "error", "metadata", "time"};
 enum { S_STATUS, S_INPUT, S_OUTPUT, S_ERROR, S_METADATA, S_TIME, S_COUNT };
 
+/* What the tools put in state.metadata: bash {output, exit}, write {exists}, apply_patch {files}. */
+static const char *const k_meta[] = {"output", "exit", "exists", "files"};
+enum { M_OUTPUT, M_EXIT, M_EXISTS, M_FILES, M_COUNT };
+
 typedef struct line {
   const char *data; /* the native line */
   size_t len;
@@ -104,20 +108,14 @@ static bool refused(rh_str error) {
   return false;
 }
 
-/* metadata.exit: the shell command's exit code, when it exited (not when opencode killed it). */
-static bool exit_code_of(rh_str metadata, int64_t *code) {
-  rh_str exit;
-  return metadata.len >= 2 && metadata.data[0] == '{' && rh_json_find(metadata, "exit", &exit) == RH_OK &&
-         rh_json_int64(exit, code) == RH_OK;
-}
-
 /* command.output for a bash call: what it printed (stdout and stderr together, as opencode runs it;
- * the CLI keeps the last 30,000 characters), the exit code on the last line. */
-static rh_status command_output(rh_runtime_session *s, const line *l, const rhk_tool_call *call, const rh_str *st) {
-  rh_str printed = rhk_none(), text;
+ * the CLI keeps the last 30,000 characters), the exit code (metadata.exit, null when opencode
+ * killed the command) on the last line. */
+static rh_status command_output(rh_runtime_session *s, const line *l, const rhk_tool_call *call, const rh_str *st,
+                                const rh_str *meta) {
+  rh_str printed = meta[M_OUTPUT], text;
   int64_t code = 0;
-  bool has_exit = exit_code_of(st[S_METADATA], &code);
-  if (is_object(st[S_METADATA])) (void)rh_json_find(st[S_METADATA], "output", &printed);
+  bool has_exit = meta[M_EXIT].data && rh_json_int64(meta[M_EXIT], &code) == RH_OK;
   if (!is_string(printed)) {
     if (!rhk_json_is(st[S_STATUS], "completed") || !is_string(st[S_OUTPUT])) {
       return has_exit ? rhk_emit_command_text(&s->kit, RH_STREAM_STDOUT, rhk_str("", 0), call->call_id, true, code, raw_of(l))
@@ -140,13 +138,13 @@ static rh_status file_changed(rh_runtime_session *s, const line *l, rh_str path,
 }
 
 /* apply_patch: metadata.files[] {filePath, type add|update|delete|move, movePath}. */
-static rh_status patch_changes(rh_runtime_session *s, const line *l, rh_str metadata) {
+static rh_status patch_changes(rh_runtime_session *s, const line *l, rh_str files) {
   static const char *const names[] = {"filePath", "type", "movePath"};
-  rh_str files, file, v[3], from;
+  rh_str file, v[3], from;
   rhk_json_iter it;
   rh_status status = RH_OK;
   rh_json_buffer *moved = &s->build;
-  if (!is_object(metadata) || rh_json_find(metadata, "files", &files) != RH_OK || !is_array(files)) return RH_OK;
+  if (!is_array(files)) return RH_OK;
   rhk_json_begin(&it, files);
   while (status == RH_OK && rhk_json_next(&it, NULL, &file)) {
     if (!is_object(file) || rhk_json_pick(file, names, 3, v) != RH_OK || !is_string(v[0])) continue;
@@ -166,18 +164,18 @@ static rh_status patch_changes(rh_runtime_session *s, const line *l, rh_str meta
 /* file.changed for a file tool that succeeded. write: created unless metadata.exists says the
  * file was there, with the content's size; edit: modified, or created when oldString is "" (which
  * opencode allows only for a new file); apply_patch: each file of the patch. */
-static rh_status file_changes(rh_runtime_session *s, const line *l, const rhk_tool_call *call, const rh_str *st) {
+static rh_status file_changes(rh_runtime_session *s, const line *l, const rhk_tool_call *call, const rh_str *st,
+                              const rh_str *meta) {
   static const char *const in_names[] = {"filePath", "content", "oldString"};
-  rh_str in[3] = {{NULL, 0}, {NULL, 0}, {NULL, 0}}, exists = rhk_none();
+  rh_str in[3] = {{NULL, 0}, {NULL, 0}, {NULL, 0}};
   size_t size;
   int64_t size_bytes = -1;
   rhk_change change = RHK_MODIFIED;
-  if (strcmp(call->name, "apply_patch") == 0) return patch_changes(s, l, st[S_METADATA]);
+  if (strcmp(call->name, "apply_patch") == 0) return patch_changes(s, l, meta[M_FILES]);
   if (is_object(st[S_INPUT])) (void)rhk_json_pick(st[S_INPUT], in_names, 3, in);
   if (!is_string(in[0])) return RH_OK;
   if (strcmp(call->name, "write") == 0) {
-    if (is_object(st[S_METADATA])) (void)rh_json_find(st[S_METADATA], "exists", &exists);
-    change = is_bool(exists, true) ? RHK_MODIFIED : RHK_CREATED;
+    change = is_bool(meta[M_EXISTS], true) ? RHK_MODIFIED : RHK_CREATED;
     if (is_string(in[1]) && rh_json_string(in[1], NULL, 0, &size) != RH_ERR_INVALID_ARGUMENT) size_bytes = (int64_t)size;
   } else if (rhk_json_is(in[2], "")) {
     change = RHK_CREATED;
@@ -205,7 +203,7 @@ static rh_str invalid_tool_name(rh_str input) {
 
 static rh_status map_tool(rh_runtime_session *s, const line *l) {
   rhk_session *kit = &s->kit;
-  rh_str st[S_COUNT], status_v, input;
+  rh_str st[S_COUNT], meta[M_COUNT] = {{NULL, 0}, {NULL, 0}, {NULL, 0}, {NULL, 0}}, status_v, input;
   char id[160], name[256];
   rhk_tool_call *call;
   rhk_tool_result r;
@@ -234,8 +232,9 @@ static rh_status map_tool(rh_runtime_session *s, const line *l) {
   }
   if (!done) return RH_OK;
   failed = rhk_json_is(status_v, "error") || invalid;
-  if (call->kind == RHK_COMMAND && (status = command_output(s, l, call, st)) != RH_OK) return status;
-  if (call->kind == RHK_FILE && !failed && (status = file_changes(s, l, call, st)) != RH_OK) return status;
+  if (is_object(st[S_METADATA])) (void)rhk_json_pick(st[S_METADATA], k_meta, M_COUNT, meta);
+  if (call->kind == RHK_COMMAND && (status = command_output(s, l, call, st, meta)) != RH_OK) return status;
+  if (call->kind == RHK_FILE && !failed && (status = file_changes(s, l, call, st, meta)) != RH_OK) return status;
   r.call_id = call->call_id;
   r.name = call->name;
   r.failed = failed;
@@ -246,7 +245,7 @@ static rh_status map_tool(rh_runtime_session *s, const line *l) {
     r.error = decoded(s, st[S_ERROR]);
     if (r.error.len == 0) r.error = rhk_cstr("the tool failed");
     if (refused(r.error)) s->step_refused = true;
-  } else if (call->kind == RHK_COMMAND && exit_code_of(st[S_METADATA], &code) && code != 0) {
+  } else if (call->kind == RHK_COMMAND && meta[M_EXIT].data && rh_json_int64(meta[M_EXIT], &code) == RH_OK && code != 0) {
     /* The tool ran; the command failed. Its output stays the output. */
     snprintf(why, sizeof why, "the command exited with code %lld", (long long)code);
     r.failed = true;

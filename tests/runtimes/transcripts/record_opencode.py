@@ -79,8 +79,11 @@ def error(status, message, code):
 
 
 # name: {"steps": what the server answers, one per main-loop request (the last repeats);
-#        "prompt"; "permission": OPENCODE_PERMISSION; "config": OPENCODE_CONFIG_CONTENT;
-#        "files": seeded into the working directory; "args": extra CLI options; "every_request": side requests get the steps too; "resume": record a first run, then resume its session}
+#        "prompt" (on stdin); "permission": OPENCODE_PERMISSION; "config": OPENCODE_CONFIG_CONTENT;
+#        "files": seeded into the working directory; "args": extra CLI options;
+#        "every_request": side requests (titles, summaries) get the steps too;
+#        "dead": nothing listens on the port; "cost": the model has a price;
+#        "resume": record a first run, then resume its session}
 SCENARIOS = {
     "api_401": {"steps": [error(401, "Incorrect API key provided: sk-oc-***", "invalid_api_key")], "prompt": "Say hello."},
     "context_overflow": {"steps": [error(400, "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.", "context_length_exceeded")],
@@ -91,6 +94,7 @@ SCENARIOS = {
     "model_not_found": {"steps": [{"blocks": [text("unused")]}], "args": ["--model=e2e/no-such-model"], "prompt": "Say hello."},
     "reasoning": {"steps": [{"blocks": [{"reasoning": "The user wants a greeting. Keep it short."}, text("Hello there!")]}],
                   "prompt": "Greet me."},
+    # The adapter's max_turns 1: the agent's steps at 2 (the limit, and the step that wraps up).
     "max_turns": {"steps": [{"blocks": [text("Step one."), shell("echo one", "call_T1")]},
                             {"blocks": [text("Step two."), shell("echo two", "call_T2")]},
                             {"blocks": [text("I reached the step limit; echo three is still to do.")]}],

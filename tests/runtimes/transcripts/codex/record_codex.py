@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Record the codex transcripts in tests/runtimes/transcripts/codex/ from the real CLI.
+"""Record the codex transcripts in this directory (tests/runtimes/transcripts/codex/) from the real CLI.
 
 tests/e2e/record.py records the shared scenarios (tests/fixtures/runtimes/codex/); these are the
 cases the codex adapter needs beyond them: model API failures (401, 5xx, quota, usage limit,
@@ -11,8 +11,8 @@ the adapter launches it: `codex exec --json --skip-git-repo-check ... -` with th
 The model is a tiny scripted OpenAI Responses server on loopback; output is stored verbatim but
 for the port ({PORT}).
 
-    python3 tests/runtimes/transcripts/record_codex.py            # all
-    python3 tests/runtimes/transcripts/record_codex.py api_401    # one
+    python3 tests/runtimes/transcripts/codex/record_codex.py            # all
+    python3 tests/runtimes/transcripts/codex/record_codex.py api_401    # one
 
 Needs the CLI from scripts/install-runtimes (tools/runtimes/node_modules/.bin/codex).
 """
@@ -26,13 +26,12 @@ import shutil
 import subprocess
 import sys
 import threading
-import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[2]
+REPO = HERE.parents[3]
 CODEX = REPO / "tools" / "runtimes" / "node_modules" / ".bin" / "codex"
-OUT = HERE / "codex"
+OUT = HERE
 # Not under /tmp: codex refuses a CODEX_HOME there.
 WORK_ROOT = Path(os.environ.get("RUNHOST_TRANSCRIPT_WORK_ROOT", "/var/tmp/runhost-codex-transcripts"))
 KEY = "sk-codex-test-not-a-real-key"
@@ -187,8 +186,14 @@ class Server(http.server.ThreadingHTTPServer):
 
 
 def make_handler(steps, subst, log):
-    state = {"n": 0}
+    state = {"n": 0, "ids": 0}
     lock = threading.Lock()
+
+    def new_id(prefix):
+        """Deterministic ids, so that recording again changes no golden but for codex's own ids."""
+        with lock:
+            state["ids"] += 1
+            return f"{prefix}{state['ids']:012d}"
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -241,7 +246,7 @@ def make_handler(steps, subst, log):
                 seq[0] += 1
                 self.wfile.write(f"event: {kind}\ndata: {json.dumps(data)}\n\n".encode())
 
-            rid = "resp_" + uuid.uuid4().hex[:16]
+            rid = new_id("resp_")
             base = {"id": rid, "object": "response", "model": request.get("model", "gpt-scripted")}
             event("response.created", response={**base, "status": "in_progress", "output": []})
             if "fail" in step:
@@ -255,24 +260,24 @@ def make_handler(steps, subst, log):
                 index = len(output)
                 kind = spec["kind"]
                 if kind == "text":
-                    item = {"type": "message", "id": "msg_" + uuid.uuid4().hex[:12], "role": "assistant", "status": "completed",
+                    item = {"type": "message", "id": new_id("msg_"), "role": "assistant", "status": "completed",
                             "content": [{"type": "output_text", "text": spec["text"], "annotations": []}]}
                 elif kind == "reasoning":
-                    item = {"type": "reasoning", "id": "rs_" + uuid.uuid4().hex[:12],
+                    item = {"type": "reasoning", "id": new_id("rs_"),
                             "summary": [{"type": "summary_text", "text": spec["text"]}]}
                 elif kind == "call":
                     args = json.loads(subst(json.dumps(spec["args"])))
-                    item = {"type": "function_call", "id": "fc_" + uuid.uuid4().hex[:12], "status": "completed",
-                            "call_id": "call_" + uuid.uuid4().hex[:12], "name": spec["name"], "arguments": json.dumps(args)}
+                    item = {"type": "function_call", "id": new_id("fc_"), "status": "completed",
+                            "call_id": new_id("call_"), "name": spec["name"], "arguments": json.dumps(args)}
                     if spec.get("namespace"):
                         item["namespace"] = spec["namespace"]
                 elif kind == "patch":
-                    item = {"type": "custom_tool_call", "id": "ctc_" + uuid.uuid4().hex[:12], "status": "completed",
-                            "call_id": "call_" + uuid.uuid4().hex[:12], "name": "apply_patch", "input": subst(spec["input"])}
+                    item = {"type": "custom_tool_call", "id": new_id("ctc_"), "status": "completed",
+                            "call_id": new_id("call_"), "name": "apply_patch", "input": subst(spec["input"])}
                 elif kind == "raw":
                     item = spec["item"]
                 elif kind == "web_search":
-                    item = {"type": "web_search_call", "id": "ws_" + uuid.uuid4().hex[:12], "status": "completed",
+                    item = {"type": "web_search_call", "id": new_id("ws_"), "status": "completed",
                             "action": {"type": "search", "query": spec["query"]}}
                 else:
                     raise ValueError(kind)
@@ -381,7 +386,7 @@ def record(name):
     (OUT / f"{name}.stdout.jsonl").write_bytes(scrub(done.stdout))
     (OUT / f"{name}.stderr.txt").write_bytes(scrub(done.stderr))
     meta = {"runtime": "codex", "scenario": name, "cli_version": version,
-            "recorded_by": "tests/runtimes/transcripts/record_codex.py", "argv": argv[1:], "stdin": sc["prompt"],
+            "recorded_by": "tests/runtimes/transcripts/codex/record_codex.py", "argv": argv[1:], "stdin": sc["prompt"],
             "cwd": str(work), "exit": {"code": done.returncode, "signal": None}, "killed": None, "timed_out": False,
             "prompt_received_intact": bool(received), "main_requests": sum(1 for e in log if e["request"].get("tools"))}
     (OUT / f"{name}.meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
