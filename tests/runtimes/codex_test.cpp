@@ -516,15 +516,15 @@ struct Typed {
 
 TEST_F(Codex, RecordedFailuresAreTyped) {
   const std::vector<Typed> cases = {
-      {"api_401", "runtime_error", "auth_failed", false},
-      {"missing_api_key", "runtime_error", "auth_failed", false},
-      {"api_500", "runtime_error", "model_unavailable", true},
-      {"http_500_then_429", "quota_exceeded", "rate_limited", true},
+      {"api_401", "auth_failed", "auth_failed", false},
+      {"missing_api_key", "auth_failed", "auth_failed", false},
+      {"api_500", "model_unavailable", "model_unavailable", true},
+      {"http_500_then_429", "rate_limited", "rate_limited", true},
       {"api_quota", "budget_exceeded", "billing", false},
       {"api_usage_limit", "quota_exceeded", "usage_limit", false},
-      {"api_unknown_model", "runtime_error", "model_request_rejected", false},
-      {"context_window", "runtime_error", "context_limit", false},
-      {"resume_missing", "runtime_error", "session_not_found", false},
+      {"api_unknown_model", "model_api_error", "model_request_rejected", false},
+      {"context_window", "context_limit", "context_limit", false},
+      {"resume_missing", "session_not_found", "session_not_found", false},
   };
   for (const auto& c : cases) {
     const auto events = replay(c.scenario);

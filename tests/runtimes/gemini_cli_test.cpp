@@ -461,11 +461,11 @@ TEST_F(Gemini, ResultErrorsAreTypedByTheirClassOrTheApiErrorTheyQuote) {
       {"FatalTurnLimitedError",
        "Reached max session turns for this session.",
        53,
-       {"budget_exceeded", "turn_limit", false}},
+       {"turn_limit", "turn_limit", false}},
       {"FatalAuthenticationError",
        "Authentication consent could not be obtained.",
        41,
-       {"runtime_error", "auth_failed", false}},
+       {"auth_failed", "auth_failed", false}},
       {"FatalCancellationError", "Operation cancelled.", 130, {"cancelled", "runtime_cancelled", false}},
       {"FatalToolExecutionError",
        "Error executing tool write_file: No space left",
@@ -476,19 +476,19 @@ TEST_F(Gemini, ResultErrorsAreTypedByTheirClassOrTheApiErrorTheyQuote) {
       {"unknown",
        "[API Error: {\"error\":{\"code\":403,\"message\":\"denied\",\"status\":\"PERMISSION_DENIED\"}}]",
        147,
-       {"runtime_error", "auth_failed", false}},
-      {"unknown", "[API Error: quota (Status: RESOURCE_EXHAUSTED)]", 1, {"quota_exceeded", "rate_limited", true}},
+       {"auth_failed", "auth_failed", false}},
+      {"unknown", "[API Error: quota (Status: RESOURCE_EXHAUSTED)]", 1, {"rate_limited", "rate_limited", true}},
       {"unknown",
        "[API Error: The input token count (2000000) exceeds the maximum number of tokens allowed (1048576). (Status: "
        "INVALID_ARGUMENT)]",
        1,
-       {"runtime_error", "context_limit", false}},
+       {"context_limit", "context_limit", false}},
       {"unknown",
        "[API Error: overloaded]",
        247,
-       {"runtime_error", "model_unavailable", true}},  // the exit code is the HTTP status
-      {"unknown", "[API Error: forbidden]", 147, {"runtime_error", "auth_failed", false}},
-      {"unknown", "[API Error: something odd]", 1, {"runtime_error", "model_api_error", false}},
+       {"model_unavailable", "model_unavailable", true}},  // the exit code is the HTTP status
+      {"unknown", "[API Error: forbidden]", 147, {"auth_failed", "auth_failed", false}},
+      {"unknown", "[API Error: something odd]", 1, {"model_api_error", "model_api_error", false}},
       {"SomethingElse", "it broke", 1, {"runtime_error", "runtime_error", false}},
   };
   for (const auto& [type, message, code, want] : cases) {
@@ -503,10 +503,10 @@ TEST_F(Gemini, ResultErrorsAreTypedByTheirClassOrTheApiErrorTheyQuote) {
 TEST_F(Gemini, AnErrorResultWithoutAnErrorTakesTheLastErrorLine) {
   json bare = {{"type", "result"}, {"status", "error"}, {"stats", stats(0, 0, 0)}};
   auto events = run(line(init()) + line(error_line("error", "Maximum session turns exceeded")) + line(bare));
-  EXPECT_EQ(failure_of(events), (Failure{"budget_exceeded", "turn_limit", false}));
+  EXPECT_EQ(failure_of(events), (Failure{"turn_limit", "turn_limit", false}));
   events = run(line(init()) + line(error_line("error", "Model stream ended with an invalid chunk.")) +
                line(error_line("warning", "a later warning")) + line(bare));
-  EXPECT_EQ(failure_of(events), (Failure{"runtime_error", "model_api_error", false}));
+  EXPECT_EQ(failure_of(events), (Failure{"model_api_error", "model_api_error", false}));
   EXPECT_EQ(events.back().payload["error"]["message"], "Gemini CLI: Model stream ended with an invalid chunk.");
 }
 
@@ -514,12 +514,12 @@ TEST_F(Gemini, ExitCodesWithoutAResultLineAreTypedFailures) {
   const std::vector<std::tuple<int, std::string, Failure>> cases = {
       {41,
        "When using Gemini API, you must specify the GEMINI_API_KEY environment variable.",
-       {"runtime_error", "auth_failed", false}},
+       {"auth_failed", "auth_failed", false}},
       {42, "No input provided via stdin.", {"runtime_error", "invalid_input", false}},
-      {42, "Error resuming session: Invalid session identifier \"x\".", {"runtime_error", "session_not_found", false}},
+      {42, "Error resuming session: Invalid session identifier \"x\".", {"session_not_found", "session_not_found", false}},
       {44, "Sandbox image not found", {"runtime_error", "sandbox", false}},
       {52, "Invalid configuration in settings.json", {"runtime_error", "config", false}},
-      {53, "Reached max session turns", {"budget_exceeded", "turn_limit", false}},
+      {53, "Reached max session turns", {"turn_limit", "turn_limit", false}},
       {54, "Error executing tool", {"runtime_error", "tool_failed", false}},
       {55, "Gemini CLI is not running in a trusted directory.", {"policy_denied", "runtime_policy", false}},
       {130, "Operation cancelled.", {"cancelled", "runtime_cancelled", false}},
@@ -536,7 +536,7 @@ TEST_F(Gemini, ExitCodesWithoutAResultLineAreTypedFailures) {
 
 TEST_F(Gemini, AStderrLineWithoutItsNewlineStillSaysWhy) {
   const auto events = run("", exited(42), {}, "Error resuming session: No previous sessions found for this project.");
-  EXPECT_EQ(failure_of(events), (Failure{"runtime_error", "session_not_found", false}));
+  EXPECT_EQ(failure_of(events), (Failure{"session_not_found", "session_not_found", false}));
   EXPECT_EQ(of_type(events, "command.output").size(), 1u) << "and it is kept, once";
 }
 

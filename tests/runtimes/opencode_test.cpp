@@ -281,7 +281,7 @@ TEST_F(OpenCode, ARunThatNeededMoreStepsThanMaxTurnsHitTheTurnLimit) {
     const auto events = run(transcript("max_turns"), exited(0), o);
     ASSERT_EQ(events.back().type, "run.failed") << limit;
     const json& error = events.back().payload["error"];
-    EXPECT_EQ(error["code"], "budget_exceeded");
+    EXPECT_EQ(error["code"], "turn_limit");
     EXPECT_EQ(error["cause"], "turn_limit");
     EXPECT_EQ(error["recovery"]["usage_source"], "turns");
     EXPECT_EQ(events.back().payload["num_turns"], 3);
@@ -435,24 +435,24 @@ TEST_F(OpenCode, EveryErrorIsTyped) {
   AdapterHarness::Options o;
   o.config = json::parse(R"({"model": "openai/gpt-5"})");
   const std::vector<std::pair<json, Expected>> cases = {
-      {api_error(401, "Incorrect API key provided", false), {"runtime_error", "auth_failed", false}},
-      {api_error(403, "forbidden", false), {"runtime_error", "auth_failed", false}},
-      {api_error(429, "slow down", true), {"quota_exceeded", "rate_limited", true}},
+      {api_error(401, "Incorrect API key provided", false), {"auth_failed", "auth_failed", false}},
+      {api_error(403, "forbidden", false), {"auth_failed", "auth_failed", false}},
+      {api_error(429, "slow down", true), {"rate_limited", "rate_limited", true}},
       {api_error(429, "You exceeded your current quota", false, R"({"error":{"code":"insufficient_quota"}})"),
        {"budget_exceeded", "billing", false}},
       {api_error(402, "payment required", false), {"budget_exceeded", "billing", false}},
-      {api_error(500, "boom", true), {"runtime_error", "model_unavailable", true}},
-      {api_error(529, "overloaded", true), {"runtime_error", "model_unavailable", true}},
-      {api_error(400, "bad request", false), {"runtime_error", "model_request_rejected", false}},
-      {api_error(404, "model not found", false), {"runtime_error", "model_request_rejected", false}},
+      {api_error(500, "boom", true), {"model_unavailable", "model_unavailable", true}},
+      {api_error(529, "overloaded", true), {"model_unavailable", "model_unavailable", true}},
+      {api_error(400, "bad request", false), {"model_api_error", "model_request_rejected", false}},
+      {api_error(404, "model not found", false), {"model_api_error", "model_request_rejected", false}},
       {api_error(400, "too long", false, R"({"error":{"code":"context_length_exceeded"}})"),
-       {"runtime_error", "context_limit", false}},
-      {api_error(0, "Cannot connect to API: ECONNREFUSED", true), {"runtime_error", "model_unavailable", true}},
-      {api_error(0, "something odd", false), {"runtime_error", "model_api_error", false}},
+       {"context_limit", "context_limit", false}},
+      {api_error(0, "Cannot connect to API: ECONNREFUSED", true), {"model_unavailable", "model_unavailable", true}},
+      {api_error(0, "something odd", false), {"model_api_error", "model_api_error", false}},
       {error_line({{"name", "ProviderAuthError"}, {"data", {{"providerID", "anthropic"}, {"message", "no key"}}}}),
-       {"runtime_error", "auth_failed", false}},
+       {"auth_failed", "auth_failed", false}},
       {error_line({{"name", "ContextOverflowError"}, {"data", {{"message", "too big"}}}}),
-       {"runtime_error", "context_limit", false}},
+       {"context_limit", "context_limit", false}},
       {error_line({{"name", "ContentFilterError"}, {"data", {{"message", "blocked"}}}}),
        {"runtime_error", "content_filter", false}},
       {error_line({{"name", "MessageOutputLengthError"}, {"data", json::object()}}),
