@@ -68,6 +68,7 @@ TEST(Lifecycle, TheSameKeyWithAnotherRequestIsAConflict) {
   ASSERT_FALSE(other);
   EXPECT_EQ(other.error().code, ErrorCode::idempotency_conflict);
   EXPECT_NE(other.error().message.find("key-2"), std::string::npos) << other.error().message;
+  EXPECT_EQ(json::parse(other.error().recovery_json), (json{{"action", "fix_dispatch"}, {"field", "idempotencyKey"}}));
   json d = custom_dispatch({"false"}, "key-2");
   d["tenantId"] = "another-tenant";
   EXPECT_TRUE(host->dispatch(d.dump())) << "keys are per tenant";
@@ -251,6 +252,36 @@ TEST(Lifecycle, AResumeSessionIdReachesTheRuntime) {
   EXPECT_EQ(f.payload(f.events.size() - 1)["session_id"], "3f1c2e9a-0000-4000-8000-000000000001");
   EXPECT_NE(read_file(argv_file).find("--resume=3f1c2e9a-0000-4000-8000-000000000001\n"), std::string::npos)
       << read_file(argv_file);
+}
+
+// A runtime that reports absolute paths (codex does) gets them made relative to the run's
+// working directory even when the dispatch's cwd is relative: the adapter learns the absolute
+// directory from the context (ABI 1.1).
+TEST(Lifecycle, AnAdapterMapsAbsolutePathsUnderARelativeCwd) {
+  TempDir bin;
+  const auto fake = bin / "fake-codex";
+  HostOptions options;
+  options.plugin_config["codex"] = json{{"executable", fake.string()}}.dump();
+  TestHost host(options);
+  std::filesystem::create_directories(host.workspace() / "app");
+  const std::string abs = std::filesystem::canonical(host.workspace() / "app").string() + "/notes.txt";
+  write_file(fake, "#!/bin/sh\ncat > /dev/null\n"
+                   "echo '{\"type\":\"thread.started\",\"thread_id\":\"01a1fdf7-f273-70f0-b6b0-eadbe2e3e0b3\"}'\n"
+                   "echo '{\"type\":\"item.completed\",\"item\":{\"id\":\"item_1\",\"type\":\"file_change\","
+                   "\"changes\":[{\"path\":\"" + abs + "\",\"kind\":\"add\"}],\"status\":\"completed\"}}'\n"
+                   "echo '{\"type\":\"turn.completed\",\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}'\n");
+  std::filesystem::permissions(fake, std::filesystem::perms::owner_all);
+  json d = custom_dispatch({"unused"}, "abs-paths");
+  d.erase("command");
+  d["runtime"] = "codex";
+  d["cwd"] = "app";
+  const auto f = host.run(d);
+  expect_valid_stream(f);
+  ASSERT_EQ(f.types().back(), "run.completed") << f.events.back().json;
+  const Event* changed = f.find("file.changed");
+  ASSERT_NE(changed, nullptr) << "the runtime's file change was dropped";
+  const auto payload = json::parse(changed->json)["payload"];
+  EXPECT_EQ(payload["path"], "notes.txt") << changed->json;
 }
 
 TEST(Lifecycle, EventsReplayAfterTheHostIsClosedAndReopened) {

@@ -264,8 +264,8 @@ static void with_library(const char *path, rh_plugin_kind kind, const char *id,
 static rh_runtime_session *echo_session(const rh_runtime_adapter *echo, const char *dispatch,
                                         size_t dispatch_len, rh_status *status) {
   rh_runtime_context ctx = {
-      sizeof ctx,       &k_host,          g_run,    RH_STR_LIT("run-1"), {dispatch, dispatch_len},
-      RH_STR_LIT("{}"), RH_STR_LIT("{}"), {NULL, 0}};
+      sizeof ctx,       &k_host,          g_run,     RH_STR_LIT("run-1"), {dispatch, dispatch_len},
+      RH_STR_LIT("{}"), RH_STR_LIT("{}"), {NULL, 0}, RH_STR_LIT("/tmp")};
   rh_runtime_session *session = NULL;
   *status = echo->create(echo, &ctx, &session);
   return session;

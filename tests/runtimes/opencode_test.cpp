@@ -454,7 +454,7 @@ TEST_F(OpenCode, EveryErrorIsTyped) {
       {error_line({{"name", "ContextOverflowError"}, {"data", {{"message", "too big"}}}}),
        {"context_limit", "context_limit", false}},
       {error_line({{"name", "ContentFilterError"}, {"data", {{"message", "blocked"}}}}),
-       {"runtime_error", "content_filter", false}},
+       {"model_api_error", "content_filter", false}},
       {error_line({{"name", "MessageOutputLengthError"}, {"data", json::object()}}),
        {"runtime_error", "output_limit", false}},
       {error_line({{"name", "MessageAbortedError"}, {"data", {{"message", "aborted"}}}}),
@@ -574,6 +574,79 @@ TEST_F(OpenCode, TheSessionIdComesFromTheLinesForTheNextResume) {
   const auto failed_run = run(fixture("http_500_then_429"), exited(1));
   EXPECT_EQ(failed_run.back().payload["session_id"], "ses_e0206afe7ffef1k6pBQyNOFU0Y")
       << "a failed run can be resumed too";
+}
+
+// ---- bad input particular to opencode ---------------------------------------------------------------
+
+TEST_F(OpenCode, OddShapesInsideKnownLinesAreMappedAsFarAsTheyGo) {
+  // Members of the wrong type inside lines the adapter knows: nothing crashes, nothing is made up.
+  const auto events = run(
+      stopped(
+          {tool("c1", "bash", completed({{"command", "x"}}, 42, {{"output", 7}, {"exit", "three"}})),
+           tool("c2", "write", completed("not an object", "ok", {{"exists", "maybe"}})),
+           tool("c3", "apply_patch", completed({{"patchText", "p"}}, "ok", {{"files", {1, "two", {{"type", "add"}}}}})),
+           tool("c4", "edit", failed({{"filePath", "a.txt"}}, "")),
+           part_line("step_finish", {{"type", "step-finish"},
+                                     {"reason", "tool-calls"},
+                                     {"tokens", {{"input", "many"}, {"output", -5}}},
+                                     {"cost", "free"}}),
+           error_line({{"name", "APIError"}, {"data", "not an object"}})}),
+      exited(1));
+  const auto done = of_type(events, "tool.completed");
+  ASSERT_EQ(done.size(), 4u);
+  EXPECT_EQ(done[0]["output"], 42) << "an output that is not text is passed on as it is";
+  EXPECT_EQ(of_type(events, "command.output"), std::vector<json>()) << "no text, no exit code: nothing to say";
+  EXPECT_TRUE(of_type(events, "file.changed").empty()) << "no path anywhere";
+  EXPECT_EQ(done[3]["error"], "the tool failed") << "an empty error still says the call failed";
+  const auto usage = of_type(events, "usage");
+  ASSERT_EQ(usage.size(), 1u) << "only the step that said what it spent";
+  EXPECT_EQ(events.back().payload["error"]["cause"], "model_api_error");
+  EXPECT_EQ(events.back().payload["error"]["message"], "OpenCode: model API error: (no message)");
+}
+
+TEST_F(OpenCode, AHugeCommandOutputIsCutPerLineAndMemoryStaysBounded) {
+  // One tool_use line of 6 MB (under the 8 MiB line limit): a 5 MB line of output, then a short one.
+  const std::string big(5 << 20, 'o');
+  const auto events = run(stopped(
+      {tool("c1", "bash", completed({{"command", "yes"}}, "cut", {{"output", big + "\ntail\n"}, {"exit", 0}}))}));
+  const auto out = of_type(events, "command.output");
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0]["text"].get<std::string>().size(), size_t{1} << 20);
+  EXPECT_EQ(out[0]["truncated"], true);
+  EXPECT_EQ(out[1]["text"], "tail");
+  EXPECT_EQ(out[1]["exit_code"], 0);
+}
+
+TEST_F(OpenCode, CallsThatNeverFinishCannotGrowTheTable) {
+  // A running state for 5,000 calls that never complete: the oldest are forgotten, the run ends.
+  std::string out = line(step_start());
+  for (int i = 0; i < 5000; ++i)
+    out += line(tool("run_" + std::to_string(i), "task", {{"status", "running"}, {"input", json::object()}}));
+  out += line(tool("run_4999", "task", completed(json::object(), "done"))) + line(step_finish("stop"));
+  const auto events = run(out);
+  EXPECT_EQ(of_type(events, "tool.started").size(), 5000u);
+  const auto done = of_type(events, "tool.completed");
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0]["tool_call_id"], "run_4999");
+  EXPECT_EQ(events.back().type, "run.completed");
+}
+
+TEST_F(OpenCode, ALastLineCutByTheExitStillDecidesTheEnding) {
+  // Both streams end without a newline: the step_finish still counts, the stderr line still names
+  // the rejected permission.
+  const std::string finish = line(step_finish("tool-calls"));
+  AdapterSession s = harness_.start(AdapterHarness::dispatch());
+  s.feed(RH_STREAM_STDOUT,
+         line(step_start()) +
+             line(tool("c1", "write",
+                       failed({{"filePath", "/x"}}, "The user rejected permission to use this specific tool call."))));
+  s.feed(RH_STREAM_STDOUT, finish.substr(0, finish.size() - 1));
+  s.feed(RH_STREAM_STDERR, "! permission requested: external_directory (/x); auto-rejecting");
+  const auto& events = s.finish(exited(0));
+  EXPECT_EQ(events.back().payload["error"]["code"], "policy_denied");
+  EXPECT_EQ(events.back().payload["error"]["message"],
+            "OpenCode: a permission was rejected (nobody to ask): external_directory (/x)");
+  EXPECT_EQ(of_type(events, "command.output").size(), 1u) << "the stderr line is kept too";
 }
 
 }  // namespace

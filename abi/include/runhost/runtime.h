@@ -54,6 +54,11 @@ typedef struct rh_runtime_context {
   rh_str constraints_json;  /* merged policy launch constraints; "{}" when there are none */
   rh_str config_json;       /* the operator's configuration for this plugin; "{}" if none */
   rh_str resume_id;         /* runtime-native session id to resume, or empty */
+  /* Since 1.1 (check struct_size): the run's working directory on the device, absolute and
+   * canonical, where the runtime starts; empty when the device has no file system of its own.
+   * The dispatch's "cwd" is relative to the workspace root; this is what a runtime's absolute
+   * paths are relative to. */
+  rh_str cwd;
 } rh_runtime_context;
 
 /* How the runtime's process ended. */

@@ -167,6 +167,7 @@ void ActiveRun::launch() {
   args.constraints_json = constraints_.dump();
   args.config_json = host_.plugin_config(adapter_);
   args.resume_id = dispatch_.resume_session_id.value_or("");
+  args.cwd = cwd_.string();
   auto session = plugins::RuntimeSession::create(adapter_, args, this);
   if (!session) {
     // The adapter refused the dispatch (e.g. a field it needs is missing): the dispatch's fault.

@@ -81,6 +81,7 @@ Result<std::unique_ptr<RuntimeSession>> RuntimeSession::create(const LoadedPlugi
   ctx.constraints_json = str(args.constraints_json);
   ctx.config_json = str(args.config_json);
   ctx.resume_id = str(args.resume_id);
+  ctx.cwd = str(args.cwd);
   const auto* iface = plugin.desc->iface.runtime;
   return create_handle<RuntimeSession, rh_runtime_session>(
       plugin, iface, [&](rh_runtime_session** out) { return iface->create(iface, &ctx, out); });

@@ -63,6 +63,7 @@ struct RuntimeSessionArgs {
   std::string constraints_json = "{}";
   std::string config_json = "{}";
   std::string resume_id;
+  std::string cwd;  // absolute, on the device
 };
 
 class RuntimeSession : public PluginObject<rh_runtime_adapter, rh_runtime_session> {

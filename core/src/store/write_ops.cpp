@@ -20,7 +20,8 @@ Result<Store::Created> existing_or_conflict(RunRow existing, const NewRun& run) 
   if (existing.request_hash != run.request_hash) {
     return Error(ErrorCode::idempotency_conflict, "idempotency key '" + run.idempotency_key +
                                                       "' was already used by run " + existing.id +
-                                                      " with a different request");
+                                                      " with a different request",
+                 R"({"action":"fix_dispatch","field":"idempotencyKey"})");
   }
   return Store::Created{std::move(existing), false};
 }

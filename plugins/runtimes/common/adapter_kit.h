@@ -265,7 +265,7 @@ void rhk_set_extra(rhk_session *s, rh_str members);
 rh_status rhk_set_session_id(rhk_session *s, rh_str id, bool replace);
 
 /* The absolute directory the runtime works in (as it reports it); file paths are made relative
- * to it. Until set, the dispatch's cwd is used when it is absolute. */
+ * to it. Until set: the context's cwd (ABI 1.1), else the dispatch's cwd when it is absolute. */
 rh_status rhk_set_work_dir(rhk_session *s, rh_str dir);
 
 /* ---- Holding the outcome ------------------------------------------------------------------- */

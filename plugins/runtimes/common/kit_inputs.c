@@ -297,7 +297,13 @@ rh_status rhk_session_init(rhk_session *s, const rhk_runtime_info *info, const r
       return rhk_fail(s, RH_ERR_INVALID_ARGUMENT, "the resume id must be at most 512 bytes, without U+0000");
     if (!(s->resume_id = dup_text(resume.data, resume.len))) return out_of_memory(s);
   }
-  if (s->cwd && s->cwd[0] == '/' && (status = rhk_set_work_dir(s, rhk_cstr(s->cwd))) != RH_OK) return status;
+  /* The host's absolute working directory (ABI 1.1); from an older host, the dispatch's cwd
+   * when it is absolute (a relative one is relative to a workspace root we do not know). */
+  if (CTX_HAS(ctx, cwd) && ctx->cwd.len > 0 && ctx->cwd.data[0] == '/') {
+    if ((status = rhk_set_work_dir(s, ctx->cwd)) != RH_OK) return status;
+  } else if (s->cwd && s->cwd[0] == '/' && (status = rhk_set_work_dir(s, rhk_cstr(s->cwd))) != RH_OK) {
+    return status;
+  }
   return RH_OK;
 }
 

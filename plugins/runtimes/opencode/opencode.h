@@ -51,7 +51,7 @@ struct rh_runtime_session {
 
   rh_json_buffer extra;    /* members for the terminal payload (rhk_hold_*) */
   rh_json_buffer text;     /* decoded text: command output, errors, paths */
-  rh_json_buffer build;    /* JSON built for payloads */
+  rh_json_buffer build;    /* a second decoded text: an error's response body, a moved file's old path */
 };
 
 /* ---- opencode_options.c -------------------------------------------------------------------- */

@@ -26,7 +26,7 @@
 #include "opencode.h"
 
 static const rhk_failure k_content_filter = {
-    "runtime_error", "content_filter", false, "retry", NULL,
+    "model_api_error", "content_filter", false, "retry", NULL,
     "the model provider's content filter blocked the reply: change the prompt or the model"};
 static const rhk_failure k_output_limit = {
     "runtime_error", "output_limit", false, "retry", NULL,

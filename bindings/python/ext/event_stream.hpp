@@ -1,0 +1,97 @@
+// EventStream: one reader of one run's events, from a cursor (a seq) to the run's terminal event.
+//
+// The store is the source of truth. The stream reads pages of stored events after its cursor
+// (Host::events) and, when it has caught up, waits for a Notifier that a host subscription pokes
+// from the reactor thread. The notifier only records the newest seq and wakes the waiter (a
+// condition variable for blocking iteration, an eventfd for asyncio's add_reader): no event is
+// buffered on the reactor side, so a slow Python consumer costs no memory, and no thread exists
+// per run. A page is bounded by count and, adaptively, by bytes.
+//
+// Thread rules: the Python-facing methods need the GIL and release it while they read the store
+// or wait. One thread at a time may iterate a stream (another gets RuntimeError). Notifier's
+// methods run on the host's reactor: they never block (a mutex held only for a few stores) and
+// never touch Python.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "host_core.hpp"
+
+namespace runhost::python {
+
+struct Notifier {
+  std::mutex mutex;
+  std::condition_variable cv;
+  int64_t seen = 0;          // the newest seq the subscription delivered
+  bool ended = false;        // the subscription ended: terminal event delivered, or `error`
+  std::optional<Error> error;
+  bool host_closed = false;
+  bool stop = false;         // close() from another thread while one waits in next()
+  int fd = -1;               // eventfd for asyncio, made on first fileno(); -1 without
+  bool signalled = false;    // fd holds an unread wake-up
+
+  ~Notifier();
+  // Each takes `mutex` briefly, then wakes the waiter. Reactor thread (or close()).
+  void on_event(int64_t seq);
+  void on_end(const Status& status);
+  void on_host_closed();
+  // The eventfd, made on first use. Any thread.
+  int fileno();
+  // Empties the eventfd before the reader looks at the store (so no wake-up is lost).
+  void clear_signal();
+  void close_fd();
+
+ private:
+  void signal_locked();
+};
+
+class EventStream {
+ public:
+  EventStream(std::shared_ptr<HostState> host, std::string run_id, int64_t after_seq);
+  ~EventStream();
+  EventStream(const EventStream&) = delete;
+  EventStream& operator=(const EventStream&) = delete;
+
+  // __iter__: itself; StreamConsumed once the stream has ended.
+  void check_iterable() const;
+  // The next event, blocking until there is one (GIL released, Ctrl-C honoured every 50 ms).
+  // timeout < 0: no limit; on timeout, None. At the end: py::stop_iteration.
+  py::object next(double timeout_seconds);
+  // asyncio: up to `max` events available now, without waiting: a list (empty: wait for
+  // fileno() to be readable, then call again), or None when the stream has ended.
+  py::object take(size_t max);
+  int fileno();
+  void close();
+
+  const std::string& run_id() const noexcept { return run_id_; }
+  int64_t cursor() const noexcept { return cursor_; }
+  bool ended() const noexcept { return ended_ || closed_; }
+
+ private:
+  bool read_page();    // GIL held on entry: releases it to read; true if it got events
+  bool buffered() const noexcept { return next_ < page_.size(); }
+  py::object pop();    // decodes page_[next_], then advances the cursor
+  void finish();       // the terminal event was returned: drop the subscription
+  void close_now();
+
+  std::shared_ptr<HostState> host_;
+  std::string run_id_;
+  int64_t cursor_;     // seq of the last event returned to the caller
+  std::vector<Event> page_;
+  size_t next_ = 0;
+  size_t page_limit_ = 16;  // grows with the first page (read_page)
+  bool terminal_ = false;  // nothing more will come (terminal event returned, or the run ended at or before the cursor)
+  bool ended_ = false;     // the end was reported to the caller (StopIteration / None)
+  bool closed_ = false;
+  bool busy_ = false;      // a thread is inside next()/take(); guarded by the GIL
+  std::shared_ptr<Notifier> notifier_;
+  std::unique_ptr<Subscription> subscription_;
+};
+
+}  // namespace runhost::python

@@ -1,0 +1,214 @@
+// runhost._native._core: the C++ core for the runhost package. The package's pure-Python layer
+// (runhost/_host.py...) is the public API; this module is its engine room and is not meant to
+// be used directly.
+//
+// Every call into the core releases the GIL: dispatch, reads, cancel and close can block on the
+// store's writer or the host's reactor, and none of them ever needs Python.
+#include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
+
+#include "event_stream.hpp"
+#include "host_core.hpp"
+
+namespace runhost::python {
+namespace {
+
+class PyHost {
+ public:
+  PyHost(const std::string& store, const std::vector<std::string>& plugin_dirs, bool use_environment, bool use_bundled,
+         const std::string& workspace_root, const std::map<std::string, std::string>& plugin_config,
+         int64_t default_timeout_seconds, bool durable, bool keep_raw, int64_t max_output_bytes,
+         const std::vector<std::string>& artifact_patterns) {
+    HostOptions options;
+    options.store = store;
+    for (const auto& d : plugin_dirs) options.plugins.directories.emplace_back(d);
+    options.plugins.use_environment = use_environment;
+    options.plugins.use_bundled = use_bundled;
+    options.workspace_root = workspace_root;
+    options.plugin_config = plugin_config;
+    options.default_timeout = std::chrono::seconds(default_timeout_seconds);
+    options.durable = durable;
+    options.keep_raw = keep_raw;
+    options.max_output_bytes = max_output_bytes;
+    options.artifact_patterns = artifact_patterns;
+    py::gil_scoped_release release;
+    state_ = std::make_shared<HostState>(value_or_throw(Host::open(std::move(options))));
+    HostState::register_open(state_);
+  }
+
+  ~PyHost() {
+    // Garbage-collected without close(): shut down without holding the GIL (the core may wait
+    // for runs to end, and other Python threads should keep running meanwhile).
+    if (!state_ || state_->closed()) return;
+    if (Py_IsInitialized() && PyGILState_Check()) {
+      py::gil_scoped_release release;
+      state_->close();
+    } else {
+      state_->close();
+    }
+  }
+
+  py::tuple dispatch(const std::string& json) {
+    DispatchResult r;
+    {
+      py::gil_scoped_release release;
+      r = state_->with_host([&](Host& h) { return value_or_throw(h.dispatch(json)); });
+    }
+    return py::make_tuple(to_dict(r.run), r.created);
+  }
+
+  void cancel(const std::string& run_id) {
+    py::gil_scoped_release release;
+    state_->with_host([&](Host& h) { ok_or_throw(h.cancel(run_id)); });
+  }
+
+  void resolve_approval(const std::string& run_id, const std::string& approval_id, bool allow, const std::string& reason) {
+    py::gil_scoped_release release;
+    state_->with_host([&](Host& h) { ok_or_throw(h.resolve_approval(run_id, approval_id, allow, reason)); });
+  }
+
+  py::object run(const std::string& run_id) {
+    std::optional<RunInfo> info;
+    {
+      py::gil_scoped_release release;
+      info = state_->with_host([&](Host& h) { return value_or_throw(h.run(run_id)); });
+    }
+    return info ? py::object(to_dict(*info)) : py::object(py::none());
+  }
+
+  py::list runs(std::optional<std::string> tenant_id, std::optional<std::string> status, size_t limit) {
+    std::vector<RunInfo> rows;
+    {
+      RunQuery query;
+      query.tenant_id = std::move(tenant_id);
+      query.status = std::move(status);
+      query.limit = limit;
+      py::gil_scoped_release release;
+      rows = state_->with_host([&](Host& h) { return value_or_throw(h.runs(query)); });
+    }
+    py::list out;
+    for (const auto& r : rows) out.append(to_dict(r));
+    return out;
+  }
+
+  py::list events(const std::string& run_id, int64_t after, size_t limit) {
+    std::vector<Event> rows;
+    {
+      py::gil_scoped_release release;
+      rows = state_->with_host([&](Host& h) { return value_or_throw(h.events(run_id, after, limit)); });
+    }
+    py::list out;
+    for (const auto& e : rows) out.append(decode_event(e));
+    return out;
+  }
+
+  std::unique_ptr<EventStream> stream(const std::string& run_id, int64_t after) {
+    return std::make_unique<EventStream>(state_, run_id, after);
+  }
+
+  // (loaded plugins, refusals as (path, reason), directories searched)
+  py::tuple plugins() {
+    std::vector<PluginInfo> loaded;
+    std::vector<PluginRefusal> refused;
+    std::vector<std::filesystem::path> directories;
+    {
+      py::gil_scoped_release release;
+      state_->with_host([&](Host& h) {
+        const auto& registry = h.plugins();
+        loaded = registry.plugins();
+        refused = registry.refusals();
+        directories = registry.directories();
+      });
+    }
+    py::list l, r, d;
+    for (const auto& p : loaded) l.append(to_dict(p));
+    for (const auto& x : refused) r.append(py::make_tuple(x.path.string(), x.reason));
+    for (const auto& x : directories) d.append(x.string());
+    return py::make_tuple(l, r, d);
+  }
+
+  std::string store_path() {
+    py::gil_scoped_release release;
+    return state_->with_host([](Host& h) { return h.store_path().string(); });
+  }
+
+  void close() {
+    py::gil_scoped_release release;
+    state_->close();
+  }
+
+  bool closed() const { return state_->closed(); }
+
+ private:
+  std::shared_ptr<HostState> state_;
+};
+
+py::list error_codes() {
+  py::list out;
+#define RUNHOST_X(name, retryable) out.append(py::make_tuple(#name, retryable));
+  RUNHOST_ERROR_CODES(RUNHOST_X)
+#undef RUNHOST_X
+  return out;
+}
+
+}  // namespace
+}  // namespace runhost::python
+
+PYBIND11_MODULE(_core, m) {
+  using namespace runhost::python;
+  m.doc() = "runhost's C++ core (internal: use the runhost package)";
+  register_exception_translators();
+  // Before the interpreter goes: every open Host cancels its runs and stores their last events,
+  // without the GIL (the core may wait for processes to end).
+  py::module_::import("atexit").attr("register")(py::cpp_function([] {
+    py::gil_scoped_release release;
+    HostState::close_all();
+  }));
+
+  m.def("error_codes", &error_codes, "RUNHOST_ERROR_CODES as [(code, retryable by default)]");
+  m.def("default_store_path", [] { return runhost::default_store_path().string(); });
+  m.def("bundled_plugin_dir", [] { return runhost::bundled_plugin_dir().string(); });
+
+  py::class_<EventStream>(m, "EventStream")
+      .def("__iter__",
+           [](EventStream& s) -> EventStream& {
+             s.check_iterable();
+             return s;
+           })
+      .def("__next__", [](EventStream& s) { return s.next(-1); })
+      .def("_next", &EventStream::next, py::arg("timeout"))
+      .def("_take", &EventStream::take, py::arg("max"))
+      .def("fileno", &EventStream::fileno)
+      .def("close", &EventStream::close)
+      .def("__enter__", [](EventStream& s) -> EventStream& { return s; })
+      .def("__exit__", [](EventStream& s, const py::args&) { s.close(); })
+      .def("_check_iterable", &EventStream::check_iterable)
+      .def_property_readonly("run_id", &EventStream::run_id)
+      .def_property_readonly("cursor", &EventStream::cursor)
+      .def_property_readonly("ended", &EventStream::ended)
+      .def("__repr__", [](const EventStream& s) {
+        return "<runhost.EventStream run_id=" + s.run_id() + " cursor=" + std::to_string(s.cursor()) +
+               (s.ended() ? " ended" : "") + ">";
+      });
+
+  py::class_<PyHost>(m, "Host")
+      .def(py::init<const std::string&, const std::vector<std::string>&, bool, bool, const std::string&,
+                    const std::map<std::string, std::string>&, int64_t, bool, bool, int64_t, const std::vector<std::string>&>(),
+           py::arg("store"), py::arg("plugin_dirs"), py::arg("use_environment"), py::arg("use_bundled"),
+           py::arg("workspace_root"), py::arg("plugin_config"), py::arg("default_timeout_seconds"), py::arg("durable"),
+           py::arg("keep_raw"), py::arg("max_output_bytes"), py::arg("artifact_patterns"))
+      .def("dispatch", &PyHost::dispatch, py::arg("json"))
+      .def("cancel", &PyHost::cancel, py::arg("run_id"))
+      .def("resolve_approval", &PyHost::resolve_approval, py::arg("run_id"), py::arg("approval_id"), py::arg("allow"),
+           py::arg("reason"))
+      .def("run", &PyHost::run, py::arg("run_id"))
+      .def("runs", &PyHost::runs, py::arg("tenant_id"), py::arg("status"), py::arg("limit"))
+      .def("events", &PyHost::events, py::arg("run_id"), py::arg("after"), py::arg("limit"))
+      // A stream keeps its Host alive: `for ev in Host().dispatch(d).events()` must not close
+      // the Host (and cancel the run) as soon as the temporary Host object is collected.
+      .def("stream", &PyHost::stream, py::arg("run_id"), py::arg("after"), py::keep_alive<0, 1>())
+      .def("plugins", &PyHost::plugins)
+      .def("store_path", &PyHost::store_path)
+      .def("close", &PyHost::close)
+      .def_property_readonly("closed", &PyHost::closed);
+}

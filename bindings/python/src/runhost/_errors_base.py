@@ -1,0 +1,93 @@
+"""RunhostError, the base of every typed runhost exception, and the recovery mixins."""
+from __future__ import annotations
+
+from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple, Type
+
+
+def _rebuild(cls: "Type[RunhostError]", message: str, state: Dict[str, Any]) -> "RunhostError":
+    err = cls.__new__(cls)
+    Exception.__init__(err, message)
+    err.__dict__.update(state)
+    return err
+
+
+class RunhostError(Exception):
+    """An error with one of runhost's typed codes (``RUNHOST_ERROR_CODES``).
+
+    Raised by the host (a refused dispatch, a store that cannot be opened...) and, with
+    ``run.wait(check=True)``, for a run that ended ``run.failed``. Catch a subclass to branch on
+    the code (``except runhost.PolicyDenied``), or this class for all of them.
+
+    Attributes:
+        code: the stable identifier, e.g. ``"policy_denied"``.
+        message: for people; never parse it.
+        retryable: whether sending the same dispatch again may succeed.
+        recovery: what to do next, ``{"action": ..., ...}`` (docs/events.md, "Recovery
+            actions"); empty when nothing specific applies.
+        run_id: the run it belongs to, when there is one.
+        request_id: the device or API request that failed, when there was one.
+    """
+
+    CODE: ClassVar[str] = "internal"
+    DEFAULT_RETRYABLE: ClassVar[bool] = False
+
+    code: str
+    message: str
+    retryable: bool
+    recovery: Dict[str, Any]
+    run_id: Optional[str]
+    request_id: Optional[str]
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: Optional[str] = None,
+        retryable: Optional[bool] = None,
+        recovery: Optional[Mapping[str, Any]] = None,
+        run_id: Optional[str] = None,
+        request_id: Optional[str] = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code if code is not None else self.CODE
+        self.retryable = self.DEFAULT_RETRYABLE if retryable is None else bool(retryable)
+        self.recovery = dict(recovery) if recovery else {}
+        self.run_id = run_id
+        self.request_id = request_id
+
+    @property
+    def action(self) -> Optional[str]:
+        """``recovery["action"]``: ``fix_dispatch``, ``retry``, ``connect_account``..."""
+        action = self.recovery.get("action")
+        return action if isinstance(action, str) else None
+
+    @property
+    def field(self) -> Optional[str]:
+        """The dispatch field to correct (``fix_dispatch``), e.g. ``"tenantId"``."""
+        field = self.recovery.get("field")
+        return field if isinstance(field, str) else None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r}, retryable={self.retryable!r}, recovery={self.recovery!r})"
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
+
+
+class ConnectAccountRecovery:
+    """For ``connector_authorization_missing``: where to send the user to connect the account."""
+
+    recovery: Dict[str, Any]
+
+    @property
+    def connect_url(self) -> Optional[str]:
+        """``recovery["connect_url"]``: send the user there, then retry."""
+        url = self.recovery.get("connect_url")
+        return url if isinstance(url, str) else None
+
+    @property
+    def connector(self) -> Optional[str]:
+        """The connector that has no grant, e.g. ``"github"``."""
+        connector = self.recovery.get("connector")
+        return connector if isinstance(connector, str) else None

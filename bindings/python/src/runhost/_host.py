@@ -1,0 +1,251 @@
+"""Host: runhost embedded in this process."""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Iterable, List, Mapping, Optional, Type, Union
+
+from ._native import _core
+from ._native._core import EventStream
+from ._run import Run, _check_after
+from ._types import Event, PluginInfo, PluginRefusal, RunInfo
+from .errors import InvalidDispatch
+
+StrPath = Union[str, "os.PathLike[str]"]
+
+def _path(name: str, value: object) -> str:
+    if isinstance(value, (str, os.PathLike)):
+        return os.fspath(value)
+    raise TypeError(f"{name} must be a str or os.PathLike, not {type(value).__name__}")
+
+
+def _str(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+    return value
+
+
+def _encode_dispatch(request: object) -> str:
+    if not isinstance(request, Mapping):
+        raise TypeError(f"dispatch() takes a dict (a DevicePromptDispatch), not {type(request).__name__}")
+    for key in request:
+        if not isinstance(key, str):
+            raise InvalidDispatch(
+                f"invalid dispatch: key {key!r} is not a string (fields are camelCase strings, e.g. tenantId)",
+                recovery={"action": "fix_dispatch"},
+            )
+    try:
+        return json.dumps(dict(request), allow_nan=False)
+    except (TypeError, ValueError) as e:
+        # Name the field, as the core does for a field of the wrong type.
+        field = next((k for k, v in request.items() if not _json_representable(v)), None)
+        where = f'"{field}"' if field else "a field"
+        raise InvalidDispatch(
+            f"invalid dispatch: {where} holds a value JSON cannot represent ({e})",
+            recovery={"action": "fix_dispatch", **({"field": field} if field else {})},
+        ) from None
+
+
+def _json_representable(value: object) -> bool:
+    try:
+        json.dumps(value, allow_nan=False)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+class Host:
+    """runhost in this process: a store, the loaded plugins, and one reactor thread that runs
+    every run's processes. Use it as a context manager, or call ``close()``.
+
+    ``Host()`` uses the embedded defaults: the SQLite store at ``default_store_path()``, the
+    plugins bundled in this package, and ``RUNHOST_PLUGIN_PATH``.
+
+    Args:
+        store: the SQLite file (created if missing); hosts in several processes may share one.
+        plugin_paths: directories searched for plugins first, in order, before
+            ``RUNHOST_PLUGIN_PATH`` (when ``use_environment``) and the bundled plugins (when
+            ``use_bundled``). The first library to claim a (kind, id) wins.
+        workspace_root: local runs' ``cwd`` must lie inside it (default: the current directory).
+        plugin_config: plugin id -> configuration (a dict, or JSON text), replacing the default
+            in the plugin's manifest.
+        default_timeout: a run's time limit, in seconds or as a timedelta; a dispatch's
+            ``timeoutSeconds`` overrides it.
+        durable: fsync each group commit (False: a run survives a crash of this process but
+            not of the machine).
+        keep_raw: keep each event's native line in ``raw``.
+        max_output_bytes: output text recorded per run; the rest is counted and marked.
+        artifact_patterns: which files of a local run are reported as ``artifact.created``
+            (default: the local device's).
+
+    Raises:
+        StoreUnavailable: the store cannot be opened.
+        PluginError: a policy or connector plugin refused its configuration.
+
+    Every method may be called from any thread; none holds the GIL while it waits.
+    """
+
+    def __init__(
+        self,
+        store: Optional[StrPath] = None,
+        plugin_paths: Iterable[StrPath] = (),
+        *,
+        workspace_root: Optional[StrPath] = None,
+        plugin_config: Optional[Mapping[str, Union[Mapping[str, Any], str]]] = None,
+        default_timeout: Union[float, _dt.timedelta] = 3600,
+        durable: bool = True,
+        keep_raw: bool = False,
+        max_output_bytes: int = 64 << 20,
+        artifact_patterns: Iterable[str] = (),
+        use_environment: bool = True,
+        use_bundled: bool = True,
+    ) -> None:
+        if isinstance(plugin_paths, (str, bytes, os.PathLike)):
+            raise TypeError("plugin_paths must be a list of directories, not one path (write [path])")
+        dirs = [_path("plugin_paths[]", p) for p in plugin_paths]
+        config = {}
+        for plugin_id, value in (plugin_config or {}).items():
+            _str("plugin_config key", plugin_id)
+            if isinstance(value, str):
+                config[plugin_id] = value
+            elif isinstance(value, Mapping):
+                config[plugin_id] = json.dumps(dict(value))
+            else:
+                raise TypeError(f"plugin_config[{plugin_id!r}] must be a dict or JSON text, not {type(value).__name__}")
+        if isinstance(default_timeout, _dt.timedelta):
+            default_timeout = default_timeout.total_seconds()
+        if isinstance(default_timeout, bool) or not isinstance(default_timeout, (int, float)):
+            raise TypeError(f"default_timeout must be seconds or a timedelta, not {type(default_timeout).__name__}")
+        if not default_timeout > 0:
+            raise ValueError(f"default_timeout must be positive, not {default_timeout}")
+        if isinstance(max_output_bytes, bool) or not isinstance(max_output_bytes, int):
+            raise TypeError(f"max_output_bytes must be an int, not {type(max_output_bytes).__name__}")
+        if isinstance(artifact_patterns, str):
+            raise TypeError("artifact_patterns must be a list of patterns, not one string")
+        patterns = [_str("artifact_patterns[]", p) for p in artifact_patterns]
+
+        self._core = _core.Host(
+            store=_path("store", store) if store is not None else "",
+            plugin_dirs=dirs,
+            use_environment=bool(use_environment),
+            use_bundled=bool(use_bundled),
+            workspace_root=_path("workspace_root", workspace_root) if workspace_root is not None else "",
+            plugin_config=config,
+            default_timeout_seconds=int(math.ceil(default_timeout)),
+            durable=bool(durable),
+            keep_raw=bool(keep_raw),
+            max_output_bytes=max_output_bytes,
+            artifact_patterns=patterns,
+        )
+
+    # ---- lifetime ----
+
+    def close(self) -> None:
+        """Cancels this host's runs that are still running (they end ``run.cancelled``, their
+        events stored), then closes the store. Idempotent. Streams still being iterated raise
+        ``HostClosedError``; a new Host on the same store replays everything."""
+        self._core.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._core.closed
+
+    def __enter__(self) -> "Host":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    @property
+    def store_path(self) -> Path:
+        return Path(self._core.store_path())
+
+    # ---- runs ----
+
+    def dispatch(self, request: Mapping[str, object]) -> Run:
+        """Validates a DevicePromptDispatch (a dict with camelCase keys, see
+        ``DevicePromptDispatch``), records the run and starts it. Returns at once.
+
+        The same ``(tenantId, idempotencyKey)`` again returns the same run (``created`` False)
+        and starts nothing.
+
+        Raises:
+            TypeError: ``request`` is not a dict.
+            InvalidDispatch: a field is missing or wrong (``err.field`` names it).
+            IdempotencyConflict: the key was used before with a different dispatch.
+            HostClosedError: the host is closed.
+        """
+        body = _encode_dispatch(request)
+        info, created = self._core.dispatch(body)
+        return Run(self, RunInfo._from_core(info), created)
+
+    def run(self, run_id: str) -> Optional[Run]:
+        """The run with this id (from this host or any other sharing the store), or None."""
+        info = self._run_info(_str("run_id", run_id))
+        return Run(self, info) if info is not None else None
+
+    def runs(self, *, tenant_id: Optional[str] = None, status: Optional[str] = None, limit: int = 100) -> List[RunInfo]:
+        """Runs, newest first, optionally of one tenant and/or one status."""
+        if tenant_id is not None:
+            _str("tenant_id", tenant_id)
+        if status is not None:
+            _str("status", status)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a positive int, not {limit!r}")
+        return [RunInfo._from_core(d) for d in self._core.runs(tenant_id, status, limit)]
+
+    def events(self, run_id: str, after: int = 0, limit: int = 10000) -> List[Event]:
+        """The run's stored events with seq > ``after`` (at most ``limit``), without waiting."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a positive int, not {limit!r}")
+        return self._core.events(_str("run_id", run_id), _check_after(after), limit)
+
+    def cancel(self, run_id: str) -> None:
+        """Asks a run to stop (this host's at once; another live host's through the store).
+        A finished run is left as it is."""
+        self._core.cancel(_str("run_id", run_id))
+
+    def resolve_approval(self, run_id: str, approval_id: str, allow: bool, reason: str = "") -> None:
+        """Answers the ``approval.required`` of a run of this host that waits for it."""
+        if not isinstance(allow, bool):
+            raise TypeError(f"allow must be a bool, not {type(allow).__name__}")
+        self._core.resolve_approval(_str("run_id", run_id), _str("approval_id", approval_id), allow, _str("reason", reason))
+
+    # ---- plugins ----
+
+    def plugins(self) -> List[PluginInfo]:
+        """The plugins this host loaded, in search order."""
+        loaded, _, _ = self._core.plugins()
+        return [PluginInfo(**p) for p in loaded]
+
+    def plugin_refusals(self) -> List[PluginRefusal]:
+        """Everything the host refused to load, and why."""
+        _, refused, _ = self._core.plugins()
+        return [PluginRefusal(path, reason) for path, reason in refused]
+
+    def plugin_directories(self) -> List[Path]:
+        """The directories searched for plugins, in order."""
+        _, _, dirs = self._core.plugins()
+        return [Path(d) for d in dirs]
+
+    # ---- for Run ----
+
+    def _run_info(self, run_id: str) -> Optional[RunInfo]:
+        d = self._core.run(run_id)
+        return RunInfo._from_core(d) if d is not None else None
+
+    def _stream(self, run_id: str, after: int) -> EventStream:
+        return self._core.stream(run_id, after)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else str(self.store_path)
+        return f"<runhost.Host {state}>"

@@ -1,0 +1,228 @@
+"""Every error type: one RunhostError subclass per code of the core's table, each carrying
+code, retryable and recovery, raised where the host raises it."""
+from __future__ import annotations
+
+import builtins
+import json
+import pickle
+import subprocess
+import time
+
+import pytest
+
+import runhost
+import runhost._native._core as core
+from runhost import errors
+from conftest import PYTHON, custom_dispatch, jsonl_line, python_subprocess_env, sh
+
+
+# ---- the classes come from the core's table ---------------------------------------------------
+
+def test_the_classes_are_the_core_table():
+    assert list(errors.ERROR_CODES) == [tuple(x) for x in core.error_codes()]
+    assert set(errors.BY_CODE) == {code for code, _ in core.error_codes()}
+    for code, retryable in core.error_codes():
+        cls = errors.BY_CODE[code]
+        assert issubclass(cls, runhost.RunhostError)
+        assert cls.CODE == code and cls.DEFAULT_RETRYABLE == retryable
+        assert getattr(runhost, cls.__name__) is cls, "exported from the package"
+        assert not hasattr(builtins, cls.__name__), "no class shadows a builtin"
+        camel = "".join(p.capitalize() for p in code.split("_"))
+        assert cls.__name__ in (camel, "Runhost" + camel)
+    assert runhost.RunhostRuntimeError.CODE == "runtime_error"
+    assert issubclass(runhost.ConnectorAuthorizationMissing, errors.ConnectAccountRecovery)
+
+
+def test_an_error_pickles_with_everything_it_carries():
+    e = runhost.ConnectorAuthorizationMissing(
+        "no grant", recovery={"action": "connect_account", "connect_url": "https://x.invalid/c"}, run_id="run_1"
+    )
+    back = pickle.loads(pickle.dumps(e))
+    assert type(back) is runhost.ConnectorAuthorizationMissing
+    assert (back.code, back.message, back.retryable, back.recovery, back.run_id) == (
+        e.code, e.message, e.retryable, e.recovery, e.run_id)
+    assert back.connect_url == "https://x.invalid/c"
+
+
+# ---- raised by the host -----------------------------------------------------------------------
+
+def test_invalid_dispatch_names_the_missing_field(host):
+    d = sh("true")
+    del d["tenantId"]
+    with pytest.raises(runhost.InvalidDispatch) as caught:
+        host.dispatch(d)
+    e = caught.value
+    assert (e.code, e.retryable, e.field, e.action) == ("invalid_dispatch", False, "tenantId", "fix_dispatch")
+    assert e.recovery == {"action": "fix_dispatch", "field": "tenantId"}
+    assert '"tenantId" is required' in str(e)
+    assert host.runs() == [], "a refused dispatch creates no run"
+
+
+@pytest.mark.parametrize(
+    "field, value, named, problem",
+    [
+        ("tenantId", 5, "tenantId", "must be a string"),
+        ("prompt", ["a"], "prompt", "must be a string"),
+        ("command", "ls -la", "command", "must be an array of strings"),
+        ("command", ["ls", 3], "command[1]", "must be a non-empty string"),
+        ("deviceType", "phone", "deviceType", "must be one of"),
+        ("timeoutSeconds", 1.5, "timeoutSeconds", "whole number of seconds"),
+        ("timeoutSeconds", True, "timeoutSeconds", "whole number of seconds"),
+        ("tenant_id", "t1", "tenant_id", "is not a field of DevicePromptDispatch"),
+    ],
+)
+def test_invalid_dispatch_for_a_value_of_the_wrong_type(host, field, value, named, problem):
+    d = sh("true")
+    d[field] = value
+    with pytest.raises(runhost.InvalidDispatch, match=problem) as caught:
+        host.dispatch(d)
+    assert caught.value.field == named
+
+
+def test_values_json_cannot_hold_are_invalid_dispatch_naming_the_field(host):
+    for value in ({1, 2}, float("nan"), object(), b"bytes"):
+        d = sh("true")
+        d["prompt"] = value
+        with pytest.raises(runhost.InvalidDispatch, match="JSON cannot represent") as caught:
+            host.dispatch(d)
+        assert caught.value.field == "prompt"
+    with pytest.raises(runhost.InvalidDispatch, match="is not a string"):
+        host.dispatch({**sh("true"), 1: "x"})
+
+
+def test_a_dispatch_that_is_not_a_dict_is_a_type_error(host):
+    for bad in (None, "tenantId=t1", [("tenantId", "t1")], 42):
+        with pytest.raises(TypeError, match="takes a dict"):
+            host.dispatch(bad)
+
+
+def test_idempotency_conflict(host):
+    host.dispatch(sh("echo one", key="k1"))
+    with pytest.raises(runhost.IdempotencyConflict) as caught:
+        host.dispatch(sh("echo two", key="k1"))
+    e = caught.value
+    assert (e.code, e.retryable) == ("idempotency_conflict", False)
+    assert "idempotency key 'k1' was already used by run run_" in e.message
+
+
+def test_plugin_error_when_a_plugin_refuses_its_configuration(env):
+    with pytest.raises(runhost.PluginError) as caught:
+        env.host(plugin_config={"deny-pattern": "[1, 2]"})
+    assert caught.value.code == "plugin_error" and "deny-pattern" in str(caught.value)
+
+
+def test_store_unavailable_when_the_store_cannot_be_opened(env):
+    (env.root / "a-file").write_text("")
+    with pytest.raises(runhost.StoreUnavailable) as caught:
+        runhost.Host(store=env.root / "a-file" / "runhost.db", workspace_root=env.workspace)
+    assert caught.value.code == "store_unavailable" and caught.value.retryable
+
+
+# ---- run.failed: the event carries the error; wait(check=True) raises it ----------------------
+
+def failure_of(run: runhost.Run) -> runhost.RunhostError:
+    with pytest.raises(runhost.RunhostError) as caught:
+        run.wait(timeout=30, check=True)
+    last = run.host.events(run.id)[-1]
+    assert last["type"] == "run.failed"
+    error = last["payload"]["error"]
+    e = caught.value
+    assert (e.code, e.message, e.retryable, e.recovery, e.run_id) == (
+        error["code"], error["message"], error["retryable"], error.get("recovery", {}), run.id)
+    assert type(e) is errors.BY_CODE[error["code"]]
+    return e
+
+
+def test_policy_denied(host):
+    e = failure_of(host.dispatch(sh("true", prompt="rm -rf /home/someone")))
+    assert isinstance(e, runhost.PolicyDenied)
+    assert e.action == "review_policy" and e.recovery["policy"] == "deny-pattern"
+
+
+def test_connector_authorization_missing_carries_the_connect_action(host):
+    e = failure_of(host.dispatch(sh("true", connectors=["static-grant"], userId="no-grant")))
+    assert isinstance(e, runhost.ConnectorAuthorizationMissing)
+    assert e.action == "connect_account"
+    assert e.connect_url == "https://connect.invalid/static-grant"
+    assert e.connector == "static-grant"
+    assert not e.retryable
+
+
+def test_runtime_not_found(host):
+    e = failure_of(host.dispatch(custom_dispatch(["runhost-no-such-command"])))
+    assert isinstance(e, runhost.RuntimeNotFound) and e.action == "install_runtime"
+
+
+def test_runtime_error(host):
+    e = failure_of(host.dispatch(sh("exit 3")))
+    assert isinstance(e, runhost.RunhostRuntimeError) and not e.retryable
+
+
+def test_runtime_crashed(host):
+    e = failure_of(host.dispatch(sh("kill -KILL $$")))
+    assert isinstance(e, runhost.RuntimeCrashed) and e.retryable and e.action == "retry"
+
+
+def test_timeout(host):
+    e = failure_of(host.dispatch(sh("sleep 30", timeoutSeconds=1)))
+    assert isinstance(e, runhost.Timeout) and e.retryable
+
+
+def test_device_unavailable(host):
+    e = failure_of(host.dispatch(sh("true", deviceType="sandbox")))
+    assert isinstance(e, runhost.DeviceUnavailable) and e.retryable
+
+
+def test_device_lost_after_the_owning_host_dies(env):
+    # A host in another process starts a run and dies without closing; the next host to open the
+    # store recovers the run as failed with device_lost, its events kept.
+    script = f"""
+import os, runhost
+h = runhost.Host(store={str(env.store)!r}, workspace_root={str(env.workspace)!r}, use_environment=False)
+run = h.dispatch({json.dumps(sh("echo started; sleep 3"))})
+for ev in run.events():
+    if ev["type"] == "command.output":
+        break
+print(run.id, flush=True)
+os._exit(1)
+"""
+    out = subprocess.run([PYTHON, "-c", script], env=python_subprocess_env(), capture_output=True, text=True, timeout=60)
+    run_id = out.stdout.strip()
+    assert out.returncode == 1 and run_id.startswith("run_"), out.stderr
+    with env.host() as h:
+        run = h.run(run_id)
+        e = failure_of(run)
+        assert isinstance(e, runhost.DeviceLost) and e.retryable
+        types = [ev["type"] for ev in h.events(run_id)]
+        assert types[:2] == ["run.started", "command.output"], "the events before the loss are kept"
+
+
+@pytest.mark.parametrize("code", [c for c, _ in core.error_codes() if c != "store_unavailable"])
+def test_every_run_failed_code_raises_its_own_class(host, code):
+    # The custom runtime's jsonl mode passes a run.failed line through as the terminal event:
+    # every code the schema allows, with a retryable that differs from the default.
+    default = errors.BY_CODE[code].DEFAULT_RETRYABLE
+    recovery = {"action": "contact_support", "hint": f"about {code}"}
+    error = {"code": code, "message": f"failing with {code}", "retryable": not default, "recovery": recovery}
+    run = host.dispatch(sh(jsonl_line("run.failed", {"error": error}), outputMode="jsonl"))
+    e = failure_of(run)
+    assert type(e).CODE == code
+    assert e.retryable is (not default), "the event's retryable wins over the default"
+    assert e.recovery == recovery and e.action == "contact_support"
+    assert run.info().error_code == code
+
+
+def test_a_failed_run_is_not_an_exception_while_iterating(host):
+    run = host.dispatch(sh("echo trying; exit 2"))
+    events = list(run.events())
+    assert events[-1]["type"] == "run.failed"
+    assert events[-1]["payload"]["error"]["code"] == "runtime_error"
+    e = errors.from_error(events[-1]["payload"]["error"], run_id=run.id)
+    assert isinstance(e, runhost.RunhostRuntimeError)
+    assert run.wait().status == "failed", "wait() without check returns the record"
+
+
+def test_an_unknown_code_from_elsewhere_is_the_base_class():
+    e = errors.from_error({"code": "from_the_future", "message": "m", "retryable": True})
+    assert type(e) is runhost.RunhostError and e.code == "from_the_future" and e.retryable
+

@@ -1,0 +1,78 @@
+"""Uses the public API the way an application would; `mypy --strict` must accept it."""
+from __future__ import annotations
+
+import asyncio
+from typing import List, Optional
+
+import runhost
+from runhost import errors
+
+
+def dispatch_one(host: runhost.Host) -> runhost.Run:
+    request: runhost.DevicePromptDispatch = {
+        "tenantId": "t1",
+        "workspaceId": "w1",
+        "userId": "u1",
+        "deviceType": "local",
+        "deviceId": "d1",
+        "runtime": "custom",
+        "prompt": "hi",
+        "approvalPolicy": "auto",
+        "idempotencyKey": "k",
+        "command": ["echo", "hi"],
+    }
+    return host.dispatch(request)
+
+
+def follow(run: runhost.Run) -> List[str]:
+    texts: List[str] = []
+    with run.events(after=0) as stream:
+        for ev in stream:
+            seq: int = ev["seq"]
+            kind: runhost.EventType = ev["type"]
+            if kind == "command.output":
+                texts.append(str(ev["payload"]["text"]))
+            assert seq >= 1
+    return texts
+
+
+async def follow_async(run: runhost.Run) -> Optional[runhost.Event]:
+    last: Optional[runhost.Event] = None
+    async for ev in run.aevents():
+        last = ev
+    info: runhost.RunInfo = await run.wait_async(timeout=5.0)
+    assert info.finished
+    return last
+
+
+def main() -> None:
+    with runhost.Host(store="/tmp/x.db", plugin_paths=["/opt/p"], default_timeout=60) as host:
+        try:
+            run = dispatch_one(host)
+        except runhost.ConnectorAuthorizationMissing as e:
+            url: Optional[str] = e.connect_url
+            print(url, e.recovery.get("action"), e.retryable)
+            return
+        except runhost.InvalidDispatch as e:
+            field: Optional[str] = e.field
+            print(field)
+            return
+        except runhost.RunhostError as e:
+            code: str = e.code
+            print(code)
+            return
+        status: runhost.RunStatus = run.status
+        print(status, run.id, run.created, follow(run))
+        asyncio.run(follow_async(run))
+        final: runhost.RunInfo = run.wait(timeout=1.0, check=True)
+        print(final.last_seq, final.created_at.isoformat())
+        for info in host.runs(tenant_id="t1", status="failed", limit=10):
+            print(info.id, info.error_code)
+        events: List[runhost.Event] = host.events(run.id, after=2)
+        plugins: List[runhost.PluginInfo] = host.plugins()
+        print(len(events), [p.id for p in plugins], host.plugin_refusals(), host.plugin_directories())
+        host.cancel(run.id)
+        host.resolve_approval(run.id, "apr_1", allow=False, reason="no")
+        cls = errors.BY_CODE["policy_denied"]
+        assert issubclass(cls, runhost.RunhostError)
+        print(runhost.default_store_path(), runhost.bundled_plugin_dir(), runhost.PolicyDenied.CODE)

@@ -1,0 +1,76 @@
+"""Writes runhost/_codes.py, one exception class per error code, from the core's table.
+
+Run by CMake at build time:  gen_codes.py TABLE OUT
+TABLE is what ext/error_table.cpp prints (the compiler's expansion of RUNHOST_ERROR_CODES):
+one "code retryable" line per code. Class names are the code in CamelCase (policy_denied ->
+PolicyDenied); a name that would shadow a Python builtin gets a "Runhost" prefix
+(runtime_error -> RunhostRuntimeError).
+"""
+from __future__ import annotations
+
+import builtins
+import sys
+
+# Codes whose recovery has members worth typed accessors: the mixin in runhost/_errors_base.py.
+MIXINS = {"connector_authorization_missing": "ConnectAccountRecovery"}
+
+
+def class_name(code: str) -> str:
+    name = "".join(part.capitalize() for part in code.split("_"))
+    return "Runhost" + name if hasattr(builtins, name) else name
+
+
+def main(table_path: str, out_path: str) -> None:
+    rows = []
+    with open(table_path, encoding="utf-8") as table:
+        for line in table:
+            if line.strip():
+                code, retryable = line.split()
+                rows.append((code, retryable == "1"))
+    if not rows:
+        sys.exit(f"gen_codes: {table_path} holds no codes")
+
+    mixins = sorted(set(MIXINS.values()))
+    out = [
+        "# Generated at build time by bindings/python/tools/gen_codes.py from RUNHOST_ERROR_CODES",
+        "# (core/include/runhost/error.hpp). Do not edit: change the table.",
+        '"""One RunhostError subclass per runhost error code (docs/events.md, "The codes")."""',
+        "from typing import Dict, Tuple, Type",
+        "",
+        "from ._errors_base import " + ", ".join(["RunhostError", *mixins]),
+        "",
+    ]
+    for code, retryable in rows:
+        bases = ([MIXINS[code]] if code in MIXINS else []) + ["RunhostError"]
+        out += [
+            "",
+            f"class {class_name(code)}({', '.join(bases)}):",
+            f'    """``{code}``; retryable by default: {"yes" if retryable else "no"}."""',
+            "",
+            f'    CODE = "{code}"',
+            f"    DEFAULT_RETRYABLE = {retryable}",
+            "",
+        ]
+    out += [
+        "",
+        "# RUNHOST_ERROR_CODES: (code, retryable by default), in the table's order.",
+        "ERROR_CODES: Tuple[Tuple[str, bool], ...] = (",
+        *[f'    ("{code}", {retryable}),' for code, retryable in rows],
+        ")",
+        "",
+        "BY_CODE: Dict[str, Type[RunhostError]] = {",
+        *[f'    "{code}": {class_name(code)},' for code, _ in rows],
+        "}",
+        "",
+        "__all__ = [",
+        *[f'    "{class_name(code)}",' for code, _ in rows],
+        "]",
+    ]
+    with open(out_path, "w", encoding="utf-8") as f:
+        f.write("\n".join(out) + "\n")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit("usage: gen_codes.py TABLE OUT")
+    main(sys.argv[1], sys.argv[2])

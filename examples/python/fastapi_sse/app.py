@@ -1,0 +1,171 @@
+"""A FastAPI backend that dispatches a runhost run and streams its events to the browser as
+Server-Sent Events.
+
+    pip install ./bindings/python fastapi uvicorn
+    uvicorn app:app --app-dir examples/python/fastapi_sse      # then open http://127.0.0.1:8000
+
+POST /runs {"prompt": "..."}        dispatches a run; returns its id and where to stream it
+GET  /runs/{run_id}/events          text/event-stream: one SSE event per runhost event,
+                                    `id:` = seq, so a reconnecting browser (Last-Event-ID)
+                                    resumes exactly where it stopped; ends after the terminal event
+GET  /runs/{run_id}                 the run's record
+GET  /                              a page that does both
+
+The backend is the control plane: it decides the tenant, user, device, runtime and command; the
+browser only sends a prompt. Here the runtime is `custom` running RUNHOST_EXAMPLE_COMMAND (a
+JSON array; by default a short shell script that reads the prompt on stdin). Configuration, all
+optional: RUNHOST_STORE (the SQLite file), RUNHOST_WORKSPACE_ROOT (where runs work, as for the CLI; default: the
+current directory), RUNHOST_EXAMPLE_COMMAND.
+"""
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Dict, List, Optional
+
+from fastapi import FastAPI, Header, HTTPException, Request
+from fastapi.responses import HTMLResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+import runhost
+
+DEFAULT_COMMAND = [
+    "sh", "-c",
+    'read -r prompt; echo "working on: $prompt"; sleep 1; echo "writing notes.txt"; '
+    'echo "$prompt" > notes.txt; sleep 1; echo "done"',
+]
+
+
+def command() -> List[str]:
+    configured = os.environ.get("RUNHOST_EXAMPLE_COMMAND")
+    return json.loads(configured) if configured else DEFAULT_COMMAND
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # One Host for the whole process: it owns the store and one reactor thread for every run.
+    with runhost.Host(store=os.environ.get("RUNHOST_STORE"), workspace_root=os.environ.get("RUNHOST_WORKSPACE_ROOT")) as host:
+        app.state.host = host
+        yield
+
+
+app = FastAPI(title="runhost SSE example", lifespan=lifespan)
+
+
+def host_of(request: Request) -> runhost.Host:
+    host: runhost.Host = request.app.state.host
+    return host
+
+
+def problem(e: runhost.RunhostError) -> Dict[str, Any]:
+    return {"code": e.code, "message": e.message, "retryable": e.retryable, "recovery": e.recovery}
+
+
+class RunRequest(BaseModel):
+    prompt: str = Field(min_length=1, max_length=100_000)
+    # The browser's id for this submission: sending it twice (a double click, a retry after a
+    # timeout) returns the same run instead of starting another.
+    submission_id: Optional[str] = Field(default=None, min_length=1, max_length=200)
+
+
+@app.post("/runs", status_code=201)
+def create_run(body: RunRequest, request: Request) -> Dict[str, Any]:
+    # A plain `def`: FastAPI runs it on its thread pool; dispatch releases the GIL meanwhile.
+    user = "demo-user"  # from your authentication
+    try:
+        run = host_of(request).dispatch({
+            "tenantId": "demo-tenant",
+            "workspaceId": "demo-workspace",
+            "userId": user,
+            "deviceType": "local",
+            "deviceId": "example-server",
+            "runtime": "custom",
+            "prompt": body.prompt,
+            "approvalPolicy": "auto",
+            "idempotencyKey": body.submission_id or str(uuid.uuid4()),
+            "command": command(),
+        })
+    except runhost.IdempotencyConflict as e:
+        raise HTTPException(status_code=409, detail=problem(e)) from None
+    except runhost.InvalidDispatch as e:
+        raise HTTPException(status_code=422, detail=problem(e)) from None
+    except runhost.RunhostError as e:
+        raise HTTPException(status_code=503 if e.retryable else 500, detail=problem(e)) from None
+    return {"run_id": run.id, "created": run.created, "events_url": f"/runs/{run.id}/events"}
+
+
+@app.get("/runs/{run_id}")
+def get_run(run_id: str, request: Request) -> Dict[str, Any]:
+    run = host_of(request).run(run_id)
+    if run is None:
+        raise HTTPException(status_code=404, detail=f"no run {run_id}")
+    info = run.info()
+    return {"id": info.id, "status": info.status, "error_code": info.error_code, "last_seq": info.last_seq}
+
+
+def sse(event: runhost.Event) -> str:
+    # One SSE message; `data` is the whole envelope on one line (JSON escapes newlines).
+    return f"id: {event['seq']}\nevent: {event['type']}\ndata: {json.dumps(event, separators=(',', ':'))}\n\n"
+
+
+@app.get("/runs/{run_id}/events")
+async def stream_events(run_id: str, request: Request, last_event_id: Optional[str] = Header(default=None)) -> StreamingResponse:
+    run = host_of(request).run(run_id)
+    if run is None:
+        raise HTTPException(status_code=404, detail=f"no run {run_id}")
+    # A reconnecting EventSource sends the last id it got: resume after that seq.
+    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+
+    async def body() -> AsyncIterator[str]:
+        # No thread per client: the stream waits on an eventfd registered with this event loop.
+        # If the browser goes away, Starlette cancels this generator and `async with` stops
+        # following the run (the run itself goes on).
+        async with run.aevents(after=after) as events:
+            async for event in events:
+                yield sse(event)
+        yield "event: end\ndata: {}\n\n"  # the run has ended: the page closes its EventSource
+
+    return StreamingResponse(body(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+PAGE = """<!doctype html>
+<meta charset="utf-8">
+<title>runhost: stream a run</title>
+<style>body{font:14px system-ui;margin:2em;max-width:60em} pre{background:#f4f4f4;padding:1em;white-space:pre-wrap}</style>
+<h1>Dispatch a run, watch its events</h1>
+<form id="f"><input id="prompt" size="60" value="write a haiku about pipes"> <button>Run</button></form>
+<p id="status"></p>
+<pre id="log"></pre>
+<script>
+const log = document.getElementById("log"), status = document.getElementById("status");
+document.getElementById("f").onsubmit = async (e) => {
+  e.preventDefault();
+  log.textContent = "";
+  const r = await fetch("/runs", {method: "POST", headers: {"content-type": "application/json"},
+    body: JSON.stringify({prompt: document.getElementById("prompt").value, submission_id: crypto.randomUUID()})});
+  const run = await r.json();
+  if (!r.ok) { status.textContent = JSON.stringify(run.detail); return; }
+  status.textContent = "run " + run.run_id;
+  const source = new EventSource(run.events_url);
+  const show = (m) => {
+    const ev = JSON.parse(m.data), p = ev.payload;
+    const text = p.text ?? p.path ?? (p.error && p.error.code + ": " + p.error.message) ?? JSON.stringify(p);
+    log.textContent += ev.seq + "  " + ev.type.padEnd(16) + " " + text + "\\n";
+  };
+  for (const type of ["run.started", "message", "reasoning", "tool.started", "tool.completed", "command.output",
+                      "file.changed", "preview.ready", "artifact.created", "approval.required", "approval.resolved",
+                      "deployment.ready", "usage", "run.completed", "run.failed", "run.cancelled", "runtime.unparsed"]) {
+    source.addEventListener(type, show);
+  }
+  source.addEventListener("end", () => { source.close(); status.textContent += " (ended)"; });
+};
+</script>
+"""
+
+
+@app.get("/", response_class=HTMLResponse)
+def page() -> str:
+    return PAGE

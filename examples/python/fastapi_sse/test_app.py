@@ -1,0 +1,119 @@
+"""Drives the example over real HTTP: uvicorn serving app.py in its own process, httpx reading
+the Server-Sent Events as they are sent, and the run checked against the store."""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import time
+from typing import Dict, Iterator, List, Tuple
+
+import httpx
+import pytest
+
+import runhost
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+# Waits for the test to let it go: the run cannot end before the test has seen its first
+# output through SSE, so receiving it proves events are streamed, not sent when the run ends.
+GATED = ["sh", "-c", 'read -r prompt; echo "got: $prompt"; while [ ! -e go ]; do sleep 0.02; done; echo finished']
+
+
+@pytest.fixture
+def server(tmp_path: pathlib.Path) -> Iterator[Tuple[str, pathlib.Path, pathlib.Path]]:
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    store = tmp_path / "runhost.db"
+    env = dict(os.environ, RUNHOST_STORE=str(store), RUNHOST_WORKSPACE_ROOT=str(workspace),
+               RUNHOST_EXAMPLE_COMMAND=json.dumps(GATED), PYTHONUNBUFFERED="1")
+    env.pop("RUNHOST_PLUGIN_PATH", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", "0", "--app-dir", str(HERE)],
+        env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        url = None
+        deadline = time.monotonic() + 30
+        while url is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            m = re.search(r"Uvicorn running on (http://\S+)", line)
+            url = m.group(1) if m else None
+        assert url, "uvicorn did not start"
+        yield url, store, workspace
+    finally:
+        proc.terminate()
+        rest = proc.communicate(timeout=30)[1]
+        # Uvicorn re-raises SIGTERM after a graceful shutdown; the lifespan closed the Host.
+        assert proc.returncode in (0, -15) and "Application shutdown complete" in rest, rest
+
+
+def read_sse(lines: Iterator[str]) -> Iterator[Dict[str, str]]:
+    """SSE messages as {id, event, data} from a line iterator."""
+    message: Dict[str, str] = {}
+    for line in lines:
+        if line == "":
+            if message:
+                yield message
+            message = {}
+        else:
+            field, _, value = line.partition(":")
+            message[field] = value[1:] if value.startswith(" ") else value
+
+
+def test_a_run_streams_to_the_browser_as_server_sent_events(server) -> None:
+    url, store, workspace = server
+    with httpx.Client(base_url=url, timeout=30) as client:
+        assert "EventSource" in client.get("/").text
+
+        created = client.post("/runs", json={"prompt": "hello from the browser", "submission_id": "s-1"})
+        assert created.status_code == 201, created.text
+        run_id = created.json()["run_id"]
+        assert created.json()["created"] is True
+        again = client.post("/runs", json={"prompt": "hello from the browser", "submission_id": "s-1"})
+        assert again.json()["run_id"] == run_id and again.json()["created"] is False, "a resubmission is the same run"
+
+        received: List[Dict[str, str]] = []
+        with client.stream("GET", f"/runs/{run_id}/events") as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            for message in read_sse(response.iter_lines()):
+                received.append(message)
+                if message.get("event") == "command.output":
+                    payload = json.loads(message["data"])["payload"]
+                    if payload["text"] == "got: hello from the browser":
+                        assert client.get(f"/runs/{run_id}").json()["status"] == "running"
+                        (workspace / "go").touch()  # only now can the run finish
+        assert received[-1] == {"event": "end", "data": "{}"}
+        events = [json.loads(m["data"]) for m in received[:-1]]
+        assert [int(m["id"]) for m in received[:-1]] == [e["seq"] for e in events] == list(range(1, len(events) + 1))
+        types = [e["type"] for e in events]
+        assert types[0] == "run.started" and types[-1] == "run.completed"
+        texts = [e["payload"]["text"] for e in events if e["type"] == "command.output"]
+        assert texts == ["got: hello from the browser", "finished"]
+        assert client.get(f"/runs/{run_id}").json()["status"] == "succeeded"
+
+        # What the browser got is exactly what the store holds (another process reads it).
+        with runhost.Host(store=store, workspace_root=workspace, use_environment=False) as reader:
+            assert reader.events(run_id) == events
+
+        # A reconnecting EventSource sends Last-Event-ID and gets the rest, nothing twice.
+        with client.stream("GET", f"/runs/{run_id}/events", headers={"Last-Event-ID": "2"}) as response:
+            resumed = [m for m in read_sse(response.iter_lines())]
+        assert [int(m["id"]) for m in resumed[:-1]] == [e["seq"] for e in events[2:]]
+
+
+def test_errors_are_http_errors_with_the_typed_code(server) -> None:
+    url, _, _ = server
+    with httpx.Client(base_url=url, timeout=30) as client:
+        assert client.get("/runs/run_nope/events").status_code == 404
+        assert client.post("/runs", json={}).status_code == 422
+        first = client.post("/runs", json={"prompt": "one", "submission_id": "dup"})
+        assert first.status_code == 201
+        conflict = client.post("/runs", json={"prompt": "two", "submission_id": "dup"})
+        assert conflict.status_code == 409
+        assert conflict.json()["detail"]["code"] == "idempotency_conflict"
