@@ -108,12 +108,8 @@ static rh_status hold_last_error(rh_runtime_session *s, const rh_exit *exit) {
 
 static rh_status codex_finish(rh_runtime_session *s, const rh_exit *exit) {
   rh_status status = RH_OK, ended;
-  /* End a last line without its newline first (as rhk_finish would), so it counts below. */
-  if (!s->kit.finished && s->kit.out.pending.len > 0) status = rhk_feed(&s->kit, RH_STREAM_STDOUT, "\n", 1);
-  if (!s->kit.finished && s->kit.err.pending.len > 0) {
-    ended = rhk_feed(&s->kit, RH_STREAM_STDERR, "\n", 1);
-    if (status == RH_OK) status = ended;
-  }
+  /* A last line without its newline first (as rhk_finish would), so it counts below. */
+  if (!s->kit.finished) status = rhk_flush(&s->kit);
   if (!s->kit.finished && (ended = hold_last_error(s, exit)) != RH_OK && status == RH_OK) status = ended;
   ended = rhk_finish(&s->kit, exit);
   return ended != RH_OK ? ended : status;

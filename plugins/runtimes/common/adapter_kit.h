@@ -248,6 +248,11 @@ void rhk_session_free(rhk_session *s);
 /* feed(): hands whole lines of `stream` to the info's line functions. */
 rh_status rhk_feed(rhk_session *s, rh_stream stream, const char *data, size_t len);
 
+/* Passes on each stream's last line that has no newline, as the end of output does; nothing when
+ * there is none. rhk_finish does this first; an adapter whose ending depends on those lines (a
+ * result line, the stderr line that explains an exit code) calls it before holding the outcome. */
+rh_status rhk_flush(rhk_session *s);
+
 /* finish(): flushes each stream's last partial line, then emits the one terminal event. */
 rh_status rhk_finish(rhk_session *s, const rh_exit *exit);
 

@@ -335,16 +335,20 @@ static rh_status emit_completed(rhk_session *s, const rh_exit *exit, bool trunca
   return emit_terminal(s, "run.completed", rhk_str(s->outcome_line.data, s->outcome_line.len));
 }
 
+rh_status rhk_flush(rhk_session *s) {
+  rh_status out = rh_lines_flush(&s->out, on_stdout, s);
+  rh_status err = rh_lines_flush(&s->err, on_stderr, s);
+  rhk_set_extra(s, rhk_none());
+  return out != RH_OK ? out : err;
+}
+
 rh_status rhk_finish(rhk_session *s, const rh_exit *exit) {
   uint32_t flags = exit->struct_size >= offsetof(rh_exit, flags) + sizeof exit->flags ? exit->flags : 0;
   bool truncated = (flags & RH_EXIT_FLAG_OUTPUT_TRUNCATED) != 0;
   rh_status flushed, status;
   if (s->finished) return rhk_fail(s, RH_ERR_INVALID_ARGUMENT, "finish() was already called");
   s->finished = true;
-  flushed = rh_lines_flush(&s->out, on_stdout, s);
-  status = rh_lines_flush(&s->err, on_stderr, s);
-  if (flushed == RH_OK) flushed = status;
-  rhk_set_extra(s, rhk_none());
+  flushed = rhk_flush(s);
 
   if (flags & RH_EXIT_FLAG_CANCELLED) {
     rh_json_buffer_reset(&s->payload);

@@ -421,27 +421,12 @@ static rh_status gemini_feed(rh_runtime_session *s, rh_stream stream, const char
   return rhk_feed(&s->kit, stream, data, len);
 }
 
-static rh_status flush_stdout_line(void *ctx, const char *line, size_t len, bool truncated) {
-  rh_status status = gemini_on_stdout_line((rhk_session *)ctx, line, len, truncated);
-  rhk_set_extra((rhk_session *)ctx, rhk_none()); /* extras last one line, as the kit's own */
-  return status;
-}
-
-static rh_status flush_stderr_line(void *ctx, const char *line, size_t len, bool truncated) {
-  return on_stderr_line((rhk_session *)ctx, line, len, truncated);
-}
-
 static rh_status gemini_finish(rh_runtime_session *s, const rh_exit *exit) {
   rh_status status = RH_OK, flushed = RH_OK;
   /* The outcome depends on the last lines, even ones without their newline: stdout's may be the
    * result line, stderr's the reason for an exit code. Flushed here, before the kit's finish
    * (which then finds nothing left). */
-  if (!s->kit.finished) {
-    flushed = rh_lines_flush(&s->kit.out, flush_stdout_line, &s->kit);
-    status = rh_lines_flush(&s->kit.err, flush_stderr_line, &s->kit);
-    if (flushed == RH_OK) flushed = status;
-    status = RH_OK;
-  }
+  if (!s->kit.finished) flushed = rhk_flush(&s->kit);
   if (!s->kit.finished && exit->kind == RH_EXIT_EXITED) {
     if (s->kit.outcome == RHK_OUTCOME_NONE) status = hold_exit_failure(s, exit->code);
     else if (s->kit.outcome == RHK_OUTCOME_FAILED && s->api_status_unknown) status = refine_api_failure(s, exit->code);

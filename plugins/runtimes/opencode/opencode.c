@@ -99,19 +99,10 @@ static rh_status opencode_feed(rh_runtime_session *s, rh_stream stream, const ch
   return rhk_feed(&s->kit, stream, data, len);
 }
 
-/* Maps a last line that had no newline now, so that the ending sees it (rhk_finish would flush it
- * only after the outcome is held). Ending it with "\n" passes it on exactly as a flush would. */
-static rh_status flush_partial(rh_runtime_session *s) {
-  rh_status out = RH_OK, err = RH_OK;
-  if (s->kit.out.pending.len > 0) out = rhk_feed(&s->kit, RH_STREAM_STDOUT, "\n", 1);
-  if (s->kit.err.pending.len > 0) err = rhk_feed(&s->kit, RH_STREAM_STDERR, "\n", 1);
-  return out != RH_OK ? out : err;
-}
-
 static rh_status opencode_finish(rh_runtime_session *s, const rh_exit *exit) {
   rh_status flushed, decided, status;
   if (s->kit.finished) return rhk_finish(&s->kit, exit); /* the kit refuses a second finish */
-  flushed = flush_partial(s);
+  flushed = rhk_flush(&s->kit); /* the ending depends on a last line without its newline */
   decided = opencode_decide(s, exit);
   status = rhk_finish(&s->kit, exit);
   return status != RH_OK ? status : decided != RH_OK ? decided : flushed;
