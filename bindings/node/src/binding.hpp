@@ -1,39 +1,25 @@
-// Shared by the addon's files: the C++ exceptions the binding throws while it works off the JS
-// thread, and how they become JS errors (lib/errors.js turns them into RunhostError subclasses).
+// Shared by the addon's files: how core errors and values become JS values. The exceptions that
+// carry core errors off libuv's worker threads (CoreError, HostClosed) and the HostState behind
+// a JS Host are bindings/common's, shared with the Python binding.
 //
-// Thread rules: the exceptions may be built and thrown on any thread; to_js_error and the
-// conversions need the JS thread (a Napi::Env).
+// Thread rules: the exceptions may be built and thrown on any thread; everything that takes a
+// Napi::Env runs on the JS thread.
 #pragma once
 
-#include <stdexcept>
 #include <string>
 
 #include <napi.h>
 
+#include "host_state.hpp"  // bindings/common
 #include "runhost/host.hpp"
 
 namespace runhost::node {
 
-// A core Error; becomes the RunhostError subclass of its code.
-struct CoreError : std::exception {
-  explicit CoreError(Error e) : error(std::move(e)) {}
-  const char* what() const noexcept override { return error.message.c_str(); }
-  Error error;
-};
-
-// The Host was closed: HostClosedError.
-struct HostClosed : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-template <class T>
-T value_or_throw(Result<T>&& r) {
-  if (!r) throw CoreError(std::move(r).error());
-  return std::move(r).value();
-}
-inline void ok_or_throw(Status&& st) {
-  if (!st) throw CoreError(std::move(st).error());
-}
+using binding::CoreError;
+using binding::HostClosed;
+using binding::HostState;
+using binding::ok_or_throw;
+using binding::value_or_throw;
 
 // A plain Error carrying {runhostCode, retryable, recoveryJson} (or {hostClosed: true}), which
 // lib/errors.js converts (native errors never reach the user as they are).

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "host_state.hpp"
 
 namespace runhost::node {
 

@@ -23,15 +23,13 @@
 
 namespace runhost::node {
 
-class HostState;
-
-class WatchState : public std::enable_shared_from_this<WatchState> {
+class WatchState final : public binding::Waiter, public std::enable_shared_from_this<WatchState> {
  public:
   explicit WatchState(Napi::ThreadSafeFunction tsfn) : tsfn_(std::move(tsfn)) {}
 
   void on_event(int64_t seq);
   void on_end(const Status& status);
-  void on_host_closed();
+  void on_host_closed() override;
 
   // JS thread: delivers the state to the JS callback (the thread-safe function's call).
   void deliver(Napi::Env env, Napi::Function callback);

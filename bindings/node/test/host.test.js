@@ -27,7 +27,7 @@ test('replay after close() from a new Host', async (t) => {
   await assert.rejects(host.runs(), HostClosedError);
   host = make();
   try {
-    assert.deepEqual(await collect(host.stream(run.id)), first);
+    assert.deepEqual(await collect((await host.run(run.id)).events()), first);
     const runs = await host.runs();
     assert.deepEqual(runs.map((r) => r.id), [run.id]);
   } finally {

@@ -9,38 +9,24 @@
 
 #include <pybind11/pybind11.h>
 
+#include "host_state.hpp"  // bindings/common
 #include "runhost/host.hpp"
 
 namespace runhost::python {
 
 namespace py = pybind11;
 
-// A core Error; becomes the runhost.errors subclass of its code (runhost.errors._from_core).
-struct CoreError : std::exception {
-  explicit CoreError(Error e) : error(std::move(e)) {}
-  const char* what() const noexcept override { return error.message.c_str(); }
-  Error error;
-};
-
-// The Host was closed: runhost.HostClosedError.
-struct HostClosed : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+// CoreError (a core Error: the runhost.errors subclass of its code, runhost.errors._from_core),
+// HostClosed (runhost.HostClosedError), value_or_throw and ok_or_throw: bindings/common.
+using binding::CoreError;
+using binding::HostClosed;
+using binding::ok_or_throw;
+using binding::value_or_throw;
 
 // An EventStream that has ended, iterated again: runhost.StreamConsumedError.
 struct StreamConsumed : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
-
-// Throws the value's error as CoreError.
-template <class T>
-T value_or_throw(Result<T>&& r) {
-  if (!r) throw CoreError(std::move(r).error());
-  return std::move(r).value();
-}
-inline void ok_or_throw(Status&& st) {
-  if (!st) throw CoreError(std::move(st).error());
-}
 
 void register_exception_translators();
 

@@ -25,7 +25,7 @@
 
 namespace runhost::python {
 
-struct Notifier {
+struct Notifier final : binding::Waiter {
   std::mutex mutex;
   std::condition_variable cv;
   int64_t seen = 0;          // the newest seq the subscription delivered
@@ -40,7 +40,7 @@ struct Notifier {
   // Each takes `mutex` briefly, then wakes the waiter. Reactor thread (or close()).
   void on_event(int64_t seq);
   void on_end(const Status& status);
-  void on_host_closed();
+  void on_host_closed() override;
   // The eventfd, made on first use. Any thread.
   int fileno();
   // Empties the eventfd before the reader looks at the store (so no wake-up is lost).

@@ -33,7 +33,7 @@ class PyHost {
     options.artifact_patterns = artifact_patterns;
     py::gil_scoped_release release;
     state_ = std::make_shared<HostState>(value_or_throw(Host::open(std::move(options))));
-    HostState::register_open(state_);
+    register_open(state_);
   }
 
   ~PyHost() {
@@ -162,7 +162,7 @@ PYBIND11_MODULE(_core, m) {
   // without the GIL (the core may wait for processes to end).
   py::module_::import("atexit").attr("register")(py::cpp_function([] {
     py::gil_scoped_release release;
-    HostState::close_all();
+    close_all();
   }));
 
   m.def("error_codes", &error_codes, "RUNHOST_ERROR_CODES as [(code, retryable by default)]");

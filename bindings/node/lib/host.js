@@ -1,0 +1,153 @@
+'use strict';
+// Host: the runhost host embedded in this process — its store, its plugins, one reactor thread
+// for every run. Every call returns a Promise and runs on libuv's worker pool (src/addon.cpp).
+const native = require('./native');
+const { HostClosedError } = require('./errors');
+const { byCode, fromNative } = require('./codes');
+const { Run } = require('./run');
+const check = require('./validate');
+
+async function call(promise) {
+  try {
+    return await promise;
+  } catch (e) {
+    throw fromNative(e);
+  }
+}
+
+function invalidDispatch(field, problem) {
+  const cls = byCode.get('invalid_dispatch');
+  return new cls(`invalid dispatch: "${field}" ${problem}`, { recovery: { action: 'fix_dispatch', field } });
+}
+
+class Host {
+  /**
+   * Opens a host: the store (created if missing; runs a dead host left running become failed
+   * with device_lost) and the plugins. Opening happens on a worker thread: `await host.ready`
+   * (or `await Host.open(options)`) to see its errors at once — StoreUnavailableError,
+   * PluginError — or let the first call reject with them.
+   * @param {import('./index').HostOptions} [options]
+   */
+  constructor(options) {
+    const o = check.hostOptions(options);
+    this._options = o;
+    this._native = new native.NativeHost();
+    this._closing = null;
+    this._ready = call(this._native.open(o));
+    this._ready.catch(() => {});  // reported by `ready` and by every call, never as unhandled
+  }
+
+  /** `new Host(options)`, resolved once it is open (rejects with the open's error). */
+  static async open(options) {
+    const host = new Host(options);
+    await host.ready;
+    return host;
+  }
+
+  /** Resolves once the host is open; rejects with why it could not open. */
+  get ready() { return this._ready; }
+  /** The store file. */
+  get storePath() { return this._options.store ?? native.defaultStorePath; }
+  /** True once close() was called. */
+  get closed() { return this._closing !== null; }
+
+  async _use() {
+    if (this._closing) throw new HostClosedError();
+    await this._ready;
+    if (this._closing) throw new HostClosedError();
+    return this._native;
+  }
+
+  /**
+   * Validates and records a DevicePromptDispatch and starts it (the same idempotencyKey again
+   * gives the same run, `created: false`). `signal`, when it aborts, cancels the run.
+   */
+  async dispatch(request, options) {
+    const { signal } = check.options('dispatch options', options);
+    check.signal('signal', signal)?.throwIfAborted();
+    const json = check.dispatchJson(request, invalidDispatch);
+    const r = await call((await this._use()).dispatch(json));
+    const run = new Run(this, r.run, r.created);
+    if (signal) this._cancelOnAbort(run, signal);
+    return run;
+  }
+
+  // Cancels `run` when `signal` aborts; the listener goes when the run ends (a watcher that does
+  // not keep the process alive tells), so a long-lived signal does not collect listeners.
+  _cancelOnAbort(run, signal) {
+    const onAbort = () => { this.cancel(run.id).catch(() => {}); };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    const done = () => signal.removeEventListener('abort', onAbort);
+    this._use()
+      .then((core) => core.watch(run.id, (seen, ended) => { if (ended) done(); }))
+      .then((watcher) => {
+        if (watcher === null) return done();
+        watcher.unref();
+        run._endWatcher = watcher;  // alive as long as the run object
+      })
+      .catch(done);
+  }
+
+  /** Cancels a run: this host's at once, another live host's through the store. */
+  async cancel(runId) {
+    check.runId(runId);
+    await call((await this._use()).cancel(runId));
+  }
+
+  /** Answers an approval.required of a run waiting for it. */
+  async resolveApproval(runId, approvalId, allow, reason = '') {
+    check.runId(runId);
+    check.nonEmptyString('approvalId', approvalId);
+    check.boolean('allow', allow);
+    check.string('reason', reason);
+    await call((await this._use()).resolveApproval(runId, approvalId, allow, reason));
+  }
+
+  async _info(runId) {
+    check.runId(runId);
+    return call((await this._use()).run(runId));
+  }
+
+  /** Any run of the store (this host's, another process's, one from before a restart), or null. */
+  async run(runId) {
+    const info = await this._info(runId);
+    return info ? new Run(this, info, false) : null;
+  }
+
+  /** Run records, newest first. */
+  async runs(filter) {
+    const { tenantId = null, status = null, limit = 100 } = check.options('runs filter', filter);
+    if (tenantId !== null) check.nonEmptyString('tenantId', tenantId);
+    if (status !== null) check.nonEmptyString('status', status);
+    check.integer('limit', limit, 1);
+    return call((await this._use()).runs(tenantId, status, limit));
+  }
+
+  /** Stored events of a run with seq > after (at most `limit`), without waiting. */
+  async events(runId, options) {
+    const { after = 0, limit = 10000 } = check.options('events options', options);
+    check.runId(runId);
+    check.after(after);
+    check.integer('limit', limit, 1);
+    return JSON.parse(await call((await this._use()).events(runId, after, limit)));
+  }
+
+  /**
+   * Cancels this host's running runs, stores their last events and closes the store. Every
+   * later call rejects with HostClosedError. Idempotent.
+   */
+  close() {
+    if (!this._closing) {
+      this._closing = this._ready.catch(() => {}).then(() => call(this._native.close()));
+    }
+    return this._closing;
+  }
+}
+
+if (typeof Symbol.asyncDispose === 'symbol') {
+  // `await using host = new Host()` closes it at the end of the block.
+  Host.prototype[Symbol.asyncDispose] = function asyncDispose() { return this.close(); };
+}
+
+module.exports = { Host };

@@ -1,0 +1,166 @@
+'use strict';
+// EventStream: one reader of one run's events, from a cursor (a seq) to the terminal event.
+//
+// The store is the source of truth. The stream reads pages of stored events after its cursor
+// (the addon's events(), on a libuv worker) and, once it has caught up, waits for its Watcher:
+// the addon's thread-safe function, which the host's reactor pokes with "an event newer than seq
+// N exists" or "the run ended". Nothing is buffered per event outside the page being consumed,
+// and the event loop never blocks. The watcher keeps the process alive only while the stream
+// waits (it is ref'd for the wait, unref'd otherwise), so an abandoned stream never holds Node up.
+const { HostClosedError, StreamConsumedError } = require('./errors');
+const { fromNative } = require('./codes');
+const check = require('./validate');
+
+const TERMINAL = new Set(['run.completed', 'run.failed', 'run.cancelled']);
+// A page: at most this many events, and about this many bytes (the count adapts to the sizes).
+const PAGE_EVENTS = 4096;
+const PAGE_BYTES = 4 << 20;
+
+async function native(promise) {
+  try {
+    return await promise;
+  } catch (e) {
+    throw fromNative(e);
+  }
+}
+
+class EventStream {
+  /** Made by run.events(); `host` is the Host (lib/host.js). */
+  constructor(host, runId, after = 0) {
+    this._host = host;
+    this._runId = runId;
+    this._cursor = check.after(after);
+    this._core = null;          // the NativeHost, from the first read on
+    this._page = [];
+    this._next = 0;
+    this._limit = 64;           // events per page read; adapts (see _read)
+    this._watcher = undefined;  // made at the first wait; null: the run had ended
+    this._seen = 0;             // newest seq the watcher reported
+    this._runEnded = false;     // the watcher reported the end (or the run had ended)
+    this._error = null;         // why the watcher's subscription ended, if not by the terminal event
+    this._wake = null;          // resolves the wait in progress
+    this._done = false;         // nothing more will be returned
+    this._iterated = false;     // [Symbol.asyncIterator]() was called
+    this._busy = false;         // a next() is in progress
+  }
+
+  /** The run's id. */
+  get runId() { return this._runId; }
+  /** The seq of the last event returned (the `after` to go on from). */
+  get cursor() { return this._cursor; }
+  /** True once the terminal event was returned or the stream was closed. */
+  get ended() { return this._done; }
+
+  _onWake(seen, ended, err) {
+    if (seen > this._seen) this._seen = seen;
+    if (ended) {
+      this._runEnded = true;
+      if (err) this._error = fromNative(err);
+    }
+    const wake = this._wake;
+    this._wake = null;
+    if (wake) wake();
+  }
+
+  _finish() {
+    this._done = true;
+    this._page = [];
+    this._next = 0;
+    if (this._watcher) this._watcher.close();
+    this._watcher = null;
+    const wake = this._wake;
+    this._wake = null;
+    if (wake) wake();
+  }
+
+  async _read() {
+    this._core ??= await this._host._use();
+    const text = await native(this._core.events(this._runId, this._cursor, this._limit));
+    const page = JSON.parse(text);
+    if (page.length > 0) {
+      // Aim for PAGE_BYTES per page: big events (command output) make smaller pages.
+      const perEvent = text.length / page.length;
+      this._limit = Math.max(16, Math.min(PAGE_EVENTS, Math.floor(PAGE_BYTES / perEvent)));
+    }
+    return page;
+  }
+
+  async _wait() {
+    if (this._watcher === undefined) {
+      this._watcher = await native(this._core.watch(this._runId, (s, e, err) => this._onWake(s, e, err)));
+      if (this._watcher === null) this._runEnded = true;
+      else this._watcher.unref();  // ref'd only while waiting (below)
+      return;  // read again: events may have come before the watcher existed
+    }
+    if (this._seen > this._cursor || this._runEnded || this._done) return;
+    this._watcher.ref();
+    try {
+      await new Promise((resolve) => { this._wake = resolve; });
+    } finally {
+      this._watcher?.unref();
+    }
+  }
+
+  async _step() {
+    for (;;) {
+      if (this._next < this._page.length) {
+        const ev = this._page[this._next++];
+        this._cursor = ev.seq;
+        if (TERMINAL.has(ev.type)) this._finish();
+        return { value: ev, done: false };
+      }
+      if (this._done) return { value: undefined, done: true };
+      if (this._host._closing) throw new HostClosedError();
+      // Snapshot first: when the run had ended before this read, the read sees all there is.
+      const ended = this._runEnded;
+      const error = this._error;
+      const page = await this._read();
+      if (this._done) continue;  // return() was called meanwhile
+      if (page.length > 0) {
+        this._page = page;
+        this._next = 0;
+        continue;
+      }
+      if (ended) {
+        this._finish();
+        if (error) throw error;
+        continue;
+      }
+      await this._wait();
+    }
+  }
+
+  /** The next event (stored, else the next live one); done after the terminal event. */
+  async next() {
+    if (this._busy) throw new Error('EventStream.next() was called while another call on the same stream is pending: one reader at a time (run.events() gives each reader its own stream)');
+    this._busy = true;
+    try {
+      return await this._step();
+    } catch (e) {
+      this._finish();
+      throw e;
+    } finally {
+      this._busy = false;
+    }
+  }
+
+  /** Stops following the run (a `for await` that breaks calls it). The run goes on. */
+  async return() {
+    this._finish();
+    return { value: undefined, done: true };
+  }
+
+  [Symbol.asyncIterator]() {
+    if (this._done || this._iterated) {
+      const why = this._done
+        ? `it has ended or was closed at seq ${this._cursor}`
+        : 'another loop is iterating it';
+      throw new StreamConsumedError(`this EventStream of ${this._runId} cannot be iterated again: ${why}; ` +
+        `run.events() gives a new stream that replays from the start, run.events({ after: ${this._cursor} }) goes on from here`);
+    }
+    this._iterated = true;
+    return this;
+  }
+}
+
+module.exports = { EventStream, TERMINAL };
