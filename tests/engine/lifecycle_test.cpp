@@ -314,6 +314,25 @@ TEST(Lifecycle, AnotherHostOnTheSameStoreFollowsALiveRun) {
   expect_valid_stream(seen);
 }
 
+TEST(Lifecycle, ASecondHostOfTheSameProcessLeavesTheFirstsLiveRunAlone) {
+  // Both hosts have this process's pid as owner: the second must not take the first's running
+  // run for one a dead host left (device_lost), nor write into its event sequence.
+  TestHost a;
+  auto d = a->dispatch(custom_dispatch({"sh", "-c", "echo one; sleep 0.5; echo two"}, "second-host-1").dump());
+  ASSERT_TRUE(d);
+  ASSERT_TRUE(wait_for(*a, d->run.id, "command.output"));
+  HostOptions options;
+  options.store = a.dir() / "runhost.db";
+  TestHost b(options);
+  const auto seen = a.follow(d->run.id);
+  ASSERT_FALSE(seen.timed_out);
+  EXPECT_EQ(seen.events.back().type, "run.completed");
+  expect_valid_stream(seen);
+  auto run = b->run(d->run.id);
+  ASSERT_TRUE(run && *run);
+  EXPECT_EQ((*run)->status, "succeeded");
+}
+
 TEST(Lifecycle, AKilledHostsRunIsMarkedLostOnRestartWithItsEventsKept) {
   TempDir dir;
   std::filesystem::create_directories(dir / "workspace");

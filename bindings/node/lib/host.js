@@ -133,6 +133,11 @@ class Host {
     return JSON.parse(await call((await this._use()).events(runId, after, limit)));
   }
 
+  /** The plugins loaded (search order), those refused with the reason, the directories searched. */
+  async plugins() {
+    return call((await this._use()).plugins());
+  }
+
   /**
    * Cancels this host's running runs, stores their last events and closes the store. Every
    * later call rejects with HostClosedError. Idempotent.

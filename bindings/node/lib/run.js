@@ -74,7 +74,7 @@ class Run extends EventEmitter {
         error = e;  // the 'error' listener threw: warn about that instead
       }
     }
-    process.emitWarning(error instanceof Error ? error : new Error(String(error)), { code: 'RUNHOST_EVENT_ERROR' });
+    process.emitWarning(error instanceof Error ? error : new Error(String(error)));
   }
 
   /**

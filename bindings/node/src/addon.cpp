@@ -176,6 +176,7 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
                         InstanceMethod<&NativeHost::resolve_approval>("resolveApproval"),
                         InstanceMethod<&NativeHost::run>("run"), InstanceMethod<&NativeHost::runs>("runs"),
                         InstanceMethod<&NativeHost::events>("events"), InstanceMethod<&NativeHost::watch>("watch"),
+                        InstanceMethod<&NativeHost::plugins>("plugins"),
                         InstanceMethod<&NativeHost::open>("open"), InstanceMethod<&NativeHost::close>("close")});
   }
 
@@ -413,6 +414,54 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
     });
     state.track(watch);
     return true;
+  }
+
+  // plugins() → Promise<{loaded: [...], refused: [{path, reason}], directories: [...]}>.
+  struct Plugins {
+    std::vector<PluginInfo> loaded;
+    std::vector<PluginRefusal> refused;
+    std::vector<std::filesystem::path> directories;
+  };
+  Napi::Value plugins(const Napi::CallbackInfo& info) {
+    auto state = state_;
+    return Task<Plugins>::start(
+        info.Env(),
+        [state] {
+          return state->with_host([](Host& h) {
+            const auto& r = h.plugins();
+            return Plugins{r.plugins(), r.refusals(), r.directories()};
+          });
+        },
+        [](Napi::Env env, Plugins& p) -> Napi::Value {
+          auto loaded = Napi::Array::New(env, p.loaded.size());
+          for (uint32_t i = 0; i < p.loaded.size(); ++i) {
+            const auto& x = p.loaded[i];
+            auto o = Napi::Object::New(env);
+            o.Set("id", x.id);
+            o.Set("kind", std::string(to_string(x.kind)));
+            o.Set("version", x.version);
+            o.Set("name", x.name);
+            o.Set("vendor", x.vendor);
+            o.Set("description", x.description);
+            o.Set("library", x.library.string());
+            o.Set("abi", std::to_string(x.abi_major) + "." + std::to_string(x.abi_minor));
+            loaded.Set(i, o);
+          }
+          auto refused = Napi::Array::New(env, p.refused.size());
+          for (uint32_t i = 0; i < p.refused.size(); ++i) {
+            auto o = Napi::Object::New(env);
+            o.Set("path", p.refused[i].path.string());
+            o.Set("reason", p.refused[i].reason);
+            refused.Set(i, o);
+          }
+          auto directories = Napi::Array::New(env, p.directories.size());
+          for (uint32_t i = 0; i < p.directories.size(); ++i) directories.Set(i, p.directories[i].string());
+          auto out = Napi::Object::New(env);
+          out.Set("loaded", loaded);
+          out.Set("refused", refused);
+          out.Set("directories", directories);
+          return out;
+        });
   }
 
   Napi::Value close(const Napi::CallbackInfo& info) {

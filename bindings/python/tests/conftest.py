@@ -76,12 +76,12 @@ def host(env: Env) -> Iterator[runhost.Host]:
 
 @pytest.fixture(scope="session")
 def asks_first_plugin(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
-    """A directory holding the asks-first policy (tests/plugins/asks_first.c), compiled now
+    """A directory holding the asks-first policy (bindings/common/test-plugins), compiled now
     against abi/ alone, as a vendor would."""
     import shutil
     import subprocess
 
-    src = pathlib.Path(__file__).parent / "plugins"
+    src = REPO / "bindings" / "common" / "test-plugins"
     out = tmp_path_factory.mktemp("plugins")
     subprocess.run(
         [os.environ.get("CC", "cc"), "-std=c11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",

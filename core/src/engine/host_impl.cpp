@@ -65,6 +65,32 @@ std::string config_for(const HostOptions& options, const plugins::LoadedPlugin& 
   return it != options.plugin_config.end() ? it->second : plugin.config_json;
 }
 
+// The runs of this process's live hosts. Hosts of one process share its pid, so the store's
+// owner record cannot tell a second host opening the store (a test, a backend with two Hosts)
+// that a run of the first is not an orphan; this can.
+std::mutex g_live_runs_mutex;
+std::map<std::string, const void*, std::less<>> g_live_runs;  // run id -> its host
+
+void live_run_started(const std::string& run_id, const void* host) {
+  std::lock_guard lock(g_live_runs_mutex);
+  g_live_runs[run_id] = host;
+}
+
+void live_run_ended(const std::string& run_id) {
+  std::lock_guard lock(g_live_runs_mutex);
+  g_live_runs.erase(run_id);
+}
+
+void live_host_gone(const void* host) {
+  std::lock_guard lock(g_live_runs_mutex);
+  std::erase_if(g_live_runs, [host](const auto& entry) { return entry.second == host; });
+}
+
+bool live_in_this_process(const std::string& run_id) {
+  std::lock_guard lock(g_live_runs_mutex);
+  return g_live_runs.contains(run_id);
+}
+
 bool owner_alive(const store::Owner& owner) {
   if (owner.pid <= 0) return false;
   if (kill(static_cast<pid_t>(owner.pid), 0) != 0 && errno != EPERM) return false;
@@ -201,6 +227,7 @@ HostImpl::~HostImpl() {
   io_.stop();
   if (reactor_.joinable()) reactor_.join();
   if (auto st = store_->flush(); !st) util::logger()->error("closing the store: {}", st.error().message);
+  live_host_gone(this);  // a run that outlasted the bounded wait is an orphan for the next host
 }
 
 template <class F>
@@ -215,7 +242,8 @@ Status HostImpl::recover_orphans() {
   auto active = store_->active_runs();
   if (!active) return active.error();
   for (const auto& run : *active) {
-    if (owner_alive(run.owner) && run.owner.pid != self_.pid) continue;  // another live host's run
+    // Another live host's run: another process's, or another Host's of this one.
+    if (owner_alive(run.owner) && (run.owner.pid != self_.pid || live_in_this_process(run.id))) continue;
     // Died after its terminal event was stored but before its status was: finish the bookkeeping.
     if (run.last_seq > 0) {
       auto last = store_->events(run.id, run.last_seq - 1, 1);
@@ -299,6 +327,7 @@ Result<DispatchResult> HostImpl::dispatch(std::string_view dispatch_json) {
   if (!created->created) return result;  // same key, same request: the same run, nothing started
 
   if (auto st = store_->set_owner(run.id, self_); !st) return st.error();
+  live_run_started(run.id, this);
   {
     std::lock_guard lock(done_mutex_);
     ++active_count_;
@@ -327,6 +356,7 @@ void HostImpl::start_run(store::RunRow row, Dispatch d, std::filesystem::path cw
 void HostImpl::run_done(const std::string& run_id) {
   // Called from the run itself (its on_durable holds a reference, so erasing here is safe).
   if (active_.erase(run_id) == 0) return;
+  live_run_ended(run_id);
   std::lock_guard lock(done_mutex_);
   if (active_count_ > 0) --active_count_;
   done_cv_.notify_all();

@@ -1,7 +1,7 @@
-/* asks-first: a policy for the Python tests that answers "ask" for a run whose prompt holds
- * the marker [ask], and "allow" for everything else. Compiled by the tests (conftest.py,
- * asks_first_plugin) against abi/ alone, the way a vendor builds a plugin. Stateless: any
- * thread, concurrently. */
+/* asks-first: a policy for the bindings' tests that answers "ask" for a run whose prompt holds
+ * the marker [ask], and "allow" for everything else. Compiled by the tests (Python: conftest.py,
+ * asks_first_plugin; Node: test/helpers.js, asksFirstPlugin) against abi/ alone, the way a
+ * vendor builds a plugin. Stateless: any thread, concurrently. */
 #include <string.h>
 
 #include <runhost/runhost.h>
