@@ -36,20 +36,43 @@ export interface RunhostErrorOptions {
   code?: ErrorCode;
   retryable?: boolean;
   recovery?: Recovery | null;
+  /** The run the error is about (set for errors of run.failed events). */
+  runId?: string | null;
   cause?: unknown;
 }
 
+/** A typed failure of the host: `code` is one of the core's codes, each with its own subclass. */
 export class RunhostError extends Error {
   constructor(message: string, opts?: RunhostErrorOptions);
   readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly recovery: Recovery | null;
+  readonly runId: string | null;
+  /** recovery.action, or null. */
+  readonly action: RecoveryAction | null;
+  /** invalid_dispatch: the dispatch field that was wrong (recovery.field), or null. */
+  readonly field: string | null;
 }
 
-/** The Host was closed; the call, or a stream of it, cannot go on. */
+/** The Host was closed; the call, or a stream of it, cannot go on. Open a new Host on the store. */
 export class HostClosedError extends Error {
   constructor(message?: string);
   readonly code: 'host_closed';
+}
+
+/** An EventStream that has ended, was closed, or is in use by another loop, iterated again. */
+export class StreamConsumedError extends Error {
+  constructor(message: string);
+  readonly code: 'stream_consumed';
+}
+
+/** A run.on('event') listener threw (or its promise rejected); reported as the run's 'error'. */
+export class EventHandlerError extends Error {
+  constructor(cause: unknown, event: RunhostEvent);
+  readonly code: 'event_handler_failed';
+  readonly cause: unknown;
+  /** The event the listener was given. */
+  readonly event: RunhostEvent;
 }
 
 declare class CodedError<C extends ErrorCode> extends RunhostError {
@@ -79,8 +102,12 @@ export class ContextLimitError extends CodedError<'context_limit'> {}
 export class SessionNotFoundError extends CodedError<'session_not_found'> {}
 export class StoreUnavailableError extends CodedError<'store_unavailable'> {}
 
-export const errorCodes: ReadonlyArray<{ code: ErrorCode; retryable: boolean }>;
+/** The core's error codes, with whether each is retryable by default. */
+export const errorCodes: ReadonlyArray<{ readonly code: ErrorCode; readonly retryable: boolean }>;
+/** $XDG_DATA_HOME/runhost/runhost.db, or ~/.local/share/runhost/runhost.db. */
 export const defaultStorePath: string;
+/** The error a run.failed event stands for (CancelledError for run.cancelled); null for any other event. */
+export function errorFromEvent(event: RunhostEvent): RunhostError | null;
 
 // ---- events -------------------------------------------------------------------------------
 export type DeviceType = 'local' | 'sandbox' | 'computer';
@@ -180,7 +207,12 @@ export type EventType = RunhostEvent['type'];
 export type TerminalEvent = RunCompletedEvent | RunFailedEvent | RunCancelledEvent;
 
 // ---- host and runs ------------------------------------------------------------------------
-/** A DevicePromptDispatch (camelCase keys); the core validates it (invalid_dispatch). */
+export type ApprovalPolicy = 'auto' | 'confirm-risky' | 'manual';
+
+/**
+ * What host.dispatch() takes: the MIOSA DevicePromptDispatch (camelCase keys). The core checks
+ * every field; a bad or unknown one is an InvalidDispatchError naming it.
+ */
 export interface DevicePromptDispatch {
   tenantId: string;
   workspaceId: string;
@@ -188,32 +220,52 @@ export interface DevicePromptDispatch {
   userId: string;
   deviceType: DeviceType;
   deviceId: string;
+  /** A runtime adapter's id: custom, claude-code, codex, gemini-cli, opencode... */
   runtime: string;
   prompt: string;
-  approvalPolicy?: string;
-  idempotencyKey?: string;
-  command?: string[];
+  approvalPolicy: ApprovalPolicy;
+  /** Per tenant: the same key again gives the same run (a different request with it is idempotency_conflict). */
+  idempotencyKey: string;
+  /** Inside the host's workspaceRoot (default: the workspace root). */
   cwd?: string;
-  [field: string]: unknown;
+  /** Connector ids; each needs a grant for the user (connector_authorization_missing otherwise). */
+  connectors?: string[];
+  /** Per run, in seconds; the host's defaultTimeoutSeconds otherwise. */
+  timeoutSeconds?: number;
+  /** Continue the runtime's own session (runtimes with the resume capability). */
+  resumeSessionId?: string;
+  /** The custom runtime: the command to run (no shell). */
+  command?: string[];
+  /** The custom runtime: its output is plain text lines, or unified JSON lines. */
+  outputMode?: 'text' | 'jsonl';
 }
 
 export interface HostOptions {
-  /** The store file (default: the XDG data dir, see defaultStorePath). */
-  store?: string;
-  pluginPaths?: string[];
+  /** The store file (default: defaultStorePath); a relative path is resolved now. */
+  store?: string | URL;
+  /** Directories searched first for plugins. */
+  pluginPaths?: Array<string | URL>;
+  /** Also search RUNHOST_PLUGIN_PATH (default true). */
   useEnvironment?: boolean;
+  /** Also load the bundled plugins (default true). */
   useBundled?: boolean;
-  workspaceRoot?: string;
-  /** Per-plugin configuration; non-strings are passed as JSON. */
+  /** Local runs' cwd must lie inside it (default: the current directory). */
+  workspaceRoot?: string | URL;
+  /** Plugin id → configuration, replacing the manifest's: a JSON text, or a value made JSON. */
   pluginConfig?: Record<string, unknown>;
+  /** Per run, in seconds (default 3600); a dispatch's timeoutSeconds wins. */
   defaultTimeoutSeconds?: number;
+  /** fsync each group commit (default true). */
   durable?: boolean;
+  /** Keep each event's native line in `raw` (default false). */
   keepRaw?: boolean;
+  /** Output text recorded per run (default 64 MiB); the rest is counted and marked truncated. */
   maxOutputBytes?: number;
+  /** Which files become artifact.created (default: the local device's patterns). */
   artifactPatterns?: string[];
 }
 
-export type RunStatus = string;
+export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 export interface RunInfo {
   id: string;
@@ -223,59 +275,118 @@ export interface RunInfo {
   projectId: string | null;
   userId: string;
   runtime: string;
-  deviceType: string;
+  deviceType: DeviceType;
   deviceId: string;
   prompt: string;
   errorCode: ErrorCode | null;
+  /** The seq of the newest stored event (0: none yet). */
   lastSeq: number;
+  /** Microseconds since the epoch. */
   createdUs: number;
   updatedUs: number;
 }
 
-/** One reader of one run's events, from a cursor to the terminal event. */
+export interface PluginInfo {
+  id: string;
+  kind: 'runtime' | 'policy' | 'connector';
+  version: string;
+  name: string;
+  vendor: string;
+  description: string;
+  /** The library, absolute. */
+  library: string;
+  /** "major.minor" of the ABI it was built for. */
+  abi: string;
+}
+
+export interface Plugins {
+  /** In search order; the first library to claim a (kind, id) wins. */
+  loaded: PluginInfo[];
+  /** Libraries, manifests or directories refused, each with a one-line reason. */
+  refused: Array<{ path: string; reason: string }>;
+  /** The directories searched, in order. */
+  directories: string[];
+}
+
+/**
+ * One reader of one run's events, from a cursor to the terminal event: stored events, then live
+ * ones, in order, without gaps or repeats. One loop at a time; a loop that breaks closes it.
+ */
 export class EventStream implements AsyncIterableIterator<RunhostEvent> {
-  /** The seq of the last event returned. */
+  readonly runId: string;
+  /** The seq of the last event returned: the `after` to go on from. */
   readonly cursor: number;
+  /** True once the terminal event was returned or the stream was closed. */
+  readonly ended: boolean;
   next(): Promise<IteratorResult<RunhostEvent, undefined>>;
+  /** Stops following the run (the run goes on). */
   return(): Promise<IteratorResult<RunhostEvent, undefined>>;
+  /** @throws StreamConsumedError once ended or closed, or while another loop iterates it. */
   [Symbol.asyncIterator](): EventStream;
 }
 
 export interface RunEvents {
+  /** Every event from seq 1, once a listener is added. */
   event: [event: RunhostEvent];
-  end: [];
-  error: [error: RunhostError | HostClosedError];
+  /** After the terminal event was emitted. */
+  end: [last: TerminalEvent];
+  /** A listener threw (EventHandlerError), or the stream stopped (HostClosedError...). */
+  error: [error: EventHandlerError | RunhostError | HostClosedError];
 }
 
-/** A run: its info at dispatch, its events, cancel. Emits 'event', 'end' and 'error' once listened to. */
+export interface WaitOptions {
+  /** Reject with the error of a run.failed (or CancelledError) instead of resolving. */
+  check?: boolean;
+  /** Stops waiting (rejects with the signal's reason); the run goes on. */
+  signal?: AbortSignal;
+}
+
+/** A run: its record at dispatch, its events, its end, cancel and approvals. */
 export class Run extends EventEmitter {
   readonly id: string;
+  /** The record at dispatch (or at host.run()); refresh() reads it again. */
   readonly info: RunInfo;
-  /** false when the idempotency key matched an existing run. */
+  /** false when the idempotency key matched an existing run (nothing was started). */
   readonly created: boolean;
+  readonly host: Host;
+  /** The events with seq > after (default 0): stored, then live, ending after the terminal event. */
   events(options?: { after?: number }): EventStream;
-  cancel(): Promise<unknown>;
-  resolveApproval(approvalId: string, allow: boolean, reason?: string): Promise<unknown>;
+  /** The final record, once the run has ended. */
+  wait(options?: WaitOptions): Promise<RunInfo>;
+  cancel(): Promise<void>;
+  resolveApproval(approvalId: string, allow: boolean, reason?: string): Promise<void>;
   refresh(): Promise<RunInfo | null>;
 
-  on<K extends keyof RunEvents>(event: K, listener: (...args: RunEvents[K]) => void): this;
-  once<K extends keyof RunEvents>(event: K, listener: (...args: RunEvents[K]) => void): this;
-  off<K extends keyof RunEvents>(event: K, listener: (...args: RunEvents[K]) => void): this;
-  addListener<K extends keyof RunEvents>(event: K, listener: (...args: RunEvents[K]) => void): this;
-  removeListener<K extends keyof RunEvents>(event: K, listener: (...args: RunEvents[K]) => void): this;
+  on<K extends keyof RunEvents>(event: K, listener: (...args: RunEvents[K]) => void | Promise<void>): this;
+  once<K extends keyof RunEvents>(event: K, listener: (...args: RunEvents[K]) => void | Promise<void>): this;
+  off<K extends keyof RunEvents>(event: K, listener: (...args: RunEvents[K]) => void | Promise<void>): this;
+  addListener<K extends keyof RunEvents>(event: K, listener: (...args: RunEvents[K]) => void | Promise<void>): this;
+  removeListener<K extends keyof RunEvents>(event: K, listener: (...args: RunEvents[K]) => void | Promise<void>): this;
   emit<K extends keyof RunEvents>(event: K, ...args: RunEvents[K]): boolean;
 }
 
 export class Host {
+  /** Opens on a worker thread: see `ready`. Wrong options throw TypeError / RangeError here. */
   constructor(options?: HostOptions);
-  dispatch(request: DevicePromptDispatch, options?: { signal?: AbortSignal }): Promise<Run>;
-  cancel(runId: string): Promise<unknown>;
-  resolveApproval(runId: string, approvalId: string, allow: boolean, reason?: string): Promise<unknown>;
-  run(runId: string): Promise<RunInfo | null>;
-  runs(filter?: { tenantId?: string | null; status?: RunStatus | null; limit?: number }): Promise<RunInfo[]>;
-  events(runId: string, options?: { after?: number; limit?: number }): Promise<RunhostEvent[]>;
-  stream(runId: string, options?: { after?: number }): EventStream;
+  /** A Host, once open. Rejects with StoreUnavailableError, PluginErrorError... */
+  static open(options?: HostOptions): Promise<Host>;
+  /** Resolves once open; rejects with why it could not open (every call rejects with it too). */
+  readonly ready: Promise<void>;
+  /** The store file, absolute. */
   readonly storePath: string;
+  /** True once close() was called. */
+  readonly closed: boolean;
+  /** Validates, records and starts a run; `signal` cancels it when it aborts. */
+  dispatch(request: DevicePromptDispatch, options?: { signal?: AbortSignal }): Promise<Run>;
+  cancel(runId: string): Promise<void>;
+  resolveApproval(runId: string, approvalId: string, allow: boolean, reason?: string): Promise<void>;
+  /** Any run of the store (this host's, another process's, one from before a restart), or null. */
+  run(runId: string): Promise<Run | null>;
+  /** Run records, newest first. */
+  runs(filter?: { tenantId?: string | null; status?: RunStatus | null; limit?: number }): Promise<RunInfo[]>;
+  /** Stored events with seq > after (at most limit, default 10000), without waiting. */
+  events(runId: string, options?: { after?: number; limit?: number }): Promise<RunhostEvent[]>;
+  plugins(): Promise<Plugins>;
   /** Cancels this host's running runs, stores their last events and closes the store. Idempotent. */
   close(): Promise<void>;
 }

@@ -1,19 +1,31 @@
-// Compiled by test/types.test.js with `tsc --noEmit --strict`; never run.
+// Compiled by test/types.test.js with `tsc --noEmit --strict`; never run. It uses the whole API,
+// so a declaration that drifts from lib/ (or a type too loose to catch a mistake) fails here.
 import {
-  Host, Run, RunhostEvent, RunhostError, HostClosedError, TimeoutError, PolicyDeniedError,
-  RunInfo, ErrorCode, errorCodes, EventStream,
+  Host, Run, RunhostEvent, RunhostError, HostClosedError, StreamConsumedError, EventHandlerError,
+  TimeoutError, PolicyDeniedError, ConnectorAuthorizationMissingError, InvalidDispatchError,
+  RunInfo, RunStatus, ErrorCode, errorCodes, errorFromEvent, defaultStorePath, EventStream,
+  DevicePromptDispatch, Plugins, TerminalEvent,
 } from '../..';
 
 async function main(): Promise<void> {
   const host = new Host({ store: '/tmp/x.db', useEnvironment: false, pluginConfig: { custom: { a: 1 } } });
+  await host.ready;
+  const other: Host = await Host.open({ store: new URL('file:///tmp/y.db'), pluginPaths: ['/opt/plugins'] });
+  const closed: boolean = other.closed;
+  void closed;
   const ac = new AbortController();
-  const run: Run = await host.dispatch({
+  const request: DevicePromptDispatch = {
     tenantId: 't', workspaceId: 'w', userId: 'u', deviceType: 'local', deviceId: 'd',
-    runtime: 'custom', prompt: '', command: ['true'],
-  }, { signal: ac.signal });
+    runtime: 'custom', prompt: '', approvalPolicy: 'auto', idempotencyKey: 'k', command: ['true'],
+    outputMode: 'jsonl', timeoutSeconds: 60,
+  };
+  const run: Run = await host.dispatch(request, { signal: ac.signal });
   const info: RunInfo = run.info;
-  const last: number = info.lastSeq;
-  const stream: EventStream = run.events({ after: last });
+  const status: RunStatus = info.status;
+  void status;
+  const stream: EventStream = run.events({ after: info.lastSeq });
+  const cursor: number = stream.cursor;
+  void cursor;
   for await (const ev of stream) {
     const e: RunhostEvent = ev;
     switch (e.type) {
@@ -21,6 +33,8 @@ async function main(): Promise<void> {
       case 'run.failed': {
         const code: ErrorCode = e.payload.error.code;
         const action = e.payload.error.recovery?.action;
+        const err = errorFromEvent(e);
+        if (err) { const r: boolean = err.retryable; void r; }
         void code; void action;
         break;
       }
@@ -30,22 +44,51 @@ async function main(): Promise<void> {
     }
   }
   run.on('event', (ev) => { const seq: number = ev.seq; void seq; });
-  run.on('end', () => {});
-  run.on('error', (err) => { void err; });
+  run.on('event', async (ev) => { await Promise.resolve(ev.type); });
+  run.on('end', (last: TerminalEvent) => { void last.payload; });
+  run.on('error', (err) => {
+    if (err instanceof EventHandlerError) { const seq: number = err.event.seq; void seq; }
+  });
+  const final: RunInfo = await run.wait({ check: true, signal: ac.signal });
+  void final;
+  const again: Run | null = await host.run(run.id);
+  if (again) { const fresh: RunInfo | null = await again.refresh(); void fresh; }
   const stored: RunhostEvent[] = await host.events(run.id, { after: 0, limit: 10 });
-  const runs: RunInfo[] = await host.runs({ tenantId: 't', limit: 5 });
-  void stored; void runs;
+  const runs: RunInfo[] = await host.runs({ tenantId: 't', status: 'running', limit: 5 });
+  const plugins: Plugins = await host.plugins();
+  const kinds: Array<'runtime' | 'policy' | 'connector'> = plugins.loaded.map((p) => p.kind);
+  void stored; void runs; void kinds;
   try {
     await host.cancel(run.id);
   } catch (e) {
     if (e instanceof TimeoutError) { const r: boolean = e.retryable; void r; }
     if (e instanceof PolicyDeniedError) { const c: 'policy_denied' = e.code; void c; }
-    if (e instanceof RunhostError) { const rec = e.recovery; if (rec) { const f: string | undefined = rec.field; void f; } }
+    if (e instanceof InvalidDispatchError) { const f: string | null = e.field; void f; }
+    if (e instanceof ConnectorAuthorizationMissingError) { const url = e.recovery?.connect_url; void url; }
+    if (e instanceof RunhostError) { const a = e.action; const id: string | null = e.runId; void a; void id; }
     if (e instanceof HostClosedError) { const c: 'host_closed' = e.code; void c; }
+    if (e instanceof StreamConsumedError) { const c: 'stream_consumed' = e.code; void c; }
   }
   for (const { code, retryable } of errorCodes) { void code; void retryable; }
   const p: string = host.storePath;
-  void p;
+  void p; void defaultStorePath;
   await host.close();
 }
 void main;
+
+// Mistakes the types must catch (each line would not compile without its @ts-expect-error).
+async function mistakes(host: Host): Promise<void> {
+  // @ts-expect-error approvalPolicy must be one of the three
+  await host.dispatch({ tenantId: 't', workspaceId: 'w', userId: 'u', deviceType: 'local', deviceId: 'd', runtime: 'custom', prompt: '', approvalPolicy: 'sometimes', idempotencyKey: 'k' });
+  // @ts-expect-error an unknown field (the core refuses it too)
+  await host.dispatch({ tenantId: 't', workspaceId: 'w', userId: 'u', deviceType: 'local', deviceId: 'd', runtime: 'custom', prompt: '', approvalPolicy: 'auto', idempotencyKey: 'k', tenant_id: 't' });
+  // @ts-expect-error deviceType is a union
+  await host.dispatch({ tenantId: 't', workspaceId: 'w', userId: 'u', deviceType: 'phone', deviceId: 'd', runtime: 'custom', prompt: '', approvalPolicy: 'auto', idempotencyKey: 'k' });
+  // @ts-expect-error after is a number
+  host.events('run_x', { after: '3' });
+  // @ts-expect-error there is no 'data' event
+  (await host.run('run_x'))?.on('data', () => {});
+  // @ts-expect-error unknown Host option
+  new Host({ stor: 'x.db' });
+}
+void mistakes;
