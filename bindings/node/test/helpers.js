@@ -7,6 +7,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawn, execFileSync } = require('node:child_process');
+const { threadId } = require('node:worker_threads');
 const { Host } = require('..');
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
@@ -29,7 +30,7 @@ function customDispatch(command, fields = {}) {
     runtime: 'custom',
     prompt: 'test',
     approvalPolicy: 'auto',
-    idempotencyKey: `key-${process.pid}-${++keys}`,
+    idempotencyKey: `key-${process.pid}-${threadId}-${++keys}`,
     command,
     ...fields,
   };

@@ -187,3 +187,32 @@ test('approvals: a policy that asks; allow starts the run, deny fails it with po
   await assert.rejects(denied.wait({ check: true }), (e) => e instanceof runhost.PolicyDeniedError && /not on a Friday/.test(e.message));
   assert.deepEqual((await host.events(denied.id)).map((e) => e.type), ['approval.required', 'approval.resolved', 'run.failed']);
 });
+
+test('a worker thread opens its own Host, runs, and ends; the main thread is not disturbed', async (t) => {
+  const { Worker } = require('node:worker_threads');
+  const e = env(t);
+  const main = e.host();
+  const script = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const { Host } = require(${PKG});
+    const { sh } = require(${JSON.stringify(path.join(__dirname, 'helpers.js'))});
+    (async () => {
+      const host = new Host({ store: workerData.store, workspaceRoot: workerData.workspace, useEnvironment: false });
+      const run = await host.dispatch(sh('echo from a worker'));
+      const types = [];
+      for await (const ev of run.events()) types.push(ev.type);
+      // One more, left running: the worker's end closes its Host, which cancels it.
+      const left = await host.dispatch(sh('echo started; sleep 30'));
+      for await (const ev of left.events()) if (ev.type === 'command.output') break;
+      parentPort.postMessage({ id: run.id, left: left.id, types });
+    })();`;
+  const worker = new Worker(script, { eval: true, workerData: { store: e.store, workspace: e.workspace } });
+  const message = await new Promise((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); });
+  const code = await new Promise((resolve) => worker.once('exit', resolve));
+  assert.equal(code, 0);
+  assert.deepEqual(message.types, ['run.started', 'command.output', 'run.completed']);
+  const left = await main.run(message.left);
+  assert.equal((await left.wait()).status, 'cancelled', "the worker's Host was closed when the worker ended");
+  const run = await main.dispatch(sh('echo main'));
+  assert.equal((await run.wait()).status, 'succeeded');
+});
