@@ -389,4 +389,6 @@ export class Host {
   plugins(): Promise<Plugins>;
   /** Cancels this host's running runs, stores their last events and closes the store. Idempotent. */
   close(): Promise<void>;
+  /** close(): `await using host = new Host()`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }

@@ -70,6 +70,8 @@ async function main(): Promise<void> {
     if (e instanceof StreamConsumedError) { const c: 'stream_consumed' = e.code; void c; }
   }
   for (const { code, retryable } of errorCodes) { void code; void retryable; }
+  const disposed: Promise<void> = other[Symbol.asyncDispose]();
+  void disposed;
   const p: string = host.storePath;
   void p; void defaultStorePath;
   await host.close();
