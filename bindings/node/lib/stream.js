@@ -30,6 +30,7 @@ class EventStream {
     this._host = host;
     this._runId = runId;
     this._cursor = check.after(after);
+    this._start = this._cursor;
     this._core = null;          // the NativeHost, from the first read on
     this._page = [];
     this._next = 0;
@@ -151,7 +152,10 @@ class EventStream {
   }
 
   [Symbol.asyncIterator]() {
-    if (this._done || this._iterated) {
+    // A stream closed before anyone read it (a client gone before its loop began) iterates as
+    // empty; one a loop has read is an error to loop over again, which would otherwise hide the
+    // mistake by yielding nothing.
+    if (this._iterated || (this._done && this._cursor > this._start)) {
       const why = this._done
         ? `it has ended or was closed at seq ${this._cursor}`
         : 'another loop is iterating it';

@@ -120,6 +120,16 @@ test('a loop that breaks closes its stream; run.events({ after: cursor }) goes o
   assert.deepEqual([...head, ...tail].map((e) => e.seq), [...head, ...tail].map((_, i) => i + 1));
 });
 
+test('a stream closed before anyone read it iterates as empty', async (t) => {
+  const host = env(t).host();
+  const run = await host.dispatch(sh('echo x'));
+  const stream = run.events();
+  await stream.return();
+  assert.deepEqual(await collect(stream), []);
+  await assert.rejects(collect(stream), StreamConsumedError, 'but only once');
+  assert.equal((await collect(run.events())).at(-1).type, 'run.completed');
+});
+
 test('one reader at a time per stream', async (t) => {
   const host = env(t).host();
   const run = await host.dispatch(sh('echo a; sleep 0.3; echo b'));

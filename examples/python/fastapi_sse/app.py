@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import uuid
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Dict, List, Optional
@@ -131,39 +132,8 @@ async def stream_events(run_id: str, request: Request, last_event_id: Optional[s
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-PAGE = """<!doctype html>
-<meta charset="utf-8">
-<title>runhost: stream a run</title>
-<style>body{font:14px system-ui;margin:2em;max-width:60em} pre{background:#f4f4f4;padding:1em;white-space:pre-wrap}</style>
-<h1>Dispatch a run, watch its events</h1>
-<form id="f"><input id="prompt" size="60" value="write a haiku about pipes"> <button>Run</button></form>
-<p id="status"></p>
-<pre id="log"></pre>
-<script>
-const log = document.getElementById("log"), status = document.getElementById("status");
-document.getElementById("f").onsubmit = async (e) => {
-  e.preventDefault();
-  log.textContent = "";
-  const r = await fetch("/runs", {method: "POST", headers: {"content-type": "application/json"},
-    body: JSON.stringify({prompt: document.getElementById("prompt").value, submission_id: crypto.randomUUID()})});
-  const run = await r.json();
-  if (!r.ok) { status.textContent = JSON.stringify(run.detail); return; }
-  status.textContent = "run " + run.run_id;
-  const source = new EventSource(run.events_url);
-  const show = (m) => {
-    const ev = JSON.parse(m.data), p = ev.payload;
-    const text = p.text ?? p.path ?? (p.error && p.error.code + ": " + p.error.message) ?? JSON.stringify(p);
-    log.textContent += ev.seq + "  " + ev.type.padEnd(16) + " " + text + "\\n";
-  };
-  for (const type of ["run.started", "message", "reasoning", "tool.started", "tool.completed", "command.output",
-                      "file.changed", "preview.ready", "artifact.created", "approval.required", "approval.resolved",
-                      "deployment.ready", "usage", "run.completed", "run.failed", "run.cancelled", "runtime.unparsed"]) {
-    source.addEventListener(type, show);
-  }
-  source.addEventListener("end", () => { source.close(); status.textContent += " (ended)"; });
-};
-</script>
-"""
+# The page, shared with the Node example.
+PAGE = (pathlib.Path(__file__).resolve().parents[2] / "sse-page.html").read_text(encoding="utf-8")
 
 
 @app.get("/", response_class=HTMLResponse)
