@@ -333,6 +333,30 @@ TEST(Lifecycle, ASecondHostOfTheSameProcessLeavesTheFirstsLiveRunAlone) {
   EXPECT_EQ((*run)->status, "succeeded");
 }
 
+TEST(Lifecycle, AStoreInsideTheWorkingDirectoryIsNotReportedAsTheRunsFiles) {
+  // The store's own writes (the database, its -wal and -shm) happen while the run works; they
+  // are the host's, so only the run's file shows up as file.changed.
+  TempDir dir;
+  std::filesystem::create_directories(dir / "workspace");
+  HostOptions options;
+  options.store = dir / "workspace" / "runhost.db";
+  options.workspace_root = dir / "workspace";
+  TestHost host(options);
+  auto d = host->dispatch(
+      custom_dispatch({"sh", "-c", "for i in 1 2 3 4 5; do echo $i; sleep 0.05; done; echo x > mine.txt; sleep 0.3"},
+                      "own-store-1")
+          .dump());
+  ASSERT_TRUE(d);
+  const auto seen = host.follow(d->run.id);
+  ASSERT_FALSE(seen.timed_out);
+  EXPECT_EQ(seen.events.back().type, "run.completed");
+  std::set<std::string> paths;
+  for (const auto& e : seen.events) {
+    if (e.type == "file.changed") paths.insert(json::parse(e.json)["payload"]["path"].get<std::string>());
+  }
+  EXPECT_EQ(paths, std::set<std::string>{"mine.txt"});
+}
+
 TEST(Lifecycle, AKilledHostsRunIsMarkedLostOnRestartWithItsEventsKept) {
   TempDir dir;
   std::filesystem::create_directories(dir / "workspace");

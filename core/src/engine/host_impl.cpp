@@ -164,6 +164,10 @@ HostImpl::HostImpl(HostOptions options, std::unique_ptr<store::Store> store, std
   std::error_code ec;
   workspace_root_ = std::filesystem::canonical(
       options_.workspace_root.empty() ? std::filesystem::current_path(ec) : options_.workspace_root, ec);
+  // A store inside a run's working directory: its writes are ours, not the run's (canonical, so
+  // that each run compares without a system call).
+  const auto store_file = std::filesystem::weakly_canonical(store_->path(), ec);
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) own_files_.emplace_back(store_file.string() + suffix);
   self_.pid = getpid();
   self_.start_time = process_start_time(self_.pid);
   reactor_ = std::thread([this] { io_.run(); });
@@ -545,6 +549,7 @@ std::string HostImpl::plugin_config(const plugins::LoadedPlugin& plugin) const {
 devices::local::LocalOptions HostImpl::local_options() const {
   devices::local::LocalOptions o;
   if (!options_.artifact_patterns.empty()) o.artifact_patterns = options_.artifact_patterns;
+  o.ignore_files = own_files_;
   return o;
 }
 

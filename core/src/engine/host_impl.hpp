@@ -74,6 +74,7 @@ class HostImpl final : public Host {
   std::unique_ptr<PolicyGate> policies_;
   std::map<std::string, std::unique_ptr<plugins::ConnectorInstance>> connectors_;
   store::Owner self_;
+  std::vector<std::filesystem::path> own_files_;  // the store's files, for LocalOptions::ignore_files
 
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;

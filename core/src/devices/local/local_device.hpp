@@ -111,6 +111,9 @@ struct LocalOptions {
   std::chrono::milliseconds kill_grace{2000};
   // Directory names never watched (relative components): noise, not work.
   std::vector<std::string> ignore_dirs = {".git", "node_modules", "__pycache__", ".venv"};
+  // Files never reported, wherever the working directory is: the host's own (its store and the
+  // store's -wal/-shm/-journal), whose writes are the host's, not the run's. Canonical paths.
+  std::vector<std::filesystem::path> ignore_files;
 };
 
 class LocalProcess {

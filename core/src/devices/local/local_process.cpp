@@ -56,7 +56,15 @@ class LocalProcessImpl final : public LocalProcess {
         artifacts_(io, cwd, options.artifact_max_bytes, [this](const Artifact& a) { observer_.on_artifact(a); }),
         watcher_(io, cwd, options.ignore_dirs, [this](const FsEvent& e) { changes_.add(e); }),
         kill_timer_(io),
-        pipe_grace_timer_(io) {}
+        pipe_grace_timer_(io) {
+    // The ignored files below cwd, as the relative paths changes carry (they are canonical).
+    std::error_code ec;
+    const auto root = fs::weakly_canonical(cwd, ec);
+    for (const auto& file : options.ignore_files) {
+      const auto rel = file.lexically_relative(root);
+      if (!ec && !rel.empty() && *rel.begin() != "..") ignored_files_.push_back(rel.generic_string());
+    }
+  }
 
   ~LocalProcessImpl() override {
     if (child_) child_->kill_and_reap();
@@ -108,6 +116,7 @@ class LocalProcessImpl final : public LocalProcess {
   boost::asio::io_context& io_;
   ProcessObserver& observer_;
   LocalOptions options_;
+  std::vector<std::string> ignored_files_;  // options_.ignore_files below cwd, relative
   ChangeDebouncer changes_;
   ArtifactHasher artifacts_;
   FileWatcher watcher_;  // after changes_, which it feeds
@@ -251,6 +260,7 @@ void LocalProcessImpl::terminate(uint32_t flags) {
 }
 
 void LocalProcessImpl::on_change(const FileChange& change, bool complete) {
+  if (std::find(ignored_files_.begin(), ignored_files_.end(), change.path) != ignored_files_.end()) return;
   if (phase_ == Phase::spawning) {
     early_.changes.emplace_back(change, complete);
     return;
