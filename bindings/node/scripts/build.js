@@ -40,7 +40,7 @@ function nodeHeaders() {
 
 function addonApi() {
   try {
-    return require('node-addon-api').include_dir.replace(/^"|"$/g, '');
+    return path.resolve(require('node-addon-api').include_dir.replace(/^"|"$/g, ''));  // it is relative to the cwd
   } catch (e) {
     fail(`node-addon-api is not installed (run npm install in ${pkgDir}): ${e.message}`);
   }
