@@ -32,15 +32,27 @@ void HostState::track(const std::shared_ptr<Waiter>& waiter) {
   {
     std::lock_guard lock(waiters_mutex_);
     if (!closed_) {
-      // Drop the waiters that are gone, now and then, so a long-lived host does not accumulate them.
-      if (waiters_.size() >= 64 && (waiters_.size() & (waiters_.size() - 1)) == 0) {
-        std::erase_if(waiters_, [](const auto& w) { return w.expired(); });
-      }
-      waiters_.push_back(waiter);
+      push_weak(waiters_, waiter);
       return;
     }
   }
   waiter->on_host_closed();
+}
+
+void HostRegistry::add(const std::shared_ptr<HostState>& state) {
+  std::lock_guard lock(mutex_);
+  push_weak(hosts_, state);
+}
+
+void HostRegistry::close_all() {
+  std::vector<std::weak_ptr<HostState>> hosts;
+  {
+    std::lock_guard lock(mutex_);
+    hosts.swap(hosts_);
+  }
+  for (auto& weak : hosts) {
+    if (auto state = weak.lock()) state->close();
+  }
 }
 
 }  // namespace runhost::binding

@@ -53,12 +53,20 @@ class Waiter {
   virtual void on_host_closed() = 0;
 };
 
+// Appends `item` to a list of weak references, first dropping the expired ones now and then
+// (when the size is a power of two from 64 on), so a long-lived list does not grow without bound.
+template <class T>
+void push_weak(std::vector<std::weak_ptr<T>>& list, const std::shared_ptr<T>& item) {
+  if (list.size() >= 64 && (list.size() & (list.size() - 1)) == 0) {
+    std::erase_if(list, [](const auto& w) { return w.expired(); });
+  }
+  list.push_back(item);
+}
+
 class HostState {
  public:
-  HostState() = default;
-  explicit HostState(std::unique_ptr<Host> host) : host_(std::move(host)) {}
-
-  // Opens the Host (for a binding that opens off its interpreter's thread). Throws CoreError.
+  // Opens the Host: the store, the plugins, the reactor. Blocks (call it off the interpreter's
+  // thread, or without the GIL); throws CoreError.
   void open(HostOptions options);
 
   template <class F>
@@ -85,6 +93,19 @@ class HostState {
   std::atomic<bool> closed_{false};
   std::mutex waiters_mutex_;
   std::vector<std::weak_ptr<Waiter>> waiters_;
+};
+
+// The hosts to close together: Python's at interpreter exit (one for the process), Node's when
+// an environment is torn down (one per main or worker thread). Any thread.
+class HostRegistry {
+ public:
+  void add(const std::shared_ptr<HostState>& state);
+  // Closes every host still open; waits for a close in flight on another thread.
+  void close_all();
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::weak_ptr<HostState>> hosts_;
 };
 
 }  // namespace runhost::binding

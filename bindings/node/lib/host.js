@@ -3,17 +3,9 @@
 // for every run. Every call returns a Promise and runs on libuv's worker pool (src/addon.cpp).
 const native = require('./native');
 const { HostClosedError } = require('./errors');
-const { byCode, fromNative } = require('./codes');
+const { byCode, call } = require('./codes');
 const { Run } = require('./run');
 const check = require('./validate');
-
-async function call(promise) {
-  try {
-    return await promise;
-  } catch (e) {
-    throw fromNative(e);
-  }
-}
 
 function invalidDispatch(field, problem) {
   const cls = byCode.get('invalid_dispatch');

@@ -8,21 +8,13 @@
 // and the event loop never blocks. The watcher keeps the process alive only while the stream
 // waits (it is ref'd for the wait, unref'd otherwise), so an abandoned stream never holds Node up.
 const { HostClosedError, StreamConsumedError } = require('./errors');
-const { fromNative } = require('./codes');
+const { fromNative, call } = require('./codes');
 const check = require('./validate');
 
 const TERMINAL = new Set(['run.completed', 'run.failed', 'run.cancelled']);
 // A page: at most this many events, and about this many bytes (the count adapts to the sizes).
 const PAGE_EVENTS = 4096;
 const PAGE_BYTES = 4 << 20;
-
-async function native(promise) {
-  try {
-    return await promise;
-  } catch (e) {
-    throw fromNative(e);
-  }
-}
 
 class EventStream {
   /** Made by run.events(); `host` is the Host (lib/host.js). */
@@ -76,7 +68,7 @@ class EventStream {
 
   async _read() {
     this._core ??= await this._host._use();
-    const text = await native(this._core.events(this._runId, this._cursor, this._limit));
+    const text = await call(this._core.events(this._runId, this._cursor, this._limit));
     const page = JSON.parse(text);
     if (page.length > 0) {
       // Aim for PAGE_BYTES per page: big events (command output) make smaller pages.
@@ -88,7 +80,7 @@ class EventStream {
 
   async _wait() {
     if (this._watcher === undefined) {
-      this._watcher = await native(this._core.watch(this._runId, (s, e, err) => this._onWake(s, e, err)));
+      this._watcher = await call(this._core.watch(this._runId, (s, e, err) => this._onWake(s, e, err)));
       if (this._watcher === null) this._runEnded = true;
       else this._watcher.unref();  // ref'd only while waiting (below)
       return;  // read again: events may have come before the watcher existed

@@ -147,24 +147,13 @@ int64_t int_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
 // Per Node environment (the main thread, each worker thread).
 struct AddonData {
   Napi::FunctionReference watcher;
-  std::vector<std::weak_ptr<HostState>> hosts;  // JS thread only
+  // The environment's Hosts. Its cleanup hook, before Node exits (or a worker thread ends),
+  // closes those still open: their runs are cancelled and their last events stored, as close()
+  // would. The hook runs before the garbage collector's last finalizers, so no ~NativeHost
+  // starts a close then; a close in flight on a worker is waited for.
+  binding::HostRegistry hosts;
 
-  void track(const std::shared_ptr<HostState>& state) {
-    if (hosts.size() >= 64 && (hosts.size() & (hosts.size() - 1)) == 0) {
-      std::erase_if(hosts, [](const auto& w) { return w.expired(); });
-    }
-    hosts.push_back(state);
-  }
-
-  // The environment's cleanup hook, before Node exits (or a worker thread ends): every Host
-  // still open cancels its runs and stores their last events, as close() would. It runs before
-  // the garbage collector's last finalizers, so no ~NativeHost starts a close then. A close in
-  // flight on a worker is waited for (HostState::close).
-  static void close_all(void* self) {
-    for (auto& weak : static_cast<AddonData*>(self)->hosts) {
-      if (auto state = weak.lock()) state->close();
-    }
-  }
+  static void on_teardown(void* self) { static_cast<AddonData*>(self)->hosts.close_all(); }
 };
 
 class NativeHost : public Napi::ObjectWrap<NativeHost> {
@@ -182,7 +171,7 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
 
   explicit NativeHost(const Napi::CallbackInfo& info)
       : Napi::ObjectWrap<NativeHost>(info), state_(std::make_shared<HostState>()) {
-    info.Env().GetInstanceData<AddonData>()->track(state_);
+    info.Env().GetInstanceData<AddonData>()->hosts.add(state_);
   }
 
   ~NativeHost() override {
@@ -482,7 +471,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData;
   data->watcher = Napi::Persistent(Watcher::define(env));
   env.SetInstanceData(data);
-  napi_add_env_cleanup_hook(env, &AddonData::close_all, data);
+  napi_add_env_cleanup_hook(env, &AddonData::on_teardown, data);
   exports.Set("NativeHost", NativeHost::define(env));
   auto codes = Napi::Array::New(env);
   uint32_t i = 0;

@@ -8,7 +8,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const runhost = require('..');
 const { Host, RunhostError } = runhost;
-const { env, sh, customDispatch, jsonlLine, node } = require('./helpers');
+const { env, sh, customDispatch, jsonlLine, node, hostScript } = require('./helpers');
 
 const className = (code) => code.split('_').map((w) => w[0].toUpperCase() + w.slice(1)).join('') + 'Error';
 
@@ -207,17 +207,12 @@ test('device_lost after the owning host died', async (t) => {
   const e = env(t);
   // A host in another process starts a run and dies without closing; the next host to open the
   // store recovers the run as failed with device_lost, its events kept.
-  const script = `
-    const { Host } = require(${JSON.stringify(path.resolve(__dirname, '..'))});
-    const [store, workspace, dispatch] = process.argv.slice(-3);
-    (async () => {
-      const host = new Host({ store, workspaceRoot: workspace, useEnvironment: false });
-      const run = await host.dispatch(JSON.parse(dispatch));
+  const child = await node(hostScript(e, `
+      const host = openHost();
+      const run = await host.dispatch(sh('echo started; sleep 5', { cwd: workspace }));
       for await (const ev of run.events()) if (ev.type === 'command.output') break;
       console.log(run.id);
-      process.kill(process.pid, 'SIGKILL');
-    })();`;
-  const child = await node(script, [e.store, e.workspace, JSON.stringify(sh('echo started; sleep 5'))]);
+      process.kill(process.pid, 'SIGKILL');`));
   assert.equal(child.signal, 'SIGKILL', child.stderr);
   const runId = child.stdout.trim();
   assert.match(runId, /^run_/);

@@ -103,6 +103,20 @@ function node(script, args = [], { ms = 30000, env: extra = {} } = {}) {
   });
 }
 
+/**
+ * Source for node(): a script with `openHost()` (a Host on `e`'s store and workspace), `store`,
+ * `workspace` and `sh` in scope, running `body` inside an async function.
+ */
+function hostScript(e, body) {
+  return `
+    const { Host } = require(${JSON.stringify(path.resolve(__dirname, '..'))});
+    const { sh } = require(${JSON.stringify(__filename)});
+    const store = ${JSON.stringify(e.store)};
+    const workspace = ${JSON.stringify(e.workspace)};
+    const openHost = () => new Host({ store, workspaceRoot: workspace, useEnvironment: false });
+    (async () => {${body}})();`;
+}
+
 let asksFirst = null;
 /** A directory holding the asks-first policy (bindings/common/test-plugins), compiled now against abi/ alone, as a vendor would. */
 function asksFirstPlugin() {
@@ -117,4 +131,4 @@ function asksFirstPlugin() {
   return out;
 }
 
-module.exports = { REPO, tempDirs, customDispatch, sh, jsonlLine, env, collect, checkStream, node, asksFirstPlugin };
+module.exports = { REPO, tempDirs, customDispatch, sh, jsonlLine, env, collect, checkStream, node, hostScript, asksFirstPlugin };

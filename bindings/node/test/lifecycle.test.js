@@ -8,7 +8,7 @@ const path = require('node:path');
 const { getEventListeners } = require('node:events');
 const runhost = require('..');
 const { Host } = runhost;
-const { env, sh, collect, node } = require('./helpers');
+const { env, sh, collect, node, hostScript } = require('./helpers');
 
 const PKG = JSON.stringify(path.resolve(__dirname, '..'));
 
@@ -42,18 +42,11 @@ test('a relative store is resolved against the current directory at construction
 
 test('a script that never calls close() exits 0 once its run ends (no handle left open)', async (t) => {
   const e = env(t);
-  const script = `
-    const { Host } = require(${PKG});
-    const { sh } = require('./helpers');
-    const [store, workspace] = process.argv.slice(-2);
-    (async () => {
-      const host = new Host({ store, workspaceRoot: workspace, useEnvironment: false });
-      const run = await host.dispatch(sh('echo hi', { cwd: workspace }));
+  const r = await node(hostScript(e, `
+      const run = await openHost().dispatch(sh('echo hi', { cwd: workspace }));
       let last = null;
       for await (const ev of run.events()) last = ev.type;
-      console.log(last);
-    })();`;
-  const r = await node(script, [e.store, e.workspace], { ms: 20000 });
+      console.log(last);`), [], { ms: 20000 });
   assert.ok(!r.timedOut, `the child did not exit within 20 s (a handle was left open): ${r.stderr}`);
   assert.equal(r.signal, null, r.stderr);
   assert.equal(r.code, 0, r.stderr);
@@ -62,18 +55,11 @@ test('a script that never calls close() exits 0 once its run ends (no handle lef
 
 test('a script that stops reading a running run exits at once; the run is cancelled and stored', async (t) => {
   const e = env(t);
-  const script = `
-    const { Host } = require(${PKG});
-    const { sh } = require('./helpers');
-    const [store, workspace] = process.argv.slice(-2);
-    (async () => {
-      const host = new Host({ store, workspaceRoot: workspace, useEnvironment: false });
-      const run = await host.dispatch(sh('echo started; sleep 30', { cwd: workspace }));
-      for await (const ev of run.events()) if (ev.type === 'command.output') break;
-      console.log(run.id);
-    })();`;
   const started = Date.now();
-  const r = await node(script, [e.store, e.workspace], { ms: 25000 });
+  const r = await node(hostScript(e, `
+      const run = await openHost().dispatch(sh('echo started; sleep 30', { cwd: workspace }));
+      for await (const ev of run.events()) if (ev.type === 'command.output') break;
+      console.log(run.id);`), [], { ms: 25000 });
   assert.ok(!r.timedOut, `the child waited for its run: ${r.stderr}`);
   assert.equal(r.code, 0, r.stderr);
   assert.ok(Date.now() - started < 25000);
@@ -86,19 +72,14 @@ test('a script that stops reading a running run exits at once; the run is cancel
 
 test('a Host collected without close() cancels its runs on a worker thread', async (t) => {
   const e = env(t);
-  const script = `
-    const { Host } = require(${PKG});
-    const { sh } = require('./helpers');
-    const [store, workspace] = process.argv.slice(-2);
-    async function start() {
-      const host = new Host({ store, workspaceRoot: workspace, useEnvironment: false });
-      const run = await host.dispatch(sh('echo started; sleep 30', { cwd: workspace }));
-      for await (const ev of run.events()) if (ev.type === 'command.output') break;
-      return run.id;
-    }
-    (async () => {
+  const script = hostScript(e, `
+      async function start() {
+        const run = await openHost().dispatch(sh('echo started; sleep 30', { cwd: workspace }));
+        for await (const ev of run.events()) if (ev.type === 'command.output') break;
+        return run.id;
+      }
       const id = await start();
-      const observer = new Host({ store, workspaceRoot: workspace, useEnvironment: false });
+      const observer = openHost();
       const deadline = Date.now() + 20000;
       let status = null;
       while (Date.now() < deadline) {
@@ -108,9 +89,8 @@ test('a Host collected without close() cancels its runs on a worker thread', asy
         if (status === 'cancelled') break;
       }
       console.log(status);
-      await observer.close();
-    })();`;
-  const r = await node(script, [e.store, e.workspace], { ms: 30000, env: { NODE_OPTIONS: '--expose-gc' } });
+      await observer.close();`);
+  const r = await node(script, [], { ms: 30000, env: { NODE_OPTIONS: '--expose-gc' } });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'cancelled', r.stderr);
 });

@@ -5,7 +5,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { env, sh, collect, checkStream, node } = require('./helpers');
+const { env, sh, collect, checkStream, node, hostScript } = require('./helpers');
 
 test('a custom-runtime run streams its events end to end', async (t) => {
   const e = env(t);
@@ -110,18 +110,12 @@ test("run.on('event') emits every event, then 'end' with the terminal event", as
 test('a run of another process on the same store is followed live', async (t) => {
   const e = env(t);
   const host = e.host();
-  const script = `
-    const { Host } = require(${JSON.stringify(path.resolve(__dirname, '..'))});
-    const { sh } = require('./helpers');
-    const [store, workspace] = process.argv.slice(-2);
-    (async () => {
-      const host = new Host({ store, workspaceRoot: workspace, useEnvironment: false });
+  const child = node(hostScript(e, `
+      const host = openHost();
       const run = await host.dispatch(sh('echo one; while [ ! -e go ]; do sleep 0.02; done; echo two', { cwd: workspace }));
       console.log(run.id);
       await run.wait();
-      await host.close();
-    })();`;
-  const child = node(script, [e.store, e.workspace]);
+      await host.close();`));
   let run = null;
   while (!run) {
     await new Promise((r) => setTimeout(r, 20));

@@ -1,10 +1,8 @@
-// The Python side of the shared HostState (bindings/common/host_state.hpp): every Host the
-// process opened, so that they can all be closed at interpreter exit.
+// The Python side of the shared HostState (bindings/common/host_state.hpp): the registry of
+// every Host the process opened, so that they can all be closed at interpreter exit.
 //
-// Thread rules: call with the GIL released (close_all() closes hosts, which blocks).
+// Thread rules: any thread; call close_all() with the GIL released (closing blocks).
 #pragma once
-
-#include <memory>
 
 #include "binding.hpp"
 
@@ -12,9 +10,7 @@ namespace runhost::python {
 
 using binding::HostState;
 
-// Records an open Host for close_all(). Any thread.
-void register_open(const std::shared_ptr<HostState>& state);
-// Closes every Host still open (atexit).
-void close_all();
+// Every Host this process opened (the atexit hook closes those still open).
+binding::HostRegistry& open_hosts();
 
 }  // namespace runhost::python

@@ -32,8 +32,9 @@ class PyHost {
     options.max_output_bytes = max_output_bytes;
     options.artifact_patterns = artifact_patterns;
     py::gil_scoped_release release;
-    state_ = std::make_shared<HostState>(value_or_throw(Host::open(std::move(options))));
-    register_open(state_);
+    state_ = std::make_shared<HostState>();
+    state_->open(std::move(options));
+    open_hosts().add(state_);
   }
 
   ~PyHost() {
@@ -162,7 +163,7 @@ PYBIND11_MODULE(_core, m) {
   // without the GIL (the core may wait for processes to end).
   py::module_::import("atexit").attr("register")(py::cpp_function([] {
     py::gil_scoped_release release;
-    close_all();
+    open_hosts().close_all();
   }));
 
   m.def("error_codes", &error_codes, "RUNHOST_ERROR_CODES as [(code, retryable by default)]");

@@ -54,7 +54,10 @@ class LocalProcessImpl final : public LocalProcess {
         options_(options),
         changes_(io, cwd, options.debounce, [this](const FileChange& c, bool complete) { on_change(c, complete); }),
         artifacts_(io, cwd, options.artifact_max_bytes, [this](const Artifact& a) { observer_.on_artifact(a); }),
-        watcher_(io, cwd, options.ignore_dirs, [this](const FsEvent& e) { changes_.add(e); }),
+        watcher_(io, cwd, options.ignore_dirs,
+                 [this](const FsEvent& e) {
+                   if (!ignored_file(e.path)) changes_.add(e);
+                 }),
         kill_timer_(io),
         pipe_grace_timer_(io) {
     // The ignored files below cwd, as the relative paths changes carry (they are canonical).
@@ -112,11 +115,14 @@ class LocalProcessImpl final : public LocalProcess {
   void on_pipe_closed();
   void finish();
   void on_change(const FileChange& change, bool complete);
+  bool ignored_file(const std::string& path) const {
+    return std::find(ignored_files_.begin(), ignored_files_.end(), path) != ignored_files_.end();
+  }
 
   boost::asio::io_context& io_;
   ProcessObserver& observer_;
   LocalOptions options_;
-  std::vector<std::string> ignored_files_;  // options_.ignore_files below cwd, relative
+  std::vector<std::string> ignored_files_;  // options_.ignore_files below cwd, relative: never fed to changes_
   ChangeDebouncer changes_;
   ArtifactHasher artifacts_;
   FileWatcher watcher_;  // after changes_, which it feeds
@@ -260,7 +266,6 @@ void LocalProcessImpl::terminate(uint32_t flags) {
 }
 
 void LocalProcessImpl::on_change(const FileChange& change, bool complete) {
-  if (std::find(ignored_files_.begin(), ignored_files_.end(), change.path) != ignored_files_.end()) return;
   if (phase_ == Phase::spawning) {
     early_.changes.emplace_back(change, complete);
     return;
