@@ -1,6 +1,11 @@
 #include "device_harness.hpp"
 
 #include <dirent.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include <cerrno>
 
 #include <fstream>
 #include <sstream>
@@ -135,6 +140,35 @@ void DeviceTest::run_script(const std::string& script, const LocalOptions& optio
   ASSERT_NO_FATAL_FAILURE(start({"sh", "-c", script}, options));
   ASSERT_NO_FATAL_FAILURE(wait_for_exit());
   ASSERT_EQ(rec_.exit->code, 0) << rec_.err;
+}
+
+bool running(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= stat.size()) return false;
+  const char state = stat[paren + 2];
+  return state != 'Z' && state != 'X';
+}
+
+pid_t wait_for_pid_file(const std::filesystem::path& path, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  do {
+    std::ifstream in(path);
+    pid_t pid = 0;
+    if (in >> pid && pid > 0) return pid;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  } while (std::chrono::steady_clock::now() < deadline);
+  return 0;
+}
+
+Subreaper::Subreaper() { prctl(PR_SET_CHILD_SUBREAPER, 1); }
+Subreaper::~Subreaper() { prctl(PR_SET_CHILD_SUBREAPER, 0); }
+
+bool Subreaper::group_gone(pid_t pgid) {
+  siginfo_t info{};
+  while (waitid(P_PGID, static_cast<id_t>(pgid), &info, WEXITED | WNOHANG) == 0 && info.si_pid != 0) info = {};
+  return kill(-pgid, 0) == -1 && errno == ESRCH;
 }
 
 LocalOptions fast_options() {

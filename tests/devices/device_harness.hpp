@@ -67,6 +67,25 @@ std::vector<pid_t> live_group_members(pid_t pgid);
 // Options with short timings for tests.
 LocalOptions fast_options();
 
+// True while `pid` exists and is not a zombie.
+bool running(pid_t pid);
+
+// The pid written to `path`, once the file holds one (0 after `timeout`).
+pid_t wait_for_pid_file(const std::filesystem::path& path, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// The test process as a child subreaper, as the host is, for its scope. This machine's pid 1
+// may not reap orphans: as their subreaper the test reaps them itself, so that kill(-pgid, 0)
+// can say ESRCH once a group is really gone.
+class Subreaper {
+ public:
+  Subreaper();
+  ~Subreaper();
+  Subreaper(const Subreaper&) = delete;
+  Subreaper& operator=(const Subreaper&) = delete;
+  // Reaps what of `pgid` has died; true once the group has no process at all.
+  static bool group_gone(pid_t pgid);
+};
+
 // A fixture with a reactor, a working directory, a recorder and the process under test.
 class DeviceTest : public ::testing::Test {
  protected:

@@ -1,7 +1,6 @@
 // Ending runs: terminate() kills the whole group (SIGTERM, then SIGKILL), a grandchild cannot
 // hold a run open, and destroying a LocalProcess kills, reaps and silences it.
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include <thread>
@@ -21,22 +20,9 @@ using testing::live_group_members;
 using testing::make_spec;
 using testing::run_for;
 using testing::run_until;
+using testing::Subreaper;
 
 using TerminateTest = testing::DeviceTest;
-
-// This machine's pid 1 may not reap orphans; as their subreaper the test reaps them itself, so
-// that kill(-pgid, 0) can say ESRCH once the group is really gone.
-class Subreaper {
- public:
-  Subreaper() { prctl(PR_SET_CHILD_SUBREAPER, 1); }
-  ~Subreaper() { prctl(PR_SET_CHILD_SUBREAPER, 0); }
-  // Reaps what of `pgid` has died; true once the group has no process at all.
-  static bool group_gone(pid_t pgid) {
-    siginfo_t info{};
-    while (waitid(P_PGID, static_cast<id_t>(pgid), &info, WEXITED | WNOHANG) == 0 && info.si_pid != 0) info = {};
-    return kill(-pgid, 0) == -1 && errno == ESRCH;
-  }
-};
 
 TEST_F(TerminateTest, KillsTheWholeGroupIncludingGrandchildren) {
   Subreaper subreaper;

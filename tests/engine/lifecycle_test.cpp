@@ -394,7 +394,12 @@ TEST(Lifecycle, AKilledHostsRunIsMarkedLostOnRestartWithItsEventsKept) {
   options.store = dir / "runhost.db";
   options.workspace_root = dir / "workspace";
   TestHost host(options);
+  // Opening waits for no one: the dead host's run is ended by the new host's sweep, at once.
   auto run = host->run(id);
+  for (int i = 0; i < 100 && run && *run && (*run)->status == "running"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    run = host->run(id);
+  }
   ASSERT_TRUE(run && *run);
   EXPECT_EQ((*run)->status, "failed");
   EXPECT_EQ((*run)->error_code, "device_lost");
@@ -408,8 +413,17 @@ TEST(Lifecycle, AKilledHostsRunIsMarkedLostOnRestartWithItsEventsKept) {
   Finished f;
   f.events = *events;
   expect_valid_stream(f);
-  // The runtime the dead host left behind is still in its own group: clean it up.
+  // The runtime did not outlive its host: the host's watchdog killed it (docs/recovery.md).
   const pid_t pid = json::parse((*events)[0].json)["payload"]["pid"].get<pid_t>();
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = kill(pid, 0) != 0 || std::ifstream("/proc/" + std::to_string(pid) + "/stat").peek() == EOF;
+    std::string stat;
+    std::getline(std::ifstream("/proc/" + std::to_string(pid) + "/stat"), stat);
+    gone = gone || stat.find(") Z ") != std::string::npos;  // a zombie waiting for its reaper is gone too
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(gone) << "the runtime (pid " << pid << ") outlived its killed host by 2 s";
   kill(-pid, SIGKILL);
 }
 

@@ -186,9 +186,9 @@ TEST(EventSchema, RejectsAnUnknownFailureCode) {
       "payload/error/code: not one of invalid_dispatch, runtime_not_found, runtime_crashed, runtime_error, timeout, "
       "cancelled, policy_denied, budget_exceeded, quota_exceeded, connector_authorization_missing, device_unavailable, "
       "device_lost, plugin_error, idempotency_conflict, internal, auth_failed, rate_limited, model_unavailable, "
-      "model_api_error, turn_limit, context_limit, session_not_found (got \"oops\")");
-  EXPECT_NE(problem_after("run.failed", [](json& e) { e["payload"]["error"]["code"] = "store_unavailable"; }), "")
-      << "store_unavailable is the host's own, never a run's";
+      "model_api_error, turn_limit, context_limit, session_not_found, store_unavailable (got \"oops\")");
+  EXPECT_NE(problem_after("run.failed", [](json& e) { e["payload"]["error"]["code"] = "run_not_found"; }), "")
+      << "run_not_found answers a call naming a run, it is never a run's failure";
 }
 
 TEST(EventSchema, RejectsABadTime) {
@@ -269,12 +269,12 @@ TEST(EventSchema, ValidatePayloadNamesPayloadPointers) {
   EXPECT_EQ(st.error().message, "payload: expected object, got array");
 }
 
-TEST(EventSchema, FailureCodesEqualTheErrorTableWithoutStoreUnavailable) {
+TEST(EventSchema, FailureCodesEqualTheErrorTableWithoutRunNotFound) {
   std::vector<std::string> expected;
   for (const auto& code : table_codes()) {
-    if (code != "store_unavailable") expected.push_back(code);
+    if (code != "run_not_found") expected.push_back(code);
   }
-  ASSERT_EQ(expected.size(), table_codes().size() - 1) << "the table has store_unavailable";
+  ASSERT_EQ(expected.size(), table_codes().size() - 1) << "the table has run_not_found";
   const auto& codes = schema_document()["$defs"]["error"]["properties"]["code"]["enum"];
   EXPECT_EQ(codes.get<std::vector<std::string>>(), expected);
   // And every one of them is accepted, by name, through to_string().
@@ -314,7 +314,7 @@ TEST(EventDocs, DocumentEveryTypeAndEveryFailureCode) {
     EXPECT_NE(md.find("### `" + std::string(t) + "`"), std::string::npos) << "no section for " << t;
   }
   for (const auto& code : table_codes()) {
-    if (code == "store_unavailable") continue;
+    if (code == "run_not_found") continue;
     EXPECT_NE(md.find("| `" + code + "` |"), std::string::npos) << "no row for " << code;
   }
 }

@@ -162,12 +162,42 @@ TEST(StoreOpen, RefusesANewerSchemaVersion) {
                                        std::to_string(latest_schema_version()) + ")");
 }
 
-TEST(StoreOpen, ReportsAFileLockedByAnotherProcessWithinTheBusyTimeout) {
+TEST(StoreOpen, OpensAndReadsWhileAnotherProcessHoldsTheWriteLock) {
+  // A host stopped (or slow) in the middle of a write holds SQLite's write lock: once the schema
+  // exists, opening and reading never wait for it; a write waits the busy timeout, then says so.
   TempDir dir;
   const auto path = dir / "runhost.db";
   make_store(path);
   RawConnection holder(path);
-  holder.exec("BEGIN EXCLUSIVE");
+  holder.exec("BEGIN IMMEDIATE");
+  holder.exec("UPDATE agent_runs SET status = status");
+  const auto start = std::chrono::steady_clock::now();
+  auto store = Store::open(path, {true, 100, 2000});
+  ASSERT_TRUE(store) << store.error().message;
+  auto runs = (*store)->runs({});
+  ASSERT_TRUE(runs) << runs.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(90)) << "nothing waited for the lock";
+
+  auto created = (*store)->create_run(make_run("run_A"));
+  ASSERT_FALSE(created);
+  EXPECT_EQ(created.error().code, ErrorCode::store_unavailable);
+  EXPECT_EQ(created.error().message.rfind(
+                "store " + path.string() + " is locked by another process: still locked after 100 ms", 0),
+            0u)
+      << created.error().message;
+  holder.exec("ROLLBACK");
+  EXPECT_TRUE((*store)->create_run(make_run("run_B"))) << "writes go on once the lock is gone";
+}
+
+TEST(StoreOpen, ReportsANewFileLockedByAnotherProcessWithinTheBusyTimeout) {
+  // Without a schema, opening must write one, and so waits for the lock (bounded).
+  TempDir dir;
+  const auto path = dir / "runhost.db";
+  RawConnection holder(path);
+  holder.exec("PRAGMA journal_mode = WAL");
+  holder.exec("BEGIN IMMEDIATE");
+  holder.exec("CREATE TEMP TABLE t (x)");
+  holder.exec("PRAGMA user_version");
   const auto start = std::chrono::steady_clock::now();
   auto store = Store::open(path, {true, 100, 2000});
   const auto waited = std::chrono::steady_clock::now() - start;

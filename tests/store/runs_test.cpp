@@ -1,6 +1,7 @@
 // Runs: creation and idempotency, status and bookkeeping, listing, reopening.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -15,6 +16,7 @@ using runhost::testing::TempDir;
 using testing::make_event;
 using testing::make_run;
 using testing::open_store;
+using testing::append_all;
 
 TEST(StoreRuns, CreateThenReadRoundTrips) {
   TempDir dir;
@@ -165,14 +167,16 @@ TEST(StoreRuns, TerminalStatusIsFinal) {
   EXPECT_EQ(missing.error().message, "no run 'run_missing'");
 }
 
-TEST(StoreRuns, OwnerAndCancelAreRecorded) {
+TEST(StoreRuns, TheOwnerIsRecordedWithTheRunAndCancelToo) {
   TempDir dir;
   auto store = open_store(dir / "runhost.db");
-  ASSERT_TRUE(store->create_run(make_run("run_A")));
-  ASSERT_TRUE(store->set_owner("run_A", {4242, 987654}));
+  NewRun in = make_run("run_A");
+  in.owner = {"host_X", 4242, 987654};
+  ASSERT_TRUE(store->create_run(in));
   ASSERT_TRUE(store->request_cancel("run_A"));
   auto run = store->run("run_A");
   ASSERT_TRUE(run && *run);
+  EXPECT_EQ((*run)->owner.host_id, "host_X");
   EXPECT_EQ((*run)->owner.pid, 4242);
   EXPECT_EQ((*run)->owner.start_time, 987654);
   EXPECT_TRUE((*run)->cancel_requested);
@@ -180,7 +184,6 @@ TEST(StoreRuns, OwnerAndCancelAreRecorded) {
   auto cancel_missing = store->request_cancel("run_missing");
   ASSERT_FALSE(cancel_missing);
   EXPECT_EQ(cancel_missing.error().message, "no run 'run_missing'");
-  EXPECT_FALSE(store->set_owner("run_missing", {1, 1}));
 
   ASSERT_TRUE(store->create_run(make_run("run_B")));
   ASSERT_TRUE(store->set_status("run_B", RunStatus::succeeded));
@@ -276,6 +279,98 @@ TEST(StoreRuns, DataVersionChangesWhenAnyConnectionCommits) {
   EXPECT_NE(*after, *before) << "another store's commit";
   ASSERT_TRUE(follower->set_status("run_A", RunStatus::running));
   EXPECT_NE(*follower->data_version(), *after) << "the store's own writer is another connection too";
+}
+
+
+// ---- finish_orphan: a dead owner's run ended exactly once -------------------------------------
+
+EventRow orphan_terminal(const RunRow& run) {
+  EventRow e;
+  e.run_id = run.id;
+  e.id = "evt_" + run.id + "_" + std::to_string(run.last_seq + 1);
+  e.type = "run.failed";
+  e.time_us = 1;
+  e.json = R"({"type":"run.failed"})";
+  e.final_status = RunStatus::failed;
+  e.error_code = "device_lost";
+  return e;
+}
+
+TEST(StoreRuns, AnOrphanIsEndedAfterItsLastEventAndOnlyOnce) {
+  TempDir dir;
+  auto store = open_store(dir / "runhost.db");
+  NewRun in = make_run("run_A");
+  in.owner = {"host_dead", 1, 1};
+  ASSERT_TRUE(store->create_run(in));
+  for (auto& st : append_all(*store, {make_event("run_A", 1), make_event("run_A", 2), make_event("run_A", 3)})) ASSERT_TRUE(st);
+
+  auto first = store->finish_orphan("run_A", in.owner, orphan_terminal);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_TRUE(*first);
+  auto again = store->finish_orphan("run_A", in.owner, orphan_terminal);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_FALSE(*again) << "ended already: nothing written twice";
+
+  auto run = store->run("run_A");
+  EXPECT_EQ((*run)->status, RunStatus::failed);
+  EXPECT_EQ((*run)->error_code, "device_lost");
+  EXPECT_EQ((*run)->last_seq, 4);
+  auto events = store->events("run_A", 0, 100);
+  ASSERT_EQ(events->size(), 4u);
+  EXPECT_EQ(events->back().seq, 4);
+  EXPECT_EQ(events->back().type, "run.failed");
+}
+
+TEST(StoreRuns, AnOrphanOfAnotherOwnerOrAFinishedRunIsLeftAlone) {
+  TempDir dir;
+  auto store = open_store(dir / "runhost.db");
+  NewRun in = make_run("run_A");
+  in.owner = {"host_alive", 1, 1};
+  ASSERT_TRUE(store->create_run(in));
+  auto wrong_owner = store->finish_orphan("run_A", {"host_other", 1, 1}, orphan_terminal);
+  ASSERT_TRUE(wrong_owner);
+  EXPECT_FALSE(*wrong_owner);
+  EXPECT_EQ((*store->run("run_A"))->status, RunStatus::queued);
+
+  ASSERT_TRUE(store->set_status("run_A", RunStatus::succeeded));
+  auto finished = store->finish_orphan("run_A", in.owner, orphan_terminal);
+  ASSERT_TRUE(finished);
+  EXPECT_FALSE(*finished);
+  EXPECT_EQ((*store->run("run_A"))->status, RunStatus::succeeded);
+}
+
+TEST(StoreRuns, ManyStoresEndingOneOrphanAtOnceEndItExactlyOnce) {
+  TempDir dir;
+  const auto path = dir / "runhost.db";
+  {
+    auto store = open_store(path);
+    NewRun in = make_run("run_A");
+    in.owner = {"host_dead", 1, 1};
+    ASSERT_TRUE(store->create_run(in));
+    for (auto& st : append_all(*store, {make_event("run_A", 1), make_event("run_A", 2)})) ASSERT_TRUE(st);
+  }
+  constexpr int kStores = 8;
+  std::vector<std::unique_ptr<Store>> stores;
+  for (int i = 0; i < kStores; ++i) stores.push_back(open_store(path));
+  std::atomic<int> ended{0};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (auto& store : stores) {
+    threads.emplace_back([&, s = store.get()] {
+      auto r = s->finish_orphan("run_A", {"host_dead", 1, 1}, orphan_terminal);
+      if (!r) {
+        ++failed;
+      } else if (*r) {
+        ++ended;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(ended.load(), 1);
+  auto events = stores[0]->events("run_A", 0, 100);
+  ASSERT_EQ(events->size(), 3u);
+  EXPECT_EQ(events->back().type, "run.failed");
 }
 
 }  // namespace

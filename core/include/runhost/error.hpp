@@ -17,8 +17,11 @@
 
 namespace runhost {
 
-// X(code, retryable by default). Every code may appear as run.failed.payload.error.code except
-// store_unavailable, which is the host's own (its store cannot be opened or written).
+// X(code, retryable by default). Append only. Every code may appear as
+// run.failed.payload.error.code except run_not_found, which only a call naming a run answers.
+// store_unavailable is mostly the host's own (its store cannot be opened or written); as a
+// run's failure it says the host could not record the run's events (a full disk, an I/O error,
+// a deleted store file), and is written once the store takes writes again.
 #define RUNHOST_ERROR_CODES(X)                 \
   X(invalid_dispatch, false)                   \
   X(runtime_not_found, false)                  \
@@ -42,7 +45,8 @@ namespace runhost {
   X(turn_limit, false)                         \
   X(context_limit, false)                      \
   X(session_not_found, false)                  \
-  X(store_unavailable, true)
+  X(store_unavailable, true)                  \
+  X(run_not_found, false)
 
 enum class ErrorCode {
 #define RUNHOST_X(name, retryable) name,

@@ -82,6 +82,19 @@ struct RunQuery {
   size_t limit = 100;
 };
 
+// Who is acting. An empty scope is the operator: every run of every tenant. A scope with a
+// tenant walls every call to that tenant's runs: another tenant's run is indistinguishable from
+// a missing one (run_not_found, never listed), and a dispatch naming another tenant is refused
+// (invalid_dispatch, field tenantId); a scoped dispatch without tenantId gets the scope's.
+// Bindings offer it as host.for_tenant("T") (Python) and host.forTenant('T') (Node).
+struct Scope {
+  std::optional<std::string> tenant_id;
+
+  static Scope operator_scope() { return {}; }
+  static Scope tenant(std::string id) { return Scope{std::move(id)}; }
+  bool sees(std::string_view run_tenant) const noexcept { return !tenant_id || *tenant_id == run_tenant; }
+};
+
 // Ends delivery when destroyed (no callback runs after the destructor returns).
 class Subscription {
  public:
@@ -98,23 +111,30 @@ class Host {
   static Result<std::unique_ptr<Host>> open(HostOptions options);
   virtual ~Host() = default;  // cancels this host's active runs and waits for their last events
 
-  virtual Result<DispatchResult> dispatch(std::string_view dispatch_json) = 0;
+  // Every call below takes the acting Scope last (default: the operator, unscoped). A run id
+  // that names no run, or a run outside the scope, is run_not_found with the same message.
+  virtual Result<DispatchResult> dispatch(std::string_view dispatch_json, const Scope& scope = {}) = 0;
   // Cancels a run: this host's own at once; another live host's through the store (it polls).
   // A finished run is left as it is (OK).
-  virtual Status cancel(std::string_view run_id) = 0;
+  virtual Status cancel(std::string_view run_id, const Scope& scope = {}) = 0;
   // Answers an approval.required of a run waiting for it.
   virtual Status resolve_approval(std::string_view run_id, std::string_view approval_id, bool allow,
-                                  std::string_view reason = {}) = 0;
+                                  std::string_view reason = {}, const Scope& scope = {}) = 0;
 
-  virtual Result<std::optional<RunInfo>> run(std::string_view run_id) = 0;
-  virtual Result<std::vector<RunInfo>> runs(const RunQuery& query) = 0;
-  // Stored events with seq > after_seq.
-  virtual Result<std::vector<Event>> events(std::string_view run_id, int64_t after_seq, size_t limit = 10000) = 0;
+  // nullopt when there is no such run in the scope.
+  virtual Result<std::optional<RunInfo>> run(std::string_view run_id, const Scope& scope = {}) = 0;
+  // A scope restricts the listing to its tenant (a query naming another tenant lists nothing).
+  virtual Result<std::vector<RunInfo>> runs(const RunQuery& query, const Scope& scope = {}) = 0;
+  // Stored events with seq > after_seq; run_not_found when there is no such run in the scope.
+  virtual Result<std::vector<Event>> events(std::string_view run_id, int64_t after_seq, size_t limit = 10000,
+                                            const Scope& scope = {}) = 0;
   // Every event with seq > after_seq, stored then live, in order, without gaps or repeats;
-  // on_end once the terminal event has been delivered (or with the error that stopped delivery).
+  // on_end once the terminal event has been delivered (or with the error that stopped delivery:
+  // store_unavailable when this host could not record the run's events).
   // Works for runs of other processes sharing the store too (it polls them).
   virtual Result<std::unique_ptr<Subscription>> subscribe(std::string_view run_id, int64_t after_seq,
-                                                          EventCallback on_event, EndCallback on_end) = 0;
+                                                          EventCallback on_event, EndCallback on_end,
+                                                          const Scope& scope = {}) = 0;
 
   virtual const PluginRegistry& plugins() const noexcept = 0;
   virtual const std::filesystem::path& store_path() const noexcept = 0;

@@ -195,6 +195,7 @@ void ActiveRun::launch() {
   for (const auto& [k, v] : connector_env_) extra[k] = v;
   spawn.env = devices::local::controlled_environment(extra);
   spawn.cwd = cwd_;
+  spawn.run_id = who_.run_id;
   spawn.stdin_data = spec.value("stdin", std::string());
   spawn.keep_stdin_open = spec.value("keep_stdin_open", false);
 
@@ -231,6 +232,7 @@ void ActiveRun::spawn_failed(const Error& error) {
   phase_ = Phase::finishing;
   forced_failure_ = error;
   (void)session_->finish(exit);  // the adapter flushes; the host's error replaces its terminal event
+  if (store_error_) return abandon();
   if (!terminal_recorded_) fail(error);
 }
 
@@ -256,6 +258,23 @@ void ActiveRun::fail(const Error& error_in) {
   }
   phase_ = Phase::finishing;
   record("run.failed", "host", failure_payload(error));
+}
+
+void ActiveRun::store_failed(const Error& error) {
+  if (store_error_ || phase_ == Phase::done) return;
+  store_error_ = error;
+  terminal_recorded_ = true;  // record() writes nothing more
+  // A process that has not exited yet ends in on_exit, which abandons the run.
+  if (process_ && phase_ != Phase::finishing) return process_->terminate(RH_EXIT_FLAG_CANCELLED);
+  abandon();
+}
+
+void ActiveRun::abandon() {
+  if (phase_ == Phase::done) return;
+  phase_ = Phase::done;
+  timeout_.cancel();
+  host_.run_unrecorded(who_.run_id, *store_error_);
+  host_.run_done(who_.run_id);
 }
 
 void ActiveRun::cancel(std::string reason) {
@@ -287,6 +306,10 @@ Status ActiveRun::resolve_approval(const std::string& approval_id, bool allow, c
 
 void ActiveRun::on_exit(const rh_exit& exit_in) {
   timeout_.cancel();
+  if (store_error_) {
+    boost::asio::post(host_.io(), [self = shared_from_this()] { self->process_.reset(); });
+    return abandon();
+  }
   rh_exit exit = exit_in;
   if (output_truncated_) exit.flags |= RH_EXIT_FLAG_OUTPUT_TRUNCATED;
   phase_ = Phase::finishing;
@@ -425,7 +448,13 @@ bool ActiveRun::record_unlimited(std::string_view type, std::string_view source,
 
 void ActiveRun::on_durable(int64_t seq, const Status& status) {
   --pending_;
-  if (!status) util::logger()->error("run {}: event {} was not stored: {}", who_.run_id, seq, status.error().message);
+  if (!status) {
+    util::logger()->error("run {}: event {} was not stored: {}", who_.run_id, seq, status.error().message);
+    Error error = status.error();
+    error.code = ErrorCode::store_unavailable;  // whatever the store said, this run's record stops here
+    if (error.recovery_json.empty()) error.recovery_json = R"({"action":"retry"})";
+    return store_failed(error);
+  }
   if (output_paused_ && pending_ < kResumeBelow && process_) {
     process_->resume_output();
     output_paused_ = false;

@@ -44,6 +44,9 @@ class ActiveRun final : public rh_run,
   void on_durable(int64_t seq, const Status& status);  // the store committed (or failed) event `seq`
   // Ends the run with a typed run.failed (stopping its process first, if it has one).
   void fail(const Error& error);
+  // The store cannot take the run's events (a full disk, an I/O error, a deleted file): nothing
+  // more is recorded, the runtime is stopped, and the host ends the run without the store.
+  void store_failed(const Error& error);
 
   // rh_run: an event from the adapter.
   rh_status emit(const rh_event& event) noexcept override;
@@ -63,6 +66,7 @@ class ActiveRun final : public rh_run,
   void connect(std::vector<std::string> pending);
   void launch();
   void spawn_failed(const Error& error);
+  void abandon();  // after store_failed, once the process is gone: hand the run back to the host
 
   // Stamps and persists one event. Returns false when it was not recorded (after the terminal
   // event, or dropped past the output limit).
@@ -93,7 +97,8 @@ class ActiveRun final : public rh_run,
   std::unique_ptr<devices::local::LocalProcess> process_;
   std::vector<std::string> argv_;  // as launched, for run.started
   boost::asio::steady_timer timeout_;
-  std::optional<Error> forced_failure_;  // a policy stopped the run: this replaces the adapter's terminal event
+  std::optional<Error> forced_failure_;
+  std::optional<Error> store_error_;  // the store refused an event: nothing more is recorded  // a policy stopped the run: this replaces the adapter's terminal event
   std::string cancel_reason_;
 
   int64_t seq_ = 0;

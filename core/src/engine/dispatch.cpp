@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/json_depth.hpp"
 #include "util/sha256.hpp"
 
 namespace runhost::engine {
@@ -77,7 +78,13 @@ Error invalid_field(std::string_view field, std::string_view problem) {
           recovery.dump()};
 }
 
-Result<Dispatch> parse_dispatch(std::string_view text) {
+Result<Dispatch> parse_dispatch(std::string_view text, const std::optional<std::string>& acting_tenant) {
+  if (!util::json_depth_within(text)) {
+    return Error{ErrorCode::invalid_dispatch,
+                 "invalid dispatch: JSON nested deeper than " + std::to_string(util::kMaxJsonDepth) +
+                     " levels (a dispatch needs 2)",
+                 R"({"action":"fix_dispatch"})"};
+  }
   json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) {
     return Error{ErrorCode::invalid_dispatch, "invalid dispatch: not valid JSON", R"({"action":"fix_dispatch"})"};
@@ -87,6 +94,15 @@ Result<Dispatch> parse_dispatch(std::string_view text) {
   }
   for (const auto& [key, value] : doc.items()) {
     if (!kKnownFields.count(key)) return invalid_field(key, "is not a field of DevicePromptDispatch (fields are camelCase, e.g. tenantId)");
+  }
+
+  if (acting_tenant) {
+    auto tenant = doc.find("tenantId");
+    if (tenant == doc.end() || tenant->is_null()) {
+      doc["tenantId"] = *acting_tenant;
+    } else if (!tenant->is_string() || tenant->get_ref<const std::string&>() != *acting_tenant) {
+      return invalid_field("tenantId", "names another tenant than the one acting (a tenant-scoped host dispatches for its own tenant only)");
+    }
   }
 
   Dispatch d;

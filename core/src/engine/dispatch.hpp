@@ -48,7 +48,9 @@ struct Dispatch {
 inline constexpr size_t kMaxPromptBytes = 1u << 20;
 inline constexpr size_t kMaxIdBytes = 256;
 
-Result<Dispatch> parse_dispatch(std::string_view json);
+// `acting_tenant`: the scope's tenant, if any. A dispatch without tenantId gets it; one naming
+// another tenant is refused (field tenantId).
+Result<Dispatch> parse_dispatch(std::string_view json, const std::optional<std::string>& acting_tenant = {});
 
 // An invalid_dispatch error naming `field`, with a fix_dispatch recovery.
 Error invalid_field(std::string_view field, std::string_view problem);

@@ -12,6 +12,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include <sys/stat.h>
+
 #include "engine/dispatch.hpp"
 #include "events/event_types.hpp"
 #include "events/ids.hpp"
@@ -65,33 +67,9 @@ std::string config_for(const HostOptions& options, const plugins::LoadedPlugin& 
   return it != options.plugin_config.end() ? it->second : plugin.config_json;
 }
 
-// The runs of this process's live hosts. Hosts of one process share its pid, so the store's
-// owner record cannot tell a second host opening the store (a test, a backend with two Hosts)
-// that a run of the first is not an orphan; this can.
-std::mutex g_live_runs_mutex;
-std::map<std::string, const void*, std::less<>> g_live_runs;  // run id -> its host
-
-void live_run_started(const std::string& run_id, const void* host) {
-  std::lock_guard lock(g_live_runs_mutex);
-  g_live_runs[run_id] = host;
-}
-
-void live_run_ended(const std::string& run_id) {
-  std::lock_guard lock(g_live_runs_mutex);
-  g_live_runs.erase(run_id);
-}
-
-void live_host_gone(const void* host) {
-  std::lock_guard lock(g_live_runs_mutex);
-  std::erase_if(g_live_runs, [host](const auto& entry) { return entry.second == host; });
-}
-
-bool live_in_this_process(const std::string& run_id) {
-  std::lock_guard lock(g_live_runs_mutex);
-  return g_live_runs.contains(run_id);
-}
-
-bool owner_alive(const store::Owner& owner) {
+// A version-1 run's owner (no host id): alive while its pid names the same process. Hosts of
+// one process share the pid, so such a run of this very process is taken for alive too.
+bool legacy_owner_alive(const store::Owner& owner) {
   if (owner.pid <= 0) return false;
   if (kill(static_cast<pid_t>(owner.pid), 0) != 0 && errno != EPERM) return false;
   return process_start_time(owner.pid) == owner.start_time;
@@ -151,11 +129,12 @@ class SubscriptionHandle final : public Subscription {
   std::shared_ptr<SubscriptionState> state_;
 };
 
-HostImpl::HostImpl(HostOptions options, std::unique_ptr<store::Store> store, std::shared_ptr<const PluginRegistry> registry,
-                   std::unique_ptr<PolicyGate> policies,
+HostImpl::HostImpl(HostOptions options, std::unique_ptr<store::Store> store, std::string host_id, store::HostLock lock,
+                   std::shared_ptr<const PluginRegistry> registry, std::unique_ptr<PolicyGate> policies,
                    std::map<std::string, std::unique_ptr<plugins::ConnectorInstance>> connectors)
     : options_(std::move(options)),
       store_(std::move(store)),
+      lock_(std::move(lock)),
       registry_(std::move(registry)),
       policies_(std::move(policies)),
       connectors_(std::move(connectors)),
@@ -168,8 +147,11 @@ HostImpl::HostImpl(HostOptions options, std::unique_ptr<store::Store> store, std
   // that each run compares without a system call).
   const auto store_file = std::filesystem::weakly_canonical(store_->path(), ec);
   for (const char* suffix : {"", "-wal", "-shm", "-journal"}) own_files_.emplace_back(store_file.string() + suffix);
+  self_.host_id = std::move(host_id);
   self_.pid = getpid();
   self_.start_time = process_start_time(self_.pid);
+  struct stat info {};
+  if (::stat(store_->path().c_str(), &info) == 0) store_identity_ = {info.st_dev, info.st_ino};
   reactor_ = std::thread([this] { io_.run(); });
   boost::asio::post(io_, [this] { poll_tick(); });
 }
@@ -204,9 +186,22 @@ Result<std::unique_ptr<Host>> HostImpl::open(HostOptions options) {
       connectors[p.info.id] = std::move(*instance);
     }
   }
-  std::unique_ptr<HostImpl> host(new HostImpl(std::move(options), std::move(*store), std::move(registry),
+  // The lock first: from the moment a run of ours exists in the store, our lock proves us alive.
+  std::string host_id = events::new_id("host");
+  auto lock = store::HostLock::acquire((*store)->path(), host_id);
+  if (!lock) return lock.error();
+  std::unique_ptr<HostImpl> host(new HostImpl(std::move(options), std::move(*store), std::move(host_id), std::move(*lock),
+                                              std::move(registry),
                                               std::make_unique<PolicyGate>(std::move(policies)), std::move(connectors)));
-  if (auto st = host->recover_orphans(); !st) return st.error();
+  // Before any run: a runtime of ours never outlives us, however we die.
+  auto watchdog = devices::local::Watchdog::start(host->self_.host_id);
+  if (watchdog) {
+    host->watchdog_ = std::move(*watchdog);
+  } else {
+    util::logger()->warn("no watchdog for this host ({}): its runtimes would outlive a kill -9", watchdog.error().message);
+  }
+  // Runs of hosts that died are ended off this thread: opening waits for no one.
+  host->schedule_sweep();
   return std::unique_ptr<Host>(std::move(host));
 }
 
@@ -231,7 +226,10 @@ HostImpl::~HostImpl() {
   io_.stop();
   if (reactor_.joinable()) reactor_.join();
   if (auto st = store_->flush(); !st) util::logger()->error("closing the store: {}", st.error().message);
-  live_host_gone(this);  // a run that outlasted the bounded wait is an orphan for the next host
+  watchdog_.reset();  // the runs have ended: it sweeps once for stragglers and exits
+  // Last: the lock goes with the host, and a run that outlasted the bounded wait (or whose
+  // ending the store refused) becomes an orphan for the next host to end.
+  lock_.reset();
 }
 
 template <class F>
@@ -242,49 +240,92 @@ auto HostImpl::on_reactor(F&& f) -> decltype(f()) {
   return result.get();
 }
 
-Status HostImpl::recover_orphans() {
+// Ends, exactly once whoever else is trying, the runs of hosts that are provably gone (their
+// lock can be taken, host_lock.hpp): a run.failed with device_lost after the events they left.
+// Runs on a worker: it may wait for the store's write lock, and the caller of open() must not.
+void HostImpl::recover_orphans() {
   auto active = store_->active_runs();
-  if (!active) return active.error();
+  if (!active) return util::logger()->warn("looking for runs left by stopped hosts: {}", active.error().message);
+  std::map<std::string, std::vector<const store::RunRow*>> by_owner;
   for (const auto& run : *active) {
-    // Another live host's run: another process's, or another Host's of this one.
-    if (owner_alive(run.owner) && (run.owner.pid != self_.pid || live_in_this_process(run.id))) continue;
-    // Died after its terminal event was stored but before its status was: finish the bookkeeping.
-    if (run.last_seq > 0) {
-      auto last = store_->events(run.id, run.last_seq - 1, 1);
-      if (!last) return last.error();
-      if (!last->empty() && events::is_terminal_event_type(last->front().type)) {
-        const auto& type = last->front().type;
-        const json payload = json::parse(last->front().json, nullptr, false)["payload"];
-        const auto status = type == "run.completed" ? store::RunStatus::succeeded
-                            : type == "run.failed"  ? store::RunStatus::failed
-                                                    : store::RunStatus::cancelled;
-        std::optional<std::string> code;
-        if (status == store::RunStatus::failed && payload.is_object() && payload.contains("error")) {
-          code = payload["error"].value("code", std::string("internal"));
-        }
-        if (auto st = store_->set_status(run.id, status, code); !st) return st;
+    if (run.owner.host_id == self_.host_id) continue;
+    if (run.owner.host_id.empty() && legacy_owner_alive(run.owner)) continue;
+    by_owner[run.owner.host_id].push_back(&run);
+  }
+  for (const auto& [owner, runs] : by_owner) {
+    std::optional<store::HostLock> held;  // the dead owner's lock, held while its runs are ended
+    if (!owner.empty()) {
+      auto probe = store::HostLock::probe(store_->path(), owner);
+      if (!probe) {
+        util::logger()->warn("cannot tell whether host {} lives: {}", owner, probe.error().message);
         continue;
       }
+      if (probe->alive) continue;
+      held = std::move(probe->taken);
     }
-    const json payload = failure_payload(
-        Error{ErrorCode::device_lost,
-              "the host running this run (pid " + std::to_string(run.owner.pid) + ") stopped before it finished",
-              R"({"action":"retry"})"});
-    std::promise<Status> stored;
-    store::EventRow event = make_event(identity_of(run), run.last_seq + 1, "run.failed", "host", payload);
-    event.final_status = store::RunStatus::failed;
-    event.error_code = "device_lost";
-    store_->append(std::move(event), [&stored](const Status& st) { stored.set_value(st); });
-    if (auto st = stored.get_future().get(); !st) return st;
-    util::logger()->warn("run {} was left running by a host that stopped; marked failed (device_lost)", run.id);
+    for (const store::RunRow* run : runs) {
+      const json payload = failure_payload(
+          Error{ErrorCode::device_lost,
+                "the host running this run (" + (owner.empty() ? std::string("pid ") : owner + ", pid ") +
+                    std::to_string(run->owner.pid) + ") stopped before it finished",
+                R"({"action":"retry"})"});
+      auto ended = store_->finish_orphan(run->id, run->owner, [&](const store::RunRow& row) {
+        store::EventRow event = make_event(identity_of(row), row.last_seq + 1, "run.failed", "host", payload);
+        event.final_status = store::RunStatus::failed;
+        event.error_code = "device_lost";
+        return event;
+      });
+      if (!ended) {
+        util::logger()->warn("run {} was left by a stopped host; ending it failed: {}", run->id, ended.error().message);
+      } else if (*ended) {
+        util::logger()->warn("run {} was left running by a host that stopped ({}); marked failed (device_lost) by {}", run->id, owner, self_.host_id);
+      }
+    }
   }
-  return {};
+}
+
+// Every second, on a worker: the store file is still there, this host's runs whose events the
+// store refused get their ending once it takes writes again, and the runs of hosts that died
+// meanwhile are ended (so followers of such a run are not left waiting for the next host).
+void HostImpl::sweep() {
+  struct stat info {};
+  const bool same = ::stat(store_->path().c_str(), &info) == 0 && info.st_dev == store_identity_.first &&
+                    info.st_ino == store_identity_.second;
+  if (!same) {
+    const Error lost{ErrorCode::store_unavailable,
+                     "store " + store_->path().string() + " was deleted or replaced while this host was using it",
+                     R"({"action":"retry"})"};
+    boost::asio::post(io_, [this, lost] { store_lost(lost); });
+    return;
+  }
+  std::map<std::string, Error> unrecorded;
+  {
+    std::lock_guard lock(unrecorded_mutex_);
+    unrecorded = unrecorded_;
+  }
+  for (const auto& [id, error] : unrecorded) {
+    auto ended = store_->finish_orphan(id, self_, [&](const store::RunRow& row) {
+      store::EventRow event = make_event(identity_of(row), row.last_seq + 1, "run.failed", "host", failure_payload(error));
+      event.final_status = store::RunStatus::failed;
+      event.error_code = std::string(to_string(error.code));
+      return event;
+    });
+    if (ended) {
+      std::lock_guard lock(unrecorded_mutex_);
+      unrecorded_.erase(id);
+    }
+  }
+  recover_orphans();
 }
 
 // ---- dispatch -----------------------------------------------------------------------------------
 
-Result<DispatchResult> HostImpl::dispatch(std::string_view dispatch_json) {
-  auto parsed = parse_dispatch(dispatch_json);
+Result<DispatchResult> HostImpl::dispatch(std::string_view dispatch_json, const Scope& scope) {
+  if (store_lost_) {
+    return Error{ErrorCode::store_unavailable,
+                 "store " + store_->path().string() + " was deleted or replaced while this host was using it; open a new host"};
+  }
+  auto parsed = parse_dispatch(dispatch_json, scope.tenant_id);
   if (!parsed) return parsed.error();
   Dispatch d = std::move(*parsed);
 
@@ -325,13 +366,12 @@ Result<DispatchResult> HostImpl::dispatch(std::string_view dispatch_json) {
   run.request_hash = d.request_hash;
   run.dispatch_json = d.canonical_json;
   run.created_us = now_us();
+  run.owner = self_;
   auto created = store_->create_run(run);
   if (!created) return created.error();
   DispatchResult result{info_of(created->run), created->created};
   if (!created->created) return result;  // same key, same request: the same run, nothing started
 
-  if (auto st = store_->set_owner(run.id, self_); !st) return st.error();
-  live_run_started(run.id, this);
   {
     std::lock_guard lock(done_mutex_);
     ++active_count_;
@@ -360,7 +400,6 @@ void HostImpl::start_run(store::RunRow row, Dispatch d, std::filesystem::path cw
 void HostImpl::run_done(const std::string& run_id) {
   // Called from the run itself (its on_durable holds a reference, so erasing here is safe).
   if (active_.erase(run_id) == 0) return;
-  live_run_ended(run_id);
   std::lock_guard lock(done_mutex_);
   if (active_count_ > 0) --active_count_;
   done_cv_.notify_all();
@@ -368,23 +407,33 @@ void HostImpl::run_done(const std::string& run_id) {
 
 // ---- control ----------------------------------------------------------------------------------
 
-Status HostImpl::cancel(std::string_view run_id_view) {
+Result<store::RunRow> HostImpl::visible_run(std::string_view run_id, const Scope& scope) {
+  auto row = store_->run(run_id);
+  if (!row) return std::move(row).error();
+  if (!*row || !scope.sees((*row)->tenant_id)) {
+    return Error{ErrorCode::run_not_found, "no run '" + std::string(run_id) + "'"};
+  }
+  return std::move(**row);
+}
+
+Status HostImpl::cancel(std::string_view run_id_view, const Scope& scope) {
   const std::string run_id(run_id_view);
+  auto run = visible_run(run_id, scope);
+  if (!run) return std::move(run).error();
   const bool here = on_reactor([&] {
     auto it = active_.find(run_id);
     if (it == active_.end()) return false;
     it->second->cancel("cancelled by request");
     return true;
   });
-  if (here) return {};
-  auto run = store_->run(run_id);
-  if (!run) return run.error();
-  if (!*run) return Error{ErrorCode::invalid_dispatch, "no run " + run_id};
-  if (store::is_terminal((*run)->status)) return {};
+  if (here || store::is_terminal(run->status)) return {};
   return store_->request_cancel(run_id);
 }
 
-Status HostImpl::resolve_approval(std::string_view run_id, std::string_view approval_id, bool allow, std::string_view reason) {
+Status HostImpl::resolve_approval(std::string_view run_id, std::string_view approval_id, bool allow, std::string_view reason,
+                                  const Scope& scope) {
+  auto run = visible_run(run_id, scope);
+  if (!run) return std::move(run).error();
   return on_reactor([&]() -> Status {
     auto it = active_.find(std::string(run_id));
     if (it == active_.end()) return Error{ErrorCode::invalid_dispatch, "run " + std::string(run_id) + " is not running on this host"};
@@ -394,17 +443,21 @@ Status HostImpl::resolve_approval(std::string_view run_id, std::string_view appr
 
 // ---- reading ----------------------------------------------------------------------------------
 
-Result<std::optional<RunInfo>> HostImpl::run(std::string_view run_id) {
+Result<std::optional<RunInfo>> HostImpl::run(std::string_view run_id, const Scope& scope) {
   auto row = store_->run(run_id);
   if (!row) return row.error();
-  if (!*row) return std::optional<RunInfo>{};
+  if (!*row || !scope.sees((*row)->tenant_id)) return std::optional<RunInfo>{};
   return std::optional<RunInfo>{info_of(**row)};
 }
 
-Result<std::vector<RunInfo>> HostImpl::runs(const RunQuery& query) {
+Result<std::vector<RunInfo>> HostImpl::runs(const RunQuery& query, const Scope& scope) {
   store::RunFilter filter;
   filter.tenant_id = query.tenant_id;
   filter.limit = query.limit;
+  if (scope.tenant_id) {
+    if (query.tenant_id && *query.tenant_id != *scope.tenant_id) return std::vector<RunInfo>{};
+    filter.tenant_id = scope.tenant_id;
+  }
   if (query.status) {
     filter.status = store::run_status_from_string(*query.status);
     if (!filter.status) return Error{ErrorCode::invalid_dispatch, "unknown run status '" + *query.status + "' (queued, running, succeeded, failed, cancelled)"};
@@ -416,7 +469,8 @@ Result<std::vector<RunInfo>> HostImpl::runs(const RunQuery& query) {
   return out;
 }
 
-Result<std::vector<Event>> HostImpl::events(std::string_view run_id, int64_t after_seq, size_t limit) {
+Result<std::vector<Event>> HostImpl::events(std::string_view run_id, int64_t after_seq, size_t limit, const Scope& scope) {
+  if (auto run = visible_run(run_id, scope); !run) return std::move(run).error();
   auto rows = store_->events(run_id, after_seq, limit);
   if (!rows) return rows.error();
   std::vector<Event> out;
@@ -428,10 +482,8 @@ Result<std::vector<Event>> HostImpl::events(std::string_view run_id, int64_t aft
 // ---- subscriptions ----------------------------------------------------------------------------
 
 Result<std::unique_ptr<Subscription>> HostImpl::subscribe(std::string_view run_id, int64_t after_seq, EventCallback on_event,
-                                                          EndCallback on_end) {
-  auto run = store_->run(run_id);
-  if (!run) return run.error();
-  if (!*run) return Error{ErrorCode::invalid_dispatch, "no run " + std::string(run_id)};
+                                                          EndCallback on_end, const Scope& scope) {
+  if (auto run = visible_run(run_id, scope); !run) return std::move(run).error();
   auto state = std::make_shared<SubscriptionState>();
   state->run_id = std::string(run_id);
   state->cursor = std::max<int64_t>(0, after_seq);
@@ -484,7 +536,8 @@ void HostImpl::pull(const std::shared_ptr<SubscriptionState>& sub) {
     sub->cursor = row.seq;
     if (events::is_terminal_event_type(row.type)) return finish({});
   }
-  if (rows->size() == kPage) schedule_pull(sub);
+  if (rows->size() == kPage) return schedule_pull(sub);
+  if (auto error = unrecorded(sub->run_id)) finish(*error);
 }
 
 void HostImpl::event_durable(const std::string& run_id) {
@@ -508,6 +561,7 @@ void HostImpl::poll_tick() {
       ++it;
     }
   }
+  if (ticks_ % 10 == 0) schedule_sweep();
   if (++ticks_ % 3 == 0 && !active_.empty()) {
     auto requested = std::make_shared<std::vector<std::string>>();
     on_worker(
@@ -532,6 +586,36 @@ void HostImpl::poll_tick() {
 
 // ---- helpers ----------------------------------------------------------------------------------
 
+void HostImpl::schedule_sweep() {
+  if (sweeping_.exchange(true)) return;  // the last one is still at it (a store locked by a stopped host)
+  boost::asio::post(workers_, [this] {
+    sweep();
+    sweeping_ = false;
+  });
+}
+
+void HostImpl::run_unrecorded(const std::string& run_id, const Error& error) {
+  {
+    std::lock_guard lock(unrecorded_mutex_);
+    unrecorded_.emplace(run_id, error);
+  }
+  util::logger()->error("run {}: the store refused its events ({}); its runtime is stopped", run_id, error.message);
+  event_durable(run_id);  // its subscribers read what is stored, then end with the error
+}
+
+std::optional<Error> HostImpl::unrecorded(const std::string& run_id) {
+  std::lock_guard lock(unrecorded_mutex_);
+  auto it = unrecorded_.find(run_id);
+  return it == unrecorded_.end() ? std::nullopt : std::optional<Error>(it->second);
+}
+
+void HostImpl::store_lost(const Error& error) {
+  if (store_lost_) return;
+  store_lost_ = true;
+  util::logger()->error("{}: ending this host's runs", error.message);
+  for (auto& [id, run] : active_) run->store_failed(error);
+}
+
 void HostImpl::on_worker(std::function<void()> work, std::function<void()> done) {
   boost::asio::post(workers_, [this, work = std::move(work), done = std::move(done)] {
     work();
@@ -550,6 +634,8 @@ devices::local::LocalOptions HostImpl::local_options() const {
   devices::local::LocalOptions o;
   if (!options_.artifact_patterns.empty()) o.artifact_patterns = options_.artifact_patterns;
   o.ignore_files = own_files_;
+  o.host_id = self_.host_id;
+  o.ignore_dirs.push_back(store::HostLock::directory(store_->path()).filename().string());
   return o;
 }
 

@@ -2,6 +2,9 @@
 // progress and the subscribers.
 #pragma once
 
+#include <sys/types.h>
+
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -14,10 +17,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include "devices/local/watchdog.hpp"
 #include "engine/active_run.hpp"
 #include "engine/policy_gate.hpp"
 #include "plugins/registry.hpp"
 #include "runhost/host.hpp"
+#include "store/host_lock.hpp"
 #include "store/store.hpp"
 
 namespace runhost::engine {
@@ -29,15 +34,15 @@ class HostImpl final : public Host {
   static Result<std::unique_ptr<Host>> open(HostOptions options);
   ~HostImpl() override;
 
-  Result<DispatchResult> dispatch(std::string_view dispatch_json) override;
-  Status cancel(std::string_view run_id) override;
-  Status resolve_approval(std::string_view run_id, std::string_view approval_id, bool allow,
-                          std::string_view reason) override;
-  Result<std::optional<RunInfo>> run(std::string_view run_id) override;
-  Result<std::vector<RunInfo>> runs(const RunQuery& query) override;
-  Result<std::vector<Event>> events(std::string_view run_id, int64_t after_seq, size_t limit) override;
+  Result<DispatchResult> dispatch(std::string_view dispatch_json, const Scope& scope) override;
+  Status cancel(std::string_view run_id, const Scope& scope) override;
+  Status resolve_approval(std::string_view run_id, std::string_view approval_id, bool allow, std::string_view reason,
+                          const Scope& scope) override;
+  Result<std::optional<RunInfo>> run(std::string_view run_id, const Scope& scope) override;
+  Result<std::vector<RunInfo>> runs(const RunQuery& query, const Scope& scope) override;
+  Result<std::vector<Event>> events(std::string_view run_id, int64_t after_seq, size_t limit, const Scope& scope) override;
   Result<std::unique_ptr<Subscription>> subscribe(std::string_view run_id, int64_t after_seq, EventCallback on_event,
-                                                  EndCallback on_end) override;
+                                                  EndCallback on_end, const Scope& scope) override;
   const PluginRegistry& plugins() const noexcept override { return *registry_; }
   const std::filesystem::path& store_path() const noexcept override { return store_->path(); }
 
@@ -47,6 +52,7 @@ class HostImpl final : public Host {
   boost::asio::any_io_executor spawner() { return spawner_.get_executor(); }
   store::Store& store() noexcept { return *store_; }
   const HostOptions& options() const noexcept { return options_; }
+  const std::string& host_id() const noexcept { return self_.host_id; }
   const PolicyGate& policies() const noexcept { return *policies_; }
   plugins::ConnectorInstance* connector(const std::string& id) const;
   std::string plugin_config(const plugins::LoadedPlugin& plugin) const;
@@ -55,11 +61,21 @@ class HostImpl final : public Host {
   void on_worker(std::function<void()> work, std::function<void()> done = {});
   void event_durable(const std::string& run_id);  // wakes the run's subscribers
   void run_done(const std::string& run_id);
+  // The store refused the run's events: its subscribers end with `error`, and its run.failed is
+  // written by the sweep once the store takes writes again (or by the next host, device_lost).
+  void run_unrecorded(const std::string& run_id, const Error& error);
 
  private:
-  HostImpl(HostOptions options, std::unique_ptr<store::Store> store, std::shared_ptr<const PluginRegistry> registry,
-           std::unique_ptr<PolicyGate> policies, std::map<std::string, std::unique_ptr<plugins::ConnectorInstance>> connectors);
-  Status recover_orphans();
+  HostImpl(HostOptions options, std::unique_ptr<store::Store> store, std::string host_id, store::HostLock lock,
+           std::shared_ptr<const PluginRegistry> registry, std::unique_ptr<PolicyGate> policies,
+           std::map<std::string, std::unique_ptr<plugins::ConnectorInstance>> connectors);
+  void recover_orphans();  // worker thread
+  void sweep();            // worker thread
+  void schedule_sweep();
+  void store_lost(const Error& error);  // reactor
+  std::optional<Error> unrecorded(const std::string& run_id);
+  // The run, if it exists and `scope` sees it; else run_not_found (the same error either way).
+  Result<store::RunRow> visible_run(std::string_view run_id, const Scope& scope);
   void start_run(store::RunRow row, Dispatch dispatch, std::filesystem::path cwd, const plugins::LoadedPlugin* adapter);
   void schedule_pull(const std::shared_ptr<SubscriptionState>& sub);
   void pull(const std::shared_ptr<SubscriptionState>& sub);
@@ -70,10 +86,17 @@ class HostImpl final : public Host {
   HostOptions options_;
   std::filesystem::path workspace_root_;
   std::unique_ptr<store::Store> store_;
+  std::optional<store::HostLock> lock_;  // held for the host's life: proves to other hosts that it lives
+  std::unique_ptr<devices::local::Watchdog> watchdog_;  // ends our runtimes should we die without ending them
   std::shared_ptr<const PluginRegistry> registry_;
   std::unique_ptr<PolicyGate> policies_;
   std::map<std::string, std::unique_ptr<plugins::ConnectorInstance>> connectors_;
   store::Owner self_;
+  std::pair<dev_t, ino_t> store_identity_{};  // the store file as opened: a different one means it was deleted
+  std::atomic<bool> sweeping_{false};
+  std::atomic<bool> store_lost_{false};
+  std::mutex unrecorded_mutex_;
+  std::map<std::string, Error> unrecorded_;  // guarded by unrecorded_mutex_: runs whose events the store refused
   std::vector<std::filesystem::path> own_files_;  // the store's files, for LocalOptions::ignore_files
 
   boost::asio::io_context io_;

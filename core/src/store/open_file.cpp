@@ -1,6 +1,7 @@
 #include "store/open_file.hpp"
 
 #include <sqlite3.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,11 +48,37 @@ Status use_wal(sqlite::Connection& conn) {
 }
 
 Status set_up_schema(sqlite::Connection& conn) {
+  // Once the schema is current, opening writes nothing and so waits on no other host's lock: a
+  // host stopped in the middle of a write must not keep the others from opening the store.
+  auto version = conn.scalar_int("PRAGMA user_version");
+  if (!version) return std::move(version).error();
+  if (*version == latest_schema_version()) return {};
   if (auto st = conn.exec("BEGIN IMMEDIATE", "setting up the schema"); !st) return st;
   auto st = migrate(conn);
   if (st) st = conn.exec("COMMIT", "setting up the schema");
   if (!st && conn.in_transaction()) (void)conn.exec("ROLLBACK");
   return st;
+}
+
+// The store holds prompts, dispatches and every event: its owner's alone. The file is created
+// 0600 before SQLite opens it (SQLite gives its -wal and -shm files the main file's mode), and
+// a file of ours left more open by an older runhost is tightened.
+Status keep_private(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    if (errno == EACCES || errno == EROFS) return {};  // SQLite says what is wrong with it, in its words
+    return Error(ErrorCode::store_unavailable, "cannot open store " + path.string() + ": " + std::generic_category().message(errno));
+  }
+  struct stat info {};
+  if (::fstat(fd, &info) == 0 && info.st_uid == ::geteuid() && (info.st_mode & 077) != 0) (void)::fchmod(fd, 0600);
+  ::close(fd);
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+    const auto companion = path.string() + suffix;
+    if (::stat(companion.c_str(), &info) == 0 && info.st_uid == ::geteuid() && (info.st_mode & 077) != 0) {
+      (void)::chmod(companion.c_str(), 0600);
+    }
+  }
+  return {};
 }
 
 Status get_ready(sqlite::Connection& conn, const StoreOptions& options) {
@@ -90,6 +117,7 @@ Status create_store_directory(const std::filesystem::path& dir) {
 
 Result<std::unique_ptr<sqlite::Connection>> open_writer(const std::filesystem::path& path,
                                                         const StoreOptions& options) {
+  if (auto st = keep_private(path); !st) return std::move(st).error();
   auto opened = sqlite::Connection::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, options.busy_timeout_ms);
   if (!opened) return explain(path, std::move(opened).error());
   if (auto st = get_ready(**opened, options); !st) {

@@ -8,7 +8,7 @@ namespace {
 #define RUNHOST_RUN_COLUMNS                                                                                   \
   "id, tenant_id, workspace_id, project_id, user_id, device_type, device_id, runtime, prompt, cwd, "          \
   "approval_policy, idempotency_key, request_hash, dispatch_json, created_at, status, updated_at, last_seq, " \
-  "error_code, owner_pid, owner_start_time, cancel_requested"
+  "error_code, owner_pid, owner_start_time, cancel_requested, owner_host"
 
 RunRow run_from(const sqlite::Query& q) {
   RunRow run;
@@ -32,7 +32,7 @@ RunRow run_from(const sqlite::Query& q) {
   run.updated_us = q.int64(16);
   run.last_seq = q.int64(17);
   run.error_code = q.optional_text(18);
-  run.owner = {q.int64(19), q.int64(20)};
+  run.owner = {q.optional_text(22).value_or(std::string()), q.int64(19), q.int64(20)};
   run.cancel_requested = q.int64(21) != 0;
   return run;
 }

@@ -109,13 +109,24 @@ CREATE TABLE connector_grants (
 PRAGMA user_version = 1;
 )sql";
 
+// Version 2: a run's owner is a host id (whose lock file says whether the host lives), written
+// in the run's own INSERT. Version-1 rows keep NULL and are judged by owner_pid as before.
+constexpr const char* kVersion2 = R"sql(
+ALTER TABLE agent_runs ADD COLUMN owner_host TEXT;
+PRAGMA user_version = 2;
+)sql";
+
 Status to_version_1(sqlite::Connection& conn) {
   return conn.exec(kVersion1, "creating the schema");
 }
 
+Status to_version_2(sqlite::Connection& conn) {
+  return conn.exec(kVersion2, "adding run owners (schema version 2)");
+}
+
 using Migration = Status (*)(sqlite::Connection&);
 // kMigrations[i] takes a file from version i to i + 1 and sets user_version to i + 1.
-constexpr std::array<Migration, 1> kMigrations = {to_version_1};
+constexpr std::array<Migration, 2> kMigrations = {to_version_1, to_version_2};
 
 }  // namespace
 

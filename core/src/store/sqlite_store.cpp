@@ -44,9 +44,16 @@ Status SqliteStore::set_status(std::string_view run_id, RunStatus status, std::o
   });
 }
 
-Status SqliteStore::set_owner(std::string_view run_id, const Owner& owner) {
-  return writer_.call(
-      [&](sqlite::Connection& conn, int64_t now_us) { return update_owner(conn, run_id, owner, now_us); });
+Result<bool> SqliteStore::finish_orphan(std::string_view run_id, const Owner& owner, MakeTerminal make_terminal) {
+  bool finished = false;
+  auto st = writer_.call([&](sqlite::Connection& conn, int64_t) -> Status {
+    auto done = end_orphan(conn, run_id, owner, make_terminal);
+    if (!done) return std::move(done).error();
+    finished = *done;
+    return {};
+  });
+  if (!st) return std::move(st).error();
+  return finished;
 }
 
 Status SqliteStore::request_cancel(std::string_view run_id) {

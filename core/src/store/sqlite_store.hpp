@@ -24,11 +24,11 @@ class SqliteStore final : public Store {
 
   Result<Created> create_run(const NewRun& run) override;
   Status set_status(std::string_view run_id, RunStatus status, std::optional<std::string> error_code) override;
-  Status set_owner(std::string_view run_id, const Owner& owner) override;
   Status request_cancel(std::string_view run_id) override;
   Status add_artifact(const ArtifactRow& artifact) override;
   void append(EventRow event, std::function<void(const Status&)> on_durable) override;
   Status flush() override;
+  Result<bool> finish_orphan(std::string_view run_id, const Owner& owner, MakeTerminal make_terminal) override;
 
   Result<std::optional<RunRow>> run(std::string_view run_id) override;
   Result<std::vector<RunRow>> runs(const RunFilter& filter) override;

@@ -34,6 +34,15 @@ std::string_view to_string(RunStatus status) noexcept;
 std::optional<RunStatus> run_status_from_string(std::string_view name) noexcept;
 bool is_terminal(RunStatus status) noexcept;
 
+// Which host owns a run: the host's id (its lock file, host_lock.hpp, says whether it lives),
+// and for people reading the store, its process. Stores of schema version 1 have no host id:
+// their runs are judged by pid and start time.
+struct Owner {
+  std::string host_id;     // "host_<ULID>"; empty for a run of a version-1 store
+  int64_t pid = 0;
+  int64_t start_time = 0;  // the process's start time (/proc/<pid>/stat field 22): pids are reused
+};
+
 // A run as dispatched; the store adds status, times and bookkeeping.
 struct NewRun {
   std::string id;  // "run_<ULID>"
@@ -51,12 +60,7 @@ struct NewRun {
   std::string request_hash;   // hash of the canonical dispatch: same key + other hash = conflict
   std::string dispatch_json;  // the validated dispatch, canonical JSON
   int64_t created_us = 0;
-};
-
-// Which host process owns a running run: a run whose owner is gone is device_lost.
-struct Owner {
-  int64_t pid = 0;
-  int64_t start_time = 0;  // the process's start time (/proc/<pid>/stat field 22): pids are reused
+  Owner owner;                // recorded in the run's own INSERT: there is no moment without an owner
 };
 
 struct RunRow : NewRun {
@@ -64,7 +68,6 @@ struct RunRow : NewRun {
   int64_t updated_us = 0;
   int64_t last_seq = 0;                   // highest durable seq, 0 when none
   std::optional<std::string> error_code;  // for failed runs
-  Owner owner;
   bool cancel_requested = false;
 };
 
@@ -131,7 +134,6 @@ class Store {
   // Status changes and bookkeeping. They are ordered with appended events (same writer queue)
   // and return once committed.
   virtual Status set_status(std::string_view run_id, RunStatus status, std::optional<std::string> error_code = {}) = 0;
-  virtual Status set_owner(std::string_view run_id, const Owner& owner) = 0;
   virtual Status request_cancel(std::string_view run_id) = 0;  // not_found-style error if no such run
   virtual Status add_artifact(const ArtifactRow& artifact) = 0;
 
@@ -141,6 +143,15 @@ class Store {
   virtual void append(EventRow event, std::function<void(const Status&)> on_durable) = 0;
   // Waits until everything queued before the call is committed (or failed).
   virtual Status flush() = 0;
+
+  // Ends a run its owner can no longer end: in one write transaction, if the run is still
+  // queued or running and still owned by `owner_host_id` (empty: a version-1 run owned by
+  // `owner_pid`), appends the terminal event `make_terminal` builds for it (at last_seq + 1;
+  // final_status set) and ends the run. true: this call ended it; false: it had ended already
+  // (another host recovered it first, or its owner finished it). However many hosts call this
+  // for one run at once, exactly one gets true.
+  using MakeTerminal = std::function<EventRow(const RunRow& run)>;
+  virtual Result<bool> finish_orphan(std::string_view run_id, const Owner& owner, MakeTerminal make_terminal) = 0;
 
   virtual Result<std::optional<RunRow>> run(std::string_view run_id) = 0;
   virtual Result<std::vector<RunRow>> runs(const RunFilter& filter) = 0;

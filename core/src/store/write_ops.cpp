@@ -2,6 +2,8 @@
 
 #include "store/queries.hpp"
 
+#include <optional>
+
 namespace runhost::store {
 namespace {
 
@@ -43,13 +45,18 @@ Result<Store::Created> insert_run(sqlite::Connection& conn, const NewRun& run, i
   row.updated_us = row.created_us;
   auto q = conn.query(
       "INSERT INTO agent_runs (id, tenant_id, workspace_id, project_id, user_id, device_type, device_id, runtime, "
-      "prompt, cwd, approval_policy, idempotency_key, request_hash, dispatch_json, status, created_at, updated_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 'queued', ?15, ?15)");
+      "prompt, cwd, approval_policy, idempotency_key, request_hash, dispatch_json, status, created_at, updated_at, "
+      "owner_host, owner_pid, owner_start_time) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 'queued', ?15, ?15, ?16, ?17, ?18)");
   if (!q) return std::move(q).error();
   q->bind(1, row.id).bind(2, row.tenant_id).bind(3, row.workspace_id).bind(4, row.project_id).bind(5, row.user_id);
   q->bind(6, row.device_type).bind(7, row.device_id).bind(8, row.runtime).bind(9, row.prompt).bind(10, row.cwd);
   q->bind(11, row.approval_policy).bind(12, row.idempotency_key).bind(13, row.request_hash);
   q->bind(14, row.dispatch_json).bind(15, row.created_us);
+  const std::optional<std::string> owner_host =  // bound without a copy: must outlive the query
+      row.owner.host_id.empty() ? std::nullopt : std::optional<std::string>(row.owner.host_id);
+  q->bind(16, owner_host);
+  q->bind(17, row.owner.pid).bind(18, row.owner.start_time);
   if (auto st = q->run(); !st) {
     // The unique index is the arbiter: whoever lost a race on the key reads the winner.
     auto winner = select_run_by_key(conn, run.tenant_id, run.idempotency_key);
@@ -75,13 +82,36 @@ Status update_status(sqlite::Connection& conn, std::string_view run_id, RunStatu
   return q->run();
 }
 
-Status update_owner(sqlite::Connection& conn, std::string_view run_id, const Owner& owner, int64_t now_us) {
-  auto q = conn.query("UPDATE agent_runs SET owner_pid = ?2, owner_start_time = ?3, updated_at = ?4 WHERE id = ?1");
-  if (!q) return std::move(q).error();
-  q->bind(1, run_id).bind(2, owner.pid).bind(3, owner.start_time).bind(4, now_us);
-  if (auto st = q->run(); !st) return st;
-  if (conn.changes() == 0) return no_such_run(run_id);
-  return {};
+Result<bool> end_orphan(sqlite::Connection& conn, std::string_view run_id, const Owner& owner,
+                        const Store::MakeTerminal& make_terminal) {
+  auto run = select_run(conn, run_id);
+  if (!run) return std::move(run).error();
+  if (!*run) return no_such_run(run_id);
+  const RunRow& row = **run;
+  // Ended already, or no longer the owner's (a version-1 row judged by pid): nothing to do.
+  if (is_terminal(row.status) || row.owner.host_id != owner.host_id ||
+      (owner.host_id.empty() && row.owner.pid != owner.pid)) {
+    return false;
+  }
+  EventRow event = make_terminal(row);
+  event.seq = row.last_seq + 1;
+  if (!event.final_status || !is_terminal(*event.final_status)) {
+    return Error(ErrorCode::internal, "finish_orphan: the terminal event has no final status");
+  }
+  auto insert = conn.query(
+      "INSERT INTO agent_run_events (run_id, seq, id, type, payload_json, request_id, created_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  if (!insert) return std::move(insert).error();
+  insert->bind(1, row.id).bind(2, event.seq).bind(3, event.id).bind(4, event.type).bind(5, event.json);
+  insert->bind(6, event.request_id).bind(7, event.time_us);
+  if (auto st = insert->run(); !st) return std::move(st).error();
+  auto update = conn.query(
+      "UPDATE agent_runs SET status = ?2, error_code = ?3, last_seq = ?4, updated_at = ?5 WHERE id = ?1");
+  if (!update) return std::move(update).error();
+  update->bind(1, row.id).bind(2, to_string(*event.final_status)).bind(3, event.error_code);
+  update->bind(4, event.seq).bind(5, event.time_us);
+  if (auto st = update->run(); !st) return std::move(st).error();
+  return true;
 }
 
 Status mark_cancel_requested(sqlite::Connection& conn, std::string_view run_id, int64_t now_us) {

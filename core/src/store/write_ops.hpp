@@ -18,12 +18,15 @@ Result<Store::Created> insert_run(sqlite::Connection& conn, const NewRun& run, i
 // Refused for a run that is already succeeded, failed or cancelled: a finished run stays finished.
 Status update_status(sqlite::Connection& conn, std::string_view run_id, RunStatus status,
                      const std::optional<std::string>& error_code, int64_t now_us);
-Status update_owner(sqlite::Connection& conn, std::string_view run_id, const Owner& owner, int64_t now_us);
+// Store::finish_orphan's write, inside the writer's transaction.
+Result<bool> end_orphan(sqlite::Connection& conn, std::string_view run_id, const Owner& owner,
+                        const Store::MakeTerminal& make_terminal);
 // A finished run has nothing to cancel: OK, unchanged.
 Status mark_cancel_requested(sqlite::Connection& conn, std::string_view run_id, int64_t now_us);
 Status insert_artifact(sqlite::Connection& conn, const ArtifactRow& artifact);
 
-// The error for a run id that is not in the store (there is no not_found code: internal).
+// The error for a run id that is not in the store (internal: the host checks a run exists, in
+// the caller's scope, before it writes to it).
 Error no_such_run(std::string_view run_id);
 
 }  // namespace runhost::store

@@ -11,7 +11,9 @@
 // (debounced, paths relative to cwd), artifacts (new files matching patterns, with size,
 // content type and sha256), ports the run's processes listen on, and finally the exit.
 // terminate() kills the whole group: SIGTERM, then SIGKILL after a grace period; the process
-// is always reaped.
+// is always reaped. When the run ends, however it ends, what is left of the group and every
+// process that left it but carries the run's marker (SpawnSpec::run_id) are killed before
+// on_exit (escapees.hpp); the host's Watchdog does the same when the host itself dies.
 //
 //   auto cwd = confine_cwd(root, dispatch.cwd);              // refuses ".." and symlink escapes
 //   SpawnSpec spec{argv, controlled_environment(extra), *cwd};
@@ -61,6 +63,10 @@ struct SpawnSpec {
   std::filesystem::path cwd;
   std::string stdin_data;        // written first
   bool keep_stdin_open = false;  // else stdin is closed after stdin_data
+  // The run this process belongs to: put into env as RUNHOST_RUN_ID, so that what leaves the
+  // process group (setsid, a double fork) is still found and killed when the run ends. Empty:
+  // no marker, and only the group is killed.
+  std::string run_id;
 };
 
 struct FileChange {
@@ -93,7 +99,8 @@ class ProcessObserver {
   virtual void on_artifact(const Artifact& artifact) = 0;
   virtual void on_listening(const ListeningPort& port) = 0;  // once per new (port, address)
   // Last: after stdout and stderr reached EOF (or the group was killed) and the process was
-  // reaped, and pending file changes were flushed. No callback follows.
+  // reaped, what was left of the run killed, and pending file changes flushed. No callback
+  // follows.
   virtual void on_exit(const rh_exit& exit) = 0;
 
  protected:
@@ -114,6 +121,9 @@ struct LocalOptions {
   // Files never reported, wherever the working directory is: the host's own (its store and the
   // store's -wal/-shm/-journal), whose writes are the host's, not the run's. Canonical paths.
   std::vector<std::filesystem::path> ignore_files;
+  // The host this process belongs to: put into env as RUNHOST_HOST_ID, which the host's
+  // Watchdog (watchdog.hpp) kills by when the host dies. Empty: no marker.
+  std::string host_id;
 };
 
 class LocalProcess {
@@ -122,11 +132,14 @@ class LocalProcess {
   // and carries on on `io`, where observer.on_started() comes first. Errors found before the
   // spawn are returned: runtime_not_found (argv[0] not found on PATH or not executable: the
   // message names it), invalid_dispatch (bad cwd). The spawn's own go to on_started().
-  // Passing io's own executor as `spawner` spawns on the reactor (tests, tools).
+  // Passing io's own executor as `spawner` spawns on the reactor (tests, tools). The run-end
+  // sweep for what left the group (it reads /proc) runs on `spawner` too.
   static Result<std::unique_ptr<LocalProcess>> start(boost::asio::io_context& io, boost::asio::any_io_executor spawner,
                                                      SpawnSpec spec, const LocalOptions& options,
                                                      ProcessObserver& observer);
-  virtual ~LocalProcess() = default;  // kills the group if still alive; no callback after
+  // Kills the group and the run's escapees if still alive, on the calling thread; no callback
+  // after.
+  virtual ~LocalProcess() = default;
 
   virtual pid_t pid() const noexcept = 0;  // -1 until on_started
   // Every method below may be called before on_started: it takes effect once the process runs.

@@ -8,10 +8,13 @@
 //   1. the leader is reaped (its pidfd turned readable) — the port poll stops there;
 //   2. stdout and stderr reach EOF — or, kPipeGrace after the reap, the group is SIGKILLed and
 //      the pipes are read empty and closed, so a grandchild holding them cannot hold the run;
-//   3. the inotify queue is read to the end (the kernel queued every change the process made
+//   3. what is left of the group is killed, and so is every process that left it but carries the
+//      run's marker, with its descendants (escapees.hpp): on the spawner, which may block, as
+//      this reads /proc; the group is the sweep's alone from here on;
+//   4. the inotify queue is read to the end (the kernel queued every change the process made
 //      before it died), the watcher stops, and all debounced changes are emitted;
-//   4. the artifacts those changes named are hashed;
-//   5. on_exit.
+//   5. the artifacts those changes named are hashed;
+//   6. on_exit.
 // Every callback may destroy this object; each call site checks Lifetime before going on, and
 // every handler is guarded, so nothing runs after the destructor.
 #include <signal.h>
@@ -27,12 +30,14 @@
 #include "devices/local/artifact_rules.hpp"
 #include "devices/local/change_debouncer.hpp"
 #include "devices/local/child_process.hpp"
+#include "devices/local/escapees.hpp"
 #include "devices/local/file_watcher.hpp"
 #include "devices/local/invalid_cwd.hpp"
 #include "devices/local/lifetime.hpp"
 #include "devices/local/local_device.hpp"
 #include "devices/local/output_pipe.hpp"
 #include "devices/local/port_watcher.hpp"
+#include "devices/local/process_marker.hpp"
 #include "devices/local/spawn_child.hpp"
 #include "devices/local/stdin_pipe.hpp"
 
@@ -47,9 +52,11 @@ constexpr std::chrono::milliseconds kPipeGrace{500};
 
 class LocalProcessImpl final : public LocalProcess {
  public:
-  LocalProcessImpl(boost::asio::io_context& io, const fs::path& cwd, const LocalOptions& options,
-                   ProcessObserver& observer)
+  LocalProcessImpl(boost::asio::io_context& io, boost::asio::any_io_executor spawner, const fs::path& cwd,
+                   const LocalOptions& options, std::string marker, ProcessObserver& observer)
       : io_(io),
+        spawner_(std::move(spawner)),
+        marker_(std::move(marker)),
         observer_(observer),
         options_(options),
         changes_(io, cwd, options.debounce, [this](const FileChange& c, bool complete) { on_change(c, complete); }),
@@ -70,10 +77,14 @@ class LocalProcessImpl final : public LocalProcess {
   }
 
   ~LocalProcessImpl() override {
-    if (child_) child_->kill_and_reap();
+    // A sweep under way on the spawner finishes on its own; it does not touch this object.
+    if (!child_ || sweep_ != Sweep::not_started) return;
+    child_->kill_and_reap();
+    RunLeaders::remove(child_->pid());
+    if (!marker_.empty()) end_escapees(0, marker_);  // here, on the caller's thread: it must not outlive us
   }
 
-  void spawn(boost::asio::any_io_executor spawner, fs::path program, SpawnSpec spec);
+  void spawn(fs::path program, SpawnSpec spec);
 
   pid_t pid() const noexcept override { return child_ ? child_->pid() : -1; }
   void write_stdin(std::string_view bytes) override {
@@ -98,6 +109,7 @@ class LocalProcessImpl final : public LocalProcess {
 
  private:
   enum class Phase { spawning, running, reaped, finishing, done };
+  enum class Sweep { not_started, running, done };
 
   // What was asked of the process, or seen of its directory, before it existed.
   struct BeforeSpawned {
@@ -114,12 +126,16 @@ class LocalProcessImpl final : public LocalProcess {
   void on_exited();
   void on_pipe_closed();
   void finish();
+  void sweep_escapees();
+  void flush_and_exit();
   void on_change(const FileChange& change, bool complete);
   bool ignored_file(const std::string& path) const {
     return std::find(ignored_files_.begin(), ignored_files_.end(), path) != ignored_files_.end();
   }
 
   boost::asio::io_context& io_;
+  boost::asio::any_io_executor spawner_;
+  std::string marker_;  // "RUNHOST_RUN_ID=<id>", or empty: no run id, no escapee sweep
   ProcessObserver& observer_;
   LocalOptions options_;
   std::vector<std::string> ignored_files_;  // options_.ignore_files below cwd, relative: never fed to changes_
@@ -135,6 +151,7 @@ class LocalProcessImpl final : public LocalProcess {
   boost::asio::steady_timer kill_timer_;
   boost::asio::steady_timer pipe_grace_timer_;
   Phase phase_ = Phase::spawning;
+  Sweep sweep_ = Sweep::not_started;
   BeforeSpawned early_;
   bool terminating_ = false;
   uint32_t terminate_flags_ = 0;
@@ -142,17 +159,19 @@ class LocalProcessImpl final : public LocalProcess {
   Lifetime lifetime_;
 };
 
-void LocalProcessImpl::spawn(boost::asio::any_io_executor spawner, fs::path program, SpawnSpec spec) {
+void LocalProcessImpl::spawn(fs::path program, SpawnSpec spec) {
   early_.stdin_data = std::move(spec.stdin_data);
   early_.close_stdin = !spec.keep_stdin_open;
   // The handlers below hold `this` but touch it only on the reactor, once `alive` says so.
-  boost::asio::post(spawner, [this, &io = io_, alive = lifetime_.alive(), program = std::move(program),
-                              spec = std::move(spec)] {
+  boost::asio::post(spawner_, [this, &io = io_, alive = lifetime_.alive(), program = std::move(program),
+                               spec = std::move(spec), marker = marker_] {
     auto child = spawn_child(program, spec);
-    boost::asio::post(io, [this, alive, child = std::move(child)]() mutable {
+    boost::asio::post(io, [this, alive, marker, child = std::move(child)]() mutable {
       if (alive) return on_spawned(std::move(child));
       // The owner went away meanwhile: the process must not outlive it (as in the destructor).
-      if (child) ChildProcess(child->pid).kill_and_reap();
+      if (!child) return;
+      ChildProcess(child->pid).kill_and_reap();
+      if (!marker.empty()) end_escapees(0, marker);
     });
   });
 }
@@ -178,6 +197,7 @@ void LocalProcessImpl::on_spawned(Result<SpawnedChild> child) {
 void LocalProcessImpl::run(SpawnedChild child) {
   phase_ = Phase::running;
   child_.emplace(child.pid);
+  RunLeaders::add(child.pid);
   pidfd_.emplace(io_, child.pidfd.release());
   stdin_.emplace(io_, std::move(child.stdin_));
   stdout_.emplace(
@@ -215,6 +235,7 @@ void LocalProcessImpl::on_exited() {
     }));
     return;
   }
+  RunLeaders::remove(child_->pid());  // a skip list for sweeps: a late removal only costs a read
   exit_ = *exit;
   exit_.flags = terminate_flags_;
   phase_ = Phase::reaped;
@@ -238,6 +259,30 @@ void LocalProcessImpl::finish() {
   phase_ = Phase::finishing;
   kill_timer_.cancel();
   pipe_grace_timer_.cancel();
+  sweep_escapees();
+}
+
+void LocalProcessImpl::sweep_escapees() {
+  // What is left of the group (a background job that let go of the pipes) ends with the run.
+  // signal_group() says whether anything was: if not, the group id may already be another's
+  // and is never used again.
+  const pid_t group = child_->signal_group(SIGKILL) ? child_->pid() : 0;
+  if (group == 0 && marker_.empty()) {
+    sweep_ = Sweep::done;
+    return flush_and_exit();
+  }
+  sweep_ = Sweep::running;
+  boost::asio::post(spawner_, [this, &io = io_, alive = lifetime_.alive(), group, marker = marker_] {
+    end_escapees(group, marker);
+    boost::asio::post(io, [this, alive] {
+      if (!alive) return;
+      sweep_ = Sweep::done;
+      flush_and_exit();
+    });
+  });
+}
+
+void LocalProcessImpl::flush_and_exit() {
   watcher_.drain();
   watcher_.stop();
   const auto alive = lifetime_.alive();
@@ -287,10 +332,21 @@ Result<std::unique_ptr<LocalProcess>> LocalProcess::start(boost::asio::io_contex
   if (ec || !fs::is_directory(spec.cwd, ec)) return invalid_cwd("is not an existing directory: " + spec.cwd.string());
   auto program = find_command(spec.argv.front(), spec.env, spec.cwd);
   if (!program) return program.error();
+  // The markers (process_marker.hpp). An id with a NUL would end the entry early and match
+  // another's; ids are ours, so that is a bug, not a dispatch to refuse politely.
+  for (const auto& [name, id] : {std::pair<const char*, std::string>{kHostIdVariable, options.host_id},
+                                 std::pair<const char*, std::string>{kRunIdVariable, spec.run_id}}) {
+    if (id.empty()) continue;
+    if (id.find('\0') != std::string::npos) return Error{ErrorCode::internal, std::string(name) + " holds a NUL"};
+    spec.env[name] = id;
+  }
 
+  std::string marker;
+  if (!spec.run_id.empty()) marker = std::string(kRunIdVariable) + "=" + spec.run_id;
   // Watching starts before the process does, so that none of its changes are missed.
-  auto process = std::make_unique<LocalProcessImpl>(io, spec.cwd, options, observer);
-  process->spawn(std::move(spawner), std::move(*program), std::move(spec));
+  auto process =
+      std::make_unique<LocalProcessImpl>(io, std::move(spawner), spec.cwd, options, std::move(marker), observer);
+  process->spawn(std::move(*program), std::move(spec));
   return std::unique_ptr<LocalProcess>(std::move(process));
 }
 
