@@ -38,25 +38,39 @@ std::string local_time(int64_t us) {
 
 }  // namespace
 
+// --tenant T: act as tenant T (another tenant's run is as missing as an unknown one); without
+// it, the operator's view of every tenant.
+Scope scope_of(const Args& args) {
+  if (auto tenant = args.value("--tenant")) {
+    if (tenant->empty()) throw UsageError{"--tenant takes a tenant id"};
+    return Scope::tenant(*tenant);
+  }
+  return {};
+}
+
+// The one message for a run that does not exist and for one the acting tenant cannot see.
+int no_run(const char* command, const std::string& id) {
+  std::cerr << "runhost " << command << ": no run '" << id << "'\n";
+  return 1;
+}
+
 int cmd_events(const std::vector<std::string>& argv) {
-  const auto args = parse_args(argv, with_host_flags({{"--json", "--follow"}, {"--after"}}));
-  const std::string id = one_run_id(args, "usage: runhost events RUN_ID [--after N] [--follow] [--json]");
+  const auto args = parse_args(argv, with_host_flags({{"--json", "--follow"}, {"--after", "--tenant"}}));
+  const std::string id = one_run_id(args, "usage: runhost events RUN_ID [--after N] [--follow] [--json] [--tenant T]");
   const int64_t after = args.value("--after") ? parse_count("--after", *args.value("--after")) : 0;
+  const Scope scope = scope_of(args);
   auto host = open_host(args);
   if (!host) return 70;
-  auto run = host->run(id);
+  auto run = host->run(id, scope);
   if (!run) {
     std::cerr << "runhost events: " << run.error().message << "\n";
     return 1;
   }
-  if (!*run) {
-    std::cerr << "runhost events: no run " << id << " in " << host->store_path().string() << "\n";
-    return 1;
-  }
+  if (!*run) return no_run("events", id);
   EventPrinter printer(stdout, args.has("--json"));
   if (!args.has("--follow")) {
     for (int64_t cursor = after;;) {
-      auto page = host->events(id, cursor, 5000);
+      auto page = host->events(id, cursor, 5000, scope);
       if (!page) {
         std::cerr << "runhost events: " << page.error().message << "\n";
         return 1;
@@ -67,7 +81,7 @@ int cmd_events(const std::vector<std::string>& argv) {
     }
     return 0;
   }
-  if (auto st = follow_run(*host, id, after, [&](const Event& e) { printer.print(e); }); !st) {
+  if (auto st = follow_run(*host, id, after, [&](const Event& e) { printer.print(e); }, scope); !st) {
     std::cerr << "runhost events: " << st.error().message << "\n";
     return 1;
   }
@@ -77,13 +91,13 @@ int cmd_events(const std::vector<std::string>& argv) {
 int cmd_runs(const std::vector<std::string>& argv) {
   const auto args = parse_args(argv, with_host_flags({{"--json"}, {"--tenant", "--status", "--limit"}}));
   if (!args.positionals.empty()) throw UsageError{"unexpected argument '" + args.positionals.front() + "'"};
+  const Scope scope = scope_of(args);
   RunQuery query;
-  query.tenant_id = args.value("--tenant");
   query.status = args.value("--status");
   if (auto l = args.value("--limit")) query.limit = static_cast<size_t>(parse_count("--limit", *l));
   auto host = open_host(args);
   if (!host) return 70;
-  auto runs = host->runs(query);
+  auto runs = host->runs(query, scope);
   if (!runs) {
     std::cerr << "runhost runs: " << runs.error().message << "\n";
     return runs.error().code == ErrorCode::invalid_dispatch ? 2 : 1;
@@ -116,20 +130,23 @@ int cmd_runs(const std::vector<std::string>& argv) {
 }
 
 int cmd_cancel(const std::vector<std::string>& argv) {
-  const auto args = parse_args(argv, with_host_flags({{}, {}}));
-  const std::string id = one_run_id(args, "usage: runhost cancel RUN_ID");
+  const auto args = parse_args(argv, with_host_flags({{}, {"--tenant"}}));
+  const std::string id = one_run_id(args, "usage: runhost cancel RUN_ID [--tenant T]");
+  const Scope scope = scope_of(args);
   auto host = open_host(args);
   if (!host) return 70;
-  auto before = host->run(id);
-  if (!before || !*before) {
-    std::cerr << "runhost cancel: no run " << id << "\n";
+  auto before = host->run(id, scope);
+  if (!before) {
+    std::cerr << "runhost cancel: " << before.error().message << "\n";
     return 1;
   }
+  if (!*before) return no_run("cancel", id);
   if ((*before)->status == "succeeded" || (*before)->status == "failed" || (*before)->status == "cancelled") {
     std::cout << id << " already " << (*before)->status << "\n";
     return 0;
   }
-  if (auto st = host->cancel(id); !st) {
+  if (auto st = host->cancel(id, scope); !st) {
+    if (st.error().code == ErrorCode::run_not_found) return no_run("cancel", id);
     std::cerr << "runhost cancel: " << st.error().message << "\n";
     return 1;
   }

@@ -16,6 +16,7 @@
 #include "event_printer.hpp"
 #include "host_flags.hpp"
 #include "terminal.hpp"
+#include "util/json_depth.hpp"
 
 namespace runhost::cli {
 namespace {
@@ -54,7 +55,14 @@ std::string random_key() {
 json build_dispatch(const Args& args) {
   json d = json::object();
   if (auto from = args.value("--dispatch")) {
-    d = json::parse(read_dispatch(*from), nullptr, false);
+    const std::string text = read_dispatch(*from);
+    // Checked before parsing: a document nested 100,000 deep parses, then overflows the stack
+    // when serialised again.
+    if (!util::json_depth_within(text)) {
+      throw UsageError{"--dispatch " + *from + " nests deeper than " + std::to_string(util::kMaxJsonDepth) +
+                       " levels (a dispatch needs 2)"};
+    }
+    d = json::parse(text, nullptr, false);
     if (d.is_discarded() || !d.is_object()) throw UsageError{"--dispatch " + *from + " is not a JSON object"};
   }
   const std::pair<const char*, const char*> flags[] = {

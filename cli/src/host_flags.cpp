@@ -1,11 +1,53 @@
 #include "host_flags.hpp"
 
+#include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <mutex>
 
+// Internal: the CLI refuses secrets on its command line by the host's own rule.
+#include "util/secrets.hpp"
+
 namespace runhost::cli {
+namespace {
+
+// One --plugin-config ID=JSON | ID=@FILE | ID=@- as the plugin's id and its JSON. A secret is
+// never taken from the command line (every process on the machine can read it in
+// /proc/PID/cmdline), and no message here ever repeats a value.
+// `stdin_reader` names whoever has read stdin already (empty: nobody).
+std::pair<std::string, std::string> read_plugin_config(const std::string& flag, std::string& stdin_reader) {
+  const size_t eq = flag.find('=');
+  if (eq == std::string::npos || eq == 0) throw UsageError{"--plugin-config takes ID=JSON, ID=@FILE or ID=@- (stdin)"};
+  std::string id = flag.substr(0, eq);
+  std::string value = flag.substr(eq + 1);
+  if (value.empty() || value[0] != '@') {
+    if (!util::secrets_in_config(value).empty()) {
+      throw UsageError{"--plugin-config " + id +
+                       "=JSON holds a secret, and every process on this machine can read a command line: put the "
+                       "JSON in a file and pass " + id + "=@FILE, or on stdin with " + id + "=@-"};
+    }
+    return {std::move(id), std::move(value)};
+  }
+  const std::string from = value.substr(1);
+  if (from.empty()) throw UsageError{"--plugin-config " + id + "=@ needs a file name, or - for stdin"};
+  if (from == "-") {
+    if (!stdin_reader.empty()) {
+      throw UsageError{"--plugin-config " + id + "=@-: stdin is read by " + stdin_reader +
+                       " already (one reader only)"};
+    }
+    stdin_reader = "--plugin-config " + id + "=@-";
+    return {std::move(id), std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>())};
+  }
+  std::ifstream in(from, std::ios::binary);
+  if (!in) throw UsageError{"--plugin-config " + id + "=@" + from + ": cannot read it (" + std::strerror(errno) + ")"};
+  return {std::move(id), std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>())};
+}
+
+}  // namespace
 
 ArgSpec with_host_flags(ArgSpec spec) {
   spec.options.insert({"--store", "--plugin-dir", "--workspace-root", "--plugin-config"});
@@ -21,20 +63,25 @@ std::unique_ptr<Host> open_host(const Args& args) {
   } else if (const char* env = std::getenv("RUNHOST_WORKSPACE_ROOT"); env != nullptr && *env) {
     options.workspace_root = env;
   }
-  for (const auto& pc : args.values("--plugin-config")) {
-    const size_t eq = pc.find('=');
-    if (eq == std::string::npos || eq == 0) throw UsageError{"--plugin-config takes ID=JSON, got '" + pc + "'"};
-    options.plugin_config[pc.substr(0, eq)] = pc.substr(eq + 1);
+  std::string stdin_reader = args.value("--dispatch") == "-" ? "--dispatch -" : "";  // runhost run read it
+  for (const auto& flag : args.values("--plugin-config")) {
+    auto [id, config] = read_plugin_config(flag, stdin_reader);
+    // Registered before the host opens, so that nothing it logs or records shows them.
+    for (const auto& secret : util::secrets_in_config(config)) util::secrets().add(secret);
+    options.plugin_config[std::move(id)] = std::move(config);
   }
   auto host = Host::open(std::move(options));
   if (!host) {
-    std::cerr << "runhost: " << host.error().message << "\n";
+    std::string message = host.error().message;  // a plugin's init error may quote its config
+    util::secrets().redact(message);
+    std::cerr << "runhost: " << message << "\n";
     return nullptr;
   }
   return std::move(*host);
 }
 
-Status follow_run(Host& host, const std::string& run_id, int64_t after_seq, const EventCallback& on_event) {
+Status follow_run(Host& host, const std::string& run_id, int64_t after_seq, const EventCallback& on_event,
+                  const Scope& scope) {
   std::mutex m;
   std::condition_variable cv;
   bool ended = false;
@@ -44,7 +91,7 @@ Status follow_run(Host& host, const std::string& run_id, int64_t after_seq, cons
     ended = true;
     end = st;
     cv.notify_all();
-  });
+  }, scope);
   if (!sub) return sub.error();
   std::unique_lock lock(m);
   cv.wait(lock, [&] { return ended; });

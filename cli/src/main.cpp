@@ -26,10 +26,12 @@ Usage:
       defaults (tenant "local", workspace "default", user $USER, a fresh idempotency key).
       Ctrl-C cancels the run. Exits 0 when the run completed, 1 when it failed, 130 when
       it was cancelled, 2 for an invalid dispatch.
-  runhost events RUN_ID [--after N] [--follow] [--json]
+  runhost events RUN_ID [--after N] [--follow] [--json] [--tenant T]
       Print a run's stored events after seq N; --follow keeps printing until it ends.
   runhost runs [--tenant T] [--status S] [--limit N] [--json]
-  runhost cancel RUN_ID
+  runhost cancel RUN_ID [--tenant T]
+      --tenant T acts as tenant T: another tenant's run is as missing as an unknown one.
+      Without it, these commands are the operator's view of every tenant.
   runhost plugins [--plugin-dir DIR]... [--no-env] [--no-bundled] [--json] [--strict]
       List the plugins found on the search path, and every library refused, with why.
       The search path: each --plugin-dir, then RUNHOST_PLUGIN_PATH (':'-separated, unless
@@ -44,7 +46,9 @@ Usage:
 
   Commands that open the store take --store PATH (default: $XDG_DATA_HOME/runhost/runhost.db),
   --plugin-dir DIR, --workspace-root DIR (where local runs' cwd must lie; default: the
-  current directory or RUNHOST_WORKSPACE_ROOT) and --plugin-config ID=JSON.
+  current directory or RUNHOST_WORKSPACE_ROOT) and --plugin-config ID=JSON|ID=@FILE|ID=@-
+  (a plugin's config inline, from FILE or from stdin; a config holding a secret only from a
+  file or stdin, since every process can read a command line).
 
 Environment:
   RUNHOST_PLUGIN_PATH   extra plugin directories, ':'-separated

@@ -195,7 +195,7 @@ TEST_F(CliRun, ReportsABadStoreAndAnUnknownRun) {
   EXPECT_NE(bad.out.find((dir_ / "bad.db").string()), std::string::npos) << bad.out;
   const auto missing = run_command(runhost("events", {"run_doesnotexist"}));
   EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_NE(missing.out.find("no run run_doesnotexist"), std::string::npos) << missing.out;
+  EXPECT_NE(missing.out.find("no run 'run_doesnotexist'"), std::string::npos) << missing.out;
 }
 
 }  // namespace

@@ -151,5 +151,110 @@ TEST(CliPluginCheck, AMissingFileIsAFailedCheck) {
   EXPECT_NE(r.out.find("No such file or directory"), std::string::npos) << r.out;
 }
 
+// --plugin-config from a file and from stdin; a secret on the command line refused.
+class CliPluginConfig : public ::testing::Test {
+ protected:
+  void SetUp() override { std::filesystem::create_directories(dir_ / "ws"); }
+  // runhost run --json --store S --workspace-root W REST...
+  std::vector<std::string> run(std::vector<std::string> rest) {
+    std::vector<std::string> argv{cli(), "run", "--json", "--store", (dir_ / "runhost.db").string(), "--workspace-root",
+                                  (dir_ / "ws").string()};
+    argv.insert(argv.end(), rest.begin(), rest.end());
+    return argv;
+  }
+  // argv with stdin read from `input`.
+  testing::CommandResult with_stdin(const std::filesystem::path& input, std::vector<std::string> argv) {
+    std::vector<std::string> sh{"/bin/sh", "-c", "in=$1; shift; exec \"$@\" < \"$in\"", "sh", input.string()};
+    sh.insert(sh.end(), argv.begin(), argv.end());
+    return run_command(sh);
+  }
+  testing::TempDir dir_;
+  // deny-pattern ignores members it does not know, so the secret rides along.
+  const std::string secret_ = R"(sekrit-"7171"\x)";
+  const std::string config_ = json{{"patterns", {"forbidden*"}}, {"api_token", secret_}}.dump();
+};
+
+TEST_F(CliPluginConfig, RefusesASecretInlineWithoutRepeatingIt) {
+  const std::string marked =
+      json{{"patterns", json::array()}, {"header", {{"secret", true}, {"value", secret_}}}}.dump();
+  for (const std::string& config : {config_, marked}) {
+    const auto r = run_command(run({"--plugin-config", "deny-pattern=" + config, "--", "true"}));
+    EXPECT_EQ(r.exit_code, 2) << r.out;
+    EXPECT_NE(r.out.find("deny-pattern=@FILE"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("deny-pattern=@-"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("sekrit"), std::string::npos) << r.out;
+  }
+  const auto plain = run_command(
+      run({"--plugin-config", R"(deny-pattern={"patterns":["forbidden*"]})", "--prompt", "forbidden", "--", "true"}));
+  EXPECT_EQ(plain.exit_code, 1) << "a config without secrets is still taken inline\n" << plain.out;
+  EXPECT_NE(plain.out.find("policy_denied"), std::string::npos) << plain.out;
+}
+
+TEST_F(CliPluginConfig, ReadsTheConfigFromAFileAndFromStdin) {
+  const auto file = dir_ / "deny.json";
+  testing::write_file(file, config_);
+  const auto from_file =
+      run_command(run({"--plugin-config", "deny-pattern=@" + file.string(), "--prompt", "forbidden", "--", "true"}));
+  EXPECT_EQ(from_file.exit_code, 1) << from_file.out;
+  EXPECT_NE(from_file.out.find("policy_denied"), std::string::npos) << from_file.out;
+  const auto from_stdin =
+      with_stdin(file, run({"--plugin-config", "deny-pattern=@-", "--prompt", "forbidden", "--", "true"}));
+  EXPECT_EQ(from_stdin.exit_code, 1) << from_stdin.out;
+  EXPECT_NE(from_stdin.out.find("policy_denied"), std::string::npos) << from_stdin.out;
+  const auto allowed = with_stdin(file, run({"--plugin-config", "deny-pattern=@-", "--prompt", "fine", "--", "true"}));
+  EXPECT_EQ(allowed.exit_code, 0) << allowed.out;
+}
+
+// open_host adds the config's secrets to util::secrets(), through which the engine redacts every
+// event before it is stored or printed.
+TEST_F(CliPluginConfig, ASecretFromAFileNeverReachesAnEventTheStoreOrACommandLine) {
+  const auto file = dir_ / "deny.json";
+  testing::write_file(file, config_);
+  // The runtime gets hold of the secret (here, from a file in its directory), prints it and
+  // names a file after it: events, file.changed paths and the store hold [redacted] instead.
+  testing::write_file(dir_ / "ws" / "secret.txt", secret_);
+  const auto r = run_command(run({"--plugin-config", "deny-pattern=@" + file.string(), "--", "sh", "-c",
+                                  "s=$(cat secret.txt); printf 'token %s end\\n' \"$s\"; echo \"$s\" >&2; "
+                                  "touch -- \"$s\"; sleep 0.3"}));
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("token [redacted] end"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(R"("path":"[redacted]")"), std::string::npos) << "the file named after it" << r.out;
+  EXPECT_EQ(r.out.find("sekrit"), std::string::npos) << r.out;
+  for (const char* suffix : {"", "-wal"}) {
+    const auto stored = testing::read_file(dir_ / ("runhost.db" + std::string(suffix)));
+    EXPECT_EQ(stored.find("sekrit"), std::string::npos) << "the store" << suffix << " holds the secret";
+  }
+  // A command line is readable by every process: a launch that would put a secret there is refused.
+  const auto in_argv = run_command(
+      run({"--plugin-config", "deny-pattern=@" + file.string(), "--", "printf", "%s\\n", "token " + secret_ + " end"}));
+  EXPECT_EQ(in_argv.exit_code, 1) << in_argv.out;
+  EXPECT_NE(in_argv.out.find("put a secret in the command line"), std::string::npos) << in_argv.out;
+  EXPECT_EQ(in_argv.out.find("sekrit"), std::string::npos) << in_argv.out;
+}
+
+TEST_F(CliPluginConfig, UsageErrors) {
+  const auto file = dir_ / "deny.json";
+  testing::write_file(file, config_);
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{"--plugin-config", "a=@-", "--plugin-config", "b=@-"}, "b=@-: stdin is read by --plugin-config a=@- already"},
+      {{"--dispatch", "-", "--plugin-config", "a=@-"}, "a=@-: stdin is read by --dispatch - already"},
+      {{"--plugin-config", "a=@" + (dir_ / "missing.json").string()}, "cannot read it (No such file or directory)"},
+      {{"--plugin-config", "a=@"}, "a=@ needs a file name"},
+      {{"--plugin-config", config_}, "--plugin-config takes ID=JSON, ID=@FILE or ID=@- (stdin)"},
+  };
+  for (const auto& c : cases) {
+    auto args = c.args;
+    args.insert(args.end(), {"--", "true"});
+    const auto r = with_stdin(file, run(args));
+    EXPECT_EQ(r.exit_code, 2) << c.says << "\n" << r.out;
+    EXPECT_NE(r.out.find(c.says), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("sekrit"), std::string::npos) << r.out;
+  }
+}
+
 }  // namespace
 }  // namespace runhost

@@ -122,9 +122,13 @@ def run_scenario(runtime: Runtime, name: str) -> Run:
         try:
             config, launch = runtime.plugin_config(port=server.server_address[1], home=home)
             launch.write_files()
+            # The configuration holds API keys: from a file, never on the command line.
+            config_path = root / "plugin-config.json"
+            config_path.write_text(json.dumps(config))
+            config_path.chmod(0o600)
             argv = [str(RUNHOST), "run", "--json", "--store", str(root / "runhost.db"), "--workspace-root", str(root),
                     "--runtime", runtime.id, "--cwd", str(work), "--prompt", scenario.prompt,
-                    "--timeout", str(RUN_TIMEOUT_SECONDS), "--plugin-config", f"{runtime.id}={json.dumps(config)}"]
+                    "--timeout", str(RUN_TIMEOUT_SECONDS), "--plugin-config", f"{runtime.id}=@{config_path}"]
             if EXTRA_PLUGIN_DIR:
                 argv[2:2] = ["--plugin-dir", EXTRA_PLUGIN_DIR]
             with open(root / "events.jsonl", "wb") as out, open(root / "runhost.stderr", "wb") as err:

@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -33,7 +35,8 @@ using testing::open_store;
   _exit(4);  // not reached in time: the parent kills us first
 }
 
-TEST(StoreDurability, EverythingReportedDurableSurvivesSigkill) {
+// One trial: the child is killed once `kill_after` events were reported durable.
+void kill_and_check(size_t kill_after) {
   TempDir dir;
   const auto path = dir / "runhost.db";
   { ASSERT_TRUE(open_store(path)->create_run(make_run("run_A"))); }
@@ -52,7 +55,7 @@ TEST(StoreDurability, EverythingReportedDurableSurvivesSigkill) {
   int64_t seq = 0;
   while (read(fds[0], &seq, sizeof seq) == static_cast<ssize_t>(sizeof seq)) {
     reported.insert(seq);
-    if (!killed && reported.size() >= 5000) {
+    if (!killed && reported.size() >= kill_after) {
       kill(pid, SIGKILL);  // mid-stream: the child is still appending and committing
       killed = true;
     }
@@ -61,7 +64,7 @@ TEST(StoreDurability, EverythingReportedDurableSurvivesSigkill) {
   int status = 0;
   waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child status " << status;
-  ASSERT_GE(reported.size(), 5000u);
+  ASSERT_GE(reported.size(), kill_after);
 
   auto store = open_store(path);
   const auto seqs = testing::stored_seqs(*store, "run_A");
@@ -78,6 +81,23 @@ TEST(StoreDurability, EverythingReportedDurableSurvivesSigkill) {
   // A new process continues the stream where the durable part ends.
   auto next = testing::append_all(*store, {make_event("run_A", seqs.back() + 1)});
   EXPECT_TRUE(next[0]) << next[0].error().message;
+}
+
+TEST(StoreDurability, EverythingReportedDurableSurvivesSigkill) {
+  kill_and_check(5000);
+}
+
+TEST(StoreDurability, TwentyKillsAtRandomMomentsLoseNothingAcknowledged) {
+  const auto seed = static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count());
+  std::mt19937 random(seed);
+  std::uniform_int_distribution<size_t> moment(1, 8000);
+  for (int trial = 1; trial <= 20; ++trial) {
+    const size_t kill_after = moment(random);
+    SCOPED_TRACE("trial " + std::to_string(trial) + ": killed after " + std::to_string(kill_after) +
+                 " durable events (seed " + std::to_string(seed) + ")");
+    kill_and_check(kill_after);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
 }
 
 }  // namespace

@@ -12,7 +12,95 @@ function invalidDispatch(field, problem) {
   return new cls(`invalid dispatch: "${field}" ${problem}`, { recovery: { action: 'fix_dispatch', field } });
 }
 
-class Host {
+// The calls that read and steer runs, as one acting scope sees them: the operator's (the Host,
+// every tenant) or one tenant's (a TenantView). Each passes `_scope` (a tenant id, or null) to the
+// addon as its last argument; the runs they return act in the same scope.
+class RunCalls {
+  constructor(scope) {
+    this._scope = scope;
+  }
+
+  /**
+   * Validates and records a DevicePromptDispatch and starts it (the same idempotencyKey again
+   * gives the same run, `created: false`). `signal`, when it aborts, cancels the run. In a
+   * tenant's view tenantId may be left out (it is the view's); naming another is refused.
+   */
+  async dispatch(request, options) {
+    const { signal } = check.options('dispatch options', options);
+    check.signal('signal', signal)?.throwIfAborted();
+    const json = check.dispatchJson(request, invalidDispatch);
+    const r = await call((await this._use()).dispatch(json, this._scope));
+    const run = new Run(this, r.run, r.created);
+    if (signal) this._cancelOnAbort(run, signal);
+    return run;
+  }
+
+  // Cancels `run` when `signal` aborts; the listener goes when the run ends (a watcher that does
+  // not keep the process alive tells), so a long-lived signal does not collect listeners.
+  _cancelOnAbort(run, signal) {
+    const onAbort = () => { this.cancel(run.id).catch(() => {}); };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    const done = () => signal.removeEventListener('abort', onAbort);
+    this._use()
+      .then((core) => core.watch(run.id, (seen, ended) => { if (ended) done(); }, this._scope))
+      .then((watcher) => {
+        if (watcher === null) return done();
+        watcher.unref();
+        run._endWatcher = watcher;  // alive as long as the run object
+      })
+      .catch(done);
+  }
+
+  /** Cancels a run: this host's at once, another live host's through the store. */
+  async cancel(runId) {
+    check.runId(runId);
+    await call((await this._use()).cancel(runId, this._scope));
+  }
+
+  /** Answers an approval.required of a run waiting for it. */
+  async resolveApproval(runId, approvalId, allow, reason = '') {
+    check.runId(runId);
+    check.nonEmptyString('approvalId', approvalId);
+    check.boolean('allow', allow);
+    check.string('reason', reason);
+    await call((await this._use()).resolveApproval(runId, approvalId, allow, reason, this._scope));
+  }
+
+  async _info(runId) {
+    check.runId(runId);
+    return call((await this._use()).run(runId, this._scope));
+  }
+
+  /**
+   * Any run of the store (this host's, another process's, one from before a restart), or null
+   * when there is none (in a tenant's view: none of that tenant's).
+   */
+  async run(runId) {
+    const info = await this._info(runId);
+    return info ? new Run(this, info, false) : null;
+  }
+
+  /** Run records, newest first; in a tenant's view only that tenant's. */
+  async runs(filter) {
+    const { tenantId = null, status = null, limit = 100 } = check.options('runs filter', filter);
+    if (tenantId !== null) check.nonEmptyString('tenantId', tenantId);
+    if (status !== null) check.nonEmptyString('status', status);
+    check.integer('limit', limit, 1);
+    return call((await this._use()).runs(tenantId, status, limit, this._scope));
+  }
+
+  /** Stored events of a run with seq > after (at most `limit`), without waiting. */
+  async events(runId, options) {
+    const { after = 0, limit = 10000 } = check.options('events options', options);
+    check.runId(runId);
+    check.after(after);
+    check.integer('limit', limit, 1);
+    return JSON.parse(await call((await this._use()).events(runId, after, limit, this._scope)));
+  }
+}
+
+class Host extends RunCalls {
   /**
    * Opens a host: the store (created if missing; runs a dead host left running become failed
    * with device_lost) and the plugins. Opening happens on a worker thread: `await host.ready`
@@ -21,6 +109,7 @@ class Host {
    * @param {import('./index').HostOptions} [options]
    */
   constructor(options) {
+    super(null);
     const o = check.hostOptions(options);
     this._options = o;
     this._native = new native.NativeHost();
@@ -51,78 +140,14 @@ class Host {
   }
 
   /**
-   * Validates and records a DevicePromptDispatch and starts it (the same idempotencyKey again
-   * gives the same run, `created: false`). `signal`, when it aborts, cancels the run.
+   * This host as one tenant sees it: the same calls, walled to that tenant's runs. Another
+   * tenant's run is indistinguishable from a missing one (run() gives null; events, cancel,
+   * resolveApproval and a run's events reject with RunNotFoundError, as for an unknown id;
+   * runs() never lists it), and a dispatch naming another tenant is InvalidDispatchError (field
+   * tenantId). Cheap: make one per request. The Host itself is the operator's view.
    */
-  async dispatch(request, options) {
-    const { signal } = check.options('dispatch options', options);
-    check.signal('signal', signal)?.throwIfAborted();
-    const json = check.dispatchJson(request, invalidDispatch);
-    const r = await call((await this._use()).dispatch(json));
-    const run = new Run(this, r.run, r.created);
-    if (signal) this._cancelOnAbort(run, signal);
-    return run;
-  }
-
-  // Cancels `run` when `signal` aborts; the listener goes when the run ends (a watcher that does
-  // not keep the process alive tells), so a long-lived signal does not collect listeners.
-  _cancelOnAbort(run, signal) {
-    const onAbort = () => { this.cancel(run.id).catch(() => {}); };
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    const done = () => signal.removeEventListener('abort', onAbort);
-    this._use()
-      .then((core) => core.watch(run.id, (seen, ended) => { if (ended) done(); }))
-      .then((watcher) => {
-        if (watcher === null) return done();
-        watcher.unref();
-        run._endWatcher = watcher;  // alive as long as the run object
-      })
-      .catch(done);
-  }
-
-  /** Cancels a run: this host's at once, another live host's through the store. */
-  async cancel(runId) {
-    check.runId(runId);
-    await call((await this._use()).cancel(runId));
-  }
-
-  /** Answers an approval.required of a run waiting for it. */
-  async resolveApproval(runId, approvalId, allow, reason = '') {
-    check.runId(runId);
-    check.nonEmptyString('approvalId', approvalId);
-    check.boolean('allow', allow);
-    check.string('reason', reason);
-    await call((await this._use()).resolveApproval(runId, approvalId, allow, reason));
-  }
-
-  async _info(runId) {
-    check.runId(runId);
-    return call((await this._use()).run(runId));
-  }
-
-  /** Any run of the store (this host's, another process's, one from before a restart), or null. */
-  async run(runId) {
-    const info = await this._info(runId);
-    return info ? new Run(this, info, false) : null;
-  }
-
-  /** Run records, newest first. */
-  async runs(filter) {
-    const { tenantId = null, status = null, limit = 100 } = check.options('runs filter', filter);
-    if (tenantId !== null) check.nonEmptyString('tenantId', tenantId);
-    if (status !== null) check.nonEmptyString('status', status);
-    check.integer('limit', limit, 1);
-    return call((await this._use()).runs(tenantId, status, limit));
-  }
-
-  /** Stored events of a run with seq > after (at most `limit`), without waiting. */
-  async events(runId, options) {
-    const { after = 0, limit = 10000 } = check.options('events options', options);
-    check.runId(runId);
-    check.after(after);
-    check.integer('limit', limit, 1);
-    return JSON.parse(await call((await this._use()).events(runId, after, limit)));
+  forTenant(tenantId) {
+    return new TenantView(this, check.nonEmptyString('tenantId', tenantId));
   }
 
   /** The plugins loaded (search order), those refused with the reason, the directories searched. */
@@ -142,9 +167,28 @@ class Host {
   }
 }
 
+/**
+ * A Host as one tenant sees it (host.forTenant(tenantId)): dispatch, run, runs, events, cancel,
+ * resolveApproval, and the runs they return, all walled to the tenant. It owns nothing: closing
+ * the Host ends it, and it has no close(), no plugins() and no way back to the Host.
+ */
+class TenantView extends RunCalls {
+  constructor(host, tenantId) {
+    super(tenantId);
+    this._host = host;
+  }
+
+  /** The tenant this view acts as. */
+  get tenantId() { return this._scope; }
+  /** True once the Host was closed. */
+  get closed() { return this._host.closed; }
+  get _closing() { return this._host._closing; }
+  _use() { return this._host._use(); }
+}
+
 if (typeof Symbol.asyncDispose === 'symbol') {
   // `await using host = new Host()` closes it at the end of the block.
   Host.prototype[Symbol.asyncDispose] = function asyncDispose() { return this.close(); };
 }
 
-module.exports = { Host };
+module.exports = { Host, TenantView };

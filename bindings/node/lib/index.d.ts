@@ -8,10 +8,14 @@ export type ErrorCode =
   | 'cancelled' | 'policy_denied' | 'budget_exceeded' | 'quota_exceeded'
   | 'connector_authorization_missing' | 'device_unavailable' | 'device_lost' | 'plugin_error'
   | 'idempotency_conflict' | 'internal' | 'auth_failed' | 'rate_limited' | 'model_unavailable'
-  | 'model_api_error' | 'turn_limit' | 'context_limit' | 'session_not_found' | 'store_unavailable';
+  | 'model_api_error' | 'turn_limit' | 'context_limit' | 'session_not_found' | 'store_unavailable'
+  | 'run_not_found';
 
-/** An error code as it can appear inside a run.failed event (no store_unavailable). */
-export type EventErrorCode = Exclude<ErrorCode, 'store_unavailable'>;
+/**
+ * An error code as it can appear inside a run.failed event: every one but run_not_found, which
+ * only a call naming a run answers (store_unavailable there: the host could not record the run's events).
+ */
+export type EventErrorCode = Exclude<ErrorCode, 'run_not_found'>;
 
 export type RecoveryAction =
   | 'retry' | 'fix_dispatch' | 'install_runtime' | 'connect_account' | 'review_policy'
@@ -101,6 +105,8 @@ export class TurnLimitError extends CodedError<'turn_limit'> {}
 export class ContextLimitError extends CodedError<'context_limit'> {}
 export class SessionNotFoundError extends CodedError<'session_not_found'> {}
 export class StoreUnavailableError extends CodedError<'store_unavailable'> {}
+/** No such run, or (in a TenantView) another tenant's: the two are indistinguishable. */
+export class RunNotFoundError extends CodedError<'run_not_found'> {}
 
 /** The core's error codes, with whether each is retryable by default. */
 export const errorCodes: ReadonlyArray<{ readonly code: ErrorCode; readonly retryable: boolean }>;
@@ -348,7 +354,8 @@ export class Run extends EventEmitter {
   readonly info: RunInfo;
   /** false when the idempotency key matched an existing run (nothing was started). */
   readonly created: boolean;
-  readonly host: Host;
+  /** Where the run came from: the Host, or the TenantView it was got through (whose scope it keeps). */
+  readonly host: Host | TenantView;
   /** The events with seq > after (default 0): stored, then live, ending after the terminal event. */
   events(options?: { after?: number }): EventStream;
   /** The final record, once the run has ended. */
@@ -365,7 +372,33 @@ export class Run extends EventEmitter {
   emit<K extends keyof RunEvents>(event: K, ...args: RunEvents[K]): boolean;
 }
 
-export class Host {
+/** What a TenantView's dispatch() takes: a DevicePromptDispatch whose tenantId may be left out (it is the view's). */
+export type TenantDispatch = Omit<DevicePromptDispatch, 'tenantId'> & { tenantId?: string };
+
+/** The calls that read and steer runs, as one scope sees them (Host: every tenant; TenantView: one). */
+declare class RunCalls<Dispatch> {
+  /**
+   * Validates, records and starts a run; `signal` cancels it when it aborts. In a TenantView a
+   * tenantId naming another tenant rejects with InvalidDispatchError (field tenantId).
+   */
+  dispatch(request: Dispatch, options?: { signal?: AbortSignal }): Promise<Run>;
+  /** @throws RunNotFoundError no such run (in a TenantView: none of the tenant's). */
+  cancel(runId: string): Promise<void>;
+  /** @throws RunNotFoundError no such run (in a TenantView: none of the tenant's). */
+  resolveApproval(runId: string, approvalId: string, allow: boolean, reason?: string): Promise<void>;
+  /** Any run of the store (this host's, another process's, one from before a restart), or null (in a TenantView: null for another tenant's). */
+  run(runId: string): Promise<Run | null>;
+  /** Run records, newest first (in a TenantView only the tenant's). */
+  runs(filter?: { tenantId?: string | null; status?: RunStatus | null; limit?: number }): Promise<RunInfo[]>;
+  /**
+   * Stored events with seq > after (at most limit, default 10000), without waiting.
+   * @throws RunNotFoundError no such run (in a TenantView: none of the tenant's).
+   */
+  events(runId: string, options?: { after?: number; limit?: number }): Promise<RunhostEvent[]>;
+}
+
+/** The operator's view: every tenant's runs. Code acting for one tenant uses forTenant(). */
+export class Host extends RunCalls<DevicePromptDispatch> {
   /** Opens on a worker thread: see `ready`. Wrong options throw TypeError / RangeError here. */
   constructor(options?: HostOptions);
   /** A Host, once open. Rejects with StoreUnavailableError, PluginErrorError... */
@@ -376,19 +409,19 @@ export class Host {
   readonly storePath: string;
   /** True once close() was called. */
   readonly closed: boolean;
-  /** Validates, records and starts a run; `signal` cancels it when it aborts. */
-  dispatch(request: DevicePromptDispatch, options?: { signal?: AbortSignal }): Promise<Run>;
-  cancel(runId: string): Promise<void>;
-  resolveApproval(runId: string, approvalId: string, allow: boolean, reason?: string): Promise<void>;
-  /** Any run of the store (this host's, another process's, one from before a restart), or null. */
-  run(runId: string): Promise<Run | null>;
-  /** Run records, newest first. */
-  runs(filter?: { tenantId?: string | null; status?: RunStatus | null; limit?: number }): Promise<RunInfo[]>;
-  /** Stored events with seq > after (at most limit, default 10000), without waiting. */
-  events(runId: string, options?: { after?: number; limit?: number }): Promise<RunhostEvent[]>;
+  /** This host as one tenant sees it: another tenant's runs are indistinguishable from missing ones. */
+  forTenant(tenantId: string): TenantView;
   plugins(): Promise<Plugins>;
   /** Cancels this host's running runs, stores their last events and closes the store. Idempotent. */
   close(): Promise<void>;
   /** close(): `await using host = new Host()`. */
   [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** A Host as one tenant sees it (host.forTenant(tenantId)); it owns nothing and cannot close the Host. */
+export class TenantView extends RunCalls<TenantDispatch> {
+  private constructor();
+  readonly tenantId: string;
+  /** True once the Host was closed. */
+  readonly closed: boolean;
 }

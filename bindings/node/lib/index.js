@@ -3,12 +3,13 @@
 const native = require('./native');
 const errors = require('./errors');
 const { classes, fromEvent } = require('./codes');
-const { Host } = require('./host');
+const { Host, TenantView } = require('./host');
 const { Run } = require('./run');
 const { EventStream } = require('./stream');
 
 module.exports = {
   Host,
+  TenantView,
   Run,
   EventStream,
   RunhostError: errors.RunhostError,

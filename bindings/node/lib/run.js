@@ -8,7 +8,7 @@ const { EventStream } = require('./stream');
 const check = require('./validate');
 
 class Run extends EventEmitter {
-  /** Made by host.dispatch() and host.run(). */
+  /** Made by host.dispatch() and host.run() (of a Host or a TenantView: the run acts in its scope). */
   constructor(host, info, created) {
     super();
     this._host = host;

@@ -17,7 +17,7 @@ const PAGE_EVENTS = 4096;
 const PAGE_BYTES = 4 << 20;
 
 class EventStream {
-  /** Made by run.events(); `host` is the Host (lib/host.js). */
+  /** Made by run.events(); `host` is the Host or the TenantView the run came from (lib/host.js). */
   constructor(host, runId, after = 0) {
     this._host = host;
     this._runId = runId;
@@ -68,7 +68,7 @@ class EventStream {
 
   async _read() {
     this._core ??= await this._host._use();
-    const text = await call(this._core.events(this._runId, this._cursor, this._limit));
+    const text = await call(this._core.events(this._runId, this._cursor, this._limit, this._host._scope));
     const page = JSON.parse(text);
     if (page.length > 0) {
       // Aim for PAGE_BYTES per page: big events (command output) make smaller pages.
@@ -80,7 +80,7 @@ class EventStream {
 
   async _wait() {
     if (this._watcher === undefined) {
-      this._watcher = await call(this._core.watch(this._runId, (s, e, err) => this._onWake(s, e, err)));
+      this._watcher = await call(this._core.watch(this._runId, (s, e, err) => this._onWake(s, e, err), this._host._scope));
       if (this._watcher === null) this._runEnded = true;
       else this._watcher.unref();  // ref'd only while waiting (below)
       return;  // read again: events may have come before the watcher existed

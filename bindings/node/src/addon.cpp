@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "binding.hpp"
+#include "run_watch.hpp"  // bindings/common
 #include "watcher.hpp"
 
 namespace runhost::node {
@@ -124,15 +125,19 @@ using Unit = std::monostate;
 
 Napi::Value undefined(Napi::Env env, Unit&) { return env.Undefined(); }
 
-bool is_terminal_status(std::string_view status) {
-  return status == "succeeded" || status == "failed" || status == "cancelled";
-}
-
 std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
   if (info.Length() <= i || !info[i].IsString()) {
     throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a string");
   }
   return info[i].As<Napi::String>().Utf8Value();
+}
+
+// The acting tenant, the last argument of every call that names or lists runs (lib/host.js):
+// a string for a TenantView, null or absent for the Host itself (the operator).
+Scope scope_arg(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || info[i].IsNull() || info[i].IsUndefined()) return {};
+  if (!info[i].IsString()) throw Napi::TypeError::New(info.Env(), "the scope must be a tenant id or null");
+  return Scope::tenant(info[i].As<Napi::String>().Utf8Value());
 }
 
 int64_t int_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
@@ -267,11 +272,15 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
     return options;
   }
 
+  // Each call below takes the acting tenant last (scope_arg).
+
   Napi::Value dispatch(const Napi::CallbackInfo& info) {
     auto json = string_arg(info, 0, "dispatch");
+    auto scope = scope_arg(info, 1);
     auto state = state_;
     return Task<DispatchResult>::start(
-        info.Env(), [state, json] { return state->with_host([&](Host& h) { return value_or_throw(h.dispatch(json)); }); },
+        info.Env(),
+        [state, json, scope] { return state->with_host([&](Host& h) { return value_or_throw(h.dispatch(json, scope)); }); },
         [](Napi::Env env, DispatchResult& r) -> Napi::Value {
           auto o = Napi::Object::New(env);
           o.Set("run", to_js(env, r.run));
@@ -282,11 +291,12 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
 
   Napi::Value cancel(const Napi::CallbackInfo& info) {
     auto id = string_arg(info, 0, "runId");
+    auto scope = scope_arg(info, 1);
     auto state = state_;
     return Task<Unit>::start(
         info.Env(),
-        [state, id] {
-          state->with_host([&](Host& h) { ok_or_throw(h.cancel(id)); });
+        [state, id, scope] {
+          state->with_host([&](Host& h) { ok_or_throw(h.cancel(id, scope)); });
           return Unit{};
         },
         undefined);
@@ -297,33 +307,39 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
     auto approval = string_arg(info, 1, "approvalId");
     bool allow = info.Length() > 2 && info[2].ToBoolean().Value();
     std::string reason = info.Length() > 3 && info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "";
+    auto scope = scope_arg(info, 4);
     auto state = state_;
     return Task<Unit>::start(
         info.Env(),
-        [state, id, approval, allow, reason] {
-          state->with_host([&](Host& h) { ok_or_throw(h.resolve_approval(id, approval, allow, reason)); });
+        [state, id, approval, allow, reason, scope] {
+          state->with_host([&](Host& h) { ok_or_throw(h.resolve_approval(id, approval, allow, reason, scope)); });
           return Unit{};
         },
         undefined);
   }
 
+  // run(runId, scope) → Promise<RunInfo | null>: null for a run missing or outside the scope.
   Napi::Value run(const Napi::CallbackInfo& info) {
     auto id = string_arg(info, 0, "runId");
+    auto scope = scope_arg(info, 1);
     auto state = state_;
     return Task<std::optional<RunInfo>>::start(
-        info.Env(), [state, id] { return state->with_host([&](Host& h) { return value_or_throw(h.run(id)); }); },
+        info.Env(),
+        [state, id, scope] { return state->with_host([&](Host& h) { return value_or_throw(h.run(id, scope)); }); },
         [](Napi::Env env, std::optional<RunInfo>& r) -> Napi::Value { return r ? to_js(env, *r) : env.Null(); });
   }
 
-  // runs(tenantId | null, status | null, limit)
+  // runs(tenantId | null, status | null, limit, scope)
   Napi::Value runs(const Napi::CallbackInfo& info) {
     RunQuery q;
     if (info.Length() > 0 && info[0].IsString()) q.tenant_id = info[0].As<Napi::String>().Utf8Value();
     if (info.Length() > 1 && info[1].IsString()) q.status = info[1].As<Napi::String>().Utf8Value();
     if (info.Length() > 2 && info[2].IsNumber()) q.limit = static_cast<size_t>(info[2].As<Napi::Number>().Int64Value());
+    auto scope = scope_arg(info, 3);
     auto state = state_;
     return Task<std::vector<RunInfo>>::start(
-        info.Env(), [state, q] { return state->with_host([&](Host& h) { return value_or_throw(h.runs(q)); }); },
+        info.Env(),
+        [state, q, scope] { return state->with_host([&](Host& h) { return value_or_throw(h.runs(q, scope)); }); },
         [](Napi::Env env, std::vector<RunInfo>& v) -> Napi::Value {
           auto a = Napi::Array::New(env, v.size());
           for (uint32_t i = 0; i < v.size(); ++i) a.Set(i, to_js(env, v[i]));
@@ -331,17 +347,18 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
         });
   }
 
-  // events(runId, after, limit) → Promise<string>: a JSON array of the envelopes, one text for
-  // one JSON.parse in JS (a string per event would cost a conversion and a parse call each).
+  // events(runId, after, limit, scope) → Promise<string>: a JSON array of the envelopes, one
+  // text for one JSON.parse in JS (a string per event would cost a conversion and a parse call each).
   Napi::Value events(const Napi::CallbackInfo& info) {
     auto id = string_arg(info, 0, "runId");
     auto after = int_arg(info, 1, "after");
     auto limit = static_cast<size_t>(std::max<int64_t>(1, int_arg(info, 2, "limit")));
+    auto scope = scope_arg(info, 3);
     auto state = state_;
     return Task<std::vector<Event>>::start(
         info.Env(),
-        [state, id, after, limit] {
-          return state->with_host([&](Host& h) { return value_or_throw(h.events(id, after, limit)); });
+        [state, id, after, limit, scope] {
+          return state->with_host([&](Host& h) { return value_or_throw(h.events(id, after, limit, scope)); });
         },
         [](Napi::Env env, std::vector<Event>& v) -> Napi::Value {
           size_t size = 2;
@@ -358,21 +375,22 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
         });
   }
 
-  // watch(runId, onWake(seen, ended, error)) → Promise<Watcher | null>; null when the run has
-  // already ended (everything is stored: the reader needs no wake-up). The run's record is read
-  // and the subscription made on a worker thread; the thread-safe function is made here.
+  // watch(runId, onWake(seen, ended, error), scope) → Promise<Watcher | null>; null when the run
+  // has already ended (everything is stored: the reader needs no wake-up). The run's record is
+  // read and the subscription made on a worker thread; the thread-safe function is made here.
   Napi::Value watch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto id = string_arg(info, 0, "runId");
     if (info.Length() < 2 || !info[1].IsFunction()) throw Napi::TypeError::New(env, "onWake must be a function");
+    auto scope = scope_arg(info, 2);
     auto tsfn = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "runhost.watch", 0, 1);
     auto watch = std::make_shared<WatchState>(std::move(tsfn));
     auto state = state_;
     return Task<bool>::start(
         env,
-        [state, id, watch] {
+        [state, id, watch, scope] {
           try {
-            return subscribe(*state, id, watch);
+            return subscribe(*state, id, scope, watch);
           } catch (...) {
             watch->release();
             throw;
@@ -387,20 +405,18 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
   }
 
   // Worker thread. false: the run has ended (and `watch` is released).
-  static bool subscribe(HostState& state, const std::string& id, const std::shared_ptr<WatchState>& watch) {
-    auto run = state.with_host([&](Host& h) { return value_or_throw(h.run(id)); });
-    if (!run) throw CoreError(Error{ErrorCode::invalid_dispatch, "no run " + id});
-    if (is_terminal_status(run->status)) {
+  static bool subscribe(HostState& state, const std::string& id, const Scope& scope,
+                        const std::shared_ptr<WatchState>& watch) {
+    auto started = state.with_host([&](Host& h) {
+      return binding::watch_run(
+          h, id, scope, [watch](const Event& e) { watch->on_event(e.seq); },
+          [watch](const Status& st) { watch->on_end(st); });
+    });
+    if (!started.subscription) {
       watch->release();
       return false;
     }
-    // Only newer events matter (the reader reads older ones from the store), and the terminal
-    // event is always newer than last_seq, so the subscription always ends.
-    watch->subscription = state.with_host([&](Host& h) {
-      return value_or_throw(h.subscribe(
-          id, run->last_seq, [watch](const Event& e) { watch->on_event(e.seq); },
-          [watch](const Status& st) { watch->on_end(st); }));
-    });
+    watch->subscription = std::move(started.subscription);
     state.track(watch);
     return true;
   }

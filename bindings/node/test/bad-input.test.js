@@ -53,10 +53,10 @@ test('wrong arguments to the methods are TypeErrors or RangeErrors naming the ar
   await run.wait();
 });
 
-test('an unknown run is null and has no events', async (t) => {
+test('an unknown run is null, and its events are RunNotFoundError', async (t) => {
   const host = env(t).host();
   assert.equal(await host.run('run_unknown'), null);
-  assert.deepEqual(await host.events('run_unknown'), []);
+  await assert.rejects(host.events('run_unknown'), runhost.RunNotFoundError);
 });
 
 test('every call after close() rejects with HostClosedError; close() is idempotent', async (t) => {

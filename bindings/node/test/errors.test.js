@@ -8,7 +8,11 @@ const fs = require('node:fs');
 const path = require('node:path');
 const runhost = require('..');
 const { Host, RunhostError } = runhost;
-const { env, sh, customDispatch, jsonlLine, node, hostScript } = require('./helpers');
+const { REPO, env, sh, collect, customDispatch, jsonlLine, node, hostScript } = require('./helpers');
+
+// The codes a run can fail with: the event schema's enum for run.failed.payload.error.code.
+const RUN_FAILED_CODES = JSON.parse(fs.readFileSync(path.join(REPO, 'docs', 'events.schema.json'), 'utf8'))
+  .$defs.error.properties.code.enum;
 
 const className = (code) => code.split('_').map((w) => w[0].toUpperCase() + w.slice(1)).join('') + 'Error';
 
@@ -27,6 +31,16 @@ test('one class per code of the core table, exported by name', () => {
     assert.equal(e.recovery, null);
   }
   assert.throws(() => { runhost.errorCodes.push({}); }, TypeError, 'the table is frozen');
+});
+
+test('run_not_found answers calls only; every other code is a failure a run can have', () => {
+  const codes = runhost.errorCodes.map((c) => c.code);
+  assert.ok(codes.includes('run_not_found'));
+  assert.ok(!RUN_FAILED_CODES.includes('run_not_found'), 'never a run\'s failure');
+  assert.deepEqual(RUN_FAILED_CODES.filter((c) => !codes.includes(c)), [], 'every failure a run can have has its class');
+  const e = new runhost.RunNotFoundError("no run 'run_1'");
+  assert.equal(e.code, 'run_not_found');
+  assert.equal(e.retryable, false);
 });
 
 test('invalid_dispatch names the missing field, and no run is created', async (t) => {
@@ -144,6 +158,28 @@ test('a workspace root that is not a directory is refused at open', async (t) =>
     (err) => err instanceof runhost.InvalidDispatchError && /is not a directory/.test(err.message));
 });
 
+test('a stream rejects with StoreUnavailableError when the host cannot record the run', async (t) => {
+  // The host checks every second that its store file is still there; a deleted one ends its runs,
+  // and every stream following them rejects with the typed error rather than waiting for ever.
+  const e = env(t);
+  const host = e.host();
+  const run = await host.dispatch(sh('echo started; sleep 60'));
+  const stream = run.events();
+  assert.deepEqual([(await stream.next()).value.type, (await stream.next()).value.type], ['run.started', 'command.output']);
+  fs.unlinkSync(e.store);
+  const started = Date.now();
+  await assert.rejects(collect(stream), (err) => {
+    assert.ok(err instanceof runhost.StoreUnavailableError, String(err));
+    assert.equal(err.retryable, true);
+    return true;
+  });
+  assert.ok(Date.now() - started < 15000);
+  const reported = new Promise((resolve) => run.on('error', resolve));
+  run.on('event', () => {});
+  assert.ok(await reported instanceof runhost.StoreUnavailableError, 'the emitter reports it on \'error\'');
+  await assert.rejects(run.wait({ signal: AbortSignal.timeout(15000) }), runhost.StoreUnavailableError);
+});
+
 // ---- run.failed: the event carries the error; wait({ check: true }) rejects with it -----------
 
 async function failureOf(run) {
@@ -229,7 +265,7 @@ test('every run.failed code rejects wait({ check: true }) with its own class', a
   const host = env(t).host();
   // The custom runtime's jsonl mode passes a run.failed line through as the terminal event: every
   // code the schema allows, with a retryable that differs from the default.
-  const codes = runhost.errorCodes.filter((c) => c.code !== 'store_unavailable');
+  const codes = runhost.errorCodes.filter((c) => RUN_FAILED_CODES.includes(c.code));
   const runs = await Promise.all(codes.map(({ code, retryable }) => {
     const error = { code, message: `failing with ${code}`, retryable: !retryable, recovery: { action: 'contact_support', hint: `about ${code}` } };
     return host.dispatch(sh(jsonlLine('run.failed', { error }), { outputMode: 'jsonl' }));

@@ -66,7 +66,7 @@ test('dispatch errors are RunhostError subclasses with code, retryable, recovery
       assert.equal(e.retryable, false);
       return true;
     });
-    assert.equal(runhost.errorCodes.length, 23);
+    assert.equal(runhost.errorCodes.length, 24);
     for (const { code } of runhost.errorCodes) {
       const name = code.split('_').map((w) => w[0].toUpperCase() + w.slice(1)).join('') + 'Error';
       assert.equal(new runhost[name]('x').code, code);

@@ -1,5 +1,7 @@
 #include "event_stream.hpp"
 
+#include "run_watch.hpp"  // bindings/common
+
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -21,10 +23,6 @@ constexpr size_t kPageBytes = 4u << 20;
 
 bool is_terminal_type(std::string_view type) {
   return type == "run.completed" || type == "run.failed" || type == "run.cancelled";
-}
-
-bool is_terminal_status(std::string_view status) {
-  return status == "succeeded" || status == "failed" || status == "cancelled";
 }
 
 // Marks the stream busy for one call; a second thread gets RuntimeError, as a generator that is
@@ -114,26 +112,24 @@ void Notifier::close_fd() {
 
 // ---- EventStream ------------------------------------------------------------------------------
 
-EventStream::EventStream(std::shared_ptr<HostState> host, std::string run_id, int64_t after_seq)
+EventStream::EventStream(std::shared_ptr<HostState> host, std::string run_id, int64_t after_seq, Scope scope)
     : host_(std::move(host)),
       run_id_(std::move(run_id)),
+      scope_(std::move(scope)),
       cursor_(std::max<int64_t>(0, after_seq)),
       notifier_(std::make_shared<Notifier>()) {
   py::gil_scoped_release release;
   host_->with_host([&](Host& h) {
-    auto info = value_or_throw(h.run(run_id_));
-    if (!info) throw CoreError(Error{ErrorCode::invalid_dispatch, "no run " + run_id_});
-    if (is_terminal_status(info->status)) {
-      // Everything is stored: read it, no subscription needed.
+    auto n = notifier_;
+    auto watch = binding::watch_run(
+        h, run_id_, scope_, [n](const Event& e) { n->on_event(e.seq); }, [n](const Status& st) { n->on_end(st); });
+    if (!watch.subscription) {
+      // The run had ended: everything is stored, read it; no subscription needed.
       notifier_->ended = true;
-      terminal_ = info->last_seq <= cursor_;
+      terminal_ = watch.run.last_seq <= cursor_;
       return;
     }
-    // Only new events matter to the notifier (the stream reads older ones from the store), and
-    // the terminal event is always newer than last_seq, so the subscription always ends.
-    auto n = notifier_;
-    subscription_ = value_or_throw(h.subscribe(
-        run_id_, info->last_seq, [n](const Event& e) { n->on_event(e.seq); }, [n](const Status& st) { n->on_end(st); }));
+    subscription_ = std::move(watch.subscription);
   });
   host_->track(notifier_);
 }
@@ -163,7 +159,7 @@ bool EventStream::read_page() {
       ended = notifier_->ended;
       error = notifier_->error;
     }
-    page = host_->with_host([&](Host& h) { return value_or_throw(h.events(run_id_, cursor_, page_limit_)); });
+    page = host_->with_host([&](Host& h) { return value_or_throw(h.events(run_id_, cursor_, page_limit_, scope_)); });
   }
   if (!page.empty()) {
     // Bound a page by bytes too: a run of 1 MiB lines must not pull a gigabyte at once.

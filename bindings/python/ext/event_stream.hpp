@@ -1,7 +1,8 @@
 // EventStream: one reader of one run's events, from a cursor (a seq) to the run's terminal event.
 //
 // The store is the source of truth. The stream reads pages of stored events after its cursor
-// (Host::events) and, when it has caught up, waits for a Notifier that a host subscription pokes
+// (Host::events, in the caller's Scope) and, when it has caught up, waits for a Notifier that a
+// host subscription pokes
 // from the reactor thread. The notifier only records the newest seq and wakes the waiter (a
 // condition variable for blocking iteration, an eventfd for asyncio's add_reader): no event is
 // buffered on the reactor side, so a slow Python consumer costs no memory, and no thread exists
@@ -53,7 +54,8 @@ struct Notifier final : binding::Waiter {
 
 class EventStream {
  public:
-  EventStream(std::shared_ptr<HostState> host, std::string run_id, int64_t after_seq);
+  // Reads the run as `scope` sees it: a run outside it is RunNotFound, as a missing one.
+  EventStream(std::shared_ptr<HostState> host, std::string run_id, int64_t after_seq, Scope scope);
   ~EventStream();
   EventStream(const EventStream&) = delete;
   EventStream& operator=(const EventStream&) = delete;
@@ -82,6 +84,7 @@ class EventStream {
 
   std::shared_ptr<HostState> host_;
   std::string run_id_;
+  Scope scope_;
   int64_t cursor_;     // seq of the last event returned to the caller
   std::vector<Event> page_;
   size_t next_ = 0;

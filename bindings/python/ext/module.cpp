@@ -9,9 +9,13 @@
 
 #include "event_stream.hpp"
 #include "host_core.hpp"
+#include "run_watch.hpp"  // bindings/common
 
 namespace runhost::python {
 namespace {
+
+// The acting tenant as the core's Scope: None is the operator (every tenant's runs).
+Scope scope_of(const std::optional<std::string>& tenant) { return tenant ? Scope::tenant(*tenant) : Scope{}; }
 
 class PyHost {
  public:
@@ -49,35 +53,49 @@ class PyHost {
     }
   }
 
-  py::tuple dispatch(const std::string& json) {
+  py::tuple dispatch(const std::string& json, const std::optional<std::string>& tenant) {
     DispatchResult r;
     {
       py::gil_scoped_release release;
-      r = state_->with_host([&](Host& h) { return value_or_throw(h.dispatch(json)); });
+      r = state_->with_host([&](Host& h) { return value_or_throw(h.dispatch(json, scope_of(tenant))); });
     }
     return py::make_tuple(to_dict(r.run), r.created);
   }
 
-  void cancel(const std::string& run_id) {
+  void cancel(const std::string& run_id, const std::optional<std::string>& tenant) {
     py::gil_scoped_release release;
-    state_->with_host([&](Host& h) { ok_or_throw(h.cancel(run_id)); });
+    state_->with_host([&](Host& h) { ok_or_throw(h.cancel(run_id, scope_of(tenant))); });
   }
 
-  void resolve_approval(const std::string& run_id, const std::string& approval_id, bool allow, const std::string& reason) {
+  void resolve_approval(const std::string& run_id, const std::string& approval_id, bool allow, const std::string& reason,
+                        const std::optional<std::string>& tenant) {
     py::gil_scoped_release release;
-    state_->with_host([&](Host& h) { ok_or_throw(h.resolve_approval(run_id, approval_id, allow, reason)); });
+    state_->with_host(
+        [&](Host& h) { ok_or_throw(h.resolve_approval(run_id, approval_id, allow, reason, scope_of(tenant))); });
   }
 
-  py::object run(const std::string& run_id) {
+  // None for a run that is missing or outside the scope.
+  py::object run(const std::string& run_id, const std::optional<std::string>& tenant) {
     std::optional<RunInfo> info;
     {
       py::gil_scoped_release release;
-      info = state_->with_host([&](Host& h) { return value_or_throw(h.run(run_id)); });
+      info = state_->with_host([&](Host& h) { return value_or_throw(h.run(run_id, scope_of(tenant))); });
     }
     return info ? py::object(to_dict(*info)) : py::object(py::none());
   }
 
-  py::list runs(std::optional<std::string> tenant_id, std::optional<std::string> status, size_t limit) {
+  // The same record, or RunNotFound with the message every other call gives.
+  py::dict info(const std::string& run_id, const std::optional<std::string>& tenant) {
+    RunInfo info;
+    {
+      py::gil_scoped_release release;
+      info = state_->with_host([&](Host& h) { return binding::find_run(h, run_id, scope_of(tenant)); });
+    }
+    return to_dict(info);
+  }
+
+  py::list runs(std::optional<std::string> tenant_id, std::optional<std::string> status, size_t limit,
+               const std::optional<std::string>& tenant) {
     std::vector<RunInfo> rows;
     {
       RunQuery query;
@@ -85,26 +103,26 @@ class PyHost {
       query.status = std::move(status);
       query.limit = limit;
       py::gil_scoped_release release;
-      rows = state_->with_host([&](Host& h) { return value_or_throw(h.runs(query)); });
+      rows = state_->with_host([&](Host& h) { return value_or_throw(h.runs(query, scope_of(tenant))); });
     }
     py::list out;
     for (const auto& r : rows) out.append(to_dict(r));
     return out;
   }
 
-  py::list events(const std::string& run_id, int64_t after, size_t limit) {
+  py::list events(const std::string& run_id, int64_t after, size_t limit, const std::optional<std::string>& tenant) {
     std::vector<Event> rows;
     {
       py::gil_scoped_release release;
-      rows = state_->with_host([&](Host& h) { return value_or_throw(h.events(run_id, after, limit)); });
+      rows = state_->with_host([&](Host& h) { return value_or_throw(h.events(run_id, after, limit, scope_of(tenant))); });
     }
     py::list out;
     for (const auto& e : rows) out.append(decode_event(e));
     return out;
   }
 
-  std::unique_ptr<EventStream> stream(const std::string& run_id, int64_t after) {
-    return std::make_unique<EventStream>(state_, run_id, after);
+  std::unique_ptr<EventStream> stream(const std::string& run_id, int64_t after, const std::optional<std::string>& tenant) {
+    return std::make_unique<EventStream>(state_, run_id, after, scope_of(tenant));
   }
 
   // (loaded plugins, refusals as (path, reason), directories searched)
@@ -198,16 +216,18 @@ PYBIND11_MODULE(_core, m) {
            py::arg("store"), py::arg("plugin_dirs"), py::arg("use_environment"), py::arg("use_bundled"),
            py::arg("workspace_root"), py::arg("plugin_config"), py::arg("default_timeout_seconds"), py::arg("durable"),
            py::arg("keep_raw"), py::arg("max_output_bytes"), py::arg("artifact_patterns"))
-      .def("dispatch", &PyHost::dispatch, py::arg("json"))
-      .def("cancel", &PyHost::cancel, py::arg("run_id"))
+      // `scope`: the acting tenant (runhost.TenantView), or None for the operator.
+      .def("dispatch", &PyHost::dispatch, py::arg("json"), py::arg("scope"))
+      .def("cancel", &PyHost::cancel, py::arg("run_id"), py::arg("scope"))
       .def("resolve_approval", &PyHost::resolve_approval, py::arg("run_id"), py::arg("approval_id"), py::arg("allow"),
-           py::arg("reason"))
-      .def("run", &PyHost::run, py::arg("run_id"))
-      .def("runs", &PyHost::runs, py::arg("tenant_id"), py::arg("status"), py::arg("limit"))
-      .def("events", &PyHost::events, py::arg("run_id"), py::arg("after"), py::arg("limit"))
+           py::arg("reason"), py::arg("scope"))
+      .def("run", &PyHost::run, py::arg("run_id"), py::arg("scope"))
+      .def("info", &PyHost::info, py::arg("run_id"), py::arg("scope"))
+      .def("runs", &PyHost::runs, py::arg("tenant_id"), py::arg("status"), py::arg("limit"), py::arg("scope"))
+      .def("events", &PyHost::events, py::arg("run_id"), py::arg("after"), py::arg("limit"), py::arg("scope"))
       // A stream keeps its Host alive: `for ev in Host().dispatch(d).events()` must not close
       // the Host (and cancel the run) as soon as the temporary Host object is collected.
-      .def("stream", &PyHost::stream, py::arg("run_id"), py::arg("after"), py::keep_alive<0, 1>())
+      .def("stream", &PyHost::stream, py::arg("run_id"), py::arg("after"), py::arg("scope"), py::keep_alive<0, 1>())
       .def("plugins", &PyHost::plugins)
       .def("store_path", &PyHost::store_path)
       .def("close", &PyHost::close)

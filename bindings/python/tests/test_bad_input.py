@@ -44,9 +44,10 @@ def test_a_missing_workspace_root_is_refused(env):
         runhost.Host(store=env.store, workspace_root=env.root / "nowhere")
 
 
-def test_an_unknown_run_is_none_and_has_no_events(host):
+def test_an_unknown_run_is_none_and_its_events_are_run_not_found(host):
     assert host.run("run_unknown") is None
-    assert host.events("run_unknown") == []
+    with pytest.raises(runhost.RunNotFound, match="run_unknown"):
+        host.events("run_unknown")
 
 
 def test_iterating_an_ended_stream_again_is_an_error_and_a_new_one_replays(host):

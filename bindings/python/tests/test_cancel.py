@@ -42,8 +42,9 @@ def test_cancelling_a_finished_run_leaves_it_as_it_is(host):
 
 
 def test_cancelling_an_unknown_run_names_it(host):
-    with pytest.raises(runhost.InvalidDispatch, match="no run run_nope"):
+    with pytest.raises(runhost.RunNotFound, match="run_nope") as caught:
         host.cancel("run_nope")
+    assert caught.value.code == "run_not_found" and not caught.value.retryable
 
 
 def test_cancel_before_the_run_starts(host):

@@ -2,6 +2,7 @@
 code, retryable and recovery, raised where the host raises it."""
 from __future__ import annotations
 
+import asyncio
 import builtins
 import json
 import pickle
@@ -13,7 +14,10 @@ import pytest
 import runhost
 import runhost._native._core as core
 from runhost import errors
-from conftest import PYTHON, custom_dispatch, jsonl_line, python_subprocess_env, sh
+from conftest import PYTHON, SCHEMA_PATH, custom_dispatch, jsonl_line, python_subprocess_env, sh
+
+# The codes a run can fail with: the event schema's enum for run.failed.payload.error.code.
+RUN_FAILED_CODES = json.loads(SCHEMA_PATH.read_text())["$defs"]["error"]["properties"]["code"]["enum"]
 
 
 # ---- the classes come from the core's table ---------------------------------------------------
@@ -31,6 +35,13 @@ def test_the_classes_are_the_core_table():
         assert cls.__name__ in (camel, "Runhost" + camel)
     assert runhost.RunhostRuntimeError.CODE == "runtime_error"
     assert issubclass(runhost.ConnectorAuthorizationMissing, errors.ConnectAccountRecovery)
+    assert issubclass(runhost.RunNotFound, LookupError), "except LookupError catches a missing run"
+
+
+def test_run_not_found_is_only_a_calls_answer():
+    assert "run_not_found" in errors.BY_CODE
+    assert "run_not_found" not in RUN_FAILED_CODES, "never a run's failure"
+    assert set(RUN_FAILED_CODES) <= set(errors.BY_CODE), "every failure a run can have has its class"
 
 
 def test_an_error_pickles_with_everything_it_carries():
@@ -42,6 +53,8 @@ def test_an_error_pickles_with_everything_it_carries():
     assert (back.code, back.message, back.retryable, back.recovery, back.run_id) == (
         e.code, e.message, e.retryable, e.recovery, e.run_id)
     assert back.connect_url == "https://x.invalid/c"
+    missing = pickle.loads(pickle.dumps(runhost.RunNotFound("no run 'run_1'", run_id="run_1")))
+    assert type(missing) is runhost.RunNotFound and (missing.message, missing.run_id) == ("no run 'run_1'", "run_1")
 
 
 # ---- raised by the host -----------------------------------------------------------------------
@@ -116,6 +129,31 @@ def test_store_unavailable_when_the_store_cannot_be_opened(env):
     with pytest.raises(runhost.StoreUnavailable) as caught:
         runhost.Host(store=env.root / "a-file" / "runhost.db", workspace_root=env.workspace)
     assert caught.value.code == "store_unavailable" and caught.value.retryable
+
+
+def test_a_stream_raises_store_unavailable_when_the_host_cannot_record_the_run(env):
+    # The host checks every second that its store file is still there; a deleted one ends its runs,
+    # and every stream following them raises the typed error rather than waiting for ever.
+    with env.host() as host:
+        run = host.dispatch(sh("echo started; sleep 60"))
+        stream = run.events()
+        assert [next(stream)["type"], next(stream)["type"]] == ["run.started", "command.output"]
+        env.store.unlink()
+        started = time.monotonic()
+        with pytest.raises(runhost.StoreUnavailable) as caught:
+            for _ in stream:
+                pass
+        assert caught.value.code == "store_unavailable" and caught.value.retryable
+        assert time.monotonic() - started < 15
+
+        async def follow() -> None:
+            async for _ in run.aevents():
+                pass
+
+        with pytest.raises(runhost.StoreUnavailable):
+            asyncio.run(asyncio.wait_for(follow(), 15))
+        with pytest.raises(runhost.StoreUnavailable):
+            run.wait(timeout=15)
 
 
 # ---- run.failed: the event carries the error; wait(check=True) raises it ----------------------
@@ -197,7 +235,7 @@ os._exit(1)
         assert types[:2] == ["run.started", "command.output"], "the events before the loss are kept"
 
 
-@pytest.mark.parametrize("code", [c for c, _ in core.error_codes() if c != "store_unavailable"])
+@pytest.mark.parametrize("code", RUN_FAILED_CODES)
 def test_every_run_failed_code_raises_its_own_class(host, code):
     # The custom runtime's jsonl mode passes a run.failed line through as the terminal event:
     # every code the schema allows, with a retryable that differs from the default.

@@ -13,6 +13,9 @@ import sys
 
 # Codes whose recovery has members worth typed accessors: the mixin in runhost/_errors_base.py.
 MIXINS = {"connector_authorization_missing": "ConnectAccountRecovery"}
+# Codes that are also a builtin exception, so that `except LookupError` catches a missing run as
+# it catches a missing key. After RunhostError in the bases: its __init__ takes the keywords.
+BUILTIN_BASES = {"run_not_found": "LookupError"}
 
 
 def class_name(code: str) -> str:
@@ -42,6 +45,7 @@ def main(table_path: str, out_path: str) -> None:
     ]
     for code, retryable in rows:
         bases = ([MIXINS[code]] if code in MIXINS else []) + ["RunhostError"]
+        bases += [BUILTIN_BASES[code]] if code in BUILTIN_BASES else []
         out += [
             "",
             f"class {class_name(code)}({', '.join(bases)}):",

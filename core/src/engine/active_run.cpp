@@ -8,6 +8,7 @@
 #include "events/ids.hpp"
 #include "events/schema.hpp"
 #include "util/logging.hpp"
+#include "util/secrets.hpp"
 
 namespace runhost::engine {
 namespace {
@@ -153,7 +154,7 @@ void ActiveRun::connect(std::vector<std::string> pending) {
           if (!entry.is_object() || !entry.contains("value") || !entry["value"].is_string()) continue;
           const std::string value = entry["value"].get<std::string>();
           self->connector_env_[name] = value;
-          if (entry.value("secret", true) && value.size() >= 4) self->secrets_.push_back(value);
+          if (entry.value("secret", true)) util::secrets().add(value);
         }
         self->connect(std::move(pending));
       });
@@ -199,6 +200,14 @@ void ActiveRun::launch() {
   spawn.stdin_data = spec.value("stdin", std::string());
   spawn.keep_stdin_open = spec.value("keep_stdin_open", false);
 
+  // A secret in argv is in every process's view of /proc/PID/cmdline: refused, never launched.
+  for (const auto& arg : spawn.argv) {
+    std::string copy = arg;
+    if (util::secrets().redact(copy)) {
+      return fail(Error{ErrorCode::plugin_error, "runtime '" + who_.runtime +
+                                                     "' launch() put a secret in the command line; secrets go in \"env\""});
+    }
+  }
   argv_ = spawn.argv;
   auto process = devices::local::LocalProcess::start(host_.io(), host_.spawner(), std::move(spawn), host_.local_options(), *this);
   if (!process) return spawn_failed(process.error());
@@ -390,19 +399,16 @@ bool ActiveRun::over_output_limit(std::string_view type, const json& payload) {
   return true;
 }
 
+// Every secret the process knows (util::secrets(): every run's connector credentials, every
+// plugin's secret configuration), not only this run's: a file another run named after its
+// token is no less a leak here. In each spelling the host can foresee (raw, JSON-escaped,
+// URL-encoded); the payload stays valid JSON.
 void ActiveRun::redact(json& payload, std::string& raw) const {
-  if (secrets_.empty()) return;
+  auto& secrets = util::secrets();
+  if (secrets.empty()) return;
   std::string text = payload.dump(-1, ' ', false, json::error_handler_t::replace);
-  bool changed = false;
-  for (const auto& secret : secrets_) {
-    for (std::string* s : {&text, &raw}) {
-      for (size_t at; (at = s->find(secret)) != std::string::npos;) {
-        s->replace(at, secret.size(), "[redacted]");
-        changed = true;
-      }
-    }
-  }
-  if (changed) payload = json::parse(text, nullptr, false);
+  if (secrets.redact(text)) payload = json::parse(text, nullptr, false);
+  (void)secrets.redact(raw);
 }
 
 bool ActiveRun::record(std::string_view type, std::string_view source, json payload, std::string_view raw_in) {
@@ -448,16 +454,18 @@ bool ActiveRun::record_unlimited(std::string_view type, std::string_view source,
 
 void ActiveRun::on_durable(int64_t seq, const Status& status) {
   --pending_;
+  // After a store failure too: the runtime's output must drain (into nothing) for it to end.
+  if (output_paused_ && (pending_ < kResumeBelow || store_error_ || !status) && process_) {
+    process_->resume_output();
+    output_paused_ = false;
+  }
   if (!status) {
+    if (store_error_) return;  // the first refusal said it; the rest of the queue follows it
     util::logger()->error("run {}: event {} was not stored: {}", who_.run_id, seq, status.error().message);
     Error error = status.error();
     error.code = ErrorCode::store_unavailable;  // whatever the store said, this run's record stops here
     if (error.recovery_json.empty()) error.recovery_json = R"({"action":"retry"})";
     return store_failed(error);
-  }
-  if (output_paused_ && pending_ < kResumeBelow && process_) {
-    process_->resume_output();
-    output_paused_ = false;
   }
   host_.event_durable(who_.run_id);
   if (seq != terminal_seq_) return;

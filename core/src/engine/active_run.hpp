@@ -86,7 +86,6 @@ class ActiveRun final : public rh_run,
 
   nlohmann::json constraints_ = nlohmann::json::object();
   std::map<std::string, std::string> connector_env_;
-  std::vector<std::string> secrets_;  // values never to be recorded
   struct PendingApproval {
     std::string id;
     std::string reason;

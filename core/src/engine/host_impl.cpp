@@ -18,6 +18,7 @@
 #include "events/event_types.hpp"
 #include "events/ids.hpp"
 #include "util/logging.hpp"
+#include "util/secrets.hpp"
 
 namespace runhost {
 
@@ -173,6 +174,10 @@ Result<std::unique_ptr<Host>> HostImpl::open(HostOptions options) {
 
   auto registry = PluginRegistry::load(options.plugins);
   for (const auto& r : registry->refusals()) util::logger()->warn("plugin refused: {}: {}", r.path.string(), r.reason);
+  // Secrets in any plugin's configuration are known before anything could print them.
+  for (const auto& p : registry->impl().loaded) {
+    for (const auto& secret : util::secrets_in_config(config_for(options, p))) util::secrets().add(secret);
+  }
   std::vector<std::unique_ptr<plugins::PolicyInstance>> policies;
   std::map<std::string, std::unique_ptr<plugins::ConnectorInstance>> connectors;
   for (const auto& p : registry->impl().loaded) {
@@ -350,6 +355,8 @@ Result<DispatchResult> HostImpl::dispatch(std::string_view dispatch_json, const 
     cwd = std::move(*confined);
   }
 
+  if (auto st = check_with_adapter(d, *adapter, cwd); !st) return std::move(st).error();
+
   store::NewRun run;
   run.id = events::new_id("run");
   run.tenant_id = d.tenant_id;
@@ -380,6 +387,36 @@ Result<DispatchResult> HostImpl::dispatch(std::string_view dispatch_json, const 
     start_run(std::move(row), std::move(d), std::move(cwd), adapter);
   });
   return result;
+}
+
+namespace {
+
+// The rh_run of a session made only to be asked whether it takes a dispatch: it runs nothing,
+// so it has nothing to emit.
+struct DryRun final : rh_run {
+  rh_status emit(const rh_event&) noexcept override { return RH_ERR_INVALID_ARGUMENT; }
+};
+
+}  // namespace
+
+// The adapter is asked (create, then destroy, on the reactor where adapters live) before any
+// run row exists: a dispatch it refuses (the custom runtime without a command, say) is the
+// caller's mistake, answered at once, not a run that fails.
+Status HostImpl::check_with_adapter(const Dispatch& d, const plugins::LoadedPlugin& adapter, const std::filesystem::path& cwd) {
+  return on_reactor([&]() -> Status {
+    DryRun dry;
+    plugins::RuntimeSessionArgs args;
+    args.run_id = "run_dispatch_check";
+    args.dispatch_json = d.canonical_json;
+    args.config_json = plugin_config(adapter);
+    args.resume_id = d.resume_session_id.value_or("");
+    args.cwd = cwd.string();
+    auto session = plugins::RuntimeSession::create(adapter, args, &dry);
+    if (!session) {
+      return Error{ErrorCode::invalid_dispatch, session.error().message, R"({"action":"fix_dispatch"})"};
+    }
+    return {};
+  });
 }
 
 void HostImpl::start_run(store::RunRow row, Dispatch d, std::filesystem::path cwd, const plugins::LoadedPlugin* adapter) {

@@ -76,6 +76,7 @@ class HostImpl final : public Host {
   std::optional<Error> unrecorded(const std::string& run_id);
   // The run, if it exists and `scope` sees it; else run_not_found (the same error either way).
   Result<store::RunRow> visible_run(std::string_view run_id, const Scope& scope);
+  Status check_with_adapter(const Dispatch& d, const plugins::LoadedPlugin& adapter, const std::filesystem::path& cwd);
   void start_run(store::RunRow row, Dispatch dispatch, std::filesystem::path cwd, const plugins::LoadedPlugin* adapter);
   void schedule_pull(const std::shared_ptr<SubscriptionState>& sub);
   void pull(const std::shared_ptr<SubscriptionState>& sub);

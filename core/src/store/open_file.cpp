@@ -53,7 +53,18 @@ Status set_up_schema(sqlite::Connection& conn) {
   auto version = conn.scalar_int("PRAGMA user_version");
   if (!version) return std::move(version).error();
   if (*version == latest_schema_version()) return {};
-  if (auto st = conn.exec("BEGIN IMMEDIATE", "setting up the schema"); !st) return st;
+  // A new store opened by many processes at once (a backend's workers starting together): one
+  // writes the schema while the rest queue for the write lock behind it and behind each other's
+  // first writes. SQLite's busy handler is not fair, so one busy timeout may pass for a waiter;
+  // this happens once in a store's life, so wait through several before giving up.
+  for (int attempt = 1;; ++attempt) {
+    auto begun = conn.exec("BEGIN IMMEDIATE", "setting up the schema");
+    if (begun) break;
+    const bool busy = (sqlite3_errcode(conn.handle()) & 0xff) == SQLITE_BUSY;
+    if (!busy || attempt == 6) return begun;
+    version = conn.scalar_int("PRAGMA user_version");
+    if (version && *version == latest_schema_version()) return {};
+  }
   auto st = migrate(conn);
   if (st) st = conn.exec("COMMIT", "setting up the schema");
   if (!st && conn.in_transaction()) (void)conn.exec("ROLLBACK");

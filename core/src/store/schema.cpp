@@ -135,22 +135,24 @@ int latest_schema_version() noexcept {
 }
 
 Status check_schema(sqlite::Connection& conn) {
-  auto version = conn.scalar_int("PRAGMA user_version");
-  if (!version) return std::move(version).error();
+  // One statement, so one snapshot: read apart, another host's migration could commit between
+  // the version (0) and the table count (> 0), and a fresh store look like somebody else's.
+  auto q = conn.query("SELECT user_version, (SELECT count(*) FROM sqlite_schema) FROM pragma_user_version");
+  if (!q) return std::move(q).error();
+  auto row = q->step();
+  if (!row) return std::move(row).error();
+  const int64_t version = *row ? q->int64(0) : 0;
+  const int64_t tables = *row ? q->int64(1) : 0;
   const std::string store = "store " + conn.path().string();
-  if (*version > latest_schema_version()) {
-    return Error(ErrorCode::store_unavailable, store + " has schema version " + std::to_string(*version) +
+  if (version > latest_schema_version()) {
+    return Error(ErrorCode::store_unavailable, store + " has schema version " + std::to_string(version) +
                                                    ", newer than this runhost knows (" +
                                                    std::to_string(latest_schema_version()) + ")");
   }
-  if (*version == 0) {
-    auto tables = conn.scalar_int("SELECT count(*) FROM sqlite_schema");
-    if (!tables) return std::move(tables).error();
-    if (*tables > 0) {
-      return Error(ErrorCode::store_unavailable, store +
-                                                     " is a database of something else (it has tables, but no "
-                                                     "runhost schema version)");
-    }
+  if (version == 0 && tables > 0) {
+    return Error(ErrorCode::store_unavailable, store +
+                                                   " is a database of something else (it has tables, but no "
+                                                   "runhost schema version)");
   }
   return {};
 }

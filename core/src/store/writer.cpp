@@ -132,6 +132,14 @@ Status Writer::apply_call(EventAppender& appender, const Apply& apply, int64_t n
 
 std::vector<Status> Writer::execute(std::vector<Op>& batch) {
   std::vector<Status> results(batch.size());
+  // A batch of barriers only (flush(), as a host closes) writes nothing: it must not wait for
+  // the write lock, which a stopped host elsewhere may hold.
+  if (std::all_of(batch.begin(), batch.end(), [](const Op& op) {
+        const auto* call = std::get_if<Call>(&op);
+        return call != nullptr && !call->apply;
+      })) {
+    return results;
+  }
   std::optional<Error> lost;
   if (auto st = conn_->exec("BEGIN IMMEDIATE", "starting a write batch"); !st) lost = std::move(st).error();
 

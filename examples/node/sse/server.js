@@ -42,6 +42,7 @@ const MAX_PROMPT_CHARS = 100_000;
 const MAX_SUBMISSION_ID_BYTES = 200;
 const HEARTBEAT_MS = 15_000;
 const USER = 'demo-user'; // from your authentication
+const TENANT = 'demo-tenant'; // from your authentication too
 
 // An error that is an HTTP response: status, the JSON body {code, message, ...}, headers.
 class HttpError extends Error {
@@ -199,13 +200,15 @@ function drained(res) {
 function createApp(host, { command = DEFAULT_COMMAND, log = console.log } = {}) {
   const streams = new Set(); // one stop() per open event stream
   let closing = false;
+  // Every request acts as its tenant: another tenant's run id gets the 404 of an unknown one, and
+  // a dispatch cannot land in another tenant. (The Host itself is the operator's view.)
+  const tenantOf = (req) => host.forTenant(TENANT);
 
   async function createRun(req, res) {
     const { prompt, submissionId } = runRequest(await readJson(req));
     let run;
     try {
-      run = await host.dispatch({
-        tenantId: 'demo-tenant',
+      run = await tenantOf(req).dispatch({
         workspaceId: 'demo-workspace',
         userId: USER,
         deviceType: 'local',
@@ -227,9 +230,9 @@ function createApp(host, { command = DEFAULT_COMMAND, log = console.log } = {}) 
     sendJson(res, 201, { run_id: run.id, created: run.created, events_url: `/runs/${run.id}/events` });
   }
 
-  async function findRun(runId) {
+  async function findRun(req, runId) {
     try {
-      const run = await host.run(runId);
+      const run = await tenantOf(req).run(runId);
       if (run === null) throw new HttpError(404, 'not_found', `no run ${runId}`);
       return run;
     } catch (e) {
@@ -238,14 +241,14 @@ function createApp(host, { command = DEFAULT_COMMAND, log = console.log } = {}) 
   }
 
   async function getRun(req, res, runId) {
-    const run = await findRun(runId);
+    const run = await findRun(req, runId);
     const info = run.info;
     sendJson(res, 200, { id: info.id, status: info.status, error_code: info.errorCode, last_seq: info.lastSeq });
   }
 
   async function streamEvents(req, res, runId) {
     const after = lastEventId(req);
-    const run = await findRun(runId);
+    const run = await findRun(req, runId);
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',

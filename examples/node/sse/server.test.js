@@ -325,6 +325,29 @@ test('a client that goes away mid-stream does not stop the run', { timeout: TEST
   assert.deepEqual(stored.events.slice(lastSeen), events);
 });
 
+test('another tenant\'s run is a 404, as an unknown one', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  // The server acts as its tenant (host.forTenant): a run of another tenant, in the same store,
+  // answers exactly as an unknown id does.
+  const { url, store, workspace } = await startServer(t);
+  const operator = await Host.open({ store, workspaceRoot: workspace, useEnvironment: false });
+  try {
+    const other = await operator.dispatch({
+      tenantId: 'another-tenant', workspaceId: 'w', userId: 'u', deviceType: 'local', deviceId: 'd',
+      runtime: 'custom', prompt: 'p', approvalPolicy: 'auto', idempotencyKey: 'theirs', command: ['true'],
+    });
+    await other.wait();
+    for (const where of [`/runs/${other.id}`, `/runs/${other.id}/events`]) {
+      const theirs = await getJson(url + where);
+      const unknown = await getJson(url + where.replace(other.id, 'run_nope'));
+      assert.equal(theirs.status, 404, where);
+      assert.deepEqual(JSON.parse(JSON.stringify(theirs.body).replaceAll(other.id, '<id>')),
+        JSON.parse(JSON.stringify(unknown.body).replaceAll('run_nope', '<id>')), where);
+    }
+  } finally {
+    await operator.close();
+  }
+});
+
 test('SIGTERM ends the open streams, closes the Host and exits 0', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const { server, url, store, workspace } = await startServer(t);
   const { run_id: runId } = await (await postRun(url, { prompt: 'still going' })).json();

@@ -55,9 +55,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 app = FastAPI(title="runhost SSE example", lifespan=lifespan)
 
 
-def host_of(request: Request) -> runhost.Host:
+def tenant_of(request: Request) -> runhost.TenantView:
+    """The Host as the caller's tenant sees it: another tenant's run id gets the 404 of an unknown
+    one, and a dispatch cannot land in another tenant. (The Host itself is the operator's view.)"""
     host: runhost.Host = request.app.state.host
-    return host
+    return host.for_tenant("demo-tenant")  # from your authentication
 
 
 def problem(e: runhost.RunhostError) -> Dict[str, Any]:
@@ -76,8 +78,7 @@ def create_run(body: RunRequest, request: Request) -> Dict[str, Any]:
     # A plain `def`: FastAPI runs it on its thread pool; dispatch releases the GIL meanwhile.
     user = "demo-user"  # from your authentication
     try:
-        run = host_of(request).dispatch({
-            "tenantId": "demo-tenant",
+        run = tenant_of(request).dispatch({
             "workspaceId": "demo-workspace",
             "userId": user,
             "deviceType": "local",
@@ -99,7 +100,7 @@ def create_run(body: RunRequest, request: Request) -> Dict[str, Any]:
 
 @app.get("/runs/{run_id}")
 def get_run(run_id: str, request: Request) -> Dict[str, Any]:
-    run = host_of(request).run(run_id)
+    run = tenant_of(request).run(run_id)
     if run is None:
         raise HTTPException(status_code=404, detail=f"no run {run_id}")
     info = run.info()
@@ -113,7 +114,7 @@ def sse(event: runhost.Event) -> str:
 
 @app.get("/runs/{run_id}/events")
 async def stream_events(run_id: str, request: Request, last_event_id: Optional[str] = Header(default=None)) -> StreamingResponse:
-    run = host_of(request).run(run_id)
+    run = tenant_of(request).run(run_id)
     if run is None:
         raise HTTPException(status_code=404, detail=f"no run {run_id}")
     # A reconnecting EventSource sends the last id it got: resume after that seq.

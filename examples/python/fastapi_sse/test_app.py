@@ -117,3 +117,22 @@ def test_errors_are_http_errors_with_the_typed_code(server) -> None:
         conflict = client.post("/runs", json={"prompt": "two", "submission_id": "dup"})
         assert conflict.status_code == 409
         assert conflict.json()["detail"]["code"] == "idempotency_conflict"
+
+
+def test_another_tenants_run_is_a_404(server) -> None:
+    # The app acts as its tenant (host.for_tenant): a run of another tenant, in the same store,
+    # answers exactly as an unknown id does.
+    url, store, workspace = server
+    with runhost.Host(store=store, workspace_root=workspace, use_environment=False) as operator:
+        other = operator.dispatch({
+            "tenantId": "another-tenant", "workspaceId": "w", "userId": "u", "deviceType": "local",
+            "deviceId": "d", "runtime": "custom", "prompt": "p", "approvalPolicy": "auto",
+            "idempotencyKey": "theirs", "command": ["true"],
+        })
+        other.wait(timeout=30)
+        with httpx.Client(base_url=url, timeout=30) as client:
+            for path in (f"/runs/{other.id}", f"/runs/{other.id}/events"):
+                response = client.get(path)
+                assert response.status_code == 404
+                unknown = client.get(path.replace(other.id, "run_nope"))
+                assert response.json()["detail"].replace(other.id, "<id>") == unknown.json()["detail"].replace("run_nope", "<id>")

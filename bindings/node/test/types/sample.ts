@@ -4,7 +4,8 @@ import {
   Host, Run, RunhostEvent, RunhostError, HostClosedError, StreamConsumedError, EventHandlerError,
   TimeoutError, PolicyDeniedError, ConnectorAuthorizationMissingError, InvalidDispatchError,
   RunInfo, RunStatus, ErrorCode, errorCodes, errorFromEvent, defaultStorePath, EventStream,
-  DevicePromptDispatch, Plugins, TerminalEvent,
+  DevicePromptDispatch, Plugins, TerminalEvent, TenantView, TenantDispatch, RunNotFoundError,
+  StoreUnavailableError, EventErrorCode,
 } from '../..';
 
 async function main(): Promise<void> {
@@ -70,6 +71,32 @@ async function main(): Promise<void> {
     if (e instanceof StreamConsumedError) { const c: 'stream_consumed' = e.code; void c; }
   }
   for (const { code, retryable } of errorCodes) { void code; void retryable; }
+
+  // A tenant's view: the same run calls, walled to the tenant; tenantId may be left out.
+  const acme: TenantView = host.forTenant('acme');
+  const tenantId: string = acme.tenantId;
+  const viewClosed: boolean = acme.closed;
+  void tenantId; void viewClosed;
+  const mine: TenantDispatch = {
+    workspaceId: 'w', userId: 'u', deviceType: 'local', deviceId: 'd', runtime: 'custom', prompt: '',
+    approvalPolicy: 'auto', idempotencyKey: 'k2', command: ['true'],
+  };
+  const scoped: Run = await acme.dispatch(mine, { signal: ac.signal });
+  const owner: Host | TenantView = scoped.host;
+  void owner;
+  const found: Run | null = await acme.run(scoped.id);
+  const listed: RunInfo[] = await acme.runs({ status: 'running' });
+  const page: RunhostEvent[] = await acme.events(scoped.id, { after: 1 });
+  void found; void listed; void page;
+  try {
+    await acme.cancel(run.id);
+    await acme.resolveApproval(run.id, 'apr_1', true);
+  } catch (e) {
+    if (e instanceof RunNotFoundError) { const c: 'run_not_found' = e.code; void c; }
+    if (e instanceof StoreUnavailableError) { const c: 'store_unavailable' = e.code; void c; }
+  }
+  const failedWith: EventErrorCode = 'store_unavailable';
+  void failedWith;
   const disposed: Promise<void> = other[Symbol.asyncDispose]();
   void disposed;
   const p: string = host.storePath;
@@ -92,5 +119,19 @@ async function mistakes(host: Host): Promise<void> {
   (await host.run('run_x'))?.on('data', () => {});
   // @ts-expect-error unknown Host option
   new Host({ stor: 'x.db' });
+  const view = host.forTenant('t');
+  // @ts-expect-error a view cannot close the Host
+  await view.close();
+  // @ts-expect-error nor list its plugins
+  await view.plugins();
+  // @ts-expect-error the tenant id is a string
+  host.forTenant(7);
+  // @ts-expect-error a view's dispatch still checks every other field
+  await view.dispatch({ workspaceId: 'w', userId: 'u', deviceType: 'local', deviceId: 'd', runtime: 'custom', prompt: '', approvalPolicy: 'auto', idempotencyKey: 'k', tenant_id: 't' });
+  // @ts-expect-error run_not_found is never a run's failure
+  const never: EventErrorCode = 'run_not_found';
+  void never;
+  // @ts-expect-error a run's host may be a view, which has no close()
+  await (await host.dispatch({ tenantId: 't', workspaceId: 'w', userId: 'u', deviceType: 'local', deviceId: 'd', runtime: 'custom', prompt: '', approvalPolicy: 'auto', idempotencyKey: 'k' })).host.close();
 }
 void mistakes;

@@ -15,7 +15,9 @@ replayable event stream per run — embedded in this process.
 
     async for ev in run.aevents(): ...       # asyncio, no thread per run
 
-Errors are typed: ``runhost.InvalidDispatch``, ``runhost.PolicyDenied``,
+    acme = host.for_tenant("acme")           # acting for one tenant: the others' runs do not exist
+
+Errors are typed: ``runhost.InvalidDispatch``, ``runhost.RunNotFound``, ``runhost.PolicyDenied``,
 ``runhost.ConnectorAuthorizationMissing``... all subclasses of ``runhost.RunhostError`` with
 ``code``, ``retryable`` and ``recovery``. The guide is docs/python.md.
 """
@@ -25,7 +27,7 @@ from pathlib import Path
 
 from . import _codes, errors
 from ._codes import *  # noqa: F401,F403  (one exception class per error code)
-from ._host import Host
+from ._host import Host, TenantView
 from ._native import _core
 from ._native._core import EventStream
 from ._run import Run
@@ -60,6 +62,7 @@ def bundled_plugin_dir() -> Path:
 
 __all__ = [
     "Host",
+    "TenantView",
     "Run",
     "RunInfo",
     "RunStatus",
@@ -81,3 +84,7 @@ __all__ = [
     "bundled_plugin_dir",
 ]
 __all__ += _codes.__all__
+
+#: The name the Node binding and the issue tracker use for ``RunNotFound``: the same class.
+RunNotFoundError = _codes.RunNotFound
+__all__ += ["RunNotFoundError"]

@@ -58,7 +58,90 @@ def _json_representable(value: object) -> bool:
         return False
 
 
-class Host:
+class _RunCalls:
+    """The calls that read and steer runs, as one acting scope sees them: the operator's (a
+    :class:`Host`, every tenant) or one tenant's (a :class:`TenantView`). Runs they return act in
+    the same scope."""
+
+    _core: _core.Host
+    _scope: Optional[str]  # the acting tenant; None: the operator
+
+    def dispatch(self, request: Mapping[str, object]) -> Run:
+        """Validates a DevicePromptDispatch (a dict with camelCase keys, see
+        ``DevicePromptDispatch``), records the run and starts it. Returns at once.
+
+        The same ``(tenantId, idempotencyKey)`` again returns the same run (``created`` False)
+        and starts nothing. In a tenant's view, ``tenantId`` may be left out (it is the view's).
+
+        Raises:
+            TypeError: ``request`` is not a dict.
+            InvalidDispatch: a field is missing or wrong (``err.field`` names it); in a tenant's
+                view, also a ``tenantId`` naming another tenant.
+            IdempotencyConflict: the key was used before with a different dispatch.
+            HostClosedError: the host is closed.
+        """
+        body = _encode_dispatch(request)
+        info, created = self._core.dispatch(body, self._scope)
+        return Run(self, RunInfo._from_core(info), created)
+
+    def run(self, run_id: str) -> Optional[Run]:
+        """The run with this id (from this host or any other sharing the store), or None when
+        there is none — in a tenant's view, none of that tenant's."""
+        d = self._core.run(_str("run_id", run_id), self._scope)
+        return Run(self, RunInfo._from_core(d)) if d is not None else None
+
+    def runs(self, *, tenant_id: Optional[str] = None, status: Optional[str] = None, limit: int = 100) -> List[RunInfo]:
+        """Runs, newest first, optionally of one tenant and/or one status. A tenant's view lists
+        only that tenant's (``tenant_id`` naming another lists nothing)."""
+        if tenant_id is not None:
+            _str("tenant_id", tenant_id)
+        if status is not None:
+            _str("status", status)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a positive int, not {limit!r}")
+        return [RunInfo._from_core(d) for d in self._core.runs(tenant_id, status, limit, self._scope)]
+
+    def events(self, run_id: str, after: int = 0, limit: int = 10000) -> List[Event]:
+        """The run's stored events with seq > ``after`` (at most ``limit``), without waiting.
+
+        Raises:
+            RunNotFound: no such run (in a tenant's view: none of that tenant's).
+        """
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a positive int, not {limit!r}")
+        return self._core.events(_str("run_id", run_id), _check_after(after), limit, self._scope)
+
+    def cancel(self, run_id: str) -> None:
+        """Asks a run to stop (this host's at once; another live host's through the store).
+        A finished run is left as it is.
+
+        Raises:
+            RunNotFound: no such run (in a tenant's view: none of that tenant's).
+        """
+        self._core.cancel(_str("run_id", run_id), self._scope)
+
+    def resolve_approval(self, run_id: str, approval_id: str, allow: bool, reason: str = "") -> None:
+        """Answers the ``approval.required`` of a run of this host that waits for it.
+
+        Raises:
+            RunNotFound: no such run (in a tenant's view: none of that tenant's).
+        """
+        if not isinstance(allow, bool):
+            raise TypeError(f"allow must be a bool, not {type(allow).__name__}")
+        self._core.resolve_approval(
+            _str("run_id", run_id), _str("approval_id", approval_id), allow, _str("reason", reason), self._scope
+        )
+
+    # ---- for Run ----
+
+    def _info(self, run_id: str) -> RunInfo:
+        return RunInfo._from_core(self._core.info(run_id, self._scope))
+
+    def _stream(self, run_id: str, after: int) -> EventStream:
+        return self._core.stream(run_id, after, self._scope)
+
+
+class Host(_RunCalls):
     """runhost in this process: a store, the loaded plugins, and one reactor thread that runs
     every run's processes. Use it as a context manager, or call ``close()``.
 
@@ -87,7 +170,12 @@ class Host:
         PluginError: a policy or connector plugin refused its configuration.
 
     Every method may be called from any thread; none holds the GIL while it waits.
+
+    The Host acts as the operator: it reads and steers every tenant's runs. Code acting for one
+    tenant uses ``host.for_tenant(tenant_id)``, a :class:`TenantView` that cannot see the others.
     """
+
+    _scope = None
 
     def __init__(
         self,
@@ -169,56 +257,22 @@ class Host:
     def store_path(self) -> Path:
         return Path(self._core.store_path())
 
-    # ---- runs ----
+    # ---- scopes ----
 
-    def dispatch(self, request: Mapping[str, object]) -> Run:
-        """Validates a DevicePromptDispatch (a dict with camelCase keys, see
-        ``DevicePromptDispatch``), records the run and starts it. Returns at once.
+    def for_tenant(self, tenant_id: str) -> "TenantView":
+        """This host as one tenant sees it: the same calls, walled to that tenant's runs.
 
-        The same ``(tenantId, idempotencyKey)`` again returns the same run (``created`` False)
-        and starts nothing.
-
-        Raises:
-            TypeError: ``request`` is not a dict.
-            InvalidDispatch: a field is missing or wrong (``err.field`` names it).
-            IdempotencyConflict: the key was used before with a different dispatch.
-            HostClosedError: the host is closed.
+        Another tenant's run is indistinguishable from a missing one (``run()`` gives None;
+        ``events``, ``cancel``, ``resolve_approval`` and a run's event stream raise
+        ``RunNotFound`` with the same message as for an unknown id; ``runs()`` never lists it),
+        and a dispatch naming another tenant is refused (``InvalidDispatch``, field
+        ``tenantId``). Cheap: make one per request.
         """
-        body = _encode_dispatch(request)
-        info, created = self._core.dispatch(body)
-        return Run(self, RunInfo._from_core(info), created)
-
-    def run(self, run_id: str) -> Optional[Run]:
-        """The run with this id (from this host or any other sharing the store), or None."""
-        info = self._run_info(_str("run_id", run_id))
-        return Run(self, info) if info is not None else None
-
-    def runs(self, *, tenant_id: Optional[str] = None, status: Optional[str] = None, limit: int = 100) -> List[RunInfo]:
-        """Runs, newest first, optionally of one tenant and/or one status."""
-        if tenant_id is not None:
-            _str("tenant_id", tenant_id)
-        if status is not None:
-            _str("status", status)
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"limit must be a positive int, not {limit!r}")
-        return [RunInfo._from_core(d) for d in self._core.runs(tenant_id, status, limit)]
-
-    def events(self, run_id: str, after: int = 0, limit: int = 10000) -> List[Event]:
-        """The run's stored events with seq > ``after`` (at most ``limit``), without waiting."""
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"limit must be a positive int, not {limit!r}")
-        return self._core.events(_str("run_id", run_id), _check_after(after), limit)
-
-    def cancel(self, run_id: str) -> None:
-        """Asks a run to stop (this host's at once; another live host's through the store).
-        A finished run is left as it is."""
-        self._core.cancel(_str("run_id", run_id))
-
-    def resolve_approval(self, run_id: str, approval_id: str, allow: bool, reason: str = "") -> None:
-        """Answers the ``approval.required`` of a run of this host that waits for it."""
-        if not isinstance(allow, bool):
-            raise TypeError(f"allow must be a bool, not {type(allow).__name__}")
-        self._core.resolve_approval(_str("run_id", run_id), _str("approval_id", approval_id), allow, _str("reason", reason))
+        if not isinstance(tenant_id, str):
+            raise TypeError(f"tenant_id must be a str, not {type(tenant_id).__name__}")
+        if not tenant_id:
+            raise ValueError("tenant_id must not be empty")
+        return TenantView(self, tenant_id)
 
     # ---- plugins ----
 
@@ -237,15 +291,33 @@ class Host:
         _, _, dirs = self._core.plugins()
         return [Path(d) for d in dirs]
 
-    # ---- for Run ----
-
-    def _run_info(self, run_id: str) -> Optional[RunInfo]:
-        d = self._core.run(run_id)
-        return RunInfo._from_core(d) if d is not None else None
-
-    def _stream(self, run_id: str, after: int) -> EventStream:
-        return self._core.stream(run_id, after)
-
     def __repr__(self) -> str:
         state = "closed" if self.closed else str(self.store_path)
         return f"<runhost.Host {state}>"
+
+
+class TenantView(_RunCalls):
+    """A :class:`Host` as one tenant sees it (``host.for_tenant(tenant_id)``): ``dispatch``,
+    ``run``, ``runs``, ``events``, ``cancel`` and ``resolve_approval``, and the runs they return
+    (their ``events()``, ``aevents()``, ``wait()``, ``cancel()``...), all walled to the tenant.
+
+    It owns nothing: closing the Host ends it (calls raise ``HostClosedError``), and it has no
+    ``close()``, no plugin listing, and no way back to the operator's Host.
+    """
+
+    def __init__(self, host: Host, tenant_id: str) -> None:
+        self._core = host._core
+        self._tenant_id = tenant_id
+        self._scope = tenant_id
+
+    @property
+    def tenant_id(self) -> str:
+        """The tenant this view acts as."""
+        return self._tenant_id
+
+    @property
+    def closed(self) -> bool:
+        return self._core.closed
+
+    def __repr__(self) -> str:
+        return f"<runhost.TenantView tenant_id={self._tenant_id!r}{' closed' if self.closed else ''}>"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, Union, cast
 
 from ._native._core import EventStream
 from ._streams import AsyncEventStream
@@ -11,7 +11,7 @@ from ._types import TERMINAL_EVENT_TYPES, Event, RunInfo, RunStatus
 from .errors import RunhostError, error_class, from_error
 
 if TYPE_CHECKING:
-    from ._host import Host
+    from ._host import Host, TenantView, _RunCalls
 
 
 def _check_after(after: object) -> int:
@@ -38,10 +38,11 @@ class Run:
     """One run: its id, its live status, its events.
 
     Returned by ``Host.dispatch`` (``created`` is False when the idempotency key named an
-    existing run: nothing new was started) and ``Host.run``. Cheap: it holds only the id.
+    existing run: nothing new was started) and ``Host.run``. Cheap: it holds only the id. A run
+    got from a ``TenantView`` acts in that tenant's scope.
     """
 
-    def __init__(self, host: "Host", info: RunInfo, created: bool = False) -> None:
+    def __init__(self, host: "_RunCalls", info: RunInfo, created: bool = False) -> None:
         self._host = host
         self._id = info.id
         self._created = created
@@ -59,8 +60,9 @@ class Run:
         return self._created
 
     @property
-    def host(self) -> "Host":
-        return self._host
+    def host(self) -> "Union[Host, TenantView]":
+        """Where the run came from: the Host, or the TenantView it was got through."""
+        return cast("Union[Host, TenantView]", self._host)  # _RunCalls has these two subclasses
 
     @property
     def status(self) -> RunStatus:
@@ -68,11 +70,9 @@ class Run:
         return self.info().status
 
     def info(self) -> RunInfo:
-        """The run's record, read from the store now."""
-        info = self._host._run_info(self._id)
-        if info is None:  # runs are never deleted; only a store swapped underneath gets here
-            raise LookupError(f"run {self._id} is no longer in the store")
-        return info
+        """The run's record, read from the store now. Runs are never deleted: only a store
+        swapped underneath raises ``RunNotFound`` (a ``LookupError``) here."""
+        return self._host._info(self._id)
 
     def events(self, after: int = 0) -> EventStream:
         """The run's events with seq > ``after``, stored then live, in order, ending after the
@@ -152,7 +152,7 @@ class Run:
         return self.info()
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Run) and other._id == self._id and other._host is self._host
+        return isinstance(other, Run) and other._id == self._id and other._host._core is self._host._core
 
     def __hash__(self) -> int:
         return hash(self._id)

@@ -15,3 +15,7 @@ def misuse(host: runhost.Host, run: runhost.Run) -> None:
     runhost.Host(store=3.5)  # E
     e = runhost.ConnectorAuthorizationMissing("m")
     e.connect_url.startswith("https")  # E
+    view = host.for_tenant(7)  # E
+    host.for_tenant("t").close()  # E
+    host.for_tenant("t").plugins()  # E
+    run.host.close()  # E

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import List, Optional
+from typing import List, Optional, Union
 
 import runhost
 from runhost import errors
@@ -73,6 +73,21 @@ def main() -> None:
         print(len(events), [p.id for p in plugins], host.plugin_refusals(), host.plugin_directories())
         host.cancel(run.id)
         host.resolve_approval(run.id, "apr_1", allow=False, reason="no")
+        acme: runhost.TenantView = host.for_tenant("acme")
+        mine = acme.dispatch({"workspaceId": "w1", "userId": "u1", "deviceType": "local", "deviceId": "d1",
+                              "runtime": "custom", "prompt": "hi", "approvalPolicy": "auto", "idempotencyKey": "k2"})
+        owner: Union[runhost.Host, runhost.TenantView] = mine.host
+        tenant: str = acme.tenant_id
+        found: Optional[runhost.Run] = acme.run(mine.id)
+        print(owner, tenant, found, acme.closed, [r.id for r in acme.runs(status="running")], acme.events(mine.id, after=1))
+        try:
+            acme.cancel(run.id)
+            acme.resolve_approval(run.id, "apr_1", allow=True)
+        except runhost.RunNotFound as e:
+            missing: str = e.code
+            print(missing)
+        except LookupError:
+            pass
         cls = errors.BY_CODE["policy_denied"]
         assert issubclass(cls, runhost.RunhostError)
         print(runhost.default_store_path(), runhost.bundled_plugin_dir(), runhost.PolicyDenied.CODE)

@@ -1,0 +1,354 @@
+// Many runhost processes on one store, as a backend runs them (web workers, a queue worker, the
+// CLI), and what a host that dies, stops or runs out of disk does to the others. Every failure
+// here is real: processes started at once, kill -9, SIGSTOP, a full tmpfs (or, where mounting
+// one is not allowed, a file size limit the kernel enforces).
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "test_paths.hpp"
+
+extern char** environ;
+
+namespace runhost {
+namespace {
+
+using nlohmann::json;
+using testing::run_command;
+using testing::TempDir;
+using namespace std::chrono_literals;
+
+// A process started with its stdout and stderr in a file.
+struct Started {
+  pid_t pid = -1;
+  std::filesystem::path output;
+};
+
+// File size limit for the child (0: none): the kernel refuses writes past it (EFBIG).
+Started start(const std::vector<std::string>& argv, const std::filesystem::path& output, rlim_t file_limit = 0) {
+  Started s{-1, output};
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    if (file_limit > 0) {
+      signal(SIGXFSZ, SIG_IGN);  // a write past the limit fails with EFBIG instead of killing us
+      rlimit limit{file_limit, file_limit};
+      setrlimit(RLIMIT_FSIZE, &limit);
+    }
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  s.pid = pid;
+  return s;
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string slurp(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Gone: no such process, or a zombie nobody reaps (it no longer runs).
+bool gone(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  const auto close = line.rfind(')');
+  return close != std::string::npos && line.compare(close, 4, ") Z ") == 0;
+}
+
+bool gone_within(pid_t pid, std::chrono::milliseconds bound) {
+  const auto until = std::chrono::steady_clock::now() + bound;
+  while (!gone(pid)) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+pid_t read_pid(const std::filesystem::path& file, std::chrono::milliseconds bound = 5000ms) {
+  const auto until = std::chrono::steady_clock::now() + bound;
+  for (;;) {
+    std::ifstream in(file);
+    pid_t pid = 0;
+    if (in >> pid && pid > 0) return pid;
+    if (std::chrono::steady_clock::now() > until) return -1;
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
+class SharedStore : public ::testing::Test {
+ protected:
+  void SetUp() override { std::filesystem::create_directories(dir_ / "ws"); }
+  std::filesystem::path store() const { return dir_ / "runhost.db"; }
+  std::vector<std::string> runhost(const std::string& sub, std::vector<std::string> rest,
+                                   const std::filesystem::path& store_path = {}) {
+    std::vector<std::string> argv{testing::kCli.string(), sub, "--store",
+                                  (store_path.empty() ? store() : store_path).string(), "--workspace-root",
+                                  (dir_ / "ws").string()};
+    argv.insert(argv.end(), rest.begin(), rest.end());
+    return argv;
+  }
+  json runs(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> rest{"--json", "--limit", "100000"};
+    rest.insert(rest.end(), extra.begin(), extra.end());
+    const auto r = run_command(runhost("runs", rest));
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    return json::parse(r.out.substr(r.out.find('[')));
+  }
+  TempDir dir_;
+};
+
+// ---- ownership: many hosts at once ------------------------------------------------------------
+
+TEST_F(SharedStore, SixtyHostsStartedAtOnceAllFinishTheirOwnRuns) {
+  constexpr int kRounds = 5;
+  constexpr int kHosts = 60;
+  for (int round = 0; round < kRounds; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round + 1));
+    std::vector<Started> hosts;
+    for (int i = 0; i < kHosts; ++i) {
+      hosts.push_back(start(runhost("run", {"--json", "--", "sh", "-c", "echo started; sleep 0.3; echo done"}),
+                            dir_ / ("host-" + std::to_string(i) + ".out")));
+    }
+    int failed = 0;
+    for (auto& h : hosts) {
+      const int code = wait_exit(h.pid);
+      if (code != 0) {
+        ++failed;
+        ADD_FAILURE() << "a caller exited " << code << ":\n" << slurp(h.output);
+      }
+    }
+    EXPECT_EQ(failed, 0);
+    std::map<std::string, int> statuses;
+    for (const auto& r : runs()) statuses[r["status"].get<std::string>() + "/" + r["error_code"].dump()]++;
+    EXPECT_EQ(statuses, (std::map<std::string, int>{{"succeeded/null", kHosts * (round + 1)}})) << "no live run lost";
+  }
+}
+
+TEST_F(SharedStore, ThreeHundredRacersOnOneKeyShareOneRunAndAllSucceed) {
+  constexpr int kRounds = 5;
+  constexpr int kRacers = 300;
+  for (int round = 0; round < kRounds; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round + 1));
+    const std::string key = "race-" + std::to_string(round);
+    std::vector<Started> racers;
+    for (int i = 0; i < kRacers; ++i) {
+      racers.push_back(start(runhost("run", {"--json", "--idempotency-key", key, "--", "sh", "-c", "sleep 0.5; echo won"}),
+                             dir_ / ("racer-" + std::to_string(i) + ".out")));
+    }
+    int failed = 0;
+    for (auto& r : racers) {
+      const int code = wait_exit(r.pid);
+      if (code != 0 && failed++ < 3) ADD_FAILURE() << "a racer exited " << code << ":\n" << slurp(r.output);
+    }
+    EXPECT_EQ(failed, 0);
+    const auto all = runs();
+    ASSERT_EQ(all.size(), static_cast<size_t>(round + 1)) << "one run per key";
+    EXPECT_EQ(all[0]["status"], "succeeded") << all[0].dump();
+  }
+}
+
+// ---- a stopped host ---------------------------------------------------------------------------
+
+TEST_F(SharedStore, AStoppedHostHoldingTheWriteLockBlocksNeitherOpeningNorReading) {
+  ASSERT_EQ(run_command(runhost("run", {"--", "echo", "before"})).exit_code, 0);
+  // A writer that stops in the middle of a write transaction: the worst moment to stop a host.
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t holder = fork();
+  if (holder == 0) {
+    close(ready[0]);
+    const std::string script = "import sqlite3, os, sys\n"
+                               "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+                               "c.execute('BEGIN IMMEDIATE')\n"
+                               "c.execute('UPDATE agent_runs SET updated_at = updated_at')\n"
+                               "os.write(int(sys.argv[2]), b'x')\n"
+                               "os.kill(os.getpid(), 19)\n";
+    execlp("python3", "python3", "-c", script.c_str(), store().c_str(), std::to_string(ready[1]).c_str(), nullptr);
+    _exit(127);
+  }
+  close(ready[1]);
+  char c = 0;
+  ASSERT_EQ(read(ready[0], &c, 1), 1) << "the holder took the write lock";
+  close(ready[0]);
+
+  const auto started = std::chrono::steady_clock::now();
+  const auto listed = run_command(runhost("runs", {"--json"}));
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(listed.exit_code, 0) << listed.out;
+  EXPECT_LT(took, 2s) << "runs waited for a stopped writer";
+  const auto id = json::parse(listed.out.substr(listed.out.find('[')))[0]["id"].get<std::string>();
+  const auto events = run_command(runhost("events", {id}));
+  EXPECT_EQ(events.exit_code, 0) << events.out;
+  EXPECT_NE(events.out.find("before"), std::string::npos) << events.out;
+
+  kill(holder, SIGKILL);
+  waitpid(holder, nullptr, 0);
+}
+
+// ---- a host killed with SIGKILL ---------------------------------------------------------------
+
+TEST_F(SharedStore, AKilledHostsRuntimesAndDaemonsDieWithItAndItsRunIsEndedOnce) {
+  // A quiet runtime (sleep), and a daemon it started in a session of its own (setsid).
+  const auto ws = dir_ / "ws";
+  const std::string command =
+      "echo $$ > leader.pid; setsid sh -c 'echo $$ > daemon.pid; exec sleep 300' & echo started; exec sleep 300";
+  auto host = start(runhost("run", {"--json", "--", "sh", "-c", command}), dir_ / "host.out");
+  const pid_t leader = read_pid(ws / "leader.pid");
+  const pid_t daemon = read_pid(ws / "daemon.pid");
+  ASSERT_GT(leader, 0);
+  ASSERT_GT(daemon, 0);
+  std::this_thread::sleep_for(200ms);  // the run is recorded running, its output stored
+  kill(host.pid, SIGKILL);
+  EXPECT_EQ(wait_exit(host.pid), 128 + SIGKILL);
+  const auto killed_at = std::chrono::steady_clock::now();
+  EXPECT_TRUE(gone_within(leader, 1500ms)) << "the runtime outlived its host";
+  EXPECT_TRUE(gone_within(daemon, 1500ms)) << "the setsid daemon outlived its host";
+  EXPECT_LT(std::chrono::steady_clock::now() - killed_at, 1500ms);
+
+  // The next host to look ends the dead host's run, once: a follower sees it end.
+  const auto all = runs();
+  ASSERT_EQ(all.size(), 1u);
+  const auto id = all[0]["id"].get<std::string>();
+  const auto followed = run_command(runhost("events", {id, "--follow", "--json"}));
+  EXPECT_EQ(followed.exit_code, 0) << followed.out;
+  EXPECT_NE(followed.out.find("\"device_lost\""), std::string::npos) << followed.out;
+  const auto after = runs();
+  EXPECT_EQ(after[0]["status"], "failed");
+  EXPECT_EQ(after[0]["error_code"], "device_lost");
+}
+
+TEST_F(SharedStore, ARunsEndAndACancelEndTheDaemonsItStarted) {
+  const auto ws = dir_ / "ws";
+  // The run ends on its own, leaving a daemon in a session of its own behind.
+  const auto ended = run_command(
+      runhost("run", {"--", "sh", "-c", "setsid sh -c 'echo $$ > ended.pid; exec sleep 300' & sleep 0.2; echo bye"}));
+  EXPECT_EQ(ended.exit_code, 0) << ended.out;
+  const pid_t left = read_pid(ws / "ended.pid");
+  ASSERT_GT(left, 0);
+  EXPECT_TRUE(gone_within(left, 1000ms)) << "a daemon outlived the run that started it";
+
+  // A run cancelled from another process, with a double-forked daemon.
+  auto host = start(runhost("run", {"--json", "--", "sh", "-c",
+                                    "(setsid sh -c 'echo $$ > cancelled.pid; exec sleep 300' &) ; exec sleep 300"}),
+                    dir_ / "cancelled.out");
+  const pid_t daemon = read_pid(ws / "cancelled.pid");
+  ASSERT_GT(daemon, 0);
+  const auto id = runs()[0]["id"].get<std::string>();
+  EXPECT_EQ(run_command(runhost("cancel", {id})).exit_code, 0);
+  EXPECT_EQ(wait_exit(host.pid), 130) << slurp(host.output);
+  EXPECT_TRUE(gone_within(daemon, 1000ms)) << "a daemon outlived its cancelled run";
+}
+
+// ---- a full disk ------------------------------------------------------------------------------
+
+TEST_F(SharedStore, AFullDiskEndsTheRunPromptlyWithATypedFailure) {
+  // A 2 MiB tmpfs where the machine lets us mount one; otherwise a file size limit on the host
+  // process: either way, the kernel refuses the store's writes mid-run.
+  const auto mnt = dir_ / "small";
+  std::filesystem::create_directories(mnt);
+  const bool mounted = ::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=2m") == 0;
+  const auto store_path = (mounted ? mnt : dir_.path()) / "full.db";
+  // Flood the store: far more output than 2 MiB, written as fast as the runtime can.
+  const std::string flood = "i=0; while [ $i -lt 400000 ]; do echo line $i of a run that fills the disk; i=$((i+1)); done; sleep 300";
+  const auto started = std::chrono::steady_clock::now();
+  auto host = start(runhost("run", {"--", "sh", "-c", "echo $$ > flood.pid; " + flood}, store_path), dir_ / "full.out",
+                    mounted ? 0 : rlim_t{2} << 20);
+  const int code = wait_exit(host.pid);
+  const auto took = std::chrono::steady_clock::now() - started;
+  const auto out = slurp(host.output);
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_LT(took, 30s) << "the run hung on its failed writes";
+  EXPECT_TRUE(out.find("disk is full") != std::string::npos || out.find("I/O error") != std::string::npos)
+      << (mounted ? "tmpfs" : "RLIMIT_FSIZE") << ": " << out.substr(out.size() > 2000 ? out.size() - 2000 : 0);
+  const pid_t runtime = read_pid(dir_ / "ws" / "flood.pid", 100ms);
+  EXPECT_TRUE(runtime > 0 && gone_within(runtime, 1000ms)) << "the runtime was left running";
+
+  // What was stored before the disk filled is still there, readable and gap-free.
+  const auto listed = run_command(runhost("runs", {"--json"}, store_path));
+  ASSERT_EQ(listed.exit_code, 0) << listed.out;
+  const auto id = json::parse(listed.out.substr(listed.out.find('[')))[0]["id"].get<std::string>();
+  const auto stored = run_command(runhost("events", {id, "--json"}, store_path));
+  ASSERT_EQ(stored.exit_code, 0) << stored.out.substr(0, 2000);
+  int64_t expected = 1;
+  for (size_t at = 0; (at = stored.out.find("\"seq\":", at)) != std::string::npos; ++expected) {
+    at += 6;
+    EXPECT_EQ(std::stoll(stored.out.substr(at, 20)), expected) << "gap-free";
+  }
+  EXPECT_GT(expected, 100) << "the run's events up to the full disk were kept";
+  if (mounted) ::umount2(mnt.c_str(), MNT_DETACH);
+}
+
+// ---- tenant walls -----------------------------------------------------------------------------
+
+TEST_F(SharedStore, ATenantSeesOnlyItsOwnRunsAndAnotherTenantsRunIsMissing) {
+  ASSERT_EQ(run_command(runhost("run", {"--tenant", "acme", "--", "echo", "a"})).exit_code, 0);
+  ASSERT_EQ(run_command(runhost("run", {"--tenant", "globex", "--", "sh", "-c", "echo b"})).exit_code, 0);
+  const auto acme = runs({"--tenant", "acme"});
+  ASSERT_EQ(acme.size(), 1u);
+  EXPECT_EQ(acme[0]["tenant_id"], "acme");
+  const auto globex_id = runs({"--tenant", "globex"})[0]["id"].get<std::string>();
+
+  const auto unknown = run_command(runhost("events", {"run_unknown", "--tenant", "acme"}));
+  const auto other = run_command(runhost("events", {globex_id, "--tenant", "acme"}));
+  EXPECT_EQ(other.exit_code, unknown.exit_code);
+  EXPECT_EQ(other.exit_code, 1);
+  EXPECT_EQ(other.out, "runhost events: no run '" + globex_id + "'\n");
+  EXPECT_EQ(unknown.out, "runhost events: no run 'run_unknown'\n");
+  const auto follow = run_command(runhost("events", {globex_id, "--follow", "--tenant", "acme"}));
+  EXPECT_EQ(follow.exit_code, 1);
+  EXPECT_EQ(follow.out, other.out);
+  const auto cancel = run_command(runhost("cancel", {globex_id, "--tenant", "acme"}));
+  EXPECT_EQ(cancel.exit_code, 1);
+  EXPECT_EQ(cancel.out, "runhost cancel: no run '" + globex_id + "'\n");
+  // The operator (no --tenant) sees both.
+  EXPECT_EQ(runs().size(), 2u);
+  EXPECT_EQ(run_command(runhost("events", {globex_id})).exit_code, 0);
+}
+
+// ---- bad input --------------------------------------------------------------------------------
+
+TEST_F(SharedStore, ADeeplyNestedDispatchIsRefusedNamingTheLimit) {
+  std::string deep;
+  for (int i = 0; i < 100000; ++i) deep += "[";
+  deep += "1";
+  for (int i = 0; i < 100000; ++i) deep += "]";
+  testing::write_file(dir_ / "deep.json", R"({"runtime":"custom","command":["true"],"prompt":)" + deep + "}");
+  const auto r = run_command(runhost("run", {"--dispatch", (dir_ / "deep.json").string()}));
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("nests deeper than 128 levels"), std::string::npos) << r.out;
+}
+
+TEST_F(SharedStore, ACustomRunWithoutACommandIsRefusedBeforeAnyRunExists) {
+  const auto r = run_command(runhost("run", {"--runtime", "custom"}));
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("the custom runtime needs \"command\""), std::string::npos) << r.out;
+  EXPECT_TRUE(runs().empty()) << "no run row for a refused dispatch";
+}
+
+}  // namespace
+}  // namespace runhost
