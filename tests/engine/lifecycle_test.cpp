@@ -491,3 +491,32 @@ TEST(Lifecycle, FileEventsWorkForMoreRunsThanTheKernelGivesInotifyInstances) {
 
 }  // namespace
 }  // namespace runhost::testing
+
+namespace runhost::testing {
+namespace {
+
+TEST(StoreFailures, AStoreFileDeletedUnderARunningHostEndsItsRunsTyped) {
+  TestHost host;
+  auto d = host->dispatch(custom_dispatch({"sh", "-c", "echo $$ > leader.pid; echo working; exec sleep 300"}, "gone-1").dump());
+  ASSERT_TRUE(d) << d.error().message;
+  ASSERT_TRUE(wait_for(*host, d->run.id, "command.output"));
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(host.dir() / ("runhost.db" + std::string(suffix)));
+  const auto started = std::chrono::steady_clock::now();
+  const auto seen = host.follow(d->run.id, std::chrono::seconds(10));
+  ASSERT_FALSE(seen.timed_out) << "the run hung on a store that is gone";
+  ASSERT_FALSE(seen.end);
+  EXPECT_EQ(seen.end.error().code, ErrorCode::store_unavailable);
+  EXPECT_NE(seen.end.error().message.find("was deleted or replaced"), std::string::npos) << seen.end.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+  std::ifstream pid_file(host.workspace() / "leader.pid");
+  pid_t leader = 0;
+  ASSERT_TRUE(pid_file >> leader);
+  for (int i = 0; i < 300 && kill(leader, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_NE(kill(leader, 0), 0) << "the runtime was left running";
+  auto again = host->dispatch(custom_dispatch({"true"}, "gone-2").dump());
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::store_unavailable);
+}
+
+}  // namespace
+}  // namespace runhost::testing
