@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <future>
 #include <random>
 
 #include "store/schema.hpp"
@@ -238,6 +239,34 @@ TEST(StoreOpen, ReportsAReadOnlyDirectory) {
   EXPECT_EQ(code, "store_unavailable") << message;
   EXPECT_EQ(message, "store " + path.string() + " is read-only: its directory " + dir.path().string() +
                          " is not writable (SQLite keeps its -wal and -shm files there)");
+}
+
+}  // namespace
+}  // namespace runhost::store
+
+namespace runhost::store {
+namespace {
+
+TEST(StoreOpen, EventsWaitOutALockAnotherProcessHoldsInsteadOfFailing) {
+  // A host stopped mid-write holds the lock past the busy timeout: that is contention, and the
+  // runs whose events queue meanwhile must not fail for it.
+  TempDir dir;
+  const auto path = dir / "runhost.db";
+  auto store = open_store(path, {true, 100, 0});
+  ASSERT_TRUE(store->create_run(make_run("run_A")));
+  RawConnection holder(path);
+  holder.exec("BEGIN IMMEDIATE");
+  holder.exec("UPDATE agent_runs SET status = status");
+  std::promise<Status> durable;
+  store->append(testing::make_event("run_A", 1), [&](const Status& st) { durable.set_value(st); });
+  auto outcome = durable.get_future();
+  EXPECT_EQ(outcome.wait_for(std::chrono::milliseconds(400)), std::future_status::timeout)
+      << "the event waits for the lock (several busy timeouts)";
+  holder.exec("COMMIT");
+  ASSERT_EQ(outcome.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  const Status st = outcome.get();
+  EXPECT_TRUE(st) << st.error().message;
+  EXPECT_EQ(testing::stored_seqs(*store, "run_A"), std::vector<int64_t>{1});
 }
 
 }  // namespace

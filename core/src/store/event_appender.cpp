@@ -1,6 +1,18 @@
 #include "store/event_appender.hpp"
 
+#include "store/write_ops.hpp"
+
 namespace runhost::store {
+
+Status insert_event(sqlite::Connection& conn, const EventRow& event) {
+  auto q = conn.query(
+      "INSERT INTO agent_run_events (run_id, seq, id, type, payload_json, request_id, created_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  if (!q) return std::move(q).error();
+  q->bind(1, event.run_id).bind(2, event.seq).bind(3, event.id).bind(4, event.type).bind(5, event.json);
+  q->bind(6, event.request_id).bind(7, event.time_us);
+  return q->run();
+}
 
 Status EventAppender::refuse(const EventRow& event, const std::string& reason) {
   std::string message = "event seq " + std::to_string(event.seq) + " for run " + event.run_id + ": " + reason;
@@ -26,13 +38,7 @@ Status EventAppender::append(const EventRow& event) {
   if (event.seq != cursor->second.last_seq + 1) {
     return refuse(event, "expected " + std::to_string(cursor->second.last_seq + 1));
   }
-  auto q = conn_.query(
-      "INSERT INTO agent_run_events (run_id, seq, id, type, payload_json, request_id, created_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-  if (!q) return std::move(q).error();
-  q->bind(1, event.run_id).bind(2, event.seq).bind(3, event.id).bind(4, event.type).bind(5, event.json);
-  q->bind(6, event.request_id).bind(7, event.time_us);
-  if (auto st = q->run(); !st) {
+  if (auto st = insert_event(conn_, event); !st) {
     if (st.error().code == ErrorCode::store_unavailable) return st;
     return refuse(event, st.error().message);
   }

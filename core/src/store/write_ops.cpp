@@ -98,13 +98,8 @@ Result<bool> end_orphan(sqlite::Connection& conn, std::string_view run_id, const
   if (!event.final_status || !is_terminal(*event.final_status)) {
     return Error(ErrorCode::internal, "finish_orphan: the terminal event has no final status");
   }
-  auto insert = conn.query(
-      "INSERT INTO agent_run_events (run_id, seq, id, type, payload_json, request_id, created_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-  if (!insert) return std::move(insert).error();
-  insert->bind(1, row.id).bind(2, event.seq).bind(3, event.id).bind(4, event.type).bind(5, event.json);
-  insert->bind(6, event.request_id).bind(7, event.time_us);
-  if (auto st = insert->run(); !st) return std::move(st).error();
+  event.run_id = row.id;
+  if (auto st = insert_event(conn, event); !st) return std::move(st).error();
   auto update = conn.query(
       "UPDATE agent_runs SET status = ?2, error_code = ?3, last_seq = ?4, updated_at = ?5 WHERE id = ?1");
   if (!update) return std::move(update).error();

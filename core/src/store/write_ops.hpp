@@ -18,6 +18,9 @@ Result<Store::Created> insert_run(sqlite::Connection& conn, const NewRun& run, i
 // Refused for a run that is already succeeded, failed or cancelled: a finished run stays finished.
 Status update_status(sqlite::Connection& conn, std::string_view run_id, RunStatus status,
                      const std::optional<std::string>& error_code, int64_t now_us);
+// One row of agent_run_events, as given (EventAppender checks seq first; end_orphan computes it).
+Status insert_event(sqlite::Connection& conn, const EventRow& event);
+
 // Store::finish_orphan's write, inside the writer's transaction.
 Result<bool> end_orphan(sqlite::Connection& conn, std::string_view run_id, const Owner& owner,
                         const Store::MakeTerminal& make_terminal);

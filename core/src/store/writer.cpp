@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <exception>
 
+#include <sqlite3.h>
+
 #include "util/logging.hpp"
 
 namespace runhost::store {
@@ -105,9 +107,63 @@ void Writer::loop() {
   for (;;) {
     auto batch = take_batch();
     if (batch.empty()) return;
+    // A batch of barriers only (flush(), as a host closes) writes nothing: it must not wait for
+    // the write lock, which a stopped host elsewhere may hold.
+    if (std::all_of(batch.begin(), batch.end(), [](const Op& op) {
+          const auto* call = std::get_if<Call>(&op);
+          return call != nullptr && !call->apply;
+        })) {
+      std::vector<Status> done(batch.size());
+      report(batch, done);
+      continue;
+    }
+    if (!begin(batch)) continue;
     auto results = execute(batch);
     report(batch, results);
   }
+}
+
+// Another host holding the write lock past the busy timeout (a host stopped in the middle of a
+// write, a long checkpoint) is contention, not a failure of this store: failing the batch would
+// end every run with an event in it. Callers blocked on a write get the error (a dispatch says
+// "locked"; its caller may retry), but events go back to the head of the queue, in order, and
+// are tried again; meanwhile the runs' backpressure pauses their runtimes' output. Only a host
+// that is closing gives up on them.
+bool Writer::begin(std::vector<Op>& batch) {
+  auto begun = conn_->exec("BEGIN IMMEDIATE", "starting a write batch");
+  if (begun) return true;
+  const bool busy = (sqlite3_errcode(conn_->handle()) & 0xff) == SQLITE_BUSY;
+  bool stopping = false;
+  {
+    std::lock_guard lock(mutex_);
+    stopping = stopping_;
+  }
+  if (!busy || stopping) {
+    std::vector<Status> results(batch.size(), begun);
+    report(batch, results);
+    return false;
+  }
+  util::logger()->warn("{}; events wait and are tried again", begun.error().message);
+  std::vector<Status> answers;
+  std::vector<Op> answered;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto op = batch.rbegin(); op != batch.rend(); ++op) {
+      if (auto* append = std::get_if<Append>(&*op)) {
+        queued_bytes_ += size_of(append->event);
+        queue_.push_front(std::move(*op));
+      } else if (std::get<Call>(*op).apply) {
+        answered.push_back(std::move(*op));
+        answers.push_back(begun);
+      } else {
+        ++queued_calls_;  // a barrier waits for the events before it: it goes back with them
+        queue_.push_front(std::move(*op));
+      }
+    }
+    if (!queue_.empty()) first_queued_ = std::chrono::steady_clock::now();
+  }
+  report(answered, answers);
+  return false;
 }
 
 Status Writer::apply_call(EventAppender& appender, const Apply& apply, int64_t now) {
@@ -132,16 +188,7 @@ Status Writer::apply_call(EventAppender& appender, const Apply& apply, int64_t n
 
 std::vector<Status> Writer::execute(std::vector<Op>& batch) {
   std::vector<Status> results(batch.size());
-  // A batch of barriers only (flush(), as a host closes) writes nothing: it must not wait for
-  // the write lock, which a stopped host elsewhere may hold.
-  if (std::all_of(batch.begin(), batch.end(), [](const Op& op) {
-        const auto* call = std::get_if<Call>(&op);
-        return call != nullptr && !call->apply;
-      })) {
-    return results;
-  }
-  std::optional<Error> lost;
-  if (auto st = conn_->exec("BEGIN IMMEDIATE", "starting a write batch"); !st) lost = std::move(st).error();
+  std::optional<Error> lost;  // begin() has opened the transaction
 
   EventAppender appender(*conn_, closed_runs_);
   const int64_t now = now_us();

@@ -60,6 +60,9 @@ class Writer {
   using Op = std::variant<Append, Call>;
 
   void loop();
+  // Opens the batch's transaction. false: it could not, and the batch was dealt with (answered,
+  // or put back to wait for a lock another host holds).
+  bool begin(std::vector<Op>& batch);
   std::vector<Op> take_batch();
   std::vector<Status> execute(std::vector<Op>& batch);
   Status apply_call(EventAppender& appender, const Apply& apply, int64_t now_us);
