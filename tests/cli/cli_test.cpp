@@ -224,6 +224,22 @@ TEST_F(CliPluginConfig, ASecretFromAFileNeverReachesAnEventTheStoreOrACommandLin
     const auto stored = testing::read_file(dir_ / ("runhost.db" + std::string(suffix)));
     EXPECT_EQ(stored.find("sekrit"), std::string::npos) << "the store" << suffix << " holds the secret";
   }
+  // While a run holds the secret (in its config, its connector env, its output), no process's
+  // command line shows it: the CLI took it from a file.
+  std::string command;
+  for (const auto& a : run({"--plugin-config", "deny-pattern=@" + file.string(), "--", "sh", "-c",
+                            "s=$(cat secret.txt); echo \"$s\"; sleep 1"})) {
+    command += "'" + a + "' ";
+  }
+  const auto scan = run_command(
+      {"/bin/sh", "-c",
+       command + "> /dev/null 2>&1 & sleep 0.5; for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < \"$f\"; echo; done > " +
+           (dir_ / "cmdlines").string() + "; wait"});
+  EXPECT_EQ(scan.exit_code, 0) << scan.out;
+  const auto cmdlines = testing::read_file(dir_ / "cmdlines");
+  EXPECT_NE(cmdlines.find("deny-pattern=@"), std::string::npos) << "the scan saw the running CLI";
+  EXPECT_EQ(cmdlines.find("sekrit"), std::string::npos) << "a command line holds the secret";
+
   // A command line is readable by every process: a launch that would put a secret there is refused.
   const auto in_argv = run_command(
       run({"--plugin-config", "deny-pattern=@" + file.string(), "--", "printf", "%s\\n", "token " + secret_ + " end"}));

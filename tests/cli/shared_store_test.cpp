@@ -7,6 +7,7 @@
 #include <spawn.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -328,6 +329,19 @@ TEST_F(SharedStore, ATenantSeesOnlyItsOwnRunsAndAnotherTenantsRunIsMissing) {
   // The operator (no --tenant) sees both.
   EXPECT_EQ(runs().size(), 2u);
   EXPECT_EQ(run_command(runhost("events", {globex_id})).exit_code, 0);
+}
+
+TEST_F(SharedStore, TheStoreAndItsCompanionFilesAreTheOwnersAlone) {
+  ::umask(022);  // a usual umask: files would be 0644 unless the host says otherwise
+  ASSERT_EQ(run_command(runhost("run", {"--", "echo", "private"})).exit_code, 0);
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    struct stat info {};
+    if (::stat((store().string() + suffix).c_str(), &info) != 0) {
+      EXPECT_NE(*suffix, '\0') << "the store itself is missing";
+      continue;  // SQLite removes the -wal and -shm when the last connection closes
+    }
+    EXPECT_EQ(info.st_mode & 0777, 0600u) << "runhost.db" << suffix;
+  }
 }
 
 // ---- bad input --------------------------------------------------------------------------------
