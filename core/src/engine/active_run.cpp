@@ -209,7 +209,8 @@ void ActiveRun::launch() {
     }
   }
   argv_ = spawn.argv;
-  auto process = devices::local::LocalProcess::start(host_.io(), host_.spawner(), std::move(spawn), host_.local_options(), *this);
+  auto process = devices::local::LocalProcess::start(host_.io(), host_.spawner(), std::move(spawn), host_.local_options(),
+                                                     *this, host_.sweeper());
   if (!process) return spawn_failed(process.error());
   process_ = std::move(*process);
   phase_ = Phase::spawning;

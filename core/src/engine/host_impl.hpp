@@ -50,6 +50,9 @@ class HostImpl final : public Host {
   boost::asio::io_context& io() noexcept { return io_; }
   // Where blocking device work runs (spawning processes): never the reactor.
   boost::asio::any_io_executor spawner() { return spawner_.get_executor(); }
+  // Where a run's end sweeps for escaped processes (blocking, brief): not the spawner, so that a
+  // run ending never delays another's start.
+  boost::asio::any_io_executor sweeper() { return workers_.get_executor(); }
   store::Store& store() noexcept { return *store_; }
   const HostOptions& options() const noexcept { return options_; }
   const std::string& host_id() const noexcept { return self_.host_id; }

@@ -134,9 +134,12 @@ class LocalProcess {
   // message names it), invalid_dispatch (bad cwd). The spawn's own go to on_started().
   // Passing io's own executor as `spawner` spawns on the reactor (tests, tools). The run-end
   // sweep for what left the group (it reads /proc) runs on `spawner` too.
+  // `sweeper`: where the run-end sweep for escaped processes runs (it may block); none: on
+  // `spawner`. A host gives it other threads, so that a sweep never delays the next spawn.
   static Result<std::unique_ptr<LocalProcess>> start(boost::asio::io_context& io, boost::asio::any_io_executor spawner,
                                                      SpawnSpec spec, const LocalOptions& options,
-                                                     ProcessObserver& observer);
+                                                     ProcessObserver& observer,
+                                                     boost::asio::any_io_executor sweeper = {});
   // Kills the group and the run's escapees if still alive, on the calling thread; no callback
   // after.
   virtual ~LocalProcess() = default;

@@ -52,10 +52,12 @@ constexpr std::chrono::milliseconds kPipeGrace{500};
 
 class LocalProcessImpl final : public LocalProcess {
  public:
-  LocalProcessImpl(boost::asio::io_context& io, boost::asio::any_io_executor spawner, const fs::path& cwd,
-                   const LocalOptions& options, std::string marker, ProcessObserver& observer)
+  LocalProcessImpl(boost::asio::io_context& io, boost::asio::any_io_executor spawner,
+                   boost::asio::any_io_executor sweeper, const fs::path& cwd, const LocalOptions& options,
+                   std::string marker, ProcessObserver& observer)
       : io_(io),
         spawner_(std::move(spawner)),
+        sweeper_(sweeper ? std::move(sweeper) : spawner_),
         marker_(std::move(marker)),
         observer_(observer),
         options_(options),
@@ -135,6 +137,7 @@ class LocalProcessImpl final : public LocalProcess {
 
   boost::asio::io_context& io_;
   boost::asio::any_io_executor spawner_;
+  boost::asio::any_io_executor sweeper_;
   std::string marker_;  // "RUNHOST_RUN_ID=<id>", or empty: no run id, no escapee sweep
   ProcessObserver& observer_;
   LocalOptions options_;
@@ -272,7 +275,7 @@ void LocalProcessImpl::sweep_escapees() {
     return flush_and_exit();
   }
   sweep_ = Sweep::running;
-  boost::asio::post(spawner_, [this, &io = io_, alive = lifetime_.alive(), group, marker = marker_] {
+  boost::asio::post(sweeper_, [this, &io = io_, alive = lifetime_.alive(), group, marker = marker_] {
     end_escapees(group, marker);
     boost::asio::post(io, [this, alive] {
       if (!alive) return;
@@ -325,7 +328,7 @@ void LocalProcessImpl::on_change(const FileChange& change, bool complete) {
 
 Result<std::unique_ptr<LocalProcess>> LocalProcess::start(boost::asio::io_context& io, boost::asio::any_io_executor spawner,
                                                           SpawnSpec spec, const LocalOptions& options,
-                                                          ProcessObserver& observer) {
+                                                          ProcessObserver& observer, boost::asio::any_io_executor sweeper) {
   if (spec.argv.empty()) return Error{ErrorCode::runtime_not_found, "no command to run: argv is empty"};
   std::error_code ec;
   spec.cwd = fs::absolute(spec.cwd, ec);
@@ -345,7 +348,7 @@ Result<std::unique_ptr<LocalProcess>> LocalProcess::start(boost::asio::io_contex
   if (!spec.run_id.empty()) marker = std::string(kRunIdVariable) + "=" + spec.run_id;
   // Watching starts before the process does, so that none of its changes are missed.
   auto process =
-      std::make_unique<LocalProcessImpl>(io, std::move(spawner), spec.cwd, options, std::move(marker), observer);
+      std::make_unique<LocalProcessImpl>(io, std::move(spawner), std::move(sweeper), spec.cwd, options, std::move(marker), observer);
   process->spawn(std::move(*program), std::move(spec));
   return std::unique_ptr<LocalProcess>(std::move(process));
 }
