@@ -53,18 +53,7 @@ Status set_up_schema(sqlite::Connection& conn) {
   auto version = conn.scalar_int("PRAGMA user_version");
   if (!version) return std::move(version).error();
   if (*version == latest_schema_version()) return {};
-  // A new store opened by many processes at once (a backend's workers starting together): one
-  // writes the schema while the rest queue for the write lock behind it and behind each other's
-  // first writes. SQLite's busy handler is not fair, so one busy timeout may pass for a waiter;
-  // this happens once in a store's life, so wait through several before giving up.
-  for (int attempt = 1;; ++attempt) {
-    auto begun = conn.exec("BEGIN IMMEDIATE", "setting up the schema");
-    if (begun) break;
-    const bool busy = (sqlite3_errcode(conn.handle()) & 0xff) == SQLITE_BUSY;
-    if (!busy || attempt == 6) return begun;
-    version = conn.scalar_int("PRAGMA user_version");
-    if (version && *version == latest_schema_version()) return {};
-  }
+  if (auto st = conn.exec("BEGIN IMMEDIATE", "setting up the schema"); !st) return st;
   auto st = migrate(conn);
   if (st) st = conn.exec("COMMIT", "setting up the schema");
   if (!st && conn.in_transaction()) (void)conn.exec("ROLLBACK");
@@ -131,7 +120,16 @@ Result<std::unique_ptr<sqlite::Connection>> open_writer(const std::filesystem::p
   if (auto st = keep_private(path); !st) return std::move(st).error();
   auto opened = sqlite::Connection::open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, options.busy_timeout_ms);
   if (!opened) return explain(path, std::move(opened).error());
-  if (auto st = get_ready(**opened, options); !st) {
+  // A new store opened by many processes at once (a backend's workers starting together): one
+  // switches it to WAL and writes the schema while the rest queue for its locks, and behind each
+  // other's first writes. SQLite's busy handler is not fair, so a busy timeout may pass for one
+  // waiter; this happens once in a store's life, so wait through several before giving up.
+  Status ready = get_ready(**opened, options);
+  for (int attempt = 1; !ready && attempt < 6 && (sqlite3_errcode((*opened)->handle()) & 0xff) == SQLITE_BUSY; ++attempt) {
+    if ((*opened)->in_transaction()) (void)(*opened)->exec("ROLLBACK");
+    ready = get_ready(**opened, options);
+  }
+  if (auto st = std::move(ready); !st) {
     Error error = std::move(st).error();
     error.code = ErrorCode::store_unavailable;  // whatever it is, this file cannot be used
     const int rc = sqlite3_errcode((*opened)->handle()) & 0xff;
