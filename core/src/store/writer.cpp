@@ -124,14 +124,18 @@ void Writer::loop() {
 }
 
 // Another host holding the write lock past the busy timeout (a host stopped in the middle of a
-// write, a long checkpoint) is contention, not a failure of this store: failing the batch would
-// end every run with an event in it. Callers blocked on a write get the error (a dispatch says
-// "locked"; its caller may retry), but events go back to the head of the queue, in order, and
-// are tried again; meanwhile the runs' backpressure pauses their runtimes' output. Only a host
-// that is closing gives up on them.
+// write, many hosts' writes at once, a long checkpoint) is contention, not a failure of this
+// store: failing the batch would end every run with an event in it. So the whole batch goes
+// back to the head of the queue, in order, and is tried again; meanwhile the runs'
+// backpressure pauses their runtimes' output. A caller blocked on a write (a dispatch) is told
+// after kBusyRoundsBeforeCallsFail busy timeouts in a row ("locked"; it may retry); events keep
+// waiting. Only a host that is closing gives up on them.
 bool Writer::begin(std::vector<Op>& batch) {
   auto begun = conn_->exec("BEGIN IMMEDIATE", "starting a write batch");
-  if (begun) return true;
+  if (begun) {
+    busy_rounds_ = 0;
+    return true;
+  }
   const bool busy = (sqlite3_errcode(conn_->handle()) & 0xff) == SQLITE_BUSY;
   bool stopping = false;
   {
@@ -143,7 +147,9 @@ bool Writer::begin(std::vector<Op>& batch) {
     report(batch, results);
     return false;
   }
-  util::logger()->warn("{}; events wait and are tried again", begun.error().message);
+  const bool answer_calls = ++busy_rounds_ >= kBusyRoundsBeforeCallsFail;
+  if (answer_calls) busy_rounds_ = 0;
+  util::logger()->warn("{}; the writes wait and are tried again", begun.error().message);
   std::vector<Status> answers;
   std::vector<Op> answered;
   {
@@ -152,11 +158,11 @@ bool Writer::begin(std::vector<Op>& batch) {
       if (auto* append = std::get_if<Append>(&*op)) {
         queued_bytes_ += size_of(append->event);
         queue_.push_front(std::move(*op));
-      } else if (std::get<Call>(*op).apply) {
+      } else if (answer_calls && std::get<Call>(*op).apply) {
         answered.push_back(std::move(*op));
         answers.push_back(begun);
       } else {
-        ++queued_calls_;  // a barrier waits for the events before it: it goes back with them
+        ++queued_calls_;  // a caller still waiting (a barrier waits for the events before it)
         queue_.push_front(std::move(*op));
       }
     }

@@ -80,6 +80,9 @@ class Writer {
   std::chrono::steady_clock::time_point first_queued_;  // guarded by mutex_
   bool stopping_ = false;                               // guarded by mutex_
 
+  // Busy timeouts in a row before a blocked caller is told the store is locked (events wait on).
+  static constexpr int kBusyRoundsBeforeCallsFail = 6;
+  int busy_rounds_ = 0;     // writer thread only
   ClosedRuns closed_runs_;  // writer thread only
   std::thread thread_;
 };
