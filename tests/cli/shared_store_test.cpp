@@ -4,7 +4,6 @@
 // one is not allowed, a file size limit the kernel enforces).
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -21,7 +20,6 @@
 
 #include "test_paths.hpp"
 
-extern char** environ;
 
 namespace runhost {
 namespace {
