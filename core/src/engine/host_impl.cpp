@@ -1,11 +1,14 @@
 #include "engine/host_impl.hpp"
 
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <future>
 #include <sstream>
@@ -17,6 +20,7 @@
 #include "engine/dispatch.hpp"
 #include "events/event_types.hpp"
 #include "events/ids.hpp"
+#include "store/commit_signal.hpp"
 #include "util/logging.hpp"
 #include "util/secrets.hpp"
 
@@ -140,7 +144,8 @@ HostImpl::HostImpl(HostOptions options, std::unique_ptr<store::Store> store, std
       policies_(std::move(policies)),
       connectors_(std::move(connectors)),
       work_(boost::asio::make_work_guard(io_)),
-      poll_timer_(io_) {
+      poll_timer_(io_),
+      commit_watch_(io_) {
   std::error_code ec;
   workspace_root_ = std::filesystem::canonical(
       options_.workspace_root.empty() ? std::filesystem::current_path(ec) : options_.workspace_root, ec);
@@ -153,6 +158,7 @@ HostImpl::HostImpl(HostOptions options, std::unique_ptr<store::Store> store, std
   self_.start_time = process_start_time(self_.pid);
   struct stat info {};
   if (::stat(store_->path().c_str(), &info) == 0) store_identity_ = {info.st_dev, info.st_ino};
+  watch_store_commits();
   reactor_ = std::thread([this] { io_.run(); });
   boost::asio::post(io_, [this] { poll_tick(); });
 }
@@ -222,6 +228,8 @@ HostImpl::~HostImpl() {
   }
   boost::asio::post(io_, [this] {
     poll_timer_.cancel();
+    boost::system::error_code ignored;
+    commit_watch_.close(ignored);
     active_.clear();
     subscribers_.clear();
   });
@@ -582,8 +590,55 @@ void HostImpl::event_durable(const std::string& run_id) {
   for (auto it = begin; it != end; ++it) schedule_pull(it->second);
 }
 
-// Every 100 ms: wake subscribers of runs owned elsewhere (they write to the store, not to us),
-// drop finished subscriptions, and honour cancel requests made through the store.
+// A run owned by another host gets its events from that host's writes; every host touches
+// CommitSignal's file after each commit, so an inotify IN_MODIFY on it is a wake-up per commit
+// with no poll interval on the path. The directory is watched, not the file, so the file made
+// after this host started is seen too. A commit wakes each such subscriber once however many
+// runs it wrote (schedule_pull coalesces); the subscriber then reads the store, which is the
+// truth either way, so a wake-up for a commit of other runs costs one read and loses nothing.
+void HostImpl::watch_store_commits() {
+  const auto dir = store::HostLock::directory(store_->path());  // exists: our lock is in it
+  const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd < 0 || ::inotify_add_watch(fd, dir.c_str(), IN_MODIFY | IN_ONLYDIR) < 0) {
+    util::logger()->warn("cannot watch {} ({}): followers of other hosts' runs are woken every 100 ms", dir.string(),
+                         std::strerror(errno));
+    if (fd >= 0) ::close(fd);
+    return;
+  }
+  commit_watch_.assign(fd);
+  on_store_commit();
+}
+
+void HostImpl::on_store_commit() {
+  commit_watch_.async_read_some(boost::asio::buffer(commit_buffer_), [this](const boost::system::error_code& ec, size_t n) {
+    if (ec == boost::asio::error::operation_aborted || !commit_watch_.is_open()) return;
+    if (ec) {
+      util::logger()->warn("watching the store for commits: {}; followers of other hosts' runs are woken every 100 ms",
+                           ec.message());
+      boost::system::error_code ignored;
+      commit_watch_.close(ignored);
+      return;
+    }
+    bool committed = false;
+    for (size_t at = 0; at + sizeof(inotify_event) <= n;) {
+      const auto* record = reinterpret_cast<const inotify_event*>(commit_buffer_ + at);
+      if (record->mask & IN_Q_OVERFLOW) committed = true;  // records were lost: assume one was ours
+      if (record->len > 0 && std::strcmp(record->name, store::CommitSignal::kFileName) == 0) committed = true;
+      at += sizeof(inotify_event) + record->len;
+    }
+    if (committed) wake_foreign_subscribers();
+    on_store_commit();
+  });
+}
+
+void HostImpl::wake_foreign_subscribers() {
+  for (auto& [run_id, sub] : subscribers_) {
+    if (!active_.count(run_id)) schedule_pull(sub);
+  }
+}
+
+// Every 100 ms: drop finished subscriptions, honour cancel requests made through the store, and,
+// when the store's commits cannot be watched, wake subscribers of runs owned elsewhere.
 void HostImpl::poll_tick() {
   for (auto it = subscribers_.begin(); it != subscribers_.end();) {
     bool drop = it->second->ended;
@@ -594,10 +649,10 @@ void HostImpl::poll_tick() {
     if (drop) {
       it = subscribers_.erase(it);
     } else {
-      if (!active_.count(it->first)) schedule_pull(it->second);
       ++it;
     }
   }
+  if (!commit_watch_.is_open()) wake_foreign_subscribers();
   if (ticks_ % 10 == 0) schedule_sweep();
   if (++ticks_ % 3 == 0 && !active_.empty()) {
     auto requested = std::make_shared<std::vector<std::string>>();

@@ -14,6 +14,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
@@ -84,6 +85,11 @@ class HostImpl final : public Host {
   void schedule_pull(const std::shared_ptr<SubscriptionState>& sub);
   void pull(const std::shared_ptr<SubscriptionState>& sub);
   void poll_tick();
+  // Wakes the subscribers of runs this host does not own (another host writes their events)
+  // when any process commits to the store (store/commit_signal.hpp), through inotify.
+  void watch_store_commits();
+  void on_store_commit();
+  void wake_foreign_subscribers();
   template <class F>
   auto on_reactor(F&& f) -> decltype(f());
 
@@ -108,6 +114,10 @@ class HostImpl final : public Host {
   boost::asio::thread_pool workers_{2};
   boost::asio::thread_pool spawner_{1};
   boost::asio::steady_timer poll_timer_;
+  // inotify on the hosts' directory (for CommitSignal's file); closed when inotify cannot be
+  // used, and then poll_tick wakes those subscribers instead.
+  boost::asio::posix::stream_descriptor commit_watch_;
+  alignas(8) char commit_buffer_[4096];  // inotify records (struct inotify_event is 8-aligned)
   std::thread reactor_;
 
   // Reactor thread only.

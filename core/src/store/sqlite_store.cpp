@@ -24,7 +24,8 @@ SqliteStore::SqliteStore(std::filesystem::path path, std::unique_ptr<sqlite::Con
     : path_(std::move(path)),
       readers_(path_, busy_timeout_ms),
       version_reader_(std::move(version_reader)),
-      writer_(std::move(writer), group_commit_window_us) {}
+      commit_signal_(path_),
+      writer_(std::move(writer), group_commit_window_us, [this] { commit_signal_.notify(); }) {}
 
 Result<Store::Created> SqliteStore::create_run(const NewRun& run) {
   std::optional<Created> created;

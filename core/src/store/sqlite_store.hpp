@@ -10,6 +10,7 @@
 #include "store/reader_pool.hpp"
 #include "store/sqlite.hpp"
 #include "store/store.hpp"
+#include "store/commit_signal.hpp"
 #include "store/writer.hpp"
 
 namespace runhost::store {
@@ -42,6 +43,7 @@ class SqliteStore final : public Store {
   ReaderPool readers_;
   std::mutex version_mutex_;
   std::unique_ptr<sqlite::Connection> version_reader_;  // guarded by version_mutex_
+  CommitSignal commit_signal_;                          // writer thread only
   Writer writer_;                                       // last: destroyed first, so its drain still has everything else
 };
 

@@ -25,8 +25,10 @@ int64_t now_us() {
 
 }  // namespace
 
-Writer::Writer(std::unique_ptr<sqlite::Connection> conn, int group_commit_window_us)
-    : conn_(std::move(conn)), window_(group_commit_window_us > 0 ? group_commit_window_us : 0) {
+Writer::Writer(std::unique_ptr<sqlite::Connection> conn, int group_commit_window_us, std::function<void()> after_commit)
+    : conn_(std::move(conn)),
+      window_(group_commit_window_us > 0 ? group_commit_window_us : 0),
+      after_commit_(std::move(after_commit)) {
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -216,7 +218,10 @@ std::vector<Status> Writer::execute(std::vector<Op>& batch) {
   if (!lost) {
     if (auto st = conn_->exec("COMMIT", "committing a write batch"); !st) lost = std::move(st).error();
   }
-  if (!lost) return results;
+  if (!lost) {
+    if (after_commit_) after_commit_();
+    return results;
+  }
 
   if (conn_->in_transaction()) (void)conn_->exec("ROLLBACK");
   for (size_t i = 0; i < batch.size(); ++i) {

@@ -37,7 +37,9 @@ class Writer {
   // Applied inside the batch transaction, in a savepoint of its own; now_us is the batch's time.
   using Apply = std::function<Status(sqlite::Connection& conn, int64_t now_us)>;
 
-  Writer(std::unique_ptr<sqlite::Connection> conn, int group_commit_window_us);
+  // `after_commit` runs on the writer thread after each COMMIT that succeeded, before the batch's
+  // outcomes are reported (CommitSignal::notify: other processes' followers look now).
+  Writer(std::unique_ptr<sqlite::Connection> conn, int group_commit_window_us, std::function<void()> after_commit = {});
   // Drains the queue (everything queued is committed or failed and reported), then stops.
   ~Writer();
   Writer(const Writer&) = delete;
@@ -71,6 +73,7 @@ class Writer {
 
   std::unique_ptr<sqlite::Connection> conn_;
   const std::chrono::microseconds window_;
+  const std::function<void()> after_commit_;
 
   std::mutex mutex_;
   std::condition_variable wake_;
