@@ -11,6 +11,7 @@
 #include "plugins/instances.hpp"
 #include "plugins/registry.hpp"
 #include "runhost/plugins.hpp"
+#include "runhost/version.h"
 #include "test_paths.hpp"
 
 namespace runhost {
@@ -100,6 +101,28 @@ TEST(Loader, LoadsTheBundledExamples) {
   }
   EXPECT_EQ(registry->ids(PluginKind::runtime), runtimes) << "sorted, one per id";
   EXPECT_EQ(registry->directories().back(), bundled_plugin_dir());
+}
+
+// The manifest is read before the library is opened, so a stale one (the library was rebuilt
+// against other headers) is refused with what to write instead, not trusted.
+TEST(Loader, RefusesAManifestWhoseAbiDisagreesWithTheEntryTable) {
+  TempDir dir;
+  testing::copy_plugin("deny-pattern", "policy", dir.path(), "stale");
+  auto manifest = testing::read_file(dir / "stale.runhost.json");
+  const std::string current = "\"minor\": " + std::to_string(RH_ABI_VERSION_MINOR);
+  ASSERT_NE(manifest.find(current), std::string::npos) << manifest;
+  manifest.replace(manifest.find(current), current.size(), "\"minor\": " + std::to_string(RH_ABI_VERSION_MINOR + 1));
+  testing::write_file(dir / "stale.runhost.json", manifest);
+  const auto registry = PluginRegistry::load(only({dir.path()}));
+  EXPECT_TRUE(registry->plugins().empty());
+  const auto refused = refusals_by_name(*registry);
+  ASSERT_EQ(refused.count("stale.so"), 1u);
+  const std::string built = "1." + std::to_string(RH_ABI_VERSION_MINOR);
+  EXPECT_EQ(refused.at("stale.so"), "manifest disagrees with the library: the manifest says ABI 1." +
+                                        std::to_string(RH_ABI_VERSION_MINOR + 1) + ", the library's entry table says " +
+                                        built + " (write \"abi\": {\"major\": 1, \"minor\": " +
+                                        std::to_string(RH_ABI_VERSION_MINOR) + "} in the manifest)");
+  EXPECT_FALSE(is_mapped(dir / "stale.so")) << "a refused library is unloaded";
 }
 
 TEST(Loader, ABadPluginDoesNotStopTheOthers) {

@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runhost/version.h"
+
 extern char** environ;
 
 namespace runhost::testing {
@@ -43,7 +45,7 @@ std::string read_file(const std::filesystem::path& path) {
 std::string manifest_json(const std::string& library, const std::string& id, const std::string& kind,
                           const std::string& version, int abi_major) {
   return R"({"manifest": 1, "library": ")" + library + R"(", "abi": {"major": )" + std::to_string(abi_major) +
-         R"(, "minor": 0}, "plugins": [{"id": ")" + id + R"(", "kind": ")" + kind + R"(", "version": ")" + version +
+         R"(, "minor": )" + std::to_string(RH_ABI_VERSION_MINOR) + R"(}, "plugins": [{"id": ")" + id + R"(", "kind": ")" + kind + R"(", "version": ")" + version +
          R"("}]})";
 }
 

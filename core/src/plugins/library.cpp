@@ -107,11 +107,21 @@ Status check_descriptors(const rh_plugin_entry& entry, std::vector<const rh_plug
   return {};
 }
 
-Status check_agreement(const Manifest& manifest, const std::filesystem::path& path,
+// The manifest is what the host reads before it opens a library, so it must say what the
+// library is: its file, its plugins, and the ABI its entry table was built against. A minor
+// that differs means the manifest is stale (the library was rebuilt against other headers), and
+// what it says can no longer be trusted; `runhost plugin check` says what to write.
+Status check_agreement(const Manifest& manifest, const std::filesystem::path& path, rh_abi_version built_for,
                        const std::vector<const rh_plugin_desc*>& descs) {
   if (manifest.library != path.filename().string()) {
     return refuse("manifest disagrees with the library: it describes '" + manifest.library + "', not '" +
                   path.filename().string() + "'");
+  }
+  if (manifest.abi_major != built_for.major || manifest.abi_minor != built_for.minor) {
+    return refuse("manifest disagrees with the library: the manifest says ABI " + std::to_string(manifest.abi_major) +
+                  "." + std::to_string(manifest.abi_minor) + ", the library's entry table says " +
+                  version_text(built_for) + " (write \"abi\": {\"major\": " + std::to_string(built_for.major) +
+                  ", \"minor\": " + std::to_string(built_for.minor) + "} in the manifest)");
   }
   using Key = std::tuple<std::string, std::string, std::string>;
   auto text = [](const Key& k) { return std::get<1>(k) + " '" + std::get<0>(k) + "' " + std::get<2>(k); };
@@ -184,7 +194,7 @@ Result<std::shared_ptr<Library>> acquire_library(const std::filesystem::path& fo
   if (auto it = cache.find(canonical_path); it != cache.end()) {
     if (auto existing = it->second.lock()) {
       if (fresh) return refuse("already loaded in this process; check it from a process of its own");
-      if (auto st = check_agreement(manifest, found_path, existing->descriptors()); !st) return st.error();
+      if (auto st = check_agreement(manifest, found_path, existing->entry().abi, existing->descriptors()); !st) return st.error();
       return existing;
     }
   }
@@ -213,7 +223,7 @@ Result<std::shared_ptr<Library>> acquire_library(const std::filesystem::path& fo
   lib->entry_ = entry_fn();
   if (auto st = observed(observe, "entry table", check_entry_table(lib->entry_)); !st) return st.error();
   if (auto st = observed(observe, "descriptors", check_descriptors(*lib->entry_, lib->descriptors_)); !st) return st.error();
-  if (auto st = observed(observe, "manifest agreement", check_agreement(manifest, found_path, lib->descriptors_)); !st) {
+  if (auto st = observed(observe, "manifest agreement", check_agreement(manifest, found_path, lib->entry_->abi, lib->descriptors_)); !st) {
     return st.error();
   }
 
