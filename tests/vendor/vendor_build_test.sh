@@ -134,14 +134,18 @@ manifest_file=$(cat "$tmp/tag-manifest")
 rm -f "$tmp"/tag-*
 
 # The manifest must be the one the tutorial library needs: <stem>.runhost.json naming <stem>.so.
-if "$python" - "$tmp/$manifest_file" <<'PY'
-import json, sys
+# Its "abi" is the headers' own version (the loader refuses a manifest that disagrees with the
+# entry table, which RH_ABI_VERSION_INIT fills from these headers).
+if "$python" - "$tmp/$manifest_file" "$tmp/abi/include/runhost/version.h" <<'PY'
+import json, re, sys
 path = sys.argv[1]
 m = json.load(open(path, encoding="utf-8"))
+header = open(sys.argv[2], encoding="utf-8").read()
+abi = {part: int(re.search(rf"#define RH_ABI_VERSION_{part.upper()} (\d+)", header).group(1)) for part in ("major", "minor")}
 problems = []
 if m.get("manifest") != 1: problems.append('"manifest" is not 1')
 if m.get("library") != "no-sudo.so": problems.append('"library" is not "no-sudo.so"')
-if m.get("abi") != {"major": 1, "minor": 0}: problems.append('"abi" is not {"major": 1, "minor": 0}')
+if m.get("abi") != abi: problems.append(f'"abi" is not the headers\' {json.dumps(abi)}')
 plugins = m.get("plugins")
 if not (isinstance(plugins, list) and len(plugins) == 1 and plugins[0].get("id") == "no-sudo"
         and plugins[0].get("kind") == "policy" and isinstance(plugins[0].get("version"), str)):
