@@ -48,10 +48,11 @@ Scope scope_of(const Args& args) {
   return {};
 }
 
-// The one message for a run that does not exist and for one the acting tenant cannot see.
+// The one message and exit status for a run that does not exist and for one the acting tenant
+// cannot see.
 int no_run(const char* command, const std::string& id) {
   std::cerr << "runhost " << command << ": no run '" << id << "'\n";
-  return 1;
+  return exit_status::no_run;
 }
 
 int cmd_events(const std::vector<std::string>& argv) {
@@ -60,7 +61,7 @@ int cmd_events(const std::vector<std::string>& argv) {
   const int64_t after = args.value("--after") ? parse_count("--after", *args.value("--after")) : 0;
   const Scope scope = scope_of(args);
   auto host = open_host(args);
-  if (!host) return 70;
+  if (!host) return exit_status::no_host;
   auto run = host->run(id, scope);
   if (!run) {
     std::cerr << "runhost events: " << run.error().message << "\n";
@@ -71,6 +72,7 @@ int cmd_events(const std::vector<std::string>& argv) {
   if (!args.has("--follow")) {
     for (int64_t cursor = after;;) {
       auto page = host->events(id, cursor, 5000, scope);
+      if (!page && page.error().code == ErrorCode::run_not_found) return no_run("events", id);
       if (!page) {
         std::cerr << "runhost events: " << page.error().message << "\n";
         return 1;
@@ -82,6 +84,7 @@ int cmd_events(const std::vector<std::string>& argv) {
     return 0;
   }
   if (auto st = follow_run(*host, id, after, [&](const Event& e) { printer.print(e); }, scope); !st) {
+    if (st.error().code == ErrorCode::run_not_found) return no_run("events", id);
     std::cerr << "runhost events: " << st.error().message << "\n";
     return 1;
   }
@@ -96,7 +99,7 @@ int cmd_runs(const std::vector<std::string>& argv) {
   query.status = args.value("--status");
   if (auto l = args.value("--limit")) query.limit = static_cast<size_t>(parse_count("--limit", *l));
   auto host = open_host(args);
-  if (!host) return 70;
+  if (!host) return exit_status::no_host;
   auto runs = host->runs(query, scope);
   if (!runs) {
     std::cerr << "runhost runs: " << runs.error().message << "\n";
@@ -134,7 +137,7 @@ int cmd_cancel(const std::vector<std::string>& argv) {
   const std::string id = one_run_id(args, "usage: runhost cancel RUN_ID [--tenant T]");
   const Scope scope = scope_of(args);
   auto host = open_host(args);
-  if (!host) return 70;
+  if (!host) return exit_status::no_host;
   auto before = host->run(id, scope);
   if (!before) {
     std::cerr << "runhost cancel: " << before.error().message << "\n";

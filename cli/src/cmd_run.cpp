@@ -95,9 +95,9 @@ json build_dispatch(const Args& args) {
 }
 
 int exit_code_for(const std::string& terminal_type) {
-  if (terminal_type == "run.completed") return 0;
-  if (terminal_type == "run.cancelled") return 130;
-  return 1;
+  if (terminal_type == "run.completed") return exit_status::ok;
+  if (terminal_type == "run.cancelled") return exit_status::cancelled;
+  return exit_status::failed;
 }
 
 // Waits for the blocked `signals` on a thread of its own and calls `on_signal` with how many
@@ -129,7 +129,7 @@ class SignalWatch {
 
 int cmd_run(const std::vector<std::string>& argv) {
   const auto args = parse_args(
-      argv, with_host_flags({{"--json"},
+      argv, with_host_flags({{"--json", "--keep-raw"},
                              {"--dispatch", "--tenant", "--workspace", "--project", "--user", "--device", "--device-id",
                               "--runtime", "--prompt", "--cwd", "--approval-policy", "--idempotency-key", "--output-mode",
                               "--timeout", "--connector", "--resume"}}));
@@ -148,7 +148,7 @@ int cmd_run(const std::vector<std::string>& argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto host = open_host(args);
-  if (!host) return 70;
+  if (!host) return exit_status::no_host;
   auto dispatched = host->dispatch(dispatch.dump());
   if (!dispatched) {
     std::cerr << "runhost run: " << dispatched.error().message << "\n";

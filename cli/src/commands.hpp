@@ -1,12 +1,20 @@
-// The runhost subcommands. Each takes the arguments after its name and returns the exit code:
-// 0 success, 1 the thing checked (or the run) failed, 2 usage error, 70 the host could not
-// start (store or plugins); `run` exits 130 when the run was cancelled.
+// The runhost subcommands. Each takes the arguments after its name and returns its exit status.
 #pragma once
 
 #include <string>
 #include <vector>
 
 namespace runhost::cli {
+
+// The exit statuses, the same for every command (help.cpp prints them).
+namespace exit_status {
+inline constexpr int ok = 0;
+inline constexpr int failed = 1;      // the run, or the thing checked, failed
+inline constexpr int usage = 2;       // bad arguments, an invalid dispatch
+inline constexpr int no_run = 3;      // no such run, or not the --tenant's (run_not_found)
+inline constexpr int no_host = 70;    // the store or the plugins could not be opened
+inline constexpr int cancelled = 130; // runhost run: the run was cancelled
+}  // namespace exit_status
 
 int cmd_plugins(const std::vector<std::string>& args);
 int cmd_plugin(const std::vector<std::string>& args);  // "plugin check PATH"

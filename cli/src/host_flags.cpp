@@ -56,6 +56,7 @@ ArgSpec with_host_flags(ArgSpec spec) {
 
 std::unique_ptr<Host> open_host(const Args& args) {
   HostOptions options;
+  options.keep_raw = args.has("--keep-raw");  // runhost run's
   if (auto store = args.value("--store")) options.store = *store;
   for (const auto& dir : args.values("--plugin-dir")) options.plugins.directories.emplace_back(dir);
   if (auto root = args.value("--workspace-root")) {

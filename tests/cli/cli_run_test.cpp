@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <map>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -194,8 +196,39 @@ TEST_F(CliRun, ReportsABadStoreAndAnUnknownRun) {
   EXPECT_EQ(bad.exit_code, 70);
   EXPECT_NE(bad.out.find((dir_ / "bad.db").string()), std::string::npos) << bad.out;
   const auto missing = run_command(runhost("events", {"run_doesnotexist"}));
-  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.exit_code, 3) << "no such run has its own exit status";
   EXPECT_NE(missing.out.find("no run 'run_doesnotexist'"), std::string::npos) << missing.out;
+}
+
+// docs/events.md: an event's native line is kept in `raw` only when the operator asks for it.
+TEST_F(CliRun, KeepRawKeepsEachEventsNativeLineOnlyWhenAsked) {
+  const std::string line = R"({"type":"message","payload":{"role":"assistant","text":"hi"}})";
+  auto events_of = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args{"--json", "--output-mode", "jsonl"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.insert(args.end(), {"--", "sh", "-c", "echo '" + line + "'; echo not-json"});
+    const auto r = run_command(runhost("run", args));
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    std::map<std::string, json> by_type;
+    std::istringstream in(r.out);
+    for (std::string l; std::getline(in, l);) {
+      if (l.empty() || l[0] != '{') continue;
+      const auto e = json::parse(l);
+      by_type[e["type"].get<std::string>()] = e;
+    }
+    return by_type;
+  };
+  const auto kept = events_of({"--keep-raw"});
+  ASSERT_TRUE(kept.count("message") && kept.count("runtime.unparsed"));
+  EXPECT_EQ(kept.at("message")["raw"], line);
+  EXPECT_EQ(kept.at("runtime.unparsed")["raw"], "not-json");
+  // Stored, so a later reader sees it too.
+  const auto stored = run_command(runhost("events", {kept.at("message")["run_id"].get<std::string>(), "--json"}));
+  EXPECT_NE(stored.out.find(R"("raw":"not-json")"), std::string::npos) << stored.out;
+
+  const auto plain = events_of({});
+  ASSERT_TRUE(plain.count("message"));
+  EXPECT_FALSE(plain.at("message").contains("raw")) << plain.at("message").dump();
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "runhost/version.h"
 #include "test_paths.hpp"
 
 namespace runhost {
@@ -141,7 +142,41 @@ TEST(Cli, UsageErrorsExitTwoAndSayWhy) {
   EXPECT_EQ(run_command({cli(), "help"}).exit_code, 0);
   const auto v = run_command({cli(), "version"});
   EXPECT_EQ(v.exit_code, 0);
-  EXPECT_EQ(v.out, "runhost 0.1.0 (plugin ABI 1)\n");
+  EXPECT_EQ(v.out, "runhost 0.1.0 (plugin ABI " + std::to_string(RH_ABI_VERSION_MAJOR) + "." +
+                       std::to_string(RH_ABI_VERSION_MINOR) + ")\n");
+}
+
+TEST(Cli, EveryCommandAnswersHelp) {
+  const std::vector<std::vector<std::string>> commands = {{"run"},     {"events"}, {"runs"},    {"cancel"},
+                                                          {"plugins"}, {"plugin"}, {"version"}, {"help"}};
+  for (const auto& command : commands) {
+    for (const char* flag : {"--help", "-h"}) {
+      std::vector<std::string> argv{cli()};
+      argv.insert(argv.end(), command.begin(), command.end());
+      argv.emplace_back(flag);
+      const auto r = run_command(argv);
+      EXPECT_EQ(r.exit_code, 0) << command[0] << " " << flag << ": " << r.out;
+      EXPECT_EQ(r.out.rfind("Usage: runhost " + command[0], 0), 0u) << command[0] << " " << flag << ": " << r.out;
+    }
+    const auto page = run_command({cli(), "help", command[0]});
+    EXPECT_EQ(page.exit_code, 0) << page.out;
+    EXPECT_EQ(page.out, run_command({cli(), command[0], "--help"}).out) << "help CMD and CMD --help agree";
+  }
+  // --help anywhere among a command's options, even after others (and after a bad one).
+  EXPECT_EQ(run_command({cli(), "plugin", "check", "x.so", "--help"}).exit_code, 0);
+  EXPECT_EQ(run_command({cli(), "events", "--after", "nope", "--help"}).exit_code, 0);
+  // The pages name what they take: every option a command accepts is on its page.
+  const auto run_page = run_command({cli(), "run", "--help"}).out;
+  for (const char* option : {"--dispatch", "--keep-raw", "--resume", "--connector", "--store", "--plugin-config"}) {
+    EXPECT_NE(run_page.find(option), std::string::npos) << option;
+  }
+  EXPECT_NE(run_command({cli(), "events", "--help"}).out.find("--tenant"), std::string::npos);
+  const auto unknown = run_command({cli(), "help", "frobnicate"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.out.find("unknown command 'frobnicate'"), std::string::npos) << unknown.out;
+  const auto overview = run_command({cli(), "--help"});
+  EXPECT_EQ(overview.exit_code, 0);
+  for (const auto& command : commands) EXPECT_NE(overview.out.find("runhost " + command[0]), std::string::npos);
 }
 
 TEST(CliPluginCheck, AMissingFileIsAFailedCheck) {

@@ -315,14 +315,14 @@ TEST_F(SharedStore, ATenantSeesOnlyItsOwnRunsAndAnotherTenantsRunIsMissing) {
   const auto unknown = run_command(runhost("events", {"run_unknown", "--tenant", "acme"}));
   const auto other = run_command(runhost("events", {globex_id, "--tenant", "acme"}));
   EXPECT_EQ(other.exit_code, unknown.exit_code);
-  EXPECT_EQ(other.exit_code, 1);
+  EXPECT_EQ(other.exit_code, 3) << "the exit status of run_not_found";
   EXPECT_EQ(other.out, "runhost events: no run '" + globex_id + "'\n");
   EXPECT_EQ(unknown.out, "runhost events: no run 'run_unknown'\n");
   const auto follow = run_command(runhost("events", {globex_id, "--follow", "--tenant", "acme"}));
-  EXPECT_EQ(follow.exit_code, 1);
+  EXPECT_EQ(follow.exit_code, 3);
   EXPECT_EQ(follow.out, other.out);
   const auto cancel = run_command(runhost("cancel", {globex_id, "--tenant", "acme"}));
-  EXPECT_EQ(cancel.exit_code, 1);
+  EXPECT_EQ(cancel.exit_code, 3);
   EXPECT_EQ(cancel.out, "runhost cancel: no run '" + globex_id + "'\n");
   // The operator (no --tenant) sees both.
   EXPECT_EQ(runs().size(), 2u);

@@ -1,0 +1,191 @@
+#include "help.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace runhost::cli {
+namespace {
+
+constexpr const char* kHostFlags = R"(
+Store and plugins (every command that opens the store):
+  --store PATH            the SQLite store (default: $XDG_DATA_HOME/runhost/runhost.db)
+  --plugin-dir DIR        an extra plugin directory (repeatable), searched first
+  --workspace-root DIR    where local runs' cwd must lie (default: $RUNHOST_WORKSPACE_ROOT,
+                          else the current directory)
+  --plugin-config ID=JSON|ID=@FILE|ID=@-
+                          a plugin's config inline, from FILE or from stdin; a config holding
+                          a secret only from a file or stdin (every process can read argv)
+)";
+
+constexpr const char* kTenant = R"(
+  --tenant T              act as tenant T: another tenant's run is as missing as an unknown
+                          one. Without it, the operator's view of every tenant.
+)";
+
+struct CommandHelp {
+  std::string_view name;
+  std::string_view synopsis;  // for the overview: the command line
+  std::string_view summary;   // and what it does
+  std::string_view body;      // for `runhost COMMAND --help`
+  bool opens_store;
+  bool takes_tenant;
+};
+
+constexpr std::array kCommands = {
+    CommandHelp{"run",
+                "runhost run [OPTIONS] [-- COMMAND ARGS...]", "dispatch one run and print its events live",
+                R"(Usage: runhost run [--dispatch FILE|-] [--runtime ID] [--prompt TEXT] [--cwd DIR]
+                   [--device local] [--tenant T] [--workspace W] [--project P] [--user U]
+                   [--device-id ID] [--approval-policy auto|confirm-risky|manual]
+                   [--idempotency-key K] [--connector ID]... [--timeout SECONDS]
+                   [--output-mode text|jsonl] [--resume SESSION] [--json] [--keep-raw]
+                   [-- COMMAND ARGS...]
+
+Dispatch one run and print its events as they become durable (JSON lines with --json).
+
+  --dispatch FILE|-       the DevicePromptDispatch as JSON (a file, or - for stdin); each
+                          flag below sets one field on top of it
+  --runtime ID            claude-code, codex, gemini-cli, opencode, custom, ... (runhost plugins)
+  --prompt TEXT           the user's prompt
+  --cwd DIR               the run's working directory (inside --workspace-root)
+  --device local          deviceType; --device-id ID its id (default: this host's name)
+  --tenant, --workspace, --project, --user    who the run is for (tenantId, workspaceId, ...)
+  --approval-policy P     auto (default), confirm-risky or manual
+  --idempotency-key K     the same key with the same request replays the run instead of
+                          starting it again (default: a fresh key)
+  --connector ID          a connector grant the run needs (repeatable)
+  --timeout SECONDS       end the run (run.failed, timeout) after this long
+  --output-mode M         the custom runtime's stdout: text lines or jsonl events
+  --resume SESSION        continue the runtime's own session (an earlier run's session_id)
+  --json                  print each event's JSON envelope, one per line
+  --keep-raw              keep each event's native line in its `raw` field (stored, and
+                          printed with --json): for debugging an adapter's mapping
+  -- COMMAND ARGS...      the custom runtime's argv (runtime defaults to custom)
+
+Fields not given get local defaults: tenant "local", workspace "default", user $USER, device
+local on this host, approval policy auto, a fresh idempotency key. Ctrl-C cancels the run and
+waits for its last event; a second Ctrl-C leaves at once. It exits 1 when the run failed or
+the store stopped taking its events, 2 for an invalid dispatch, 130 when it was cancelled.
+)",
+                true, false},
+    CommandHelp{"events",
+                "runhost events RUN_ID [--after N] [--follow] [--json]", "print a run's events",
+                R"(Usage: runhost events RUN_ID [--after N] [--follow] [--json] [--tenant T]
+
+Print a run's stored events: any run of the store, this process's or another's, live or
+finished.
+
+  --after N               only events with seq > N (resume from a cursor)
+  --follow                keep printing as events arrive, until the run's terminal event
+  --json                  print each event's JSON envelope, one per line (with `raw` when the
+                          run kept it: runhost run --keep-raw)
+)",
+                true, true},
+    CommandHelp{"runs",
+                "runhost runs [--status S] [--limit N] [--json]", "list runs, newest first",
+                R"(Usage: runhost runs [--tenant T] [--status S] [--limit N] [--json]
+
+List run records, newest first.
+
+  --status S              only runs in status S: queued, running, succeeded, failed, cancelled
+  --limit N               at most N runs
+  --json                  a JSON array of records
+)",
+                true, true},
+    CommandHelp{"cancel",
+                "runhost cancel RUN_ID", "cancel a run",
+                R"(Usage: runhost cancel RUN_ID [--tenant T]
+
+Cancel a run: its own host stops its runtime and records run.cancelled (a run of another
+process is cancelled through the store; its host acts within a second). A run that has ended
+is left as it is.
+)",
+                true, true},
+    CommandHelp{"plugins",
+                "runhost plugins [--plugin-dir DIR]... [--json] [--strict]", "list plugins and refusals",
+                R"(Usage: runhost plugins [--plugin-dir DIR]... [--no-env] [--no-bundled] [--json] [--strict]
+
+List the plugins found on the search path, and every library refused, with why. The search
+path: each --plugin-dir, then RUNHOST_PLUGIN_PATH (':'-separated, unless --no-env), then the
+bundled directory (unless --no-bundled).
+
+  --json                  the directories, plugins and refusals as JSON
+  --strict                exit 1 when anything was refused
+)",
+                false, false},
+    CommandHelp{"plugin",
+                "runhost plugin check PATH [--json]", "check a plugin library",
+                R"(Usage: runhost plugin check PATH [--json] [--no-isolate] [--timeout SECONDS]
+
+Run the conformance checks on one plugin library (its manifest beside it), in a child process
+that is killed after --timeout seconds (default 60), so a plugin that crashes or hangs is
+reported, not fatal. Exits 1 naming each failed check.
+
+  --json                  each check and its outcome as JSON
+  --no-isolate            check in this process (a crash then ends the command)
+)",
+                false, false},
+    CommandHelp{"version",
+                "runhost version", "the version and plugin ABI",
+                "Usage: runhost version\n\nPrint runhost's version and the plugin ABI it speaks.\n", false, false},
+    CommandHelp{"help",
+                "runhost help [COMMAND]", "this help, or a command's",
+                "Usage: runhost help [COMMAND]\n\nPrint the overview, or COMMAND's help (as runhost COMMAND --help).\n",
+                false, false},
+};
+
+constexpr const char* kExitCodes = R"(
+Exit status (every command): 0 success, 1 the run or the check failed, 2 usage error,
+3 no such run (or not the --tenant's), 70 the store or the plugins could not be opened,
+130 the run was cancelled (runhost run).
+)";
+
+constexpr const char* kEnvironment = R"(
+Environment:
+  RUNHOST_PLUGIN_PATH     extra plugin directories, ':'-separated
+  RUNHOST_WORKSPACE_ROOT  the default --workspace-root
+  RUNHOST_LOG             log level on stderr: trace, debug, info, warn (default), error, off
+  NO_COLOR                disable colour on a terminal
+)";
+
+}  // namespace
+
+std::optional<std::string> command_help(std::string_view command) {
+  for (const auto& c : kCommands) {
+    if (c.name != command) continue;
+    std::string out(c.body);
+    if (c.takes_tenant) out += kTenant;
+    if (c.opens_store) out += kHostFlags;
+    out += kExitCodes;
+    out += kEnvironment;
+    return out;
+  }
+  return std::nullopt;
+}
+
+std::string overview() {
+  std::string out = "runhost — run AI agent runtimes under policy, stream unified events\n\nUsage:\n";
+  size_t width = 0;
+  for (const auto& c : kCommands) width = std::max(width, c.synopsis.size());
+  for (const auto& c : kCommands) {
+    out += "  ";
+    out += c.synopsis;
+    out.append(width + 3 - c.synopsis.size(), ' ');
+    out += c.summary;
+    out += "\n";
+  }
+  out += "\nrunhost COMMAND --help (or runhost help COMMAND) describes a command and its options.\n";
+  out += kExitCodes;
+  out += kEnvironment;
+  return out;
+}
+
+bool asks_for_help(const std::vector<std::string>& args) {
+  for (const auto& a : args) {
+    if (a == "--") return false;  // the custom runtime's argv: its --help is its own
+    if (a == "--help" || a == "-h") return true;
+  }
+  return false;
+}
+
+}  // namespace runhost::cli
