@@ -39,7 +39,7 @@ constexpr std::array kCommands = {
                    [--device-id ID] [--approval-policy auto|confirm-risky|manual]
                    [--idempotency-key K] [--connector ID]... [--timeout SECONDS]
                    [--output-mode text|jsonl] [--resume SESSION] [--json] [--keep-raw]
-                   [-- COMMAND ARGS...]
+                   [--artifact-pattern GLOB]... [-- COMMAND ARGS...]
 
 Dispatch one run and print its events as they become durable (JSON lines with --json).
 
@@ -60,6 +60,9 @@ Dispatch one run and print its events as they become durable (JSON lines with --
   --json                  print each event's JSON envelope, one per line
   --keep-raw              keep each event's native line in its `raw` field (stored, and
                           printed with --json): for debugging an adapter's mapping
+  --artifact-pattern GLOB which files become artifact.created (repeatable; replaces the
+                          defaults: *.pdf *.docx *.xlsx *.pptx *.png *.jpg *.jpeg *.gif *.svg
+                          *.zip *.tar.gz *.html *.csv *.md; `*` also matches `/`)
   -- COMMAND ARGS...      the custom runtime's argv (runtime defaults to custom)
 
 Fields not given get local defaults: tenant "local", workspace "default", user $USER, device

@@ -57,6 +57,10 @@ ArgSpec with_host_flags(ArgSpec spec) {
 std::unique_ptr<Host> open_host(const Args& args) {
   HostOptions options;
   options.keep_raw = args.has("--keep-raw");  // runhost run's
+  for (const auto& pattern : args.values("--artifact-pattern")) {  // runhost run's
+    if (pattern.empty()) throw UsageError{"--artifact-pattern takes a glob, such as '*.json'"};
+    options.artifact_patterns.push_back(pattern);
+  }
   if (auto store = args.value("--store")) options.store = *store;
   for (const auto& dir : args.values("--plugin-dir")) options.plugins.directories.emplace_back(dir);
   if (auto root = args.value("--workspace-root")) {

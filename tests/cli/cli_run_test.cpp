@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -198,6 +199,28 @@ TEST_F(CliRun, ReportsABadStoreAndAnUnknownRun) {
   const auto missing = run_command(runhost("events", {"run_doesnotexist"}));
   EXPECT_EQ(missing.exit_code, 3) << "no such run has its own exit status";
   EXPECT_NE(missing.out.find("no run 'run_doesnotexist'"), std::string::npos) << missing.out;
+}
+
+// docs/events.md: which files become artifacts, and --artifact-pattern choosing others.
+TEST_F(CliRun, ArtifactPatternsChooseWhichFilesBecomeArtifacts) {
+  auto artifacts_of = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args{"--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.insert(args.end(), {"--", "sh", "-c", "mkdir -p site && echo '<p>hi</p>' > site/index.html && echo '{}' > report.json"});
+    const auto r = run_command(runhost("run", args));
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    std::set<std::string> paths;
+    std::istringstream in(r.out);
+    for (std::string l; std::getline(in, l);) {
+      if (l.empty() || l[0] != '{') continue;
+      const auto e = json::parse(l);
+      if (e["type"] == "artifact.created") paths.insert(e["payload"]["path"].get<std::string>());
+    }
+    return paths;
+  };
+  EXPECT_EQ(artifacts_of({}), (std::set<std::string>{"site/index.html"})) << "the defaults";
+  EXPECT_EQ(artifacts_of({"--artifact-pattern", "*.json"}), (std::set<std::string>{"report.json"})) << "given patterns replace them";
+  EXPECT_EQ(run_command(runhost("run", {"--artifact-pattern", "", "--", "true"})).exit_code, 2);
 }
 
 // docs/events.md: an event's native line is kept in `raw` only when the operator asks for it.

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "device_harness.hpp"
+#include "test_paths.hpp"
 #include "devices/local/artifact_rules.hpp"
 #include "util/sha256.hpp"
 
@@ -77,6 +78,24 @@ TEST(ArtifactRules, PatternsMatchAcrossDirectories) {
   EXPECT_TRUE(matches_any(patterns, "dist/app.tar.gz"));
   EXPECT_FALSE(matches_any(patterns, "src/main.cpp"));
   EXPECT_FALSE(matches_any(patterns, "report.pdf.tmp"));
+}
+
+// docs/events.md lists the default patterns; the list there is the list here.
+TEST(ArtifactRules, TheDocumentedDefaultsAreTheDefaults) {
+  const std::string doc = runhost::testing::read_file(runhost::testing::kSourceDir / "docs" / "events.md");
+  const std::string marker = "<!-- artifact-patterns:";
+  const auto at = doc.find(marker);
+  ASSERT_NE(at, std::string::npos) << "docs/events.md lost its artifact-patterns list";
+  const auto line_start = doc.find('\n', at) + 1;
+  const std::string line = doc.substr(line_start, doc.find('\n', line_start) - line_start);
+  std::vector<std::string> documented;
+  for (size_t open = line.find('`'); open != std::string::npos; open = line.find('`', open + 1)) {
+    const size_t close = line.find('`', open + 1);
+    ASSERT_NE(close, std::string::npos) << line;
+    documented.push_back(line.substr(open + 1, close - open - 1));
+    open = close;
+  }
+  EXPECT_EQ(documented, LocalOptions{}.artifact_patterns);
 }
 
 }  // namespace
