@@ -4,9 +4,12 @@
 //   runhost_bench_runs deliver      events/s end to end: runtime stdout -> adapter -> schema -> store -> subscriber
 //   runhost_bench_runs latency      dispatch -> run.started delivered, against a bare posix_spawn of the same command
 //   runhost_bench_runs concurrent   1,000 concurrent runs: threads, RSS, p50/p99 event latency
+//   runhost_bench_runs follow       an event's time stamp -> a subscriber has it: in the host that
+//                                   runs it, and in another process following it (runhost run)
 //
 // Options: --reps N (default 5), --runs N (concurrent; default 1000), --events N, --stagger
 // (concurrent: runs end at different times instead of all at once).
+#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 
@@ -16,9 +19,11 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -273,6 +278,95 @@ void bench_concurrent(int runs, bool stagger) {
 
 }  // namespace
 
+// ---- follow -------------------------------------------------------------------------------------
+
+// The event's `time` (stamped as the host made it, before it was stored) as wall-clock seconds.
+double event_time(const runhost::Event& e) {
+  const auto t = json::parse(e.json).at("time").get<std::string>();  // 2026-12-03T21:07:47.232920Z
+  std::tm tm{};
+  double seconds = 0;
+  if (std::sscanf(t.c_str(), "%d-%d-%dT%d:%d:%lfZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                  &seconds) != 6) {
+    return 0;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<double>(timegm(&tm)) + seconds;
+}
+
+double wall_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// One line every 20 ms: each becomes a command.output event, stored, then delivered.
+const std::vector<std::string> kTicker = {"sh", "-c", "for i in $(seq 40); do sleep 0.02; echo tick $i; done"};
+
+// Milliseconds from each command.output's time stamp to its delivery, following `id` on `host`
+// from `after` (events stamped before `since` are skipped: they were stored before we looked).
+std::vector<double> delivery_ms(runhost::Host& host, const std::string& id, double since) {
+  std::vector<double> out;
+  follow(host, id, [&](const runhost::Event& e) {
+    const double now = wall_now();
+    if (e.type != "command.output") return;
+    const double stamped = event_time(e);
+    if (stamped >= since) out.push_back((now - stamped) * 1000);
+  });
+  return out;
+}
+
+void report(const char* what, const std::vector<double>& ms) {
+  std::printf("follow %-14s %4zu events: median %.2f ms, p90 %.2f ms, max %.2f ms\n", what, ms.size(), median(ms),
+              percentile(ms, 0.9), ms.empty() ? 0.0 : *std::max_element(ms.begin(), ms.end()));
+}
+
+void bench_follow(int reps) {
+  std::vector<double> local;
+  std::vector<double> remote;
+  for (int rep = 0; rep < reps; ++rep) {
+    const auto dir = scratch("follow");
+    std::string local_id;
+    {
+      auto host = std::move(*runhost::Host::open(host_options(dir)));
+      auto run = host->dispatch(dispatch(kTicker, "local-" + std::to_string(rep)).dump());
+      local_id = run->run.id;
+      const auto ms = delivery_ms(*host, local_id, 0);
+      local.insert(local.end(), ms.begin(), ms.end());
+    }
+    // Another process owns the run (runhost run); this one follows it through the store.
+    auto host = std::move(*runhost::Host::open(host_options(dir)));
+    const std::string store = (dir / "runhost.db").string();
+    const std::string root = (dir / "ws").string();
+    std::vector<std::string> argv = {RUNHOST_BENCH_CLI, "run", "--store", store, "--workspace-root", root,
+                                     "--plugin-dir", RUNHOST_BENCH_PLUGIN_DIR, "--json", "--"};
+    argv.insert(argv.end(), kTicker.begin(), kTicker.end());
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    posix_spawn_file_actions_t quiet;
+    posix_spawn_file_actions_init(&quiet);
+    posix_spawn_file_actions_addopen(&quiet, 1, "/dev/null", O_WRONLY, 0);
+    pid_t pid = 0;
+    if (posix_spawn(&pid, args[0], &quiet, nullptr, args.data(), environ) != 0) {
+      std::fprintf(stderr, "follow: cannot start %s\n", RUNHOST_BENCH_CLI);
+      std::exit(1);
+    }
+    posix_spawn_file_actions_destroy(&quiet);
+    std::string id;
+    while (id.empty()) {  // setup, not measured: wait for the other process's run to exist
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      if (auto runs = host->runs({}); runs && !runs->empty() && runs->front().id != local_id) id = runs->front().id;
+    }
+    const auto ms = delivery_ms(*host, id, wall_now());
+    remote.insert(remote.end(), ms.begin(), ms.end());
+    int status = 0;
+    waitpid(pid, &status, 0);
+    host.reset();
+    fs::remove_all(dir);
+  }
+  report("in-process", local);
+  report("cross-process", remote);
+}
+
 int main(int argc, char** argv) {
   std::string what = argc > 1 ? argv[1] : "";
   int reps = 5, runs = 1000, events = 200000;
@@ -297,8 +391,10 @@ int main(int argc, char** argv) {
     bench_latency(reps);
   } else if (what == "concurrent") {
     bench_concurrent(runs, stagger);
+  } else if (what == "follow") {
+    bench_follow(reps);
   } else {
-    std::fprintf(stderr, "usage: runhost_bench_runs append|deliver|latency|concurrent [--reps N] [--runs N] [--events N]\n");
+    std::fprintf(stderr, "usage: runhost_bench_runs append|deliver|latency|concurrent|follow [--reps N] [--runs N] [--events N]\n");
     return 2;
   }
   return 0;
