@@ -537,6 +537,7 @@ Result<std::unique_ptr<Subscription>> HostImpl::subscribe(std::string_view run_i
   boost::asio::post(io_, [this, state] {
     subscribers_.emplace(state->run_id, state);
     schedule_pull(state);
+    if (!active_.count(state->run_id)) read_store_commits();  // another host writes its events
   });
   return std::unique_ptr<Subscription>(new SubscriptionHandle(state));
 }
@@ -606,11 +607,17 @@ void HostImpl::watch_store_commits() {
     return;
   }
   commit_watch_.assign(fd);
-  on_store_commit();
 }
 
-void HostImpl::on_store_commit() {
+// Reads the commit watch while someone follows a run owned elsewhere, and only then: a host
+// whose subscribers all follow its own runs (woken by its writer directly) is not woken by its
+// own commits. Unread, the kernel keeps one record however many commits happen (it merges a
+// record identical to the last one queued), so not reading costs nothing.
+void HostImpl::read_store_commits() {
+  if (reading_commits_ || !commit_watch_.is_open()) return;
+  reading_commits_ = true;
   commit_watch_.async_read_some(boost::asio::buffer(commit_buffer_), [this](const boost::system::error_code& ec, size_t n) {
+    reading_commits_ = false;
     if (ec == boost::asio::error::operation_aborted || !commit_watch_.is_open()) return;
     if (ec) {
       util::logger()->warn("watching the store for commits: {}; followers of other hosts' runs are woken every 100 ms",
@@ -626,15 +633,19 @@ void HostImpl::on_store_commit() {
       if (record->len > 0 && std::strcmp(record->name, store::CommitSignal::kFileName) == 0) committed = true;
       at += sizeof(inotify_event) + record->len;
     }
-    if (committed) wake_foreign_subscribers();
-    on_store_commit();
+    // Woken or not, followers of runs owned elsewhere keep the watch read.
+    if (wake_foreign_subscribers(committed) > 0) read_store_commits();
   });
 }
 
-void HostImpl::wake_foreign_subscribers() {
+size_t HostImpl::wake_foreign_subscribers(bool wake) {
+  size_t foreign = 0;
   for (auto& [run_id, sub] : subscribers_) {
-    if (!active_.count(run_id)) schedule_pull(sub);
+    if (sub->ended || active_.count(run_id)) continue;
+    ++foreign;
+    if (wake) schedule_pull(sub);
   }
+  return foreign;
 }
 
 // Every 100 ms: drop finished subscriptions, honour cancel requests made through the store, and,
@@ -652,7 +663,7 @@ void HostImpl::poll_tick() {
       ++it;
     }
   }
-  if (!commit_watch_.is_open()) wake_foreign_subscribers();
+  if (!commit_watch_.is_open()) wake_foreign_subscribers(true);
   if (ticks_ % 10 == 0) schedule_sweep();
   if (++ticks_ % 3 == 0 && !active_.empty()) {
     auto requested = std::make_shared<std::vector<std::string>>();

@@ -88,8 +88,10 @@ class HostImpl final : public Host {
   // Wakes the subscribers of runs this host does not own (another host writes their events)
   // when any process commits to the store (store/commit_signal.hpp), through inotify.
   void watch_store_commits();
-  void on_store_commit();
-  void wake_foreign_subscribers();
+  void read_store_commits();
+  // Schedules a pull for each live subscriber of a run this host does not run (when `wake`);
+  // returns how many there are.
+  size_t wake_foreign_subscribers(bool wake);
   template <class F>
   auto on_reactor(F&& f) -> decltype(f());
 
@@ -117,6 +119,7 @@ class HostImpl final : public Host {
   // inotify on the hosts' directory (for CommitSignal's file); closed when inotify cannot be
   // used, and then poll_tick wakes those subscribers instead.
   boost::asio::posix::stream_descriptor commit_watch_;
+  bool reading_commits_ = false;  // reactor only: a read of commit_watch_ is pending
   alignas(8) char commit_buffer_[4096];  // inotify records (struct inotify_event is 8-aligned)
   std::thread reactor_;
 
