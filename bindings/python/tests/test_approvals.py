@@ -22,8 +22,8 @@ def test_an_approved_run_starts_after_the_answer(env, asks_first_plugin, event_v
                 assert "the prompt asks for a person" in ev["payload"]["reason"]
                 assert run.status == "queued", "nothing starts before the answer"
                 with pytest.raises(runhost.RunhostError):
-                    run.resolve_approval("apr_not_this_one", True)
-                run.resolve_approval(ev["payload"]["approval_id"], True, "ok by ops")
+                    run.resolve_approval("apr_not_this_one", decision="allow")
+                run.resolve_approval(ev["payload"]["approval_id"], decision="allow", reason="ok by ops")
         check_stream(seen, event_validator)
         assert [e["type"] for e in seen] == [
             "approval.required", "approval.resolved", "run.started", "command.output", "run.completed"]
@@ -37,10 +37,10 @@ def test_a_denied_run_fails_with_policy_denied(env, asks_first_plugin):
         async def answer():
             async for ev in run.aevents():
                 if ev["type"] == "approval.required":
-                    host.resolve_approval(run.id, ev["payload"]["approval_id"], False, "not on a Friday")
+                    host.resolve_approval(run.id, ev["payload"]["approval_id"], decision="deny", reason="not on a Friday")
 
         asyncio.run(asyncio.wait_for(answer(), 30))
-        with pytest.raises(runhost.PolicyDenied, match="not on a Friday") as caught:
+        with pytest.raises(runhost.PolicyDeniedError, match="not on a Friday") as caught:
             run.wait(check=True)
         assert caught.value.code == "policy_denied"
         assert [e["type"] for e in host.events(run.id)] == ["approval.required", "approval.resolved", "run.failed"]

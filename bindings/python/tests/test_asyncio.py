@@ -103,18 +103,18 @@ def test_one_task_at_a_time_and_an_ended_stream_is_not_iterated_again(host):
     asyncio.run(main())
 
 
-def test_wait_async_and_check(host):
+def test_await_and_check(host):
     async def main():
         ok = host.dispatch(sh("echo fine"))
         bad = host.dispatch(sh("exit 7"))
-        info = await ok.wait_async(timeout=20)
+        info = await ok.await_(timeout=20)
         assert info.status == "succeeded"
         with pytest.raises(runhost.RunhostRuntimeError) as caught:
-            await bad.wait_async(timeout=20, check=True)
+            await bad.await_(timeout=20, check=True)
         assert caught.value.code == "runtime_error"
         slow = host.dispatch(sh("sleep 30"))
         with pytest.raises(TimeoutError):
-            await slow.wait_async(timeout=0.2)
+            await slow.await_(timeout=0.2)
         slow.cancel()
 
     asyncio.run(main())

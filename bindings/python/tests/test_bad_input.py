@@ -40,13 +40,13 @@ def test_wrong_argument_types_are_type_errors(env, host):
 
 
 def test_a_missing_workspace_root_is_refused(env):
-    with pytest.raises(runhost.InvalidDispatch, match="is not a directory"):
+    with pytest.raises(runhost.InvalidDispatchError, match="is not a directory"):
         runhost.Host(store=env.store, workspace_root=env.root / "nowhere")
 
 
 def test_an_unknown_run_is_none_and_its_events_are_run_not_found(host):
     assert host.run("run_unknown") is None
-    with pytest.raises(runhost.RunNotFound, match="run_unknown"):
+    with pytest.raises(runhost.RunNotFoundError, match="run_unknown"):
         host.events("run_unknown")
 
 

@@ -27,7 +27,7 @@ def test_cancel_stops_a_running_run_with_run_cancelled(host, env, event_validato
 def test_run_cancel_and_wait_check_raise_cancelled(host):
     run = host.dispatch(sh("sleep 30"))
     run.cancel()
-    with pytest.raises(runhost.Cancelled) as caught:
+    with pytest.raises(runhost.RunhostCancelledError) as caught:
         run.wait(timeout=15, check=True)
     assert caught.value.code == "cancelled" and caught.value.run_id == run.id
     assert run.wait(timeout=5).status == "cancelled", "without check, wait returns the record"
@@ -42,7 +42,7 @@ def test_cancelling_a_finished_run_leaves_it_as_it_is(host):
 
 
 def test_cancelling_an_unknown_run_names_it(host):
-    with pytest.raises(runhost.RunNotFound, match="run_nope") as caught:
+    with pytest.raises(runhost.RunNotFoundError, match="run_nope") as caught:
         host.cancel("run_nope")
     assert caught.value.code == "run_not_found" and not caught.value.retryable
 

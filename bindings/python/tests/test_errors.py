@@ -31,11 +31,13 @@ def test_the_classes_are_the_core_table():
         assert cls.CODE == code and cls.DEFAULT_RETRYABLE == retryable
         assert getattr(runhost, cls.__name__) is cls, "exported from the package"
         assert not hasattr(builtins, cls.__name__), "no class shadows a builtin"
+        assert cls.__name__ != "CancelledError", "nor asyncio's CancelledError"
         camel = "".join(p.capitalize() for p in code.split("_"))
-        assert cls.__name__ in (camel, "Runhost" + camel)
+        named = camel if camel.endswith("Error") else camel + "Error"
+        assert cls.__name__ in (named, "Runhost" + named)
     assert runhost.RunhostRuntimeError.CODE == "runtime_error"
-    assert issubclass(runhost.ConnectorAuthorizationMissing, errors.ConnectAccountRecovery)
-    assert issubclass(runhost.RunNotFound, LookupError), "except LookupError catches a missing run"
+    assert issubclass(runhost.ConnectorAuthorizationMissingError, errors.ConnectAccountRecovery)
+    assert issubclass(runhost.RunNotFoundError, LookupError), "except LookupError catches a missing run"
 
 
 def test_run_not_found_is_only_a_calls_answer():
@@ -45,16 +47,16 @@ def test_run_not_found_is_only_a_calls_answer():
 
 
 def test_an_error_pickles_with_everything_it_carries():
-    e = runhost.ConnectorAuthorizationMissing(
+    e = runhost.ConnectorAuthorizationMissingError(
         "no grant", recovery={"action": "connect_account", "connect_url": "https://x.invalid/c"}, run_id="run_1"
     )
     back = pickle.loads(pickle.dumps(e))
-    assert type(back) is runhost.ConnectorAuthorizationMissing
+    assert type(back) is runhost.ConnectorAuthorizationMissingError
     assert (back.code, back.message, back.retryable, back.recovery, back.run_id) == (
         e.code, e.message, e.retryable, e.recovery, e.run_id)
     assert back.connect_url == "https://x.invalid/c"
-    missing = pickle.loads(pickle.dumps(runhost.RunNotFound("no run 'run_1'", run_id="run_1")))
-    assert type(missing) is runhost.RunNotFound and (missing.message, missing.run_id) == ("no run 'run_1'", "run_1")
+    missing = pickle.loads(pickle.dumps(runhost.RunNotFoundError("no run 'run_1'", run_id="run_1")))
+    assert type(missing) is runhost.RunNotFoundError and (missing.message, missing.run_id) == ("no run 'run_1'", "run_1")
 
 
 # ---- raised by the host -----------------------------------------------------------------------
@@ -62,7 +64,7 @@ def test_an_error_pickles_with_everything_it_carries():
 def test_invalid_dispatch_names_the_missing_field(host):
     d = sh("true")
     del d["tenantId"]
-    with pytest.raises(runhost.InvalidDispatch) as caught:
+    with pytest.raises(runhost.InvalidDispatchError) as caught:
         host.dispatch(d)
     e = caught.value
     assert (e.code, e.retryable, e.field, e.action) == ("invalid_dispatch", False, "tenantId", "fix_dispatch")
@@ -87,7 +89,7 @@ def test_invalid_dispatch_names_the_missing_field(host):
 def test_invalid_dispatch_for_a_value_of_the_wrong_type(host, field, value, named, problem):
     d = sh("true")
     d[field] = value
-    with pytest.raises(runhost.InvalidDispatch, match=problem) as caught:
+    with pytest.raises(runhost.InvalidDispatchError, match=problem) as caught:
         host.dispatch(d)
     assert caught.value.field == named
 
@@ -96,10 +98,10 @@ def test_values_json_cannot_hold_are_invalid_dispatch_naming_the_field(host):
     for value in ({1, 2}, float("nan"), object(), b"bytes"):
         d = sh("true")
         d["prompt"] = value
-        with pytest.raises(runhost.InvalidDispatch, match="JSON cannot represent") as caught:
+        with pytest.raises(runhost.InvalidDispatchError, match="JSON cannot represent") as caught:
             host.dispatch(d)
         assert caught.value.field == "prompt"
-    with pytest.raises(runhost.InvalidDispatch, match="is not a string"):
+    with pytest.raises(runhost.InvalidDispatchError, match="is not a string"):
         host.dispatch({**sh("true"), 1: "x"})
 
 
@@ -111,7 +113,7 @@ def test_a_dispatch_that_is_not_a_dict_is_a_type_error(host):
 
 def test_idempotency_conflict(host):
     host.dispatch(sh("echo one", key="k1"))
-    with pytest.raises(runhost.IdempotencyConflict) as caught:
+    with pytest.raises(runhost.IdempotencyConflictError) as caught:
         host.dispatch(sh("echo two", key="k1"))
     e = caught.value
     assert (e.code, e.retryable) == ("idempotency_conflict", False)
@@ -126,7 +128,7 @@ def test_plugin_error_when_a_plugin_refuses_its_configuration(env):
 
 def test_store_unavailable_when_the_store_cannot_be_opened(env):
     (env.root / "a-file").write_text("")
-    with pytest.raises(runhost.StoreUnavailable) as caught:
+    with pytest.raises(runhost.StoreUnavailableError) as caught:
         runhost.Host(store=env.root / "a-file" / "runhost.db", workspace_root=env.workspace)
     assert caught.value.code == "store_unavailable" and caught.value.retryable
 
@@ -140,7 +142,7 @@ def test_a_stream_raises_store_unavailable_when_the_host_cannot_record_the_run(e
         assert [next(stream)["type"], next(stream)["type"]] == ["run.started", "command.output"]
         env.store.unlink()
         started = time.monotonic()
-        with pytest.raises(runhost.StoreUnavailable) as caught:
+        with pytest.raises(runhost.StoreUnavailableError) as caught:
             for _ in stream:
                 pass
         assert caught.value.code == "store_unavailable" and caught.value.retryable
@@ -150,9 +152,9 @@ def test_a_stream_raises_store_unavailable_when_the_host_cannot_record_the_run(e
             async for _ in run.aevents():
                 pass
 
-        with pytest.raises(runhost.StoreUnavailable):
+        with pytest.raises(runhost.StoreUnavailableError):
             asyncio.run(asyncio.wait_for(follow(), 15))
-        with pytest.raises(runhost.StoreUnavailable):
+        with pytest.raises(runhost.StoreUnavailableError):
             run.wait(timeout=15)
 
 
@@ -173,13 +175,13 @@ def failure_of(run: runhost.Run) -> runhost.RunhostError:
 
 def test_policy_denied(host):
     e = failure_of(host.dispatch(sh("true", prompt="rm -rf /home/someone")))
-    assert isinstance(e, runhost.PolicyDenied)
+    assert isinstance(e, runhost.PolicyDeniedError)
     assert e.action == "review_policy" and e.recovery["policy"] == "deny-pattern"
 
 
 def test_connector_authorization_missing_carries_the_connect_action(host):
     e = failure_of(host.dispatch(sh("true", connectors=["static-grant"], userId="no-grant")))
-    assert isinstance(e, runhost.ConnectorAuthorizationMissing)
+    assert isinstance(e, runhost.ConnectorAuthorizationMissingError)
     assert e.action == "connect_account"
     assert e.connect_url == "https://connect.invalid/static-grant"
     assert e.connector == "static-grant"
@@ -188,7 +190,7 @@ def test_connector_authorization_missing_carries_the_connect_action(host):
 
 def test_runtime_not_found(host):
     e = failure_of(host.dispatch(custom_dispatch(["runhost-no-such-command"])))
-    assert isinstance(e, runhost.RuntimeNotFound) and e.action == "install_runtime"
+    assert isinstance(e, runhost.RuntimeNotFoundError) and e.action == "install_runtime"
 
 
 def test_runtime_error(host):
@@ -198,17 +200,17 @@ def test_runtime_error(host):
 
 def test_runtime_crashed(host):
     e = failure_of(host.dispatch(sh("kill -KILL $$")))
-    assert isinstance(e, runhost.RuntimeCrashed) and e.retryable and e.action == "retry"
+    assert isinstance(e, runhost.RuntimeCrashedError) and e.retryable and e.action == "retry"
 
 
 def test_timeout(host):
     e = failure_of(host.dispatch(sh("sleep 30", timeoutSeconds=1)))
-    assert isinstance(e, runhost.Timeout) and e.retryable
+    assert isinstance(e, runhost.RunhostTimeoutError) and e.retryable
 
 
 def test_device_unavailable(host):
     e = failure_of(host.dispatch(sh("true", deviceType="sandbox")))
-    assert isinstance(e, runhost.DeviceUnavailable) and e.retryable
+    assert isinstance(e, runhost.DeviceUnavailableError) and e.retryable
 
 
 def test_device_lost_after_the_owning_host_dies(env):
@@ -230,7 +232,7 @@ os._exit(1)
     with env.host() as h:
         run = h.run(run_id)
         e = failure_of(run)
-        assert isinstance(e, runhost.DeviceLost) and e.retryable
+        assert isinstance(e, runhost.DeviceLostError) and e.retryable
         types = [ev["type"] for ev in h.events(run_id)]
         assert types[:2] == ["run.started", "command.output"], "the events before the loss are kept"
 

@@ -69,7 +69,7 @@ def test_a_closed_host_raises_host_closed_error_everywhere(env):
         lambda: h.runs(),
         lambda: h.events(run.id),
         lambda: h.cancel(run.id),
-        lambda: h.resolve_approval(run.id, "apr_x", True),
+        lambda: h.resolve_approval(run.id, "apr_x", decision="allow"),
         lambda: h.plugins(),
         lambda: h.store_path,
         lambda: run.status,

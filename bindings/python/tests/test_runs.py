@@ -101,7 +101,7 @@ def test_runs_filters_by_tenant_and_status(host):
     assert len(host.runs(limit=1)) == 1
     failed = host.runs(status="failed")[0]
     assert failed.error_code == "runtime_error"
-    with pytest.raises(runhost.InvalidDispatch, match="unknown run status"):
+    with pytest.raises(runhost.InvalidDispatchError, match="unknown run status"):
         host.runs(status="exploded")
 
 

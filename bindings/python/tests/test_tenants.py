@@ -19,11 +19,11 @@ def same_message(err: runhost.RunhostError, run_id: str, unknown: runhost.Runhos
     return str(err).replace(run_id, "<id>") == str(unknown).replace(UNKNOWN, "<id>")
 
 
-def refusal(call: Callable[[str], Any], run_id: str) -> runhost.RunNotFound:
+def refusal(call: Callable[[str], Any], run_id: str) -> runhost.RunNotFoundError:
     """The RunNotFound `call(run_id)` raises, checked to read exactly as for an unknown id."""
-    with pytest.raises(runhost.RunNotFound) as unknown:
+    with pytest.raises(runhost.RunNotFoundError) as unknown:
         call(UNKNOWN)
-    with pytest.raises(runhost.RunNotFound) as walled:
+    with pytest.raises(runhost.RunNotFoundError) as walled:
         call(run_id)
     e = walled.value
     assert (e.code, e.retryable) == ("run_not_found", False)
@@ -95,9 +95,9 @@ def test_another_tenants_approval_cannot_be_answered(env, asks_first_plugin):
             assert asked["type"] == "approval.required"
             approval_id = asked["payload"]["approval_id"]
             view = host.for_tenant("a")
-            refusal(lambda run_id: view.resolve_approval(run_id, approval_id, True, "not mine to give"), b_run.id)
+            refusal(lambda run_id: view.resolve_approval(run_id, approval_id, decision="allow", reason="not mine to give"), b_run.id)
             assert b_run.status == "queued", "b's run still waits for b's answer"
-            b_run.resolve_approval(approval_id, True, "ok by b")  # through b's view: the run keeps its scope
+            b_run.resolve_approval(approval_id, decision="allow", reason="ok by b")  # through b's view: the run keeps its scope
             rest = list(stream)
         assert [ev["type"] for ev in rest] == ["approval.resolved", "run.started", "command.output", "run.completed"]
         assert rest[0]["payload"]["reason"] == "ok by b"
@@ -105,7 +105,7 @@ def test_another_tenants_approval_cannot_be_answered(env, asks_first_plugin):
 
 def test_a_dispatch_naming_another_tenant_is_refused(host):
     view = host.for_tenant("a")
-    with pytest.raises(runhost.InvalidDispatch) as caught:
+    with pytest.raises(runhost.InvalidDispatchError) as caught:
         view.dispatch(sh("echo never", tenantId="b"))
     assert caught.value.field == "tenantId" and caught.value.action == "fix_dispatch"
     assert host.runs() == [], "nothing was recorded, for either tenant"
@@ -118,7 +118,7 @@ def test_a_dispatch_without_tenant_lands_in_the_views_tenant(host, event_validat
     events = list(run.events())
     assert {ev["tenant_id"] for ev in events} == {"a"}
     assert run.wait(timeout=30, check=True).status == "succeeded"
-    assert asyncio.run(run.wait_async(timeout=30)).tenant_id == "a"
+    assert asyncio.run(run.await_(timeout=30)).tenant_id == "a"
     assert view.dispatch(sh("echo also a", tenantId="a")).dispatched.tenant_id == "a", "naming its own tenant is fine"
     assert host.run(run.id) == run, "the same run, whichever view it came from"
 
@@ -150,10 +150,10 @@ def test_an_unknown_run_is_run_not_found_everywhere(host):
     for call in (
         host.events,
         host.cancel,
-        lambda run_id: host.resolve_approval(run_id, "apr_x", True),
+        lambda run_id: host.resolve_approval(run_id, "apr_x", decision="allow"),
         lambda run_id: host._stream(run_id, 0),
     ):
-        with pytest.raises(runhost.RunNotFound, match=UNKNOWN):
+        with pytest.raises(runhost.RunNotFoundError, match=UNKNOWN):
             call(UNKNOWN)
     assert host.run(UNKNOWN) is None
 
@@ -181,6 +181,6 @@ def test_a_view_of_a_closed_host_raises_host_closed(env):
 
 
 def test_run_not_found_error_is_the_same_class_under_the_node_bindings_name() -> None:
-    assert runhost.RunNotFoundError is runhost.RunNotFound
+    assert runhost.RunNotFoundError is runhost.RunNotFoundError
     assert issubclass(runhost.RunNotFoundError, runhost.RunhostError)
     assert issubclass(runhost.RunNotFoundError, LookupError)

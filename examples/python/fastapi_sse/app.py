@@ -12,19 +12,29 @@ GET  /runs/{run_id}                 the run's record
 GET  /                              a page that does both
 
 The backend is the control plane: it decides the tenant, user, device, runtime and command; the
-browser only sends a prompt. Here the runtime is `custom` running RUNHOST_EXAMPLE_COMMAND (a
+browser only sends a prompt. It uses runhost.AsyncHost: no call blocks the server's event loop.
+
+Shutdown: on SIGTERM (or Ctrl-C) the server stops streaming at once, ending every open event
+stream without the final `end` event, so that each browser's EventSource reconnects, with
+Last-Event-ID, to whichever server takes over; then the Host closes, cancelling the runs it
+still had running (they end `run.cancelled`). Without this, uvicorn would wait for every
+streamed run to end before it stops. Here the runtime is `custom` running RUNHOST_EXAMPLE_COMMAND (a
 JSON array; by default a short shell script that reads the prompt on stdin). Configuration, all
 optional: RUNHOST_STORE (the SQLite file), RUNHOST_WORKSPACE_ROOT (where runs work, as for the CLI; default: the
 current directory), RUNHOST_EXAMPLE_COMMAND.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import pathlib
+import signal
+import threading
 import uuid
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Dict, List, Optional
+from types import FrameType
+from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Set
 
 from fastapi import FastAPI, Header, HTTPException, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
@@ -44,21 +54,68 @@ def command() -> List[str]:
     return json.loads(configured) if configured else DEFAULT_COMMAND
 
 
+def on_termination(callback: Callable[[], None]) -> Callable[[], None]:
+    """Calls `callback` on the loop when SIGTERM or SIGINT arrives, then lets the server's own
+    handler (uvicorn's graceful shutdown) run as before. Returns what undoes it.
+
+    The hook is needed because the server shuts the application down (the lifespan's exit) only
+    after every response has ended, and an event stream ends only when its run does.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # signals go to the main thread; a server in a thread has its own way
+    loop = asyncio.get_running_loop()
+    previous: Dict[int, Any] = {}
+
+    def handler(signum: int, frame: Optional[FrameType]) -> None:
+        loop.call_soon_threadsafe(callback)
+        chained = previous[signum]
+        if callable(chained):
+            chained(signum, frame)
+        elif chained == signal.SIG_DFL:  # what would have happened without this hook
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous[sig] = signal.signal(sig, handler)
+
+    def undo() -> None:
+        for sig, old in previous.items():
+            if signal.getsignal(sig) is handler:
+                signal.signal(sig, old)
+
+    return undo
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # One Host for the whole process: it owns the store and one reactor thread for every run.
-    with runhost.Host(store=os.environ.get("RUNHOST_STORE"), workspace_root=os.environ.get("RUNHOST_WORKSPACE_ROOT")) as host:
-        app.state.host = host
-        yield
+    streams: Set[runhost.AsyncEventStream] = set()  # the event streams being sent to browsers
+    stopping = asyncio.Event()
+
+    def stop_streaming() -> None:
+        stopping.set()
+        for stream in list(streams):
+            asyncio.ensure_future(stream.aclose())  # ends that response's `async for` at once
+
+    app.state.streams = streams
+    app.state.stopping = stopping
+    undo = on_termination(stop_streaming)
+    try:
+        async with runhost.AsyncHost(store=os.environ.get("RUNHOST_STORE"),
+                                     workspace_root=os.environ.get("RUNHOST_WORKSPACE_ROOT")) as host:
+            app.state.host = host
+            yield
+    finally:
+        undo()
 
 
 app = FastAPI(title="runhost SSE example", lifespan=lifespan)
 
 
-def tenant_of(request: Request) -> runhost.TenantView:
+def tenant_of(request: Request) -> runhost.AsyncTenantView:
     """The Host as the caller's tenant sees it: another tenant's run id gets the 404 of an unknown
     one, and a dispatch cannot land in another tenant. (The Host itself is the operator's view.)"""
-    host: runhost.Host = request.app.state.host
+    host: runhost.AsyncHost = request.app.state.host
     return host.for_tenant("demo-tenant")  # from your authentication
 
 
@@ -74,24 +131,23 @@ class RunRequest(BaseModel):
 
 
 @app.post("/runs", status_code=201)
-def create_run(body: RunRequest, request: Request) -> Dict[str, Any]:
-    # A plain `def`: FastAPI runs it on its thread pool; dispatch releases the GIL meanwhile.
+async def create_run(body: RunRequest, request: Request) -> Dict[str, Any]:
     user = "demo-user"  # from your authentication
     try:
-        run = tenant_of(request).dispatch({
-            "workspaceId": "demo-workspace",
-            "userId": user,
-            "deviceType": "local",
-            "deviceId": "example-server",
-            "runtime": "custom",
-            "prompt": body.prompt,
-            "approvalPolicy": "auto",
-            "idempotencyKey": body.submission_id or str(uuid.uuid4()),
-            "command": command(),
-        })
-    except runhost.IdempotencyConflict as e:
+        run = await tenant_of(request).dispatch(
+            workspace_id="demo-workspace",
+            user_id=user,
+            device_type="local",
+            device_id="example-server",
+            runtime="custom",
+            prompt=body.prompt,
+            approval_policy="auto",
+            idempotency_key=body.submission_id or str(uuid.uuid4()),
+            command=command(),
+        )
+    except runhost.IdempotencyConflictError as e:
         raise HTTPException(status_code=409, detail=problem(e)) from None
-    except runhost.InvalidDispatch as e:
+    except runhost.InvalidDispatchError as e:
         raise HTTPException(status_code=422, detail=problem(e)) from None
     except runhost.RunhostError as e:
         raise HTTPException(status_code=503 if e.retryable else 500, detail=problem(e)) from None
@@ -99,11 +155,11 @@ def create_run(body: RunRequest, request: Request) -> Dict[str, Any]:
 
 
 @app.get("/runs/{run_id}")
-def get_run(run_id: str, request: Request) -> Dict[str, Any]:
-    run = tenant_of(request).run(run_id)
+async def get_run(run_id: str, request: Request) -> Dict[str, Any]:
+    run = await tenant_of(request).run(run_id)
     if run is None:
         raise HTTPException(status_code=404, detail=f"no run {run_id}")
-    info = run.info()
+    info = await run.info()
     return {"id": info.id, "status": info.status, "error_code": info.error_code, "last_seq": info.last_seq}
 
 
@@ -114,20 +170,28 @@ def sse(event: runhost.Event) -> str:
 
 @app.get("/runs/{run_id}/events")
 async def stream_events(run_id: str, request: Request, last_event_id: Optional[str] = Header(default=None)) -> StreamingResponse:
-    run = tenant_of(request).run(run_id)
+    run = await tenant_of(request).run(run_id)
     if run is None:
         raise HTTPException(status_code=404, detail=f"no run {run_id}")
+    streams: Set[runhost.AsyncEventStream] = request.app.state.streams
+    stopping: asyncio.Event = request.app.state.stopping
     # A reconnecting EventSource sends the last id it got: resume after that seq.
     after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
 
     async def body() -> AsyncIterator[str]:
         # No thread per client: the stream waits on an eventfd registered with this event loop.
         # If the browser goes away, Starlette cancels this generator and `async with` stops
-        # following the run (the run itself goes on).
-        async with run.aevents(after=after) as events:
-            async for event in events:
-                yield sse(event)
-        yield "event: end\ndata: {}\n\n"  # the run has ended: the page closes its EventSource
+        # following the run (the run itself goes on). At shutdown, stop_streaming() closes the
+        # stream: the loop ends without the `end` event, and the browser reconnects.
+        async with run.events(after=after) as events:
+            streams.add(events)
+            try:
+                async for event in events:
+                    yield sse(event)
+            finally:
+                streams.discard(events)
+        if not stopping.is_set():
+            yield "event: end\ndata: {}\n\n"  # the run has ended: the page closes its EventSource
 
     return StreamingResponse(body(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -6,8 +6,10 @@ import json
 import os
 import pathlib
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Dict, Iterator, List, Tuple
 
@@ -23,8 +25,8 @@ HERE = pathlib.Path(__file__).resolve().parent
 GATED = ["sh", "-c", 'read -r prompt; echo "got: $prompt"; while [ ! -e go ]; do sleep 0.02; done; echo finished']
 
 
-@pytest.fixture
-def server(tmp_path: pathlib.Path) -> Iterator[Tuple[str, pathlib.Path, pathlib.Path]]:
+def start(tmp_path: pathlib.Path) -> Tuple["subprocess.Popen[str]", str, pathlib.Path, pathlib.Path]:
+    """uvicorn serving the app in its own process: (process, its URL, the store, the workspace)."""
     workspace = tmp_path / "workspace"
     workspace.mkdir()
     store = tmp_path / "runhost.db"
@@ -34,16 +36,24 @@ def server(tmp_path: pathlib.Path) -> Iterator[Tuple[str, pathlib.Path, pathlib.
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", "0", "--app-dir", str(HERE)],
         env=env, stderr=subprocess.PIPE, text=True)
+    url = None
+    deadline = time.monotonic() + 30
+    while url is None and time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        m = re.search(r"Uvicorn running on (http://\S+)", line)
+        url = m.group(1) if m else None
+    if not url:
+        proc.kill()
+        raise AssertionError("uvicorn did not start: " + proc.communicate()[1])
+    return proc, url, store, workspace
+
+
+@pytest.fixture
+def server(tmp_path: pathlib.Path) -> Iterator[Tuple[str, pathlib.Path, pathlib.Path]]:
+    proc, url, store, workspace = start(tmp_path)
     try:
-        url = None
-        deadline = time.monotonic() + 30
-        while url is None and time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            if not line:
-                break
-            m = re.search(r"Uvicorn running on (http://\S+)", line)
-            url = m.group(1) if m else None
-        assert url, "uvicorn did not start"
         yield url, store, workspace
     finally:
         proc.terminate()
@@ -136,3 +146,42 @@ def test_another_tenants_run_is_a_404(server) -> None:
                 assert response.status_code == 404
                 unknown = client.get(path.replace(other.id, "run_nope"))
                 assert response.json()["detail"].replace(other.id, "<id>") == unknown.json()["detail"].replace("run_nope", "<id>")
+
+
+def test_sigterm_stops_the_server_within_2_s_while_a_browser_follows_a_run(tmp_path: pathlib.Path) -> None:
+    # The run cannot end by itself (GATED waits for a file nobody creates): without the app's
+    # shutdown hook, uvicorn would wait for this response, and so for the run, forever.
+    proc, url, store, workspace = start(tmp_path)
+    try:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            run_id = client.post("/runs", json={"prompt": "follow me"}).json()["run_id"]
+            received: List[Dict[str, str]] = []
+            with client.stream("GET", f"/runs/{run_id}/events") as response:
+                messages = read_sse(response.iter_lines())
+                for message in messages:
+                    received.append(message)
+                    if message.get("event") == "command.output":
+                        break  # the browser is now waiting for the next event
+                sent = time.monotonic()
+                proc.send_signal(signal.SIGTERM)
+                # The response ends (the browser would reconnect with Last-Event-ID)...
+                rest = list(messages)
+            stream_ended = time.monotonic() - sent
+        # ...and the process exits, having shut the application down.
+        rest_err = proc.communicate(timeout=10)[1]
+        exited = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert exited < 2.0, f"the server took {exited:.2f} s to stop after SIGTERM"
+    assert stream_ended < 2.0
+    # Uvicorn re-raises SIGTERM after a graceful shutdown (-15); either way, nothing went wrong.
+    assert proc.returncode in (0, -signal.SIGTERM), (proc.returncode, rest_err)
+    assert "Application shutdown complete" in rest_err and "Traceback" not in rest_err, rest_err
+    assert rest == [], "the stream ends without the `end` event, so the browser reconnects"
+    assert [m["event"] for m in received] == ["run.started", "command.output"]
+    # The Host closed with the application: it cancelled the run it was running.
+    with runhost.Host(store=store, workspace_root=workspace, use_environment=False) as reader:
+        assert reader.run(run_id).status == "cancelled"
+        assert reader.events(run_id)[-1]["type"] == "run.cancelled"

@@ -13,19 +13,25 @@ replayable event stream per run — embedded in this process.
         for ev in run.events():              # blocking; the GIL is released while waiting
             print(ev["seq"], ev["type"], ev["payload"])
 
-    async for ev in run.aevents(): ...       # asyncio, no thread per run
-
     acme = host.for_tenant("acme")           # acting for one tenant: the others' runs do not exist
 
-Errors are typed: ``runhost.InvalidDispatch``, ``runhost.RunNotFound``, ``runhost.PolicyDenied``,
-``runhost.ConnectorAuthorizationMissing``... all subclasses of ``runhost.RunhostError`` with
-``code``, ``retryable`` and ``recovery``. The guide is docs/python.md.
+    async with runhost.AsyncHost() as host:  # asyncio: every call awaitable, none blocks the loop
+        run = await host.dispatch(tenant_id="t1", workspace_id="w1", ...)
+        async for ev in run.events():        # no thread per run
+            ...
+
+Errors are typed: ``runhost.InvalidDispatchError``, ``runhost.RunNotFoundError``,
+``runhost.PolicyDeniedError``, ``runhost.ConnectorAuthorizationMissingError``... all subclasses
+of ``runhost.RunhostError`` with ``code``, ``retryable`` and ``recovery``. The guide is
+docs/python.md.
 """
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import _codes, errors
+from ._async import AsyncHost, AsyncRun, AsyncTenantView
 from ._codes import *  # noqa: F401,F403  (one exception class per error code)
 from ._host import Host, TenantView
 from ._native import _core
@@ -35,7 +41,10 @@ from ._streams import AsyncEventStream
 from ._types import (
     TERMINAL_EVENT_TYPES,
     Device,
+    ApprovalScope,
+    Decision,
     DevicePromptDispatch,
+    DispatchFields,
     Event,
     EventSource,
     EventType,
@@ -64,6 +73,9 @@ __all__ = [
     "Host",
     "TenantView",
     "Run",
+    "AsyncHost",
+    "AsyncTenantView",
+    "AsyncRun",
     "RunInfo",
     "RunStatus",
     "EventStream",
@@ -73,6 +85,9 @@ __all__ = [
     "EventSource",
     "Device",
     "DevicePromptDispatch",
+    "DispatchFields",
+    "Decision",
+    "ApprovalScope",
     "PluginInfo",
     "PluginRefusal",
     "TERMINAL_EVENT_TYPES",
@@ -85,6 +100,9 @@ __all__ = [
 ]
 __all__ += _codes.__all__
 
-#: The name the Node binding and the issue tracker use for ``RunNotFound``: the same class.
-RunNotFoundError = _codes.RunNotFound
-__all__ += ["RunNotFoundError"]
+if not TYPE_CHECKING:  # type checkers see the 0.1 names as aliases (runhost/_codes.py)
+
+    def __getattr__(name: str) -> Any:
+        """The exception names of release 0.1 (``InvalidDispatch``, ``RunNotFound``...), with a
+        DeprecationWarning; they go in the next release."""
+        return errors._deprecated(__name__, name)

@@ -16,7 +16,7 @@ class RunhostError(Exception):
 
     Raised by the host (a refused dispatch, a store that cannot be opened...) and, with
     ``run.wait(check=True)``, for a run that ended ``run.failed``. Catch a subclass to branch on
-    the code (``except runhost.PolicyDenied``), or this class for all of them.
+    the code (``except runhost.PolicyDeniedError``), or this class for all of them.
 
     Attributes:
         code: the stable identifier, e.g. ``"policy_denied"``.

@@ -7,13 +7,24 @@ import math
 import os
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Iterable, List, Mapping, Optional, Type, Union
+import warnings
+from typing import Any, Dict, Iterable, List, Literal, Mapping, Optional, Sequence, Tuple, Type, Union, overload
 
 from ._native import _core
 from ._native._core import EventStream
 from ._run import Run, _check_after
-from ._types import Event, PluginInfo, PluginRefusal, RunInfo
-from .errors import InvalidDispatch
+from ._types import (
+    DISPATCH_FIELD_NAMES,
+    ApprovalPolicy,
+    ApprovalScope,
+    Decision,
+    DeviceType,
+    Event,
+    PluginInfo,
+    PluginRefusal,
+    RunInfo,
+)
+from .errors import InvalidDispatchError
 
 StrPath = Union[str, "os.PathLike[str]"]
 
@@ -29,12 +40,36 @@ def _str(name: str, value: object) -> str:
     return value
 
 
-def _encode_dispatch(request: object) -> str:
-    if not isinstance(request, Mapping):
-        raise TypeError(f"dispatch() takes a dict (a DevicePromptDispatch), not {type(request).__name__}")
+def _request_of(method: str, args: Tuple[object, ...], fields: Mapping[str, object]) -> Mapping[str, object]:
+    """The DevicePromptDispatch of ``dispatch(request)`` or ``dispatch(**fields)``; a TypeError
+    naming what is wrong for both at once, a keyword that is no field, or no dispatch at all."""
+    if len(args) > 1:
+        raise TypeError(f"{method}() takes one dict, or keyword arguments, but {len(args)} positional arguments were given")
+    if args and fields:
+        raise TypeError(
+            f"{method}() takes the dispatch as a dict or as keyword arguments, not both (got a dict and "
+            f"{', '.join(sorted(fields))})"
+        )
+    if args:
+        request = args[0]
+        if not isinstance(request, Mapping):
+            raise TypeError(f"{method}() takes a dict (a DevicePromptDispatch), not {type(request).__name__}")
+        return request
+    if not fields:
+        raise TypeError(f"{method}() needs the dispatch: keyword arguments (tenant_id=..., ...) or a dict")
+    unknown = [k for k in fields if k not in DISPATCH_FIELD_NAMES]
+    if unknown:
+        name = unknown[0]
+        snake = next((s for s, c in DISPATCH_FIELD_NAMES.items() if c == name), None)
+        hint = f" (the keyword is {snake}=)" if snake else f" (the fields are {', '.join(DISPATCH_FIELD_NAMES)})"
+        raise TypeError(f"{method}() got an unexpected keyword argument {name!r}{hint}")
+    return {DISPATCH_FIELD_NAMES[k]: v for k, v in fields.items()}
+
+
+def _encode_dispatch(request: Mapping[str, object]) -> str:
     for key in request:
         if not isinstance(key, str):
-            raise InvalidDispatch(
+            raise InvalidDispatchError(
                 f"invalid dispatch: key {key!r} is not a string (fields are camelCase strings, e.g. tenantId)",
                 recovery={"action": "fix_dispatch"},
             )
@@ -44,10 +79,56 @@ def _encode_dispatch(request: object) -> str:
         # Name the field, as the core does for a field of the wrong type.
         field = next((k for k, v in request.items() if not _json_representable(v)), None)
         where = f'"{field}"' if field else "a field"
-        raise InvalidDispatch(
+        raise InvalidDispatchError(
             f"invalid dispatch: {where} holds a value JSON cannot represent ({e})",
             recovery={"action": "fix_dispatch", **({"field": field} if field else {})},
         ) from None
+
+
+def _approval_args(args: Tuple[object, ...], legacy: Mapping[str, object], decision: object, scope: object,
+                   reason: object) -> Tuple[bool, str]:
+    """(allow, reason) for the core from resolve_approval's arguments, new or 0.1's.
+
+    0.1 took ``allow`` as a bool, positional or keyword, and ``reason`` positional: still
+    accepted for one release, with a DeprecationWarning.
+    """
+    unknown = [k for k in legacy if k != "allow"]
+    if unknown:
+        raise TypeError(f"resolve_approval() got an unexpected keyword argument {unknown[0]!r}")
+    if args or legacy:
+        if decision is not None:
+            raise TypeError("resolve_approval() takes decision= or the deprecated allow, not both")
+        if len(args) > 2 or (args and legacy):
+            raise TypeError("resolve_approval() takes run_id, approval_id and keyword arguments (decision=...)")
+        allow = args[0] if args else legacy["allow"]
+        if not isinstance(allow, bool):
+            raise TypeError(f"allow must be a bool, not {type(allow).__name__}")
+        if len(args) == 2:
+            if reason is not None:
+                raise TypeError("resolve_approval() got reason twice (positional and keyword)")
+            reason = args[1]
+        warnings.warn(
+            "resolve_approval(run_id, approval_id, allow: bool) is deprecated: write "
+            f"resolve_approval(run_id, approval_id, decision={'allow' if allow else 'deny'!r})",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        decision = "allow" if allow else "deny"
+    if decision is None:
+        raise TypeError('resolve_approval() needs decision="allow" or decision="deny"')
+    if not isinstance(decision, str):
+        raise TypeError(f"decision must be a str, not {type(decision).__name__}")
+    if decision not in ("allow", "deny"):
+        raise ValueError(f'decision must be "allow" or "deny", not {decision!r}')
+    if not isinstance(scope, str):
+        raise TypeError(f"scope must be a str, not {type(scope).__name__}")
+    if scope != "once":
+        # The governance issue brings broader scopes (a session, a pattern); until the core has
+        # them, accepting one would silently answer only this request.
+        raise ValueError(f'scope {scope!r} is not supported: the host answers one request at a time (scope="once")')
+    if reason is None:
+        reason = ""
+    return decision == "allow", _str("reason", reason)
 
 
 def _json_representable(value: object) -> bool:
@@ -58,6 +139,60 @@ def _json_representable(value: object) -> bool:
         return False
 
 
+def _core_options(
+    store: Optional[StrPath],
+    plugin_paths: Iterable[StrPath],
+    *,
+    workspace_root: Optional[StrPath],
+    plugin_config: Optional[Mapping[str, Union[Mapping[str, Any], str]]],
+    default_timeout: Union[float, _dt.timedelta],
+    durable: bool,
+    keep_raw: bool,
+    max_output_bytes: int,
+    artifact_patterns: Iterable[str],
+    use_environment: bool,
+    use_bundled: bool,
+) -> Dict[str, Any]:
+    """Host's (and AsyncHost's) arguments checked, as the extension's Host takes them."""
+    if isinstance(plugin_paths, (str, bytes, os.PathLike)):
+        raise TypeError("plugin_paths must be a list of directories, not one path (write [path])")
+    dirs = [_path("plugin_paths[]", p) for p in plugin_paths]
+    config: Dict[str, str] = {}
+    for plugin_id, value in (plugin_config or {}).items():
+        _str("plugin_config key", plugin_id)
+        if isinstance(value, str):
+            config[plugin_id] = value
+        elif isinstance(value, Mapping):
+            config[plugin_id] = json.dumps(dict(value))
+        else:
+            raise TypeError(f"plugin_config[{plugin_id!r}] must be a dict or JSON text, not {type(value).__name__}")
+    if isinstance(default_timeout, _dt.timedelta):
+        default_timeout = default_timeout.total_seconds()
+    if isinstance(default_timeout, bool) or not isinstance(default_timeout, (int, float)):
+        raise TypeError(f"default_timeout must be seconds or a timedelta, not {type(default_timeout).__name__}")
+    if not default_timeout > 0:
+        raise ValueError(f"default_timeout must be positive, not {default_timeout}")
+    if isinstance(max_output_bytes, bool) or not isinstance(max_output_bytes, int):
+        raise TypeError(f"max_output_bytes must be an int, not {type(max_output_bytes).__name__}")
+    if isinstance(artifact_patterns, str):
+        raise TypeError("artifact_patterns must be a list of patterns, not one string")
+    patterns = [_str("artifact_patterns[]", p) for p in artifact_patterns]
+
+    return dict(
+        store=_path("store", store) if store is not None else "",
+        plugin_dirs=dirs,
+        use_environment=bool(use_environment),
+        use_bundled=bool(use_bundled),
+        workspace_root=_path("workspace_root", workspace_root) if workspace_root is not None else "",
+        plugin_config=config,
+        default_timeout_seconds=int(math.ceil(default_timeout)),
+        durable=bool(durable),
+        keep_raw=bool(keep_raw),
+        max_output_bytes=max_output_bytes,
+        artifact_patterns=patterns,
+    )
+
+
 class _RunCalls:
     """The calls that read and steer runs, as one acting scope sees them: the operator's (a
     :class:`Host`, every tenant) or one tenant's (a :class:`TenantView`). Runs they return act in
@@ -66,20 +201,52 @@ class _RunCalls:
     _core: _core.Host
     _scope: Optional[str]  # the acting tenant; None: the operator
 
-    def dispatch(self, request: Mapping[str, object]) -> Run:
-        """Validates a DevicePromptDispatch (a dict with camelCase keys, see
-        ``DevicePromptDispatch``), records the run and starts it. Returns at once.
+    @overload
+    def dispatch(self, request: Mapping[str, object], /) -> Run: ...
 
-        The same ``(tenantId, idempotencyKey)`` again returns the same run (``created`` False)
-        and starts nothing. In a tenant's view, ``tenantId`` may be left out (it is the view's).
+    @overload
+    def dispatch(
+        self,
+        *,
+        tenant_id: str = ...,
+        workspace_id: str,
+        user_id: str,
+        device_type: DeviceType,
+        device_id: str,
+        runtime: str,
+        prompt: str,
+        approval_policy: ApprovalPolicy,
+        idempotency_key: str,
+        project_id: str = ...,
+        cwd: str = ...,
+        connectors: Sequence[str] = ...,
+        command: Sequence[str] = ...,
+        output_mode: Literal["text", "jsonl"] = ...,
+        timeout_seconds: int = ...,
+        resume_session_id: str = ...,
+    ) -> Run: ...
+
+    def dispatch(self, *args: object, **fields: object) -> Run:
+        """Validates a DevicePromptDispatch, records the run and starts it. Returns at once.
+
+        The dispatch is either keyword arguments in snake_case
+        (``dispatch(tenant_id="t1", workspace_id="w1", ..., command=["make"])``, typed by this
+        signature and by ``DispatchFields``) or one dict with the wire's camelCase keys
+        (``dispatch({"tenantId": "t1", ...})``, a ``DevicePromptDispatch``), never both.
+
+        The same ``(tenant_id, idempotency_key)`` again returns the same run (``created`` False)
+        and starts nothing. In a tenant's view, ``tenant_id`` may be left out (it is the view's).
 
         Raises:
-            TypeError: ``request`` is not a dict.
-            InvalidDispatch: a field is missing or wrong (``err.field`` names it); in a tenant's
-                view, also a ``tenantId`` naming another tenant.
-            IdempotencyConflict: the key was used before with a different dispatch.
+            TypeError: not a dict; a dict and keywords together; a keyword that is no field.
+            InvalidDispatchError: a field is missing or wrong (``err.field`` names it, in
+                camelCase); in a tenant's view, also a ``tenantId`` naming another tenant.
+            IdempotencyConflictError: the key was used before with a different dispatch.
             HostClosedError: the host is closed.
         """
+        return self._dispatch(_request_of("dispatch", args, fields))
+
+    def _dispatch(self, request: Mapping[str, object]) -> Run:
         body = _encode_dispatch(request)
         info, created = self._core.dispatch(body, self._scope)
         return Run(self, RunInfo._from_core(info), created)
@@ -105,7 +272,7 @@ class _RunCalls:
         """The run's stored events with seq > ``after`` (at most ``limit``), without waiting.
 
         Raises:
-            RunNotFound: no such run (in a tenant's view: none of that tenant's).
+            RunNotFoundError: no such run (in a tenant's view: none of that tenant's).
         """
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"limit must be a positive int, not {limit!r}")
@@ -116,21 +283,49 @@ class _RunCalls:
         A finished run is left as it is.
 
         Raises:
-            RunNotFound: no such run (in a tenant's view: none of that tenant's).
+            RunNotFoundError: no such run (in a tenant's view: none of that tenant's).
         """
         self._core.cancel(_str("run_id", run_id), self._scope)
 
+    @overload
+    def resolve_approval(
+        self,
+        run_id: str,
+        approval_id: str,
+        *,
+        decision: Decision,
+        scope: ApprovalScope = "once",
+        reason: Optional[str] = None,
+    ) -> None: ...
+
+    @overload
     def resolve_approval(self, run_id: str, approval_id: str, allow: bool, reason: str = "") -> None:
-        """Answers the ``approval.required`` of a run of this host that waits for it.
+        """Deprecated (0.1): ``allow`` as a bool. Write ``decision="allow"`` or ``"deny"``."""
+
+    def resolve_approval(
+        self,
+        run_id: str,
+        approval_id: str,
+        *args: Any,
+        decision: Optional[str] = None,
+        scope: str = "once",
+        reason: Optional[str] = None,
+        **legacy: Any,
+    ) -> None:
+        """Answers the ``approval.required`` (``approval_id``, its payload's ``request_id``) of a
+        run of this host that waits for it: ``decision="allow"`` or ``"deny"``, with an optional
+        ``reason`` recorded in ``approval.resolved``.
+
+        ``scope`` is what the answer covers; today only ``"once"`` (this one request) exists, and
+        anything else is refused rather than read as ``"once"``.
 
         Raises:
-            RunNotFound: no such run (in a tenant's view: none of that tenant's).
+            TypeError: no ``decision``; an argument of the wrong type.
+            ValueError: a ``decision`` or ``scope`` the host does not have, named.
+            RunNotFoundError: no such run (in a tenant's view: none of that tenant's).
         """
-        if not isinstance(allow, bool):
-            raise TypeError(f"allow must be a bool, not {type(allow).__name__}")
-        self._core.resolve_approval(
-            _str("run_id", run_id), _str("approval_id", approval_id), allow, _str("reason", reason), self._scope
-        )
+        allow, why = _approval_args(args, legacy, decision, scope, reason)
+        self._core.resolve_approval(_str("run_id", run_id), _str("approval_id", approval_id), allow, why, self._scope)
 
     # ---- for Run ----
 
@@ -166,7 +361,7 @@ class Host(_RunCalls):
             (default: the local device's).
 
     Raises:
-        StoreUnavailable: the store cannot be opened.
+        StoreUnavailableError: the store cannot be opened.
         PluginError: a policy or connector plugin refused its configuration.
 
     Every method may be called from any thread; none holds the GIL while it waits.
@@ -192,43 +387,18 @@ class Host(_RunCalls):
         use_environment: bool = True,
         use_bundled: bool = True,
     ) -> None:
-        if isinstance(plugin_paths, (str, bytes, os.PathLike)):
-            raise TypeError("plugin_paths must be a list of directories, not one path (write [path])")
-        dirs = [_path("plugin_paths[]", p) for p in plugin_paths]
-        config = {}
-        for plugin_id, value in (plugin_config or {}).items():
-            _str("plugin_config key", plugin_id)
-            if isinstance(value, str):
-                config[plugin_id] = value
-            elif isinstance(value, Mapping):
-                config[plugin_id] = json.dumps(dict(value))
-            else:
-                raise TypeError(f"plugin_config[{plugin_id!r}] must be a dict or JSON text, not {type(value).__name__}")
-        if isinstance(default_timeout, _dt.timedelta):
-            default_timeout = default_timeout.total_seconds()
-        if isinstance(default_timeout, bool) or not isinstance(default_timeout, (int, float)):
-            raise TypeError(f"default_timeout must be seconds or a timedelta, not {type(default_timeout).__name__}")
-        if not default_timeout > 0:
-            raise ValueError(f"default_timeout must be positive, not {default_timeout}")
-        if isinstance(max_output_bytes, bool) or not isinstance(max_output_bytes, int):
-            raise TypeError(f"max_output_bytes must be an int, not {type(max_output_bytes).__name__}")
-        if isinstance(artifact_patterns, str):
-            raise TypeError("artifact_patterns must be a list of patterns, not one string")
-        patterns = [_str("artifact_patterns[]", p) for p in artifact_patterns]
+        self._core = _core.Host(**_core_options(
+            store, plugin_paths, workspace_root=workspace_root, plugin_config=plugin_config,
+            default_timeout=default_timeout, durable=durable, keep_raw=keep_raw,
+            max_output_bytes=max_output_bytes, artifact_patterns=artifact_patterns,
+            use_environment=use_environment, use_bundled=use_bundled))
 
-        self._core = _core.Host(
-            store=_path("store", store) if store is not None else "",
-            plugin_dirs=dirs,
-            use_environment=bool(use_environment),
-            use_bundled=bool(use_bundled),
-            workspace_root=_path("workspace_root", workspace_root) if workspace_root is not None else "",
-            plugin_config=config,
-            default_timeout_seconds=int(math.ceil(default_timeout)),
-            durable=bool(durable),
-            keep_raw=bool(keep_raw),
-            max_output_bytes=max_output_bytes,
-            artifact_patterns=patterns,
-        )
+    @classmethod
+    def _adopt(cls, core: _core.Host) -> "Host":
+        """A Host around an extension Host opened elsewhere (AsyncHost opens it off the loop)."""
+        host = cls.__new__(cls)
+        host._core = core
+        return host
 
     # ---- lifetime ----
 
@@ -264,8 +434,8 @@ class Host(_RunCalls):
 
         Another tenant's run is indistinguishable from a missing one (``run()`` gives None;
         ``events``, ``cancel``, ``resolve_approval`` and a run's event stream raise
-        ``RunNotFound`` with the same message as for an unknown id; ``runs()`` never lists it),
-        and a dispatch naming another tenant is refused (``InvalidDispatch``, field
+        ``RunNotFoundError`` with the same message as for an unknown id; ``runs()`` never lists it),
+        and a dispatch naming another tenant is refused (``InvalidDispatchError``, field
         ``tenantId``). Cheap: make one per request.
         """
         if not isinstance(tenant_id, str):

@@ -1,13 +1,13 @@
 """Run: a handle on one run of a Host."""
 from __future__ import annotations
 
-import asyncio
 import time
-from typing import TYPE_CHECKING, Optional, Union, cast
+import warnings
+from typing import TYPE_CHECKING, Any, Optional, Union, cast
 
 from ._native._core import EventStream
-from ._streams import AsyncEventStream
-from ._types import TERMINAL_EVENT_TYPES, Event, RunInfo, RunStatus
+from ._streams import AsyncEventStream, wait_for_terminal
+from ._types import TERMINAL_EVENT_TYPES, ApprovalScope, Decision, Event, RunInfo, RunStatus
 from .errors import RunhostError, error_class, from_error
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ class Run:
 
     def info(self) -> RunInfo:
         """The run's record, read from the store now. Runs are never deleted: only a store
-        swapped underneath raises ``RunNotFound`` (a ``LookupError``) here."""
+        swapped underneath raises ``RunNotFoundError`` (a ``LookupError``) here."""
         return self._host._info(self._id)
 
     def events(self, after: int = 0) -> EventStream:
@@ -95,9 +95,22 @@ class Run:
         """Asks the run to stop; it ends with ``run.cancelled``. A finished run is left as it is."""
         self._host.cancel(self._id)
 
-    def resolve_approval(self, approval_id: str, allow: bool, reason: str = "") -> None:
-        """Answers the run's pending ``approval.required`` with ``approval_id``."""
-        self._host.resolve_approval(self._id, approval_id, allow, reason)
+    def resolve_approval(
+        self,
+        approval_id: str,
+        *args: Any,
+        decision: Optional[Decision] = None,
+        scope: ApprovalScope = "once",
+        reason: Optional[str] = None,
+        **legacy: Any,
+    ) -> None:
+        """Answers the run's pending ``approval.required`` with ``approval_id``:
+        ``decision="allow"`` or ``"deny"`` (see ``Host.resolve_approval``). The 0.1 form, a
+        positional ``allow`` bool, still works, with a DeprecationWarning."""
+        from ._host import _approval_args  # _host imports this module
+
+        allow, why = _approval_args(args, legacy, decision, scope, reason)  # warns at the caller's line
+        self._host.resolve_approval(self._id, approval_id, decision="allow" if allow else "deny", reason=why)
 
     def _wait_from(self) -> int:
         # The terminal event is the run's newest once it has one: start just before it.
@@ -109,7 +122,7 @@ class Run:
         ``timeout`` (seconds): raise ``TimeoutError`` if it has not ended by then (the run goes
         on). ``check=True``: a run that did not succeed raises its typed error instead
         (``run.failed`` -> the RunhostError subclass of its code; ``run.cancelled`` ->
-        ``Cancelled``), like ``subprocess.run(check=True)``. The GIL is released while waiting;
+        ``RunhostCancelledError``), like ``subprocess.run(check=True)``. The GIL is released while waiting;
         Ctrl-C interrupts it.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -127,22 +140,26 @@ class Run:
                     terminal = ev
         return self._finished(terminal, check)
 
+    async def await_(self, timeout: Optional[float] = None, *, check: bool = False) -> RunInfo:
+        """``await run.await_()``: ``wait()`` for asyncio (``TimeoutError`` after ``timeout``).
+
+        The sync Host's runs name their asyncio helpers with an ``a`` prefix, as the standard
+        library does (``aiter``, ``anext``, ``aclose``): ``aevents()`` and ``await_()`` (a+wait,
+        with PEP 8's trailing underscore since ``await`` is a keyword). Code that is asyncio
+        throughout is better served by ``runhost.AsyncHost``, whose runs have ``events()`` and
+        ``wait()`` themselves.
+        """
+
+        async def open_stream() -> AsyncEventStream:
+            return self.aevents(after=self._wait_from())
+
+        return self._finished(await wait_for_terminal(self._id, open_stream, timeout), check)
+
     async def wait_async(self, timeout: Optional[float] = None, *, check: bool = False) -> RunInfo:
-        """``await run.wait_async()``: ``wait()`` for asyncio (``TimeoutError`` after ``timeout``)."""
-
-        async def last() -> Optional[Event]:
-            terminal: Optional[Event] = None
-            async with self.aevents(after=self._wait_from()) as stream:
-                async for ev in stream:
-                    if ev["type"] in TERMINAL_EVENT_TYPES:
-                        terminal = ev
-            return terminal
-
-        try:
-            terminal = await asyncio.wait_for(last(), timeout)
-        except asyncio.TimeoutError:
-            raise TimeoutError(f"run {self._id} did not end within {timeout} s") from None
-        return self._finished(terminal, check)
+        """Deprecated (0.1's name): ``await_()``."""
+        warnings.warn("Run.wait_async() is deprecated: use await run.await_() (or runhost.AsyncHost)",
+                      DeprecationWarning, stacklevel=2)
+        return await self.await_(timeout, check=check)
 
     def _finished(self, terminal: Optional[Event], check: bool) -> RunInfo:
         if check and terminal is not None:

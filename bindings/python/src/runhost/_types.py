@@ -33,6 +33,7 @@ TERMINAL_EVENT_TYPES = frozenset({"run.completed", "run.failed", "run.cancelled"
 EventSource = Literal["runtime", "device", "host", "policy"]
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 DeviceType = Literal["local", "sandbox", "computer"]
+ApprovalPolicy = Literal["auto", "confirm-risky", "manual"]
 
 
 class Device(TypedDict):
@@ -74,6 +75,7 @@ class _DispatchOptional(TypedDict, total=False):
     command: List[str]
     outputMode: Literal["text", "jsonl"]
     timeoutSeconds: int
+    resumeSessionId: str
 
 
 class DevicePromptDispatch(_DispatchOptional):
@@ -90,8 +92,58 @@ class DevicePromptDispatch(_DispatchOptional):
     deviceId: str
     runtime: str
     prompt: str
-    approvalPolicy: Literal["auto", "confirm-risky", "manual"]
+    approvalPolicy: ApprovalPolicy
     idempotencyKey: str
+
+
+class DispatchFields(TypedDict, total=False):
+    """The same dispatch as keyword arguments, snake_case: ``host.dispatch(tenant_id="t1", ...)``,
+    or ``host.dispatch(**fields)`` with a dict of this type. Every key is optional here because
+    ``tenant_id`` may come from a tenant's view; the keyword signature of ``dispatch`` says which
+    are required, and the host checks them all."""
+
+    tenant_id: str
+    workspace_id: str
+    project_id: str
+    user_id: str
+    device_type: DeviceType
+    device_id: str
+    runtime: str
+    prompt: str
+    cwd: str
+    connectors: List[str]
+    approval_policy: ApprovalPolicy
+    idempotency_key: str
+    command: List[str]
+    output_mode: Literal["text", "jsonl"]
+    timeout_seconds: int
+    resume_session_id: str
+
+
+#: DispatchFields' keys -> DevicePromptDispatch's (the wire's camelCase).
+DISPATCH_FIELD_NAMES: Mapping[str, str] = {
+    "tenant_id": "tenantId",
+    "workspace_id": "workspaceId",
+    "project_id": "projectId",
+    "user_id": "userId",
+    "device_type": "deviceType",
+    "device_id": "deviceId",
+    "runtime": "runtime",
+    "prompt": "prompt",
+    "cwd": "cwd",
+    "connectors": "connectors",
+    "approval_policy": "approvalPolicy",
+    "idempotency_key": "idempotencyKey",
+    "command": "command",
+    "output_mode": "outputMode",
+    "timeout_seconds": "timeoutSeconds",
+    "resume_session_id": "resumeSessionId",
+}
+
+Decision = Literal["allow", "deny"]
+"""An answer to ``approval.required``."""
+ApprovalScope = Literal["once"]
+"""What an answer covers: ``"once"``, this request only (the only scope the host has today)."""
 
 
 def _utc(us: int) -> _dt.datetime:

@@ -13,9 +13,27 @@ def misuse(host: runhost.Host, run: runhost.Run) -> None:
     info = run.wait()
     info.status = "failed"  # E
     runhost.Host(store=3.5)  # E
-    e = runhost.ConnectorAuthorizationMissing("m")
+    e = runhost.ConnectorAuthorizationMissingError("m")
     e.connect_url.startswith("https")  # E
     view = host.for_tenant(7)  # E
     host.for_tenant("t").close()  # E
     host.for_tenant("t").plugins()  # E
     run.host.close()  # E
+
+
+def misuse_dispatch(host: runhost.Host) -> None:
+    host.dispatch(tenant_id="t1", workspace_id="w1")  # E
+    host.dispatch(tenant_id="t1", workspace_id="w1", user_id="u1", device_type="phone", device_id="d1",  # E
+                  runtime="custom", prompt="hi", approval_policy="auto", idempotency_key="k")
+    host.dispatch(tenantId="t1")  # E
+    host.resolve_approval("run_1", "apr_1", decision="maybe")  # E
+    host.resolve_approval("run_1", "apr_1", decision="allow", scope="session")  # E
+
+
+async def misuse_async(host: runhost.AsyncHost) -> None:
+    run = host.dispatch(tenant_id="t1")  # E
+    r = await host.dispatch({"tenantId": "t1"})
+    for ev in r.events():  # E
+        pass
+    await r.resolve_approval("apr_1", True)  # E
+    info: runhost.RunInfo = r.info()  # E

@@ -40,7 +40,7 @@ async def follow_async(run: runhost.Run) -> Optional[runhost.Event]:
     last: Optional[runhost.Event] = None
     async for ev in run.aevents():
         last = ev
-    info: runhost.RunInfo = await run.wait_async(timeout=5.0)
+    info: runhost.RunInfo = await run.await_(timeout=5.0)
     assert info.finished
     return last
 
@@ -49,11 +49,11 @@ def main() -> None:
     with runhost.Host(store="/tmp/x.db", plugin_paths=["/opt/p"], default_timeout=60) as host:
         try:
             run = dispatch_one(host)
-        except runhost.ConnectorAuthorizationMissing as e:
+        except runhost.ConnectorAuthorizationMissingError as e:
             url: Optional[str] = e.connect_url
             print(url, e.recovery.get("action"), e.retryable)
             return
-        except runhost.InvalidDispatch as e:
+        except runhost.InvalidDispatchError as e:
             field: Optional[str] = e.field
             print(field)
             return
@@ -72,7 +72,7 @@ def main() -> None:
         plugins: List[runhost.PluginInfo] = host.plugins()
         print(len(events), [p.id for p in plugins], host.plugin_refusals(), host.plugin_directories())
         host.cancel(run.id)
-        host.resolve_approval(run.id, "apr_1", allow=False, reason="no")
+        host.resolve_approval(run.id, "apr_1", decision="deny", reason="no")
         acme: runhost.TenantView = host.for_tenant("acme")
         mine = acme.dispatch({"workspaceId": "w1", "userId": "u1", "deviceType": "local", "deviceId": "d1",
                               "runtime": "custom", "prompt": "hi", "approvalPolicy": "auto", "idempotencyKey": "k2"})
@@ -82,12 +82,58 @@ def main() -> None:
         print(owner, tenant, found, acme.closed, [r.id for r in acme.runs(status="running")], acme.events(mine.id, after=1))
         try:
             acme.cancel(run.id)
-            acme.resolve_approval(run.id, "apr_1", allow=True)
-        except runhost.RunNotFound as e:
+            acme.resolve_approval(run.id, "apr_1", decision="allow")
+        except runhost.RunNotFoundError as e:
             missing: str = e.code
             print(missing)
         except LookupError:
             pass
         cls = errors.BY_CODE["policy_denied"]
         assert issubclass(cls, runhost.RunhostError)
-        print(runhost.default_store_path(), runhost.bundled_plugin_dir(), runhost.PolicyDenied.CODE)
+        print(runhost.default_store_path(), runhost.bundled_plugin_dir(), runhost.PolicyDeniedError.CODE)
+
+
+def dispatch_with_keywords(host: runhost.Host) -> runhost.Run:
+    view = host.for_tenant("acme")
+    view.dispatch(workspace_id="w1", user_id="u1", device_type="local", device_id="d1", runtime="custom",
+                  prompt="hi", approval_policy="auto", idempotency_key="k3", command=["make"])
+    fields: runhost.DispatchFields = {"tenant_id": "t1", "prompt": "hi"}
+    print(fields)
+    return host.dispatch(tenant_id="t1", workspace_id="w1", user_id="u1", device_type="local", device_id="d1",
+                         runtime="custom", prompt="hi", approval_policy="auto", idempotency_key="k",
+                         command=["echo", "hi"], output_mode="text", timeout_seconds=60)
+
+
+def answer(host: runhost.Host, run: runhost.Run) -> None:
+    host.resolve_approval(run.id, "apr_1", decision="allow")
+    host.resolve_approval(run.id, "apr_1", decision="deny", scope="once", reason="no")
+    run.resolve_approval("apr_1", decision="deny", reason=None)
+
+
+async def with_async_host() -> List[runhost.Event]:
+    async with runhost.AsyncHost(store="/tmp/x.db", workspace_root="/tmp", max_workers=2) as host:
+        run: runhost.AsyncRun = await host.dispatch(
+            tenant_id="t1", workspace_id="w1", user_id="u1", device_type="local", device_id="d1",
+            runtime="custom", prompt="hi", approval_policy="auto", idempotency_key="k", command=["echo", "hi"])
+        same: runhost.AsyncRun = await host.dispatch({"tenantId": "t1", "workspaceId": "w1", "userId": "u1",
+                                                      "deviceType": "local", "deviceId": "d1", "runtime": "custom",
+                                                      "prompt": "hi", "approvalPolicy": "auto", "idempotencyKey": "k"})
+        events: List[runhost.Event] = []
+        async for ev in run.events(after=0):
+            events.append(ev)
+        info: runhost.RunInfo = await run.wait(timeout=5.0, check=True)
+        status: runhost.RunStatus = (await same.info()).status
+        await run.cancel()
+        await run.resolve_approval("apr_1", decision="allow", reason="ok")
+        await host.resolve_approval(run.id, "apr_1", decision="deny")
+        view: runhost.AsyncTenantView = host.for_tenant("acme")
+        found: Optional[runhost.AsyncRun] = await view.run(run.id)
+        runs: List[runhost.RunInfo] = await view.runs(status="running")
+        stored: List[runhost.Event] = await host.events(run.id, after=1)
+        plugins: List[runhost.PluginInfo] = await host.plugins()
+        print(info.last_seq, status, found, runs, stored, plugins, host.store_path, host.closed)
+        try:
+            await view.cancel("run_x")
+        except runhost.RunNotFoundError as e:
+            print(e.code)
+        return events
