@@ -26,7 +26,7 @@ class RunCalls {
    * tenant's view tenantId may be left out (it is the view's); naming another is refused.
    */
   async dispatch(request, options) {
-    const { signal } = check.options('dispatch options', options);
+    const { signal } = check.options('dispatch', options, ['signal']);
     check.signal('signal', signal)?.throwIfAborted();
     const json = check.dispatchJson(request, invalidDispatch);
     const r = await call((await this._use()).dispatch(json, this._scope));
@@ -58,13 +58,21 @@ class RunCalls {
     await call((await this._use()).cancel(runId, this._scope));
   }
 
-  /** Answers an approval.required of a run waiting for it. */
-  async resolveApproval(runId, approvalId, allow, reason = '') {
-    check.runId(runId);
-    check.nonEmptyString('approvalId', approvalId);
-    check.boolean('allow', allow);
-    check.string('reason', reason);
-    await call((await this._use()).resolveApproval(runId, approvalId, allow, reason, this._scope));
+  /**
+   * Answers an approval.required of a run waiting for it:
+   * `{ runId, approvalId, decision: 'allow' | 'deny', scope: 'once', reason }`; `requestId` is a
+   * synonym of `approvalId`. The positional (runId, approvalId, allow, reason) is deprecated.
+   */
+  async resolveApproval(answer, ...positional) {
+    let a;
+    if (typeof answer === 'string' || positional.length > 0) {
+      check.deprecatedPositionalApproval('host.resolveApproval');
+      const [approvalId, allow, reason = ''] = positional;
+      a = { runId: check.runId(answer), approvalId: check.nonEmptyString('approvalId', approvalId), allow: check.boolean('allow', allow), reason: check.string('reason', reason) };
+    } else {
+      a = check.approvalAnswer('resolveApproval', answer, { withRunId: true });
+    }
+    await call((await this._use()).resolveApproval(a.runId, a.approvalId, a.allow, a.reason, this._scope));
   }
 
   async _info(runId) {
@@ -83,7 +91,7 @@ class RunCalls {
 
   /** Run records, newest first; in a tenant's view only that tenant's. */
   async runs(filter) {
-    const { tenantId = null, status = null, limit = 100 } = check.options('runs filter', filter);
+    const { tenantId = null, status = null, limit = 100 } = check.options('runs', filter, ['tenantId', 'status', 'limit']);
     if (tenantId !== null) check.nonEmptyString('tenantId', tenantId);
     if (status !== null) check.nonEmptyString('status', status);
     check.integer('limit', limit, 1);
@@ -92,7 +100,7 @@ class RunCalls {
 
   /** Stored events of a run with seq > after (at most `limit`), without waiting. */
   async events(runId, options) {
-    const { after = 0, limit = 10000 } = check.options('events options', options);
+    const { after = 0, limit = 10000 } = check.options('events', options, ['after', 'limit']);
     check.runId(runId);
     check.after(after);
     check.integer('limit', limit, 1);

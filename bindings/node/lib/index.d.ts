@@ -340,6 +340,34 @@ export interface RunEvents {
   error: [error: EventHandlerError | RunhostError | HostClosedError];
 }
 
+/** run.events() options. */
+export interface EventsOptions {
+  /** Only events with seq > after (default 0: from the first). */
+  after?: number;
+  /** Ends the iteration: the pending step rejects with signal.reason (an AbortError by default); the run goes on. */
+  signal?: AbortSignal;
+}
+
+/** 'allow' lets the action (or the run) go on; 'deny' refuses it (the run fails with policy_denied). */
+export type ApprovalDecision = 'allow' | 'deny';
+/** How far an answer reaches. Only 'once' (this request alone, the default) is supported today. */
+export type ApprovalScope = 'once';
+
+/** The answer to an approval.required event, given to run.resolveApproval(). */
+export type ApprovalAnswer = (
+  | { /** The event's payload.approval_id. */ approvalId: string; requestId?: string }
+  | { /** A synonym of approvalId. */ requestId: string; approvalId?: string }
+) & {
+  decision: ApprovalDecision;
+  /** Default 'once'; anything else is refused (TypeError) until approval scopes exist. */
+  scope?: ApprovalScope;
+  /** Recorded in approval.resolved (and in the run.failed of a denial). */
+  reason?: string;
+};
+
+/** The answer given to host.resolveApproval(): the run it is for, and the answer. */
+export type HostApprovalAnswer = ApprovalAnswer & { runId: string };
+
 export interface WaitOptions {
   /** Reject with the error of a run.failed (or CancelledError) instead of resolving. */
   check?: boolean;
@@ -357,10 +385,13 @@ export class Run extends EventEmitter {
   /** Where the run came from: the Host, or the TenantView it was got through (whose scope it keeps). */
   readonly host: Host | TenantView;
   /** The events with seq > after (default 0): stored, then live, ending after the terminal event. */
-  events(options?: { after?: number }): EventStream;
+  events(options?: EventsOptions): EventStream;
   /** The final record, once the run has ended. */
   wait(options?: WaitOptions): Promise<RunInfo>;
   cancel(): Promise<void>;
+  /** Answers an approval.required of this run. */
+  resolveApproval(answer: ApprovalAnswer): Promise<void>;
+  /** @deprecated pass one object: resolveApproval({ approvalId, decision, reason }). */
   resolveApproval(approvalId: string, allow: boolean, reason?: string): Promise<void>;
   refresh(): Promise<RunInfo | null>;
 
@@ -384,7 +415,12 @@ declare class RunCalls<Dispatch> {
   dispatch(request: Dispatch, options?: { signal?: AbortSignal }): Promise<Run>;
   /** @throws RunNotFoundError no such run (in a TenantView: none of the tenant's). */
   cancel(runId: string): Promise<void>;
-  /** @throws RunNotFoundError no such run (in a TenantView: none of the tenant's). */
+  /**
+   * Answers an approval.required of a run waiting for it.
+   * @throws RunNotFoundError no such run (in a TenantView: none of the tenant's).
+   */
+  resolveApproval(answer: HostApprovalAnswer): Promise<void>;
+  /** @deprecated pass one object: resolveApproval({ runId, approvalId, decision, reason }). */
   resolveApproval(runId: string, approvalId: string, allow: boolean, reason?: string): Promise<void>;
   /** Any run of the store (this host's, another process's, one from before a restart), or null (in a TenantView: null for another tenant's). */
   run(runId: string): Promise<Run | null>;

@@ -1,25 +1,34 @@
 'use strict';
-// Loads the addon: $RUNHOST_NODE_ADDON, else <repo>/build/node/addon/runhost.node (or
-// $RUNHOST_NODE_BUILD_DIR/addon/runhost.node), where npm install (scripts/build.js) puts it.
+// Loads the addon, found relative to this package (lib/platform.js), never through the build
+// directory or an environment variable, so an installed package works wherever it was built:
+//   1. native/        a source build on this machine (npm install built it: no prebuilt fitted,
+//                     or the package was installed from a clone)
+//   2. prebuilds/<platform>/   the prebuilt of a packed tarball (npm pack), for this platform
+// RUNHOST_NODE_ADDON names another addon file instead (a developer's own build).
 const fs = require('node:fs');
-const path = require('node:path');
+const { platformTag, nativeDir, prebuiltDir, addonIn } = require('./platform');
 
 function candidates() {
-  const out = [];
-  if (process.env.RUNHOST_NODE_ADDON) out.push(process.env.RUNHOST_NODE_ADDON);
-  if (process.env.RUNHOST_NODE_BUILD_DIR) out.push(path.join(process.env.RUNHOST_NODE_BUILD_DIR, 'addon', 'runhost.node'));
-  // lib/ → bindings/node → bindings → repo. realpath: npm install ./bindings/node links the package.
-  const repo = path.resolve(fs.realpathSync(__dirname), '..', '..', '..');
-  out.push(path.join(repo, 'build', 'node', 'addon', 'runhost.node'));
-  return out;
+  if (process.env.RUNHOST_NODE_ADDON) return [process.env.RUNHOST_NODE_ADDON];
+  return [addonIn(nativeDir()), addonIn(prebuiltDir())];
 }
 
 function load() {
-  const tried = candidates();
-  for (const file of tried) {
-    if (fs.existsSync(file)) return require(file);
+  const tried = [];
+  for (const file of candidates()) {
+    if (!fs.existsSync(file)) {
+      tried.push(`${file} (missing)`);
+      continue;
+    }
+    try {
+      return require(file);
+    } catch (e) {
+      // A prebuilt that does not load here (an older glibc, say): the next candidate may.
+      tried.push(`${file} (${e.message.split('\n')[0]})`);
+    }
   }
-  throw new Error(`runhost: the addon is not built (looked in ${tried.join(', ')}); run npm install in bindings/node`);
+  throw new Error(`runhost: no addon loads on ${platformTag()}: tried ${tried.join('; ')}. ` +
+    'Reinstall the package (npm install builds it from source where no prebuilt fits; set RUNHOST_NODE_FROM_SOURCE=1 to force that)');
 }
 
 module.exports = load();

@@ -29,10 +29,14 @@ class Run extends EventEmitter {
 
   get host() { return this._host; }
 
-  /** The run's events with seq > after: stored, then live, ending after the terminal event. */
+  /**
+   * The run's events with seq > after: stored, then live, ending after the terminal event.
+   * `signal` ends the iteration: the pending (or next) step rejects with the signal's reason (an
+   * AbortError unless abort() was given another), as fetch() does; the run goes on.
+   */
   events(options) {
-    const { after = 0 } = check.options('events options', options);
-    return new EventStream(this._host, this.id, after);
+    const { after = 0, signal } = check.options('events', options, ['after', 'signal']);
+    return new EventStream(this._host, this.id, after, check.signal('signal', signal));
   }
 
   async _pump() {
@@ -83,20 +87,12 @@ class Run extends EventEmitter {
    * recovery), and a cancelled one with CancelledError. `signal` stops waiting (the run goes on).
    */
   async wait(options) {
-    const { check: checkFailure = false, signal } = check.options('wait options', options);
+    const { check: checkFailure = false, signal } = check.options('wait', options, ['check', 'signal']);
     check.boolean('check', checkFailure);
     check.signal('signal', signal)?.throwIfAborted();
     const info = await this.refresh();
-    const stream = this.events({ after: Math.max(0, (info?.lastSeq ?? 0) - 1) });
-    const stop = () => { stream.return(); };
-    signal?.addEventListener('abort', stop, { once: true });
     let last = null;
-    try {
-      for await (const ev of stream) last = ev;
-    } finally {
-      signal?.removeEventListener('abort', stop);
-    }
-    signal?.throwIfAborted();
+    for await (const ev of this.events({ after: Math.max(0, (info?.lastSeq ?? 0) - 1), signal })) last = ev;
     const final = await this.refresh();
     if (checkFailure) {
       const error = fromEvent(last);
@@ -107,8 +103,22 @@ class Run extends EventEmitter {
 
   /** Cancels the run (a finished run is left as it is). */
   cancel() { return this._host.cancel(this.id); }
-  /** Answers the approval.required `approvalId` of this run. */
-  resolveApproval(approvalId, allow, reason = '') { return this._host.resolveApproval(this.id, approvalId, allow, reason); }
+  /**
+   * Answers an approval.required of this run: `{ approvalId, decision: 'allow' | 'deny', scope:
+   * 'once', reason }` (`requestId` is a synonym of `approvalId`). The positional
+   * (approvalId, allow, reason) is deprecated.
+   */
+  async resolveApproval(answer, ...positional) {
+    if (typeof answer === 'string' || positional.length > 0) {
+      check.deprecatedPositionalApproval('run.resolveApproval');
+      const [allow, reason = ''] = positional;
+      check.nonEmptyString('approvalId', answer);
+      check.boolean('allow', allow);
+      return this._host.resolveApproval({ runId: this.id, approvalId: answer, decision: allow ? 'allow' : 'deny', reason: check.string('reason', reason) });
+    }
+    const a = check.approvalAnswer('resolveApproval', answer, { withRunId: false });
+    return this._host.resolveApproval({ runId: this.id, approvalId: a.approvalId, decision: a.allow ? 'allow' : 'deny', reason: a.reason });
+  }
   /** The run's record as stored now (status, lastSeq, errorCode...). */
   refresh() { return this._host._info(this.id); }
 }

@@ -17,8 +17,11 @@ const PAGE_EVENTS = 4096;
 const PAGE_BYTES = 4 << 20;
 
 class EventStream {
-  /** Made by run.events(); `host` is the Host or the TenantView the run came from (lib/host.js). */
-  constructor(host, runId, after = 0) {
+  /**
+   * Made by run.events(); `host` is the Host or the TenantView the run came from (lib/host.js).
+   * `signal` (an AbortSignal, or undefined) ends the stream: see _step.
+   */
+  constructor(host, runId, after = 0, signal = undefined) {
     this._host = host;
     this._runId = runId;
     this._cursor = check.after(after);
@@ -35,6 +38,8 @@ class EventStream {
     this._done = false;         // nothing more will be returned
     this._iterated = false;     // [Symbol.asyncIterator]() was called
     this._busy = false;         // a next() is in progress
+    this._signal = signal;
+    this._onAbort = null;       // the abort listener, while a loop reads the stream
   }
 
   /** The run's id. */
@@ -57,6 +62,8 @@ class EventStream {
 
   _finish() {
     this._done = true;
+    if (this._onAbort) this._signal.removeEventListener('abort', this._onAbort);
+    this._onAbort = null;
     this._page = [];
     this._next = 0;
     if (this._watcher) this._watcher.close();
@@ -85,7 +92,8 @@ class EventStream {
       else this._watcher.unref();  // ref'd only while waiting (below)
       return;  // read again: events may have come before the watcher existed
     }
-    if (this._seen > this._cursor || this._runEnded || this._done) return;
+    // Each of these may have happened while the page was read: then there is nothing to wait for.
+    if (this._seen > this._cursor || this._runEnded || this._done || this._signal?.aborted) return;
     this._watcher.ref();
     try {
       await new Promise((resolve) => { this._wake = resolve; });
@@ -94,8 +102,16 @@ class EventStream {
     }
   }
 
+  // Aborting the signal ends the stream as fetch() and Node's own iterators do: the step in
+  // progress (or the next one) rejects with signal.reason, and the stream is closed. A wait for a
+  // live event is woken at once; a page read in progress (milliseconds) finishes first.
   async _step() {
+    if (this._signal && !this._onAbort && !this._done) {
+      this._onAbort = () => this._onWake(0, false, null);
+      this._signal.addEventListener('abort', this._onAbort, { once: true });
+    }
     for (;;) {
+      if (!this._done) this._signal?.throwIfAborted();
       if (this._next < this._page.length) {
         const ev = this._page[this._next++];
         this._cursor = ev.seq;

@@ -8,7 +8,7 @@ const { fileURLToPath } = require('node:url');
 function describe(value) {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return value.constructor?.name ? `a ${value.constructor.name}` : 'an object';
+  if (typeof value === 'object') return value.constructor?.name && value.constructor !== Object ? `a ${value.constructor.name}` : 'an object';
   if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)}`;
   return `${typeof value} ${String(value)}`;
 }
@@ -59,9 +59,25 @@ function list(name, value, each) {
   return value.map((v, i) => each(`${name}[${i}]`, v));
 }
 
-function options(name, value) {
+/**
+ * The options object of `call` ('Host', 'run.events()'...), with only the keys `known`: an
+ * unknown one (a misspelt `sginal`) is a TypeError naming it and the options there are, the same
+ * for every call, rather than an option silently ignored.
+ */
+function options(call, value, known) {
   if (value === undefined) return {};
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw typeError(name, 'an object', value);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw typeError(`${call} options`, 'an object', value);
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) throw new TypeError(`unknown ${call} option ${JSON.stringify(key)} (the options: ${known.join(', ')})`);
+  }
+  return value;
+}
+
+/** One of `values` (a TypeError naming the argument and the values otherwise). */
+function oneOf(name, value, values) {
+  if (!values.includes(value)) {
+    throw new TypeError(`${name} must be ${values.map((v) => JSON.stringify(v)).join(' or ')}, not ${describe(value)}`);
+  }
   return value;
 }
 
@@ -88,12 +104,10 @@ const HOST_OPTIONS = {
 };
 
 function hostOptions(value) {
-  const given = options('Host options', value);
+  const given = options('Host', value, Object.keys(HOST_OPTIONS));
   const out = {};
   for (const [key, v] of Object.entries(given)) {
-    const check = HOST_OPTIONS[key];
-    if (!check) throw new TypeError(`unknown Host option ${JSON.stringify(key)} (the options: ${Object.keys(HOST_OPTIONS).join(', ')})`);
-    if (v !== undefined) out[key] = check(key, v);
+    if (v !== undefined) out[key] = HOST_OPTIONS[key](key, v);
   }
   return out;
 }
@@ -145,8 +159,44 @@ function signal(name, value) {
   return value;
 }
 
+let warnedPositional = false;
+/** The old positional resolveApproval(..., allow, reason): works, with one DeprecationWarning per process. */
+function deprecatedPositionalApproval(call) {
+  if (warnedPositional) return;
+  warnedPositional = true;
+  process.emitWarning(`${call}(…, approvalId, allow, reason) with positional arguments is deprecated: pass one object, ` +
+    `${call}({ ${call.startsWith('run.') ? '' : 'runId, '}approvalId, decision: 'allow' | 'deny', reason })`,
+  { type: 'DeprecationWarning', code: 'RUNHOST_DEP0001' });
+}
+
+/**
+ * An answer to an approval.required: { runId?, approvalId (or requestId, its synonym), decision,
+ * scope, reason } checked, as { runId, approvalId, allow, reason } for the addon.
+ */
+function approvalAnswer(call, value, { withRunId }) {
+  const keys = [...(withRunId ? ['runId'] : []), 'approvalId', 'requestId', 'decision', 'scope', 'reason'];
+  if (value === undefined) throw new TypeError(`${call} takes an answer: { ${keys.join(', ')} }`);
+  const o = options(call, value, keys);
+  if (withRunId) nonEmptyString('runId', o.runId);
+  if (o.approvalId !== undefined && o.requestId !== undefined && o.approvalId !== o.requestId) {
+    throw new TypeError(`approvalId and requestId are two names for the same id (the event's approval_id), and they differ: ${JSON.stringify(o.approvalId)}, ${JSON.stringify(o.requestId)}`);
+  }
+  const approvalId = o.approvalId ?? o.requestId;
+  if (approvalId === undefined) throw new TypeError(`${call} needs approvalId (the approval.required event's payload.approval_id; requestId is accepted too)`);
+  nonEmptyString(o.approvalId !== undefined ? 'approvalId' : 'requestId', approvalId);
+  oneOf('decision', o.decision, ['allow', 'deny']);
+  const scope = o.scope ?? 'once';
+  if (scope !== 'once') {
+    throw new TypeError(`scope ${typeof scope === 'string' ? JSON.stringify(scope) : describe(scope)} is not supported: ` +
+      'the only scope today is "once" (this request alone), the default');
+  }
+  const reason = o.reason === undefined ? '' : string('reason', o.reason);
+  return { runId: o.runId, approvalId, allow: o.decision === 'allow', reason };
+}
+
 module.exports = {
-  describe, string, nonEmptyString, boolean, integer, options, signal, hostOptions, dispatchJson,
+  approvalAnswer, deprecatedPositionalApproval,
+  describe, string, nonEmptyString, boolean, integer, options, oneOf, signal, hostOptions, dispatchJson,
   runId: (v) => nonEmptyString('runId', v),
   after: (v) => integer('after', v, 0),
 };

@@ -41,7 +41,7 @@ test('wrong arguments to the methods are TypeErrors or RangeErrors naming the ar
     [() => host.events('run_x', 3), TypeError, /events options must be an object/],
     [() => host.runs({ limit: 0 }), RangeError, /limit must be an integer >= 1/],
     [() => host.runs({ tenantId: 7 }), TypeError, /tenantId must be a non-empty string/],
-    [() => host.resolveApproval('run_x', 'apr_x', 'yes'), TypeError, /allow must be a boolean/],
+    [() => host.resolveApproval({ runId: 'run_x', approvalId: 'apr_x', decision: 'yes' }), TypeError, /decision must be "allow" or "deny", not the string "yes"/],
     [() => host.dispatch(sh('true'), { signal: 'stop' }), TypeError, /signal must be an AbortSignal/],
   ];
   for (const [call, cls, message] of cases) {
@@ -69,7 +69,7 @@ test('every call after close() rejects with HostClosedError; close() is idempote
   await closing;
   for (const call of [
     () => host.dispatch(sh('true')), () => host.runs(), () => host.run(run.id), () => host.events(run.id),
-    () => host.cancel(run.id), () => host.resolveApproval(run.id, 'apr_x', true), () => host.plugins(),
+    () => host.cancel(run.id), () => host.resolveApproval({ runId: run.id, approvalId: 'apr_x', decision: 'allow' }), () => host.plugins(),
     () => run.refresh(), () => run.cancel(), () => run.wait(), () => collect(run.events()),
   ]) {
     await assert.rejects(call(), HostClosedError, call.toString());

@@ -151,8 +151,8 @@ test('approvals: a policy that asks; allow starts the run, deny fails it with po
       assert.equal(ev.source, 'policy');
       assert.match(ev.payload.reason, /the prompt asks for a person/);
       assert.equal((await run.refresh()).status, 'queued', 'nothing starts before the answer');
-      await assert.rejects(run.resolveApproval('apr_not_this_one', true), runhost.RunhostError);
-      await run.resolveApproval(ev.payload.approval_id, true, 'ok by ops');
+      await assert.rejects(run.resolveApproval({ approvalId: 'apr_not_this_one', decision: 'allow' }), runhost.RunhostError);
+      await run.resolveApproval({ approvalId: ev.payload.approval_id, decision: 'allow', reason: 'ok by ops' });
     }
   }
   checkStream(seen);
@@ -162,7 +162,7 @@ test('approvals: a policy that asks; allow starts the run, deny fails it with po
 
   const denied = await host.dispatch(sh('echo never', { prompt: 'drop the table [ask]' }));
   denied.on('event', (ev) => {
-    if (ev.type === 'approval.required') host.resolveApproval(denied.id, ev.payload.approval_id, false, 'not on a Friday');
+    if (ev.type === 'approval.required') host.resolveApproval({ runId: denied.id, approvalId: ev.payload.approval_id, decision: 'deny', reason: 'not on a Friday' });
   });
   await assert.rejects(denied.wait({ check: true }), (e) => e instanceof runhost.PolicyDeniedError && /not on a Friday/.test(e.message));
   assert.deepEqual((await host.events(denied.id)).map((e) => e.type), ['approval.required', 'approval.resolved', 'run.failed']);

@@ -84,9 +84,9 @@ test('another tenant\'s approval cannot be answered', async (t) => {
   assert.equal(asked.type, 'approval.required');
   const approvalId = asked.payload.approval_id;
   const view = host.forTenant('a');
-  await refusal((id) => view.resolveApproval(id, approvalId, true, 'not mine to give'), bRun.id);
+  await refusal((id) => view.resolveApproval({ runId: id, approvalId, decision: 'allow', reason: 'not mine to give' }), bRun.id);
   assert.equal((await bRun.refresh()).status, 'queued', 'b\'s run still waits for b\'s answer');
-  await bRun.resolveApproval(approvalId, true, 'ok by b');  // through b's view: the run keeps its scope
+  await bRun.resolveApproval({ approvalId, decision: 'allow', reason: 'ok by b' });  // through b's view: the run keeps its scope
   const rest = await collect(stream);
   assert.deepEqual(rest.map((ev) => ev.type), ['approval.resolved', 'run.started', 'command.output', 'run.completed']);
   assert.equal(rest[0].payload.reason, 'ok by b');
@@ -154,7 +154,7 @@ test('an unknown run is run_not_found everywhere', async (t) => {
   const calls = [
     (id) => host.events(id),
     (id) => host.cancel(id),
-    (id) => host.resolveApproval(id, 'apr_x', true),
+    (id) => host.resolveApproval({ runId: id, approvalId: 'apr_x', decision: 'allow' }),
     (id) => collect(new EventStream(host, id)),
   ];
   for (const call of calls) {

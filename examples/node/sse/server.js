@@ -198,7 +198,8 @@ function drained(res) {
  * (at shutdown: without the `end` message, so a browser reconnects, with Last-Event-ID, later).
  */
 function createApp(host, { command = DEFAULT_COMMAND, log = console.log } = {}) {
-  const streams = new Set(); // one stop() per open event stream
+  // Aborted at shutdown: every open event stream stops following its run (run.events' signal).
+  const shutdown = new AbortController();
   let closing = false;
   // Every request acts as its tenant: another tenant's run id gets the 404 of an unknown one, and
   // a dispatch cannot land in another tenant. (The Host itself is the operator's view.)
@@ -260,37 +261,35 @@ function createApp(host, { command = DEFAULT_COMMAND, log = console.log } = {}) 
     res.flushHeaders();
     if (res.destroyed) return; // the client went away while the run was looked up
 
-    // No thread per client: the stream awaits its run's next event on this event loop.
-    const events = run.events({ after });
-    let stopped = null; // why the stream stopped early: 'client' or 'shutdown'
-    const stop = (why) => {
-      stopped ??= why;
-      events.return(); // stop following the run; the run itself goes on
-    };
-    const onClose = () => { if (!res.writableFinished) stop('client'); };
-    const entry = () => stop('shutdown');
+    // No thread per client: the stream awaits its run's next event on this event loop. It stops
+    // following the run (the run itself goes on) when the client goes away or the server shuts
+    // down: either signal ends the loop with an AbortError.
+    const clientGone = new AbortController();
+    const onClose = () => { if (!res.writableFinished) clientGone.abort(); };
     res.on('close', onClose); // the connection closed (or the response ended: writableFinished)
-    streams.add(entry);
+    const events = run.events({ after, signal: AbortSignal.any([clientGone.signal, shutdown.signal]) });
     // A comment line now and then: proxies do not time out a quiet stream, and a dead peer shows.
     const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS).unref();
     try {
       for await (const ev of events) {
         if (!res.write(sse(ev))) await drained(res); // a slow client slows its own reads, nobody else
-        if (stopped) break;
       }
-      if (stopped === 'client') log(`events of ${runId}: the client went away after seq ${events.cursor}; the run goes on`);
-      else if (stopped === 'shutdown') res.end();
-      else res.end(END);
+      res.end(END);
     } catch (e) {
-      // The headers are sent: say why in the stream, then end it.
-      const err = fromRunhost(e);
-      const body = err instanceof HttpError ? err.body : { code: 'internal', message: 'internal error' };
-      console.error(`events of ${runId}: ${e.stack ?? e}`);
-      if (!res.destroyed) res.end(`event: stream.error\ndata: ${JSON.stringify(body)}\n\n`);
+      if (clientGone.signal.aborted) {
+        log(`events of ${runId}: the client went away after seq ${events.cursor}; the run goes on`);
+      } else if (shutdown.signal.aborted) {
+        res.end(); // without `end`: the browser reconnects, with Last-Event-ID, once we are back
+      } else {
+        // The headers are sent: say why in the stream, then end it.
+        const err = fromRunhost(e);
+        const body = err instanceof HttpError ? err.body : { code: 'internal', message: 'internal error' };
+        console.error(`events of ${runId}: ${e.stack ?? e}`);
+        if (!res.destroyed) res.end(`event: stream.error\ndata: ${JSON.stringify(body)}\n\n`);
+      }
     } finally {
       clearInterval(heartbeat);
       res.off('close', onClose);
-      streams.delete(entry);
     }
   }
 
@@ -346,7 +345,7 @@ function createApp(host, { command = DEFAULT_COMMAND, log = console.log } = {}) 
 
   function endStreams() {
     closing = true;
-    for (const stop of [...streams]) stop();
+    shutdown.abort();
   }
 
   return { handle, endStreams };

@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const info: RunInfo = run.info;
   const status: RunStatus = info.status;
   void status;
-  const stream: EventStream = run.events({ after: info.lastSeq });
+  const stream: EventStream = run.events({ after: info.lastSeq, signal: ac.signal });
   const cursor: number = stream.cursor;
   void cursor;
   for await (const ev of stream) {
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
         void code; void action;
         break;
       }
-      case 'approval.required': await run.resolveApproval(e.payload.approval_id, true); break;
+      case 'approval.required': await run.resolveApproval({ approvalId: e.payload.approval_id, decision: 'allow', reason: 'ok' }); break;
       case 'preview.ready': { const port: number = e.payload.port; void port; break; }
       default: { const t: string = e.type; void t; }
     }
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
   void found; void listed; void page;
   try {
     await acme.cancel(run.id);
-    await acme.resolveApproval(run.id, 'apr_1', true);
+    await acme.resolveApproval({ runId: run.id, requestId: 'apr_1', decision: 'deny', scope: 'once' });
   } catch (e) {
     if (e instanceof RunNotFoundError) { const c: 'run_not_found' = e.code; void c; }
     if (e instanceof StoreUnavailableError) { const c: 'store_unavailable' = e.code; void c; }
@@ -115,6 +115,17 @@ async function mistakes(host: Host): Promise<void> {
   await host.dispatch({ tenantId: 't', workspaceId: 'w', userId: 'u', deviceType: 'phone', deviceId: 'd', runtime: 'custom', prompt: '', approvalPolicy: 'auto', idempotencyKey: 'k' });
   // @ts-expect-error after is a number
   host.events('run_x', { after: '3' });
+  const run = await host.run('run_x');
+  // @ts-expect-error an unknown events() option (refused at run time too)
+  run?.events({ sginal: new AbortController().signal });
+  // @ts-expect-error decision is 'allow' or 'deny'
+  await run?.resolveApproval({ approvalId: 'a', decision: true });
+  // @ts-expect-error only the 'once' scope exists today
+  await run?.resolveApproval({ approvalId: 'a', decision: 'allow', scope: 'session' });
+  // @ts-expect-error an answer names the approval
+  await run?.resolveApproval({ decision: 'allow' });
+  // @ts-expect-error the Host's form names the run
+  await host.resolveApproval({ approvalId: 'a', decision: 'deny' });
   // @ts-expect-error there is no 'data' event
   (await host.run('run_x'))?.on('data', () => {});
   // @ts-expect-error unknown Host option
