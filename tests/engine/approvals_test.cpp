@@ -88,5 +88,30 @@ TEST(Approvals, RunsThePolicyDoesNotAskAboutStartAtOnce) {
   EXPECT_EQ(f.types(), (std::vector<std::string>{"run.started", "run.completed"}));
 }
 
+// Two actions reported at once: the first denied, the second one a policy asks about. The run
+// fails for the first, every time: a decision, once made, is not overtaken by a later one. (The
+// asked-about text is spelt with an octal escape in the argv, which printf turns into the
+// letter, so the ask fixture, which asks when the
+// request's text holds "needs approval", asks about the second action and not at run.start.)
+TEST(Approvals, TheFirstDecisionThatStopsARunIsTheOneItFailsWith) {
+  HostOptions options = with_ask_policy();
+  options.plugin_config["deny-pattern"] = R"({"patterns": ["rm -rf*"]})";
+  TestHost host(options);
+  const std::string denied = R"({"type":"tool.started","payload":{"tool_call_id":"t1","kind":"command","name":"shell","input":{"command":"rm -rf build"}}})";
+  const std::string asked =
+      R"J({"type":"tool.started","payload":{"tool_call_id":"t2","kind":"command","name":"shell","input":{"command":"deploy (needs appr\157val)"}}})J";
+  for (int i = 0; i < 10; ++i) {
+    json d = custom_dispatch({"sh", "-c", "echo '" + denied + "'; printf '" + asked + "\\n'; sleep 5"}, "first-" + std::to_string(i));
+    d["outputMode"] = "jsonl";
+    const auto f = host.run(d);
+    ASSERT_FALSE(f.events.empty());
+    const auto end = json::parse(f.events.back().json);
+    ASSERT_EQ(end["type"], "run.failed") << f.events.back().json;
+    EXPECT_EQ(end["payload"]["error"]["code"], "policy_denied");
+    EXPECT_NE(end["payload"]["error"]["message"].get<std::string>().find("deny-pattern"), std::string::npos)
+        << "run " << i << ": " << end["payload"]["error"]["message"];
+  }
+}
+
 }  // namespace
 }  // namespace runhost::testing

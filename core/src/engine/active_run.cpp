@@ -262,7 +262,9 @@ void ActiveRun::fail(const Error& error_in) {
     error.recovery_json = json{{"action", action}}.dump();
   }
   if (process_) {  // stop it; its exit ends the run with this failure instead of the adapter's ending
-    forced_failure_ = std::move(error);
+    // The first reason to stop is the one the run fails with: what the runtime reports while it
+    // is being stopped (more actions a policy refuses) must not overtake it.
+    if (!forced_failure_) forced_failure_ = std::move(error);
     process_->terminate(RH_EXIT_FLAG_CANCELLED);
     return;
   }
@@ -373,7 +375,7 @@ rh_status ActiveRun::emit(const rh_event& event) noexcept try {
 }
 
 void ActiveRun::check_action(const json& tool_started) {
-  if (host_.policies().empty()) return;
+  if (host_.policies().empty() || forced_failure_) return;  // already stopping: decided
   json action{{"kind", tool_started.value("kind", std::string("tool")) == "command" ? "command" : "tool"},
               {"name", tool_started.value("name", std::string())},
               {"input", tool_started.value("input", json())}};
