@@ -76,8 +76,12 @@ def test_a_partly_read_stream_goes_on_where_it_stopped(host):
     assert [e["seq"] for e in head + tail] == list(range(1, len(head) + len(tail) + 1))
 
 
+# The child restores Python's own SIGINT handler: a process started in the background by a
+# non-interactive shell (`cmd &`, as a CI job may be) inherits SIGINT ignored, and Python then
+# leaves it ignored, so Ctrl-C would never reach it whatever the binding does.
 KEYBOARD_INTERRUPT_CHILD = """
-import sys, time, json, runhost
+import sys, time, json, signal, runhost
+signal.signal(signal.SIGINT, signal.default_int_handler)
 store, workspace, dispatch, mode = sys.argv[1:5]
 host = runhost.Host(store=store, workspace_root=workspace, use_environment=False)
 run = host.dispatch(json.loads(dispatch))

@@ -5,8 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "store/schema.hpp"
@@ -124,9 +127,14 @@ Result<std::unique_ptr<sqlite::Connection>> open_writer(const std::filesystem::p
   // switches it to WAL and writes the schema while the rest queue for its locks, and behind each
   // other's first writes. SQLite's busy handler is not fair, so a busy timeout may pass for one
   // waiter; this happens once in a store's life, so wait through several before giving up.
+  // Some of those locks SQLite refuses at once, without its busy handler (switching a new file
+  // to WAL while another process opens it): so each retry first sleeps a little, longer each
+  // time, or six refusals in a row would take microseconds (seen with one process opening the
+  // store while others opened and closed it many times a second).
   Status ready = get_ready(**opened, options);
-  for (int attempt = 1; !ready && attempt < 6 && (sqlite3_errcode((*opened)->handle()) & 0xff) == SQLITE_BUSY; ++attempt) {
+  for (int attempt = 1; !ready && attempt < 8 && (sqlite3_errcode((*opened)->handle()) & 0xff) == SQLITE_BUSY; ++attempt) {
     if ((*opened)->in_transaction()) (void)(*opened)->exec("ROLLBACK");
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(10 << attempt, 250)));
     ready = get_ready(**opened, options);
   }
   if (auto st = std::move(ready); !st) {
