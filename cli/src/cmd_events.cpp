@@ -27,15 +27,6 @@ std::string one_run_id(const Args& args, const char* usage) {
   return args.positionals[0];
 }
 
-std::string local_time(int64_t us) {
-  const std::time_t t = static_cast<std::time_t>(us / 1'000'000);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
-}
-
 }  // namespace
 
 // --tenant T: act as tenant T (another tenant's run is as missing as an unknown one); without

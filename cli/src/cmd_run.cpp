@@ -30,11 +30,6 @@ std::string read_dispatch(const std::string& from) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-std::string default_user() {
-  const char* user = std::getenv("USER");
-  return user != nullptr && *user ? user : "local-user";
-}
-
 std::string hostname() {
   char name[256] = {};
   return gethostname(name, sizeof name - 1) == 0 && name[0] ? name : "localhost";
@@ -86,7 +81,7 @@ json build_dispatch(const Args& args) {
     if (!d.contains("runtime")) d["runtime"] = "custom";
   }
   const std::pair<const char*, std::string> defaults[] = {
-      {"tenantId", "local"}, {"workspaceId", "default"}, {"userId", default_user()}, {"deviceType", "local"},
+      {"tenantId", "local"}, {"workspaceId", "default"}, {"userId", default_actor()}, {"deviceType", "local"},
       {"deviceId", hostname()}, {"prompt", ""}, {"approvalPolicy", "auto"}, {"idempotencyKey", random_key()}};
   for (const auto& [field, value] : defaults) {
     if (!d.contains(field)) d[field] = value;

@@ -22,5 +22,8 @@ int cmd_run(const std::vector<std::string>& args);
 int cmd_events(const std::vector<std::string>& args);
 int cmd_runs(const std::vector<std::string>& args);
 int cmd_cancel(const std::vector<std::string>& args);
+int cmd_approvals(const std::vector<std::string>& args);
+int cmd_approve(const std::vector<std::string>& args);
+int cmd_deny(const std::vector<std::string>& args);
 
 }  // namespace runhost::cli

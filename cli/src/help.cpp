@@ -104,6 +104,43 @@ process is cancelled through the store; its host acts within a second). A run th
 is left as it is.
 )",
                 true, true},
+    CommandHelp{"approvals",
+                "runhost approvals [--json]", "list the approvals waiting for an answer",
+                R"(Usage: runhost approvals [--tenant T] [--json]
+
+List the approval.required requests still waiting for an answer, oldest first, of runs in this
+store whatever process runs them: the approval id, its run, when it was asked, its deadline (no
+answer by then is a deny) and what it is about. Answer with runhost approve or runhost deny.
+
+  --json                  each with its whole request (the approval.required payload)
+)",
+                true, true},
+    CommandHelp{"approve",
+                "runhost approve RUN_ID APPROVAL_ID [--reason TEXT]", "allow what a run waits for",
+                R"(Usage: runhost approve RUN_ID APPROVAL_ID [--scope once] [--reason TEXT] [--by WHO] [--tenant T]
+
+Answer a pending approval with allow, from any process sharing the store. The answer is
+recorded at once (a second answer is refused, naming the first); the run's own host applies it
+within milliseconds and records approval.resolved (decision, scope, reason, by, source human).
+Exits 1 when the approval is not pending (already answered, settled by its deadline, unknown).
+
+  --scope once            what the answer covers: this request (the only scope so far)
+  --reason TEXT           recorded with the decision
+  --by WHO                who answers, recorded as `by` (default: $USER)
+)",
+                true, true},
+    CommandHelp{"deny",
+                "runhost deny RUN_ID APPROVAL_ID [--reason TEXT]", "refuse what a run waits for",
+                R"(Usage: runhost deny RUN_ID APPROVAL_ID [--reason TEXT] [--by WHO] [--tenant T]
+
+Answer a pending approval with deny, from any process sharing the store: the run's host records
+approval.resolved and ends the run run.failed (policy_denied, with the reason). Exits 1 when the
+approval is not pending.
+
+  --reason TEXT           recorded with the decision and in the run's failure
+  --by WHO                who answers, recorded as `by` (default: $USER)
+)",
+                true, true},
     CommandHelp{"plugins",
                 "runhost plugins [--plugin-dir DIR]... [--json] [--strict]", "list plugins and refusals",
                 R"(Usage: runhost plugins [--plugin-dir DIR]... [--no-env] [--no-bundled] [--json] [--strict]

@@ -49,6 +49,11 @@ std::pair<std::string, std::string> read_plugin_config(const std::string& flag, 
 
 }  // namespace
 
+std::string default_actor() {
+  const char* user = std::getenv("USER");
+  return user != nullptr && *user ? user : "local-user";
+}
+
 ArgSpec with_host_flags(ArgSpec spec) {
   spec.options.insert({"--store", "--plugin-dir", "--workspace-root", "--plugin-config"});
   return spec;

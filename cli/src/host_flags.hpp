@@ -19,6 +19,14 @@ ArgSpec with_host_flags(ArgSpec spec);
 // secrets join util::secrets() before the host opens.
 std::unique_ptr<Host> open_host(const Args& args);
 
+// --tenant T as a Scope (the operator's, unscoped, without it).
+Scope scope_of(const Args& args);
+// Prints the one message for a run that does not exist or is not the acting tenant's, and
+// returns its exit status.
+int no_run(const char* command, const std::string& id);
+// Who this command acts as, for the record: $USER, else "local-user".
+std::string default_actor();
+
 // Delivers the run's events after `after_seq` to `on_event` and blocks until the terminal one
 // has been delivered; the error if delivery stopped.
 Status follow_run(Host& host, const std::string& run_id, int64_t after_seq, const EventCallback& on_event,

@@ -44,6 +44,9 @@ int main(int argc, char** argv) {
     if (command == "events") return runhost::cli::cmd_events(rest);
     if (command == "runs") return runhost::cli::cmd_runs(rest);
     if (command == "cancel") return runhost::cli::cmd_cancel(rest);
+    if (command == "approvals") return runhost::cli::cmd_approvals(rest);
+    if (command == "approve") return runhost::cli::cmd_approve(rest);
+    if (command == "deny") return runhost::cli::cmd_deny(rest);
     if (command == "version" || command == "--version") {
       std::cout << "runhost " << RUNHOST_VERSION_STRING << " (plugin ABI " << RH_ABI_VERSION_MAJOR << "."
                 << RH_ABI_VERSION_MINOR << ")\n";

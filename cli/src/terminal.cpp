@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <ctime>
 
 namespace runhost::cli {
 
@@ -26,6 +27,15 @@ std::string paint(std::FILE* stream, Colour colour, std::string_view text) {
     case Colour::none: break;
   }
   return std::string(code) + std::string(text) + "\x1b[0m";
+}
+
+std::string local_time(int64_t unix_us) {
+  const std::time_t t = static_cast<std::time_t>(unix_us / 1'000'000);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
 }
 
 }  // namespace runhost::cli

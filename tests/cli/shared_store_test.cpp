@@ -364,3 +364,76 @@ TEST_F(SharedStore, ACustomRunWithoutACommandIsRefusedBeforeAnyRunExists) {
 
 }  // namespace
 }  // namespace runhost
+
+// ---- the approval round trip across processes -------------------------------------------------
+
+namespace runhost {
+namespace {
+
+class Approvals : public SharedStore {
+ protected:
+  // `runhost run` with the ask fixture policy (it asks when the prompt says "needs approval"),
+  // in a process of its own, writing done.txt once it may run.
+  Started asking_run(const std::string& name) {
+    return start(runhost("run", {"--plugin-dir", testing::kEngineFixtureDir.string(), "--json", "--prompt",
+                                 "ship it (needs approval)", "--", "sh", "-c", "echo ran > " + name}),
+                 dir_ / (name + ".out"));
+  }
+  // Waits (bounded) for the one pending approval and returns it.
+  json pending_one() {
+    for (int i = 0; i < 500; ++i) {
+      const auto r = run_command(runhost("approvals", {"--json"}));
+      EXPECT_EQ(r.exit_code, 0) << r.out;
+      const auto list = json::parse(r.out.substr(r.out.find('[')));
+      if (!list.empty()) return list[0];
+      std::this_thread::sleep_for(10ms);
+    }
+    return {};
+  }
+};
+
+TEST_F(Approvals, AnotherProcessApprovesAndTheRunGoesOn) {
+  auto host = asking_run("approved.txt");
+  const auto pending = pending_one();
+  ASSERT_FALSE(pending.is_null()) << slurp(host.output);
+  EXPECT_EQ(pending["request"]["action"]["kind"], "run");
+  EXPECT_EQ(pending["request"]["policy"], "fixture-ask");
+  const std::string run_id = pending["run_id"], approval = pending["approval_id"];
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "ws" / "approved.txt")) << "nothing runs before the answer";
+  const auto listed = run_command(runhost("approvals", {}));
+  EXPECT_NE(listed.out.find("start a custom run: ship it (needs approval)"), std::string::npos) << listed.out;
+
+  const auto ok = run_command(runhost("approve", {run_id, approval, "--reason", "reviewed", "--by", "ada"}));
+  EXPECT_EQ(ok.exit_code, 0) << ok.out;
+  EXPECT_EQ(wait_exit(host.pid), 0) << slurp(host.output);
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "ws" / "approved.txt"));
+  const auto out = slurp(host.output);
+  EXPECT_NE(out.find(R"("by":"ada")"), std::string::npos) << out;
+  EXPECT_NE(out.find(R"("source":"human")"), std::string::npos) << out;
+  // Answered once: a second answer is refused, naming the first.
+  const auto again = run_command(runhost("deny", {run_id, approval}));
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.out.find("already settled: allowed"), std::string::npos) << again.out;
+  EXPECT_EQ(run_command(runhost("approvals", {"--json"})).out.substr(0, 2), "[]");
+}
+
+TEST_F(Approvals, AnotherProcessDeniesAndNothingRunsButTheRunEnds) {
+  auto host = asking_run("denied.txt");
+  const auto pending = pending_one();
+  ASSERT_FALSE(pending.is_null()) << slurp(host.output);
+  const std::string run_id = pending["run_id"], approval = pending["approval_id"];
+  const auto other_tenant = run_command(runhost("deny", {run_id, approval, "--tenant", "globex"}));
+  EXPECT_EQ(other_tenant.exit_code, 3) << "another tenant's run is as missing as an unknown one";
+  EXPECT_EQ(run_command(runhost("approvals", {"--json", "--tenant", "globex"})).out.substr(0, 2), "[]");
+
+  const auto no = run_command(runhost("deny", {run_id, approval, "--reason", "not on a Friday"}));
+  EXPECT_EQ(no.exit_code, 0) << no.out;
+  EXPECT_EQ(wait_exit(host.pid), 1) << slurp(host.output);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "ws" / "denied.txt"));
+  const auto out = slurp(host.output);
+  EXPECT_NE(out.find("approval denied: not on a Friday"), std::string::npos) << out;
+  EXPECT_EQ(runs()[0]["error_code"], "policy_denied");
+}
+
+}  // namespace
+}  // namespace runhost

@@ -42,6 +42,9 @@ struct HostOptions {
   bool keep_raw = false;      // keep each event's native line in `raw`
   int64_t max_output_bytes = 64ll << 20;  // output text recorded per run; the rest is counted and marked truncated
   std::vector<std::string> artifact_patterns;  // empty: the local device's defaults
+  // An approval.required nobody answers within this is denied (approval.resolved, source
+  // "deadline"); the deadline is in the event.
+  std::chrono::seconds approval_timeout{3600};
 };
 
 // $XDG_DATA_HOME/runhost/runhost.db, or ~/.local/share/runhost/runhost.db.
@@ -95,6 +98,26 @@ struct Scope {
   bool sees(std::string_view run_tenant) const noexcept { return !tenant_id || *tenant_id == run_tenant; }
 };
 
+// An answer to an approval.required, from any process sharing the store.
+struct ApprovalDecision {
+  bool allow = false;
+  std::string scope = "once";  // what the answer covers: this request ("once")
+  std::string reason;
+  std::string actor;           // who answered, as the caller names them (recorded as `by`)
+};
+
+// An approval.required still waiting for its answer.
+struct PendingApproval {
+  std::string id;        // the approval_id to answer
+  std::string run_id;
+  std::string tenant_id;
+  int64_t seq = 0;       // its approval.required event
+  std::string request_json;  // that event's payload: the action, why, the options, the deadline
+  int64_t created_us = 0;
+  int64_t deadline_us = 0;   // 0: none
+  bool answered = false;     // an answer is recorded; the run's host is applying it
+};
+
 // Ends delivery when destroyed (no callback runs after the destructor returns).
 class Subscription {
  public:
@@ -117,9 +140,18 @@ class Host {
   // Cancels a run: this host's own at once; another live host's through the store (it polls).
   // A finished run is left as it is (OK).
   virtual Status cancel(std::string_view run_id, const Scope& scope = {}) = 0;
-  // Answers an approval.required of a run waiting for it.
-  virtual Status resolve_approval(std::string_view run_id, std::string_view approval_id, bool allow,
-                                  std::string_view reason = {}, const Scope& scope = {}) = 0;
+  // Answers a pending approval.required, from any process sharing the store: the answer is
+  // recorded at once (a second answer is refused, naming the first), and the run's host applies
+  // it, recording approval.resolved (at once when that is this host; else within milliseconds,
+  // woken by the store's commit). invalid_dispatch when there is no such pending approval.
+  virtual Status answer_approval(std::string_view run_id, std::string_view approval_id, const ApprovalDecision& decision,
+                                 const Scope& scope = {}) = 0;
+  Status resolve_approval(std::string_view run_id, std::string_view approval_id, bool allow,
+                          std::string_view reason = {}, const Scope& scope = {}) {
+    return answer_approval(run_id, approval_id, ApprovalDecision{allow, "once", std::string(reason), {}}, scope);
+  }
+  // The approvals waiting for an answer, oldest first (in a scope: its tenant's).
+  virtual Result<std::vector<PendingApproval>> pending_approvals(const Scope& scope = {}) = 0;
 
   // nullopt when there is no such run in the scope.
   virtual Result<std::optional<RunInfo>> run(std::string_view run_id, const Scope& scope = {}) = 0;

@@ -60,6 +60,7 @@ ActiveRun::ActiveRun(HostImpl& host, store::RunRow row, Dispatch dispatch, std::
       dispatch_json_(json::parse(dispatch_.canonical_json)),
       cwd_(std::move(cwd)),
       adapter_(adapter),
+      approval_deadline_(host.io()),
       timeout_(host.io()),
       seq_(row.last_seq),
       started_at_(std::chrono::steady_clock::now()) {}
@@ -74,15 +75,86 @@ void ActiveRun::start() {
   if (d.effect == Effect::deny) {
     return fail(Error{ErrorCode::policy_denied, d.reason, json{{"action", "review_policy"}, {"policy", d.policy}}.dump()});
   }
-  if (d.effect == Effect::ask) {
-    approval_ = PendingApproval{events::new_id("apr"), d.reason};
-    phase_ = Phase::awaiting_approval;
-    record("approval.required", "policy",
-           {{"approval_id", approval_->id}, {"action", {{"kind", "tool"}, {"name", "run.start"}, {"input", {{"prompt", dispatch_.prompt}}}}},
-            {"reason", d.reason}});
+  if (d.effect == Effect::ask) return ask_at_run_start(d);
+  after_run_start_policy();
+}
+
+// A policy asks before the run starts: what is asked about is the run itself (the runtime, the
+// prompt, where, the command and connectors), so a UI can show it. The run stays queued, its
+// approval.required first in its stream, until an answer is applied, the deadline passes (deny)
+// or it is cancelled.
+void ActiveRun::ask_at_run_start(const Decision& d) {
+  json input{{"runtime", dispatch_.runtime}, {"prompt", dispatch_.prompt}};
+  if (dispatch_json_.contains("cwd")) input["cwd"] = dispatch_json_["cwd"];
+  if (dispatch_json_.contains("command")) input["command"] = dispatch_json_["command"];
+  if (!dispatch_.connectors.empty()) input["connectors"] = dispatch_.connectors;
+  std::string prompt = dispatch_.prompt.substr(0, 80);
+  for (auto& c : prompt) {
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+  }
+  const std::string summary = "start a " + dispatch_.runtime + " run" +
+                              (prompt.empty() ? std::string() : ": " + prompt + (dispatch_.prompt.size() > 80 ? "..." : ""));
+  const auto timeout = host_.options().approval_timeout;
+  const int64_t deadline_us = now_us() + std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
+  approval_ = PendingApproval{events::new_id("apr"), d.reason};
+  phase_ = Phase::awaiting_approval;
+  json payload{{"approval_id", approval_->id},
+               {"action", {{"kind", "run"}, {"name", "run.start"}, {"summary", summary}, {"input", std::move(input)}}},
+               {"reason", d.reason},
+               {"policy", d.policy},
+               {"options", json::array({"allow", "deny"})},
+               {"deadline", format_time(deadline_us)}};
+  store::ApprovalChange change;
+  change.id = approval_->id;
+  change.status = "pending";
+  change.request_json = payload.dump();
+  change.deadline_us = deadline_us;
+  record("approval.required", "policy", std::move(payload), {}, std::move(change));
+  host_.awaiting_answer(who_.run_id, true);
+  approval_deadline_.expires_after(timeout);
+  approval_deadline_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    auto self = weak.lock();
+    if (ec || !self || !self->approval_) return;
+    self->check_answer();  // an answer recorded just before the deadline still counts
+    if (self->approval_) self->settle_approval(false, "once", "no answer by the deadline", "deadline", "deadline");
+  });
+}
+
+void ActiveRun::check_answer() {
+  if (!approval_ || phase_ != Phase::awaiting_approval) return;
+  auto row = host_.store().approval(approval_->id);
+  if (!row) {
+    util::logger()->warn("run {}: reading approval {}: {}", who_.run_id, approval_->id, row.error().message);
     return;
   }
-  after_run_start_policy();
+  if (!*row || !(*row)->answer) return;
+  const auto& answer = *(*row)->answer;
+  settle_approval(answer.decision == "allow", answer.scope, answer.reason, answer.actor, "human");
+}
+
+void ActiveRun::settle_approval(bool allow, const std::string& scope, const std::string& reason, const std::string& by,
+                                const std::string& source) {
+  if (!approval_) return;
+  const std::string id = approval_->id;
+  approval_.reset();
+  approval_deadline_.cancel();
+  host_.awaiting_answer(who_.run_id, false);
+  json payload{{"approval_id", id}, {"decision", allow ? "allow" : "deny"}, {"scope", scope}, {"source", source}};
+  if (!reason.empty()) payload["reason"] = reason;
+  if (!by.empty()) payload["by"] = by;
+  store::ApprovalChange change;
+  change.id = id;
+  change.status = allow ? "allowed" : "denied";
+  change.decided_by = by;
+  change.reason = reason;
+  change.scope = scope;
+  change.source = source;
+  record("approval.resolved", "host", std::move(payload), {}, std::move(change));
+  if (source == "cancel") return;  // the caller records run.cancelled
+  if (allow) return after_run_start_policy();
+  const std::string why = source == "deadline" ? "approval not given by its deadline" : "approval denied";
+  fail(Error{ErrorCode::policy_denied, why + (reason.empty() || source == "deadline" ? std::string() : ": " + reason),
+             R"({"action":"review_policy"})"});
 }
 
 void ActiveRun::after_run_start_policy() {
@@ -296,24 +368,9 @@ void ActiveRun::cancel(std::string reason) {
     process_->terminate(RH_EXIT_FLAG_CANCELLED);
     return;
   }
+  if (approval_) settle_approval(false, "once", cancel_reason_, "", "cancel");
   phase_ = Phase::finishing;
   record("run.cancelled", "host", {{"reason", cancel_reason_}});
-}
-
-Status ActiveRun::resolve_approval(const std::string& approval_id, bool allow, const std::string& reason) {
-  if (!approval_ || approval_->id != approval_id || phase_ != Phase::awaiting_approval) {
-    return Error{ErrorCode::invalid_dispatch, "run " + who_.run_id + " is not waiting for approval " + approval_id};
-  }
-  record("approval.resolved", "host",
-         {{"approval_id", approval_id}, {"decision", allow ? "allow" : "deny"}, {"reason", reason}});
-  approval_.reset();
-  if (!allow) {
-    fail(Error{ErrorCode::policy_denied, "approval denied" + (reason.empty() ? std::string() : ": " + reason),
-               R"({"action":"review_policy"})"});
-  } else {
-    after_run_start_policy();
-  }
-  return {};
 }
 
 void ActiveRun::on_exit(const rh_exit& exit_in) {
@@ -414,21 +471,24 @@ void ActiveRun::redact(json& payload, std::string& raw) const {
   (void)secrets.redact(raw);
 }
 
-bool ActiveRun::record(std::string_view type, std::string_view source, json payload, std::string_view raw_in) {
+bool ActiveRun::record(std::string_view type, std::string_view source, json payload, std::string_view raw_in,
+                       std::optional<store::ApprovalChange> approval) {
   if (terminal_recorded_) {
     util::logger()->debug("run {}: {} after the terminal event, not recorded", who_.run_id, type);
     return false;
   }
   if (over_output_limit(type, payload)) return false;
-  return record_unlimited(type, source, std::move(payload), raw_in);
+  return record_unlimited(type, source, std::move(payload), raw_in, std::move(approval));
 }
 
-bool ActiveRun::record_unlimited(std::string_view type, std::string_view source, json payload, std::string_view raw_in) {
+bool ActiveRun::record_unlimited(std::string_view type, std::string_view source, json payload, std::string_view raw_in,
+                                 std::optional<store::ApprovalChange> approval) {
   std::string raw = host_.options().keep_raw ? std::string(raw_in) : std::string();
   redact(payload, raw);
   const bool terminal = events::is_terminal_event_type(type);
   if (terminal && output_truncated_) payload["output_truncated"] = true;
   store::EventRow row = make_event(who_, ++seq_, type, source, std::move(payload), raw);
+  row.approval = std::move(approval);
   if (terminal) {
     terminal_recorded_ = true;
     terminal_seq_ = row.seq;

@@ -40,7 +40,8 @@ class ActiveRun final : public rh_run,
 
   void start();                                   // policy, connectors, then launch
   void cancel(std::string reason);                // from the user or the host closing
-  Status resolve_approval(const std::string& approval_id, bool allow, const std::string& reason);
+  // Applies the pending approval's answer if one was recorded (by any process); else nothing.
+  void check_answer();
   void on_durable(int64_t seq, const Status& status);  // the store committed (or failed) event `seq`
   // Ends the run with a typed run.failed (stopping its process first, if it has one).
   void fail(const Error& error);
@@ -63,6 +64,12 @@ class ActiveRun final : public rh_run,
   enum class Phase { starting, awaiting_approval, connecting, spawning, running, finishing, done };
 
   void after_run_start_policy();
+  void ask_at_run_start(const Decision& d);
+  // Records approval.resolved for the pending approval (settling its record), then goes on:
+  // allow -> the run starts; deny -> run.failed (policy_denied); source "cancel" -> nothing more
+  // (the caller records run.cancelled).
+  void settle_approval(bool allow, const std::string& scope, const std::string& reason, const std::string& by,
+                       const std::string& source);
   void connect(std::vector<std::string> pending);
   void launch();
   void spawn_failed(const Error& error);
@@ -70,8 +77,11 @@ class ActiveRun final : public rh_run,
 
   // Stamps and persists one event. Returns false when it was not recorded (after the terminal
   // event, or dropped past the output limit).
-  bool record(std::string_view type, std::string_view source, nlohmann::json payload, std::string_view raw = {});
-  bool record_unlimited(std::string_view type, std::string_view source, nlohmann::json payload, std::string_view raw = {});
+  // `approval`: the approval record an approval event changes, in the event's transaction.
+  bool record(std::string_view type, std::string_view source, nlohmann::json payload, std::string_view raw = {},
+              std::optional<store::ApprovalChange> approval = {});
+  bool record_unlimited(std::string_view type, std::string_view source, nlohmann::json payload, std::string_view raw = {},
+                        std::optional<store::ApprovalChange> approval = {});
   bool over_output_limit(std::string_view type, const nlohmann::json& payload);
   void check_action(const nlohmann::json& tool_started);
   void redact(nlohmann::json& payload, std::string& raw) const;
@@ -91,6 +101,7 @@ class ActiveRun final : public rh_run,
     std::string reason;
   };
   std::optional<PendingApproval> approval_;
+  boost::asio::steady_timer approval_deadline_;
 
   std::unique_ptr<plugins::RuntimeSession> session_;
   std::unique_ptr<devices::local::LocalProcess> process_;

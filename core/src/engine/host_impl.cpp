@@ -444,6 +444,7 @@ void HostImpl::start_run(store::RunRow row, Dispatch d, std::filesystem::path cw
 
 void HostImpl::run_done(const std::string& run_id) {
   // Called from the run itself (its on_durable holds a reference, so erasing here is safe).
+  awaiting_.erase(run_id);
   if (active_.erase(run_id) == 0) return;
   std::lock_guard lock(done_mutex_);
   if (active_count_ > 0) --active_count_;
@@ -475,15 +476,42 @@ Status HostImpl::cancel(std::string_view run_id_view, const Scope& scope) {
   return store_->request_cancel(run_id);
 }
 
-Status HostImpl::resolve_approval(std::string_view run_id, std::string_view approval_id, bool allow, std::string_view reason,
-                                  const Scope& scope) {
+Status HostImpl::answer_approval(std::string_view run_id, std::string_view approval_id, const ApprovalDecision& decision,
+                                 const Scope& scope) {
   auto run = visible_run(run_id, scope);
   if (!run) return std::move(run).error();
-  return on_reactor([&]() -> Status {
-    auto it = active_.find(std::string(run_id));
-    if (it == active_.end()) return Error{ErrorCode::invalid_dispatch, "run " + std::string(run_id) + " is not running on this host"};
-    return it->second->resolve_approval(std::string(approval_id), allow, std::string(reason));
+  if (decision.scope != "once") {
+    return Error{ErrorCode::invalid_dispatch, "approval scope '" + decision.scope + "' is not supported (only 'once')",
+                 R"({"action":"fix_dispatch","field":"scope"})"};
+  }
+  store::ApprovalAnswer answer{decision.allow ? "allow" : "deny", decision.scope, decision.reason, decision.actor};
+  util::secrets().redact(answer.reason);
+  if (auto st = store_->answer_approval(run_id, approval_id, answer); !st) return st;
+  // Ours: apply it now. Another host's: its commit watch wakes it (awaiting_answer).
+  boost::asio::post(io_, [this, id = std::string(run_id)] {
+    if (auto it = active_.find(id); it != active_.end()) it->second->check_answer();
   });
+  return {};
+}
+
+Result<std::vector<PendingApproval>> HostImpl::pending_approvals(const Scope& scope) {
+  auto rows = store_->pending_approvals(scope.tenant_id);
+  if (!rows) return std::move(rows).error();
+  std::vector<PendingApproval> out;
+  for (auto& r : *rows) {
+    out.push_back(PendingApproval{std::move(r.id), std::move(r.run_id), std::move(r.tenant_id), r.seq,
+                                  std::move(r.request_json), r.created_us, r.deadline_us, r.answer.has_value()});
+  }
+  return out;
+}
+
+void HostImpl::awaiting_answer(const std::string& run_id, bool waiting) {
+  if (waiting) {
+    awaiting_.insert(run_id);
+    read_store_commits();
+  } else {
+    awaiting_.erase(run_id);
+  }
 }
 
 // ---- reading ----------------------------------------------------------------------------------
@@ -609,7 +637,8 @@ void HostImpl::watch_store_commits() {
   commit_watch_.assign(fd);
 }
 
-// Reads the commit watch while someone follows a run owned elsewhere, and only then: a host
+// Reads the commit watch while someone follows a run owned elsewhere or a run waits for an
+// approval's answer (which any process may record), and only then: a host
 // whose subscribers all follow its own runs (woken by its writer directly) is not woken by its
 // own commits. Unread, the kernel keeps one record however many commits happen (it merges a
 // record identical to the last one queued), so not reading costs nothing.
@@ -633,8 +662,16 @@ void HostImpl::read_store_commits() {
       if (record->len > 0 && std::strcmp(record->name, store::CommitSignal::kFileName) == 0) committed = true;
       at += sizeof(inotify_event) + record->len;
     }
-    // Woken or not, followers of runs owned elsewhere keep the watch read.
-    if (wake_foreign_subscribers(committed) > 0) read_store_commits();
+    // Woken or not, followers of runs owned elsewhere and runs waiting for an answer keep the
+    // watch read.
+    const size_t followers = wake_foreign_subscribers(committed);
+    if (committed) {
+      const auto awaiting = awaiting_;  // a check that applies an answer leaves awaiting_
+      for (const auto& id : awaiting) {
+        if (auto it = active_.find(id); it != active_.end()) it->second->check_answer();
+      }
+    }
+    if (followers > 0 || !awaiting_.empty()) read_store_commits();
   });
 }
 

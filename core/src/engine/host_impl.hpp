@@ -37,8 +37,9 @@ class HostImpl final : public Host {
 
   Result<DispatchResult> dispatch(std::string_view dispatch_json, const Scope& scope) override;
   Status cancel(std::string_view run_id, const Scope& scope) override;
-  Status resolve_approval(std::string_view run_id, std::string_view approval_id, bool allow, std::string_view reason,
-                          const Scope& scope) override;
+  Status answer_approval(std::string_view run_id, std::string_view approval_id, const ApprovalDecision& decision,
+                         const Scope& scope) override;
+  Result<std::vector<PendingApproval>> pending_approvals(const Scope& scope) override;
   Result<std::optional<RunInfo>> run(std::string_view run_id, const Scope& scope) override;
   Result<std::vector<RunInfo>> runs(const RunQuery& query, const Scope& scope) override;
   Result<std::vector<Event>> events(std::string_view run_id, int64_t after_seq, size_t limit, const Scope& scope) override;
@@ -65,6 +66,9 @@ class HostImpl final : public Host {
   void on_worker(std::function<void()> work, std::function<void()> done = {});
   void event_durable(const std::string& run_id);  // wakes the run's subscribers
   void run_done(const std::string& run_id);
+  // A run of this host waits for (or no longer waits for) an answer that any process may record:
+  // while one does, the store's commits are watched, and each wakes its check_answer().
+  void awaiting_answer(const std::string& run_id, bool waiting);
   // The store refused the run's events: its subscribers end with `error`, and its run.failed is
   // written by the sweep once the store takes writes again (or by the next host, device_lost).
   void run_unrecorded(const std::string& run_id, const Error& error);
@@ -126,6 +130,7 @@ class HostImpl final : public Host {
   // Reactor thread only.
   std::map<std::string, std::shared_ptr<ActiveRun>> active_;
   std::multimap<std::string, std::shared_ptr<SubscriptionState>> subscribers_;
+  std::set<std::string> awaiting_;  // runs waiting for an approval's answer
   bool closing_ = false;
   uint64_t ticks_ = 0;
 

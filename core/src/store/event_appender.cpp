@@ -44,6 +44,11 @@ Status EventAppender::append(const EventRow& event) {
   }
   cursor->second.last_seq = event.seq;
   cursor->second.dirty = true;
+  if (event.approval) {
+    if (auto st = apply_approval_change(conn_, event); !st) {
+      return st.error().code == ErrorCode::store_unavailable ? st : refuse(event, st.error().message);
+    }
+  }
   if (event.final_status) {
     if (!is_terminal(*event.final_status)) return refuse(event, "final_status must be a terminal status");
     auto status = conn_.query(

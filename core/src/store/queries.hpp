@@ -19,5 +19,7 @@ Result<std::vector<RunRow>> select_active_runs(sqlite::Connection& conn);
 Result<std::vector<EventRow>> select_events(sqlite::Connection& conn, std::string_view run_id, int64_t after_seq,
                                             size_t limit);
 Result<std::vector<ArtifactRow>> select_artifacts(sqlite::Connection& conn, std::string_view run_id);
+Result<std::optional<ApprovalRow>> select_approval(sqlite::Connection& conn, std::string_view approval_id);
+Result<std::vector<ApprovalRow>> select_pending_approvals(sqlite::Connection& conn, const std::optional<std::string>& tenant_id);
 
 }  // namespace runhost::store

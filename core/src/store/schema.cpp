@@ -116,6 +116,23 @@ ALTER TABLE agent_runs ADD COLUMN owner_host TEXT;
 PRAGMA user_version = 2;
 )sql";
 
+// Version 3: approvals answered from any process sharing the store. A pending approval has a
+// deadline; an answer (answer*) is written by whoever answers and applied by the run's host,
+// which then settles the approval (status, decided_*, scope, source) with its
+// approval.resolved event.
+constexpr const char* kVersion3 = R"sql(
+ALTER TABLE approvals ADD COLUMN deadline_at INTEGER;
+ALTER TABLE approvals ADD COLUMN answer TEXT;
+ALTER TABLE approvals ADD COLUMN answer_scope TEXT;
+ALTER TABLE approvals ADD COLUMN answer_reason TEXT;
+ALTER TABLE approvals ADD COLUMN answered_by TEXT;
+ALTER TABLE approvals ADD COLUMN answered_at INTEGER;
+ALTER TABLE approvals ADD COLUMN scope TEXT;
+ALTER TABLE approvals ADD COLUMN source TEXT;
+CREATE INDEX approvals_pending ON approvals (status, created_at);
+PRAGMA user_version = 3;
+)sql";
+
 Status to_version_1(sqlite::Connection& conn) {
   return conn.exec(kVersion1, "creating the schema");
 }
@@ -124,9 +141,13 @@ Status to_version_2(sqlite::Connection& conn) {
   return conn.exec(kVersion2, "adding run owners (schema version 2)");
 }
 
+Status to_version_3(sqlite::Connection& conn) {
+  return conn.exec(kVersion3, "adding approvals answered from any process (schema version 3)");
+}
+
 using Migration = Status (*)(sqlite::Connection&);
 // kMigrations[i] takes a file from version i to i + 1 and sets user_version to i + 1.
-constexpr std::array<Migration, 2> kMigrations = {to_version_1, to_version_2};
+constexpr std::array<Migration, 3> kMigrations = {to_version_1, to_version_2, to_version_3};
 
 }  // namespace
 

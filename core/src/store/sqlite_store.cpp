@@ -98,6 +98,22 @@ Result<std::vector<ArtifactRow>> SqliteStore::artifacts(std::string_view run_id)
   return select_artifacts(**conn, run_id);
 }
 
+Status SqliteStore::answer_approval(std::string_view run_id, std::string_view approval_id, const ApprovalAnswer& answer) {
+  return writer_.call([&](sqlite::Connection& conn, int64_t now_us) { return write_answer(conn, run_id, approval_id, answer, now_us); });
+}
+
+Result<std::optional<ApprovalRow>> SqliteStore::approval(std::string_view approval_id) {
+  auto conn = readers_.lease();
+  if (!conn) return std::move(conn).error();
+  return select_approval(**conn, approval_id);
+}
+
+Result<std::vector<ApprovalRow>> SqliteStore::pending_approvals(const std::optional<std::string>& tenant_id) {
+  auto conn = readers_.lease();
+  if (!conn) return std::move(conn).error();
+  return select_pending_approvals(**conn, tenant_id);
+}
+
 Result<std::vector<RunRow>> SqliteStore::active_runs() {
   auto conn = readers_.lease();
   if (!conn) return std::move(conn).error();

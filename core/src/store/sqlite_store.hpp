@@ -34,6 +34,9 @@ class SqliteStore final : public Store {
   Result<std::optional<RunRow>> run(std::string_view run_id) override;
   Result<std::vector<RunRow>> runs(const RunFilter& filter) override;
   Result<std::vector<EventRow>> events(std::string_view run_id, int64_t after_seq, size_t limit) override;
+  Status answer_approval(std::string_view run_id, std::string_view approval_id, const ApprovalAnswer& answer) override;
+  Result<std::optional<ApprovalRow>> approval(std::string_view approval_id) override;
+  Result<std::vector<ApprovalRow>> pending_approvals(const std::optional<std::string>& tenant_id) override;
   Result<std::vector<ArtifactRow>> artifacts(std::string_view run_id) override;
   Result<std::vector<RunRow>> active_runs() override;
   Result<int64_t> data_version() override;

@@ -71,6 +71,40 @@ struct RunRow : NewRun {
   bool cancel_requested = false;
 };
 
+// What an approval event does to the approval's record, written in the event's own
+// transaction: approval.required inserts it (pending), approval.resolved settles it. So whoever
+// reads the event reads the record too, and a pending record always has its event.
+struct ApprovalChange {
+  std::string id;                   // "apr_<ULID>"
+  std::string status;               // "pending" | "allowed" | "denied"
+  std::string request_json;         // pending: the approval.required payload
+  int64_t deadline_us = 0;          // pending: when no answer means deny; 0: never
+  std::string decided_by;           // resolved: who (an actor, a policy id, "deadline", "cancel")
+  std::string reason;               // resolved
+  std::string scope;                // resolved: "once" | "run"
+  std::string source;               // resolved: "human" | "policy" | "deadline" | "cancel"
+};
+
+// An answer given by any process sharing the store, for the run's host to apply.
+struct ApprovalAnswer {
+  std::string decision;  // "allow" | "deny"
+  std::string scope = "once";
+  std::string reason;
+  std::string actor;     // who answered, as the caller names them; may be empty
+};
+
+struct ApprovalRow {
+  std::string id;
+  std::string run_id;
+  std::string tenant_id;
+  int64_t seq = 0;             // the approval.required event
+  std::string status;          // "pending" | "allowed" | "denied"
+  std::string request_json;
+  int64_t created_us = 0;
+  int64_t deadline_us = 0;     // 0: none
+  std::optional<ApprovalAnswer> answer;  // given, not yet applied by the run's host (or applied)
+};
+
 struct EventRow {
   std::string run_id;
   int64_t seq = 0;  // 1, 2, 3... per run: the caller assigns it; the store refuses gaps and repeats
@@ -84,6 +118,7 @@ struct EventRow {
   // final status too.
   std::optional<RunStatus> final_status;
   std::optional<std::string> error_code;
+  std::optional<ApprovalChange> approval;  // approval.required / approval.resolved: its record
 };
 
 struct ArtifactRow {
@@ -158,6 +193,13 @@ class Store {
   // Events with seq > after_seq, in seq order, at most `limit`.
   virtual Result<std::vector<EventRow>> events(std::string_view run_id, int64_t after_seq, size_t limit) = 0;
   virtual Result<std::vector<ArtifactRow>> artifacts(std::string_view run_id) = 0;
+  // Records an answer to the run's pending approval, once: invalid_dispatch naming why when
+  // there is no such approval, it was settled already, or another answer came first.
+  virtual Status answer_approval(std::string_view run_id, std::string_view approval_id, const ApprovalAnswer& answer) = 0;
+  virtual Result<std::optional<ApprovalRow>> approval(std::string_view approval_id) = 0;
+  // Pending approvals of runs still queued or running (a run that ended otherwise, a host that
+  // died, leaves its approval unanswerable), oldest first, of one tenant or (nullopt) of all.
+  virtual Result<std::vector<ApprovalRow>> pending_approvals(const std::optional<std::string>& tenant_id) = 0;
   // Runs in `running` or `queued` state, for recovery at start and cancel polling.
   virtual Result<std::vector<RunRow>> active_runs() = 0;
   // Changes whenever any connection commits (PRAGMA data_version on the reader): a follower in

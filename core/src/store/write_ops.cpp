@@ -133,4 +133,51 @@ Status insert_artifact(sqlite::Connection& conn, const ArtifactRow& artifact) {
   return q->run();
 }
 
+Status write_answer(sqlite::Connection& conn, std::string_view run_id, std::string_view approval_id,
+                    const ApprovalAnswer& answer, int64_t now_us) {
+  auto q = conn.query(
+      "UPDATE approvals SET answer = ?3, answer_scope = ?4, answer_reason = ?5, answered_by = ?6, answered_at = ?7 "
+      "WHERE id = ?1 AND run_id = ?2 AND status = 'pending' AND answer IS NULL");
+  if (!q) return std::move(q).error();
+  q->bind(1, approval_id).bind(2, run_id).bind(3, answer.decision).bind(4, answer.scope).bind(5, answer.reason);
+  q->bind(6, answer.actor).bind(7, now_us);
+  if (auto st = q->run(); !st) return st;
+  if (conn.changes() > 0) return {};
+  // Nothing changed: say why.
+  auto current = conn.query("SELECT status, answer, coalesce(decided_by, '') FROM approvals WHERE id = ?1 AND run_id = ?2");
+  if (!current) return std::move(current).error();
+  current->bind(1, approval_id).bind(2, run_id);
+  auto row = current->step();
+  if (!row) return std::move(row).error();
+  const std::string which = "approval " + std::string(approval_id) + " of run " + std::string(run_id);
+  if (!*row) return Error(ErrorCode::invalid_dispatch, "run " + std::string(run_id) + " has no approval " + std::string(approval_id));
+  if (current->text(0) != "pending") {
+    return Error(ErrorCode::invalid_dispatch, which + " was already settled: " + current->text(0) +
+                                                  (current->text(2).empty() ? "" : " (" + current->text(2) + ")"));
+  }
+  return Error(ErrorCode::invalid_dispatch, which + " was already answered (" + current->text(1) + "); its run applies it");
+}
+
+Status apply_approval_change(sqlite::Connection& conn, const EventRow& event) {
+  const ApprovalChange& a = *event.approval;
+  if (a.status == "pending") {
+    auto q = conn.query(
+        "INSERT INTO approvals (id, run_id, seq, action_json, status, created_at, deadline_at) "
+        "VALUES (?1, ?2, ?3, ?4, 'pending', ?5, nullif(?6, 0))");
+    if (!q) return std::move(q).error();
+    q->bind(1, a.id).bind(2, event.run_id).bind(3, event.seq).bind(4, a.request_json).bind(5, event.time_us);
+    q->bind(6, a.deadline_us);
+    return q->run();
+  }
+  auto q = conn.query(
+      "UPDATE approvals SET status = ?3, decided_by = ?4, reason = ?5, scope = ?6, source = ?7, decided_at = ?8 "
+      "WHERE id = ?1 AND run_id = ?2 AND status = 'pending'");
+  if (!q) return std::move(q).error();
+  q->bind(1, a.id).bind(2, event.run_id).bind(3, a.status).bind(4, a.decided_by).bind(5, a.reason).bind(6, a.scope);
+  q->bind(7, a.source).bind(8, event.time_us);
+  if (auto st = q->run(); !st) return st;
+  if (conn.changes() == 0) return Error(ErrorCode::internal, "approval " + a.id + " is not pending");
+  return {};
+}
+
 }  // namespace runhost::store

@@ -27,6 +27,11 @@ Result<bool> end_orphan(sqlite::Connection& conn, std::string_view run_id, const
 // A finished run has nothing to cancel: OK, unchanged.
 Status mark_cancel_requested(sqlite::Connection& conn, std::string_view run_id, int64_t now_us);
 Status insert_artifact(sqlite::Connection& conn, const ArtifactRow& artifact);
+// Store::answer_approval's write.
+Status write_answer(sqlite::Connection& conn, std::string_view run_id, std::string_view approval_id,
+                    const ApprovalAnswer& answer, int64_t now_us);
+// The approval record an approval event carries (EventRow::approval), in the event's transaction.
+Status apply_approval_change(sqlite::Connection& conn, const EventRow& event);
 
 // The error for a run id that is not in the store (internal: the host checks a run exists, in
 // the caller's scope, before it writes to it).
