@@ -127,7 +127,7 @@ int cmd_run(const std::vector<std::string>& argv) {
       argv, with_host_flags({{"--json", "--keep-raw"},
                              {"--dispatch", "--tenant", "--workspace", "--project", "--user", "--device", "--device-id",
                               "--runtime", "--prompt", "--cwd", "--approval-policy", "--idempotency-key", "--output-mode",
-                              "--timeout", "--connector", "--resume", "--artifact-pattern"}}));
+                              "--timeout", "--connector", "--resume", "--artifact-pattern", "--approval-timeout"}}));
   if (!args.positionals.empty()) {
     throw UsageError{"unexpected argument '" + args.positionals.front() + "' (a command for the custom runtime goes after --)"};
   }

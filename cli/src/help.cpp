@@ -39,7 +39,7 @@ constexpr std::array kCommands = {
                    [--device-id ID] [--approval-policy auto|confirm-risky|manual]
                    [--idempotency-key K] [--connector ID]... [--timeout SECONDS]
                    [--output-mode text|jsonl] [--resume SESSION] [--json] [--keep-raw]
-                   [--artifact-pattern GLOB]... [-- COMMAND ARGS...]
+                   [--artifact-pattern GLOB]... [--approval-timeout SECONDS] [-- COMMAND ARGS...]
 
 Dispatch one run and print its events as they become durable (JSON lines with --json).
 
@@ -63,6 +63,7 @@ Dispatch one run and print its events as they become durable (JSON lines with --
   --artifact-pattern GLOB which files become artifact.created (repeatable; replaces the
                           defaults: *.pdf *.docx *.xlsx *.pptx *.png *.jpg *.jpeg *.gif *.svg
                           *.zip *.tar.gz *.html *.csv *.md; `*` also matches `/`)
+  --approval-timeout S   an approval.required unanswered this long is denied (default 3600)
   -- COMMAND ARGS...      the custom runtime's argv (runtime defaults to custom)
 
 Fields not given get local defaults: tenant "local", workspace "default", user $USER, device

@@ -62,6 +62,14 @@ ArgSpec with_host_flags(ArgSpec spec) {
 std::unique_ptr<Host> open_host(const Args& args) {
   HostOptions options;
   options.keep_raw = args.has("--keep-raw");  // runhost run's
+  if (auto t = args.value("--approval-timeout")) {  // runhost run's
+    char* end = nullptr;
+    const long long seconds = std::strtoll(t->c_str(), &end, 10);
+    if (end == t->c_str() || *end != '\0' || seconds <= 0) {
+      throw UsageError{"--approval-timeout takes whole seconds > 0, got '" + *t + "'"};
+    }
+    options.approval_timeout = std::chrono::seconds(seconds);
+  }
   for (const auto& pattern : args.values("--artifact-pattern")) {  // runhost run's
     if (pattern.empty()) throw UsageError{"--artifact-pattern takes a glob, such as '*.json'"};
     options.artifact_patterns.push_back(pattern);

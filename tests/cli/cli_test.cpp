@@ -147,8 +147,9 @@ TEST(Cli, UsageErrorsExitTwoAndSayWhy) {
 }
 
 TEST(Cli, EveryCommandAnswersHelp) {
-  const std::vector<std::vector<std::string>> commands = {{"run"},     {"events"}, {"runs"},    {"cancel"},
-                                                          {"plugins"}, {"plugin"}, {"version"}, {"help"}};
+  const std::vector<std::vector<std::string>> commands = {{"run"},     {"events"},  {"runs"},   {"cancel"},
+                                                          {"approvals"}, {"approve"}, {"deny"}, {"plugins"},
+                                                          {"plugin"},  {"version"}, {"help"}};
   for (const auto& command : commands) {
     for (const char* flag : {"--help", "-h"}) {
       std::vector<std::string> argv{cli()};

@@ -370,14 +370,16 @@ TEST_F(SharedStore, ACustomRunWithoutACommandIsRefusedBeforeAnyRunExists) {
 namespace runhost {
 namespace {
 
-class Approvals : public SharedStore {
+class CliApprovals : public SharedStore {
  protected:
   // `runhost run` with the ask fixture policy (it asks when the prompt says "needs approval"),
   // in a process of its own, writing done.txt once it may run.
-  Started asking_run(const std::string& name) {
-    return start(runhost("run", {"--plugin-dir", testing::kEngineFixtureDir.string(), "--json", "--prompt",
-                                 "ship it (needs approval)", "--", "sh", "-c", "echo ran > " + name}),
-                 dir_ / (name + ".out"));
+  Started asking_run(const std::string& name, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{"--plugin-dir", testing::kEngineFixtureDir.string(), "--json", "--prompt",
+                                  "ship it (needs approval)"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.insert(args.end(), {"--", "sh", "-c", "echo ran > " + name});
+    return start(runhost("run", args), dir_ / (name + ".out"));
   }
   // Waits (bounded) for the one pending approval and returns it.
   json pending_one() {
@@ -392,7 +394,7 @@ class Approvals : public SharedStore {
   }
 };
 
-TEST_F(Approvals, AnotherProcessApprovesAndTheRunGoesOn) {
+TEST_F(CliApprovals, AnotherProcessApprovesAndTheRunGoesOn) {
   auto host = asking_run("approved.txt");
   const auto pending = pending_one();
   ASSERT_FALSE(pending.is_null()) << slurp(host.output);
@@ -417,7 +419,7 @@ TEST_F(Approvals, AnotherProcessApprovesAndTheRunGoesOn) {
   EXPECT_EQ(run_command(runhost("approvals", {"--json"})).out.substr(0, 2), "[]");
 }
 
-TEST_F(Approvals, AnotherProcessDeniesAndNothingRunsButTheRunEnds) {
+TEST_F(CliApprovals, AnotherProcessDeniesAndNothingRunsButTheRunEnds) {
   auto host = asking_run("denied.txt");
   const auto pending = pending_one();
   ASSERT_FALSE(pending.is_null()) << slurp(host.output);
@@ -433,6 +435,35 @@ TEST_F(Approvals, AnotherProcessDeniesAndNothingRunsButTheRunEnds) {
   const auto out = slurp(host.output);
   EXPECT_NE(out.find("approval denied: not on a Friday"), std::string::npos) << out;
   EXPECT_EQ(runs()[0]["error_code"], "policy_denied");
+}
+
+// A run whose host died while its approval waited is ended by the next host (device_lost); an
+// answer then is refused, naming why, instead of being recorded for nobody to apply.
+TEST_F(CliApprovals, AnApprovalOfARunWhoseHostDiedCannotBeAnswered) {
+  auto host = asking_run("orphan.txt");
+  const auto pending = pending_one();
+  ASSERT_FALSE(pending.is_null()) << slurp(host.output);
+  const std::string run_id = pending["run_id"], approval = pending["approval_id"];
+  kill(host.pid, SIGKILL);
+  EXPECT_EQ(wait_exit(host.pid), 128 + SIGKILL);
+  // The next host to look ends the run: a follower sees it end.
+  const auto followed = run_command(runhost("events", {run_id, "--follow", "--json"}));
+  ASSERT_NE(followed.out.find("\"device_lost\""), std::string::npos) << followed.out;
+  EXPECT_EQ(run_command(runhost("approvals", {"--json"})).out.substr(0, 2), "[]") << "an ended run's approval is not listed";
+  const auto late = run_command(runhost("approve", {run_id, approval}));
+  EXPECT_EQ(late.exit_code, 1) << late.out;
+  EXPECT_NE(late.out.find("can no longer be answered: the run has ended (failed)"), std::string::npos) << late.out;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "ws" / "orphan.txt"));
+}
+
+TEST_F(CliApprovals, TheApprovalTimeoutComesFromTheCommandLine) {
+  auto host = asking_run("late.txt", {"--approval-timeout", "1"});
+  EXPECT_EQ(wait_exit(host.pid), 1) << slurp(host.output);
+  const auto out = slurp(host.output);
+  EXPECT_NE(out.find(R"("source":"deadline")"), std::string::npos) << out;
+  EXPECT_NE(out.find("approval not given by its deadline"), std::string::npos) << out;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "ws" / "late.txt"));
+  EXPECT_EQ(run_command(runhost("run", {"--approval-timeout", "0", "--", "true"})).exit_code, 2);
 }
 
 }  // namespace

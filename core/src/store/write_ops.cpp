@@ -137,7 +137,8 @@ Status write_answer(sqlite::Connection& conn, std::string_view run_id, std::stri
                     const ApprovalAnswer& answer, int64_t now_us) {
   auto q = conn.query(
       "UPDATE approvals SET answer = ?3, answer_scope = ?4, answer_reason = ?5, answered_by = ?6, answered_at = ?7 "
-      "WHERE id = ?1 AND run_id = ?2 AND status = 'pending' AND answer IS NULL");
+      "WHERE id = ?1 AND run_id = ?2 AND status = 'pending' AND answer IS NULL "
+      "AND (SELECT status FROM agent_runs WHERE id = ?2) IN ('queued', 'running')");
   if (!q) return std::move(q).error();
   q->bind(1, approval_id).bind(2, run_id).bind(3, answer.decision).bind(4, answer.scope).bind(5, answer.reason);
   q->bind(6, answer.actor).bind(7, now_us);
@@ -154,6 +155,14 @@ Status write_answer(sqlite::Connection& conn, std::string_view run_id, std::stri
   if (current->text(0) != "pending") {
     return Error(ErrorCode::invalid_dispatch, which + " was already settled: " + current->text(0) +
                                                   (current->text(2).empty() ? "" : " (" + current->text(2) + ")"));
+  }
+  // A run that ended while its approval was pending (its host died: device_lost) cannot apply
+  // an answer; recording one would only mislead whoever gave it.
+  auto run = current_status(conn, run_id);
+  if (!run) return std::move(run).error();
+  if (*run && is_terminal(**run)) {
+    return Error(ErrorCode::invalid_dispatch, which + " can no longer be answered: the run has ended (" +
+                                                  std::string(to_string(**run)) + ")");
   }
   return Error(ErrorCode::invalid_dispatch, which + " was already answered (" + current->text(1) + "); its run applies it");
 }
