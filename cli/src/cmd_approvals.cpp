@@ -19,7 +19,7 @@ int answer(const std::vector<std::string>& argv, bool allow) {
   const auto args = parse_args(argv, with_host_flags(spec));
   if (args.positionals.size() != 2) {
     throw UsageError{std::string("usage: runhost ") + command + " RUN_ID APPROVAL_ID" +
-                     (allow ? " [--scope once]" : "") + " [--reason TEXT] [--by WHO] [--tenant T]"};
+                     (allow ? " [--scope once|run]" : "") + " [--reason TEXT] [--by WHO] [--tenant T]"};
   }
   const Scope scope = scope_of(args);
   ApprovalDecision decision;

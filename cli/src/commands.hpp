@@ -25,5 +25,6 @@ int cmd_cancel(const std::vector<std::string>& args);
 int cmd_approvals(const std::vector<std::string>& args);
 int cmd_approve(const std::vector<std::string>& args);
 int cmd_deny(const std::vector<std::string>& args);
+int cmd_grants(const std::vector<std::string>& args);  // "grants add|list|revoke ..."
 
 }  // namespace runhost::cli

@@ -33,6 +33,7 @@ Colour colour_of(const std::string& type, const json& payload) {
   if (type == "preview.ready" || type == "deployment.ready") return Colour::magenta;
   if (type == "artifact.created") return Colour::blue;
   if (type == "runtime.unparsed") return Colour::dim;
+  if (type == "policy.decision") return str(payload, "effect") == "allow" ? Colour::dim : Colour::yellow;
   return Colour::none;
 }
 
@@ -68,7 +69,17 @@ std::string describe(const std::string& type, const json& p) {
   }
   if (type == "run.cancelled") return str(p, "reason");
   if (type == "runtime.unparsed") return str(p, "reason") + ": " + str(p, "line");
-  if (type == "approval.required") return str(p, "approval_id") + ": " + str(p, "reason");
+  if (type == "approval.required") {
+    const std::string summary = p.contains("action") ? str(p["action"], "summary") : std::string();
+    return str(p, "approval_id") + ": " + (summary.empty() ? std::string() : summary + " — ") + str(p, "reason");
+  }
+  if (type == "approval.resolved") return str(p, "approval_id") + ": " + str(p, "decision") + " (" + str(p, "source") + ")";
+  if (type == "policy.decision") {
+    const std::string name = p.contains("action") ? str(p["action"], "name") : std::string();
+    std::string s = str(p, "effect") + " " + str(p, "phase") + (name.empty() ? std::string() : " " + name);
+    if (p.contains("reason")) s += ": " + str(p, "reason");
+    return s;
+  }
   return p.dump();
 }
 

@@ -142,6 +142,40 @@ approval is not pending.
   --by WHO                who answers, recorded as `by` (default: $USER)
 )",
                 true, true},
+    CommandHelp{"grants",
+                "runhost grants add|list|revoke ...", "keep connector grants: add, list, revoke",
+                R"(Usage: runhost grants add --connector C (--code CODE | --token-stdin) [--user U] [--tenant T]
+                          [--scopes A,B] [--expires-in SECONDS] [--metadata JSON] [--json]
+       runhost grants list [--user U] [--connector C] [--all] [--json] [--tenant T]
+       runhost grants revoke GRANT_ID [--tenant T]
+
+Keep the connector grants of this store: what a user let a connector do for them. A run that
+names the connector (runhost run --connector C) gets the newest active grant of its tenant and
+user; without one it fails with connector_authorization_missing and the connect URL, and once a
+grant is added the same dispatch, retried, runs. The secret material is stored apart from
+everything else and never printed, logged or put in an event.
+
+add: records a grant for user U (default: $USER) of tenant T (default: local).
+  --connector C           a loaded connector's id (runhost plugins)
+  --code CODE             an authorization code from the connect page; the connector exchanges it
+                          with its provider (for oauth2, at its token_url)
+  --token-stdin           the secret material on stdin: a JSON object, or a bare token stored as
+                          {"access_token": TOKEN}; a token never goes on the command line
+  --scopes A,B            the scopes asked for (--code) or granted (--token-stdin)
+  --expires-in SECONDS    when a --token-stdin grant expires (default: never; a code's exchange
+                          says its own)
+  --metadata JSON         a JSON object kept with the grant, never secret (an account name)
+  --json                  print the grant as JSON
+  Exits 2 for an invalid grant (the message names the field), 1 when the provider refused
+  the code or the connector failed.
+
+list: the active grants, newest first (--all: revoked and expired ones too); never a secret.
+  --user U, --connector C only those
+
+revoke: the grant is marked revoked and its secret deleted; runs dispatched from then on do not
+  get it. Exits 1 for a grant that does not exist or is another tenant's.
+)",
+                true, true},
     CommandHelp{"plugins",
                 "runhost plugins [--plugin-dir DIR]... [--json] [--strict]", "list plugins and refusals",
                 R"(Usage: runhost plugins [--plugin-dir DIR]... [--no-env] [--no-bundled] [--json] [--strict]

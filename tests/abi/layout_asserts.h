@@ -44,7 +44,7 @@ RH_ASSERT_SIZE(rh_http_response, 16);
 RH_ASSERT_AT(rh_http_response, status, 4);
 RH_ASSERT_AT(rh_http_response, body, 8);
 
-RH_ASSERT_SIZE(rh_host, 104);
+RH_ASSERT_SIZE(rh_host, 112);
 RH_ASSERT_AT(rh_host, abi, 4);
 RH_ASSERT_AT(rh_host, name, 16);
 RH_ASSERT_AT(rh_host, version, 24);
@@ -57,6 +57,7 @@ RH_ASSERT_AT(rh_host, monotonic_ns, 72);
 RH_ASSERT_AT(rh_host, get_extension, 80);
 RH_ASSERT_AT(rh_host, emit, 88);
 RH_ASSERT_AT(rh_host, http_request, 96);
+RH_ASSERT_AT(rh_host, send_input, 104);
 RH_ASSERT_SIZE(rh_host_info_ext, 24);
 
 RH_ASSERT_SIZE(rh_plugin_desc, 64);
@@ -105,13 +106,14 @@ RH_ASSERT_AT(rh_policy_plugin, create, 8);
 RH_ASSERT_AT(rh_policy_plugin, evaluate, 16);
 RH_ASSERT_AT(rh_policy_plugin, destroy, 24);
 
-RH_ASSERT_SIZE(rh_connector_plugin, 56);
+RH_ASSERT_SIZE(rh_connector_plugin, 64);
 RH_ASSERT_AT(rh_connector_plugin, create, 8);
 RH_ASSERT_AT(rh_connector_plugin, describe, 16);
 RH_ASSERT_AT(rh_connector_plugin, check, 24);
 RH_ASSERT_AT(rh_connector_plugin, materialize, 32);
 RH_ASSERT_AT(rh_connector_plugin, invoke, 40);
 RH_ASSERT_AT(rh_connector_plugin, destroy, 48);
+RH_ASSERT_AT(rh_connector_plugin, exchange, 56); /* since 1.2 */
 
 /* Enum values are part of the ABI too. */
 static_assert(RH_OK == 0 && RH_ERR_FAILED == 9, "status codes moved");

@@ -63,7 +63,7 @@ TEST(CliPlugins, ReadsRunhostPluginPath) {
 }
 
 TEST(CliPluginCheck, PassesTheExamples) {
-  for (const char* id : {"example-echo", "deny-pattern", "static-grant", "custom"}) {
+  for (const char* id : {"example-echo", "deny-pattern", "static-grant", "oauth2", "custom"}) {
     const auto lib = (testing::kBundledDir / (std::string(id) + ".so")).string();
     const auto r = run_command({cli(), "plugin", "check", lib});
     EXPECT_EQ(r.exit_code, 0) << r.out;
@@ -99,6 +99,16 @@ TEST(CliPluginCheck, FailsEachFixtureNamingTheReason) {
   const auto hang = run_command({cli(), "plugin", "check", (testing::kMisbehavingDir / "hangs.so").string(), "--timeout", "0.5"});
   EXPECT_EQ(hang.exit_code, 1) << hang.out;
   EXPECT_NE(hang.out.find("no result within 500 ms"), std::string::npos) << hang.out;
+}
+
+// The ABI only appends: a plugin built against an older minor's headers still loads and passes.
+TEST(CliPluginCheck, PluginsOfOlderMinorsStillPass) {
+  for (const char* minor : {"0", "1"}) {
+    const auto so = testing::kOlderDir / (std::string("abi-1-") + minor + ".so");
+    const auto r = run_command({cli(), "plugin", "check", so.string()});
+    EXPECT_EQ(r.exit_code, 0) << so << "\n" << r.out;
+    EXPECT_NE(r.out.find("PASS"), std::string::npos) << r.out;
+  }
 }
 
 TEST(CliPluginCheck, JsonOutput) {
@@ -148,7 +158,7 @@ TEST(Cli, UsageErrorsExitTwoAndSayWhy) {
 
 TEST(Cli, EveryCommandAnswersHelp) {
   const std::vector<std::vector<std::string>> commands = {{"run"},     {"events"},  {"runs"},   {"cancel"},
-                                                          {"approvals"}, {"approve"}, {"deny"}, {"plugins"},
+                                                          {"approvals"}, {"approve"}, {"deny"}, {"grants"}, {"plugins"},
                                                           {"plugin"},  {"version"}, {"help"}};
   for (const auto& command : commands) {
     for (const char* flag : {"--help", "-h"}) {

@@ -20,7 +20,7 @@ std::vector<std::string> failed_checks(const CheckReport& report) {
 }
 
 TEST(Conformance, TheExamplesPassEveryCheck) {
-  for (const char* id : {"example-echo", "deny-pattern", "static-grant", "custom"}) {
+  for (const char* id : {"example-echo", "deny-pattern", "static-grant", "oauth2", "custom"}) {
     const auto report = check_plugin_isolated(testing::kBundledDir / (std::string(id) + ".so"));
     EXPECT_TRUE(report.passed()) << id << ": " << ::testing::PrintToString(failed_checks(report));
     std::vector<std::string> names;

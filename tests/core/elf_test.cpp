@@ -14,7 +14,7 @@ namespace {
 
 using runhost::testing::TempDir;
 
-const std::vector<std::string> kExamples = {"example-echo", "deny-pattern", "static-grant", "custom"};
+const std::vector<std::string> kExamples = {"example-echo", "deny-pattern", "static-grant", "oauth2", "custom"};
 
 // nm's view of the same library, to check our reader against binutils.
 std::vector<std::string> nm_exports(const std::filesystem::path& lib) {

@@ -159,9 +159,10 @@ TEST(Approvals, AnotherHostOnTheStoreAnswersAndTheRunsHostAppliesIt) {
   const auto unknown = other->answer_approval(d->run.id, "apr_nope", {true, "once", "", ""});
   ASSERT_FALSE(unknown);
   EXPECT_NE(unknown.error().message.find("has no approval apr_nope"), std::string::npos) << unknown.error().message;
-  const auto run_scope = other->answer_approval(d->run.id, approval, {true, "run", "", ""});
-  ASSERT_FALSE(run_scope);
-  EXPECT_NE(run_scope.error().message.find("scope 'run'"), std::string::npos) << run_scope.error().message;
+  const auto bad_scope = other->answer_approval(d->run.id, approval, {true, "week", "", ""});
+  ASSERT_FALSE(bad_scope);
+  EXPECT_NE(bad_scope.error().message.find("scope 'week' is not one of: once, run"), std::string::npos)
+      << bad_scope.error().message;
 }
 
 // No answer by the deadline is a deny, recorded as such.

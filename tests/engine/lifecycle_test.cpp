@@ -235,7 +235,7 @@ TEST(Lifecycle, AResumeSessionIdReachesTheRuntime) {
   const auto argv_file = bin / "argv.txt";
   const auto fake = bin / "fake-claude";
   write_file(fake, "#!/bin/sh\nfor a in \"$@\"; do echo \"$a\"; done > '" + argv_file.string() +
-                       "'\ncat > /dev/null\n"
+                       "'\nread -r prompt\n"
                        "echo '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"ok\","
                        "\"session_id\":\"3f1c2e9a-0000-4000-8000-000000000001\"}'\n");
   std::filesystem::permissions(fake, std::filesystem::perms::owner_all);

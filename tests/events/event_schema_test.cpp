@@ -64,6 +64,13 @@ const std::map<std::string, json>& examples() {
       {"run.cancelled", json::parse(R"({"reason": "cancelled", "by": "user:u1"})")},
       {"runtime.unparsed",
        json::parse(R"({"stream": "stdout", "line": "{oops", "reason": "not valid JSON", "truncated": false})")},
+      {"policy.decision",
+       json::parse(R"({"phase": "action", "effect": "ask", "policy": "risky-actions", "rule": "delete",
+                       "reason": "policy 'risky-actions': deletes files: rm -rf build",
+                       "action": {"kind": "command", "name": "Bash"}, "tool_call_id": "toolu_1", "approval_id": "apr_1",
+                       "decisions": [{"policy": "deny-pattern", "effect": "allow"},
+                                     {"policy": "risky-actions", "effect": "ask", "reason": "deletes files: rm -rf build",
+                                      "rule": "delete"}]})")},
   };
   return all;
 }

@@ -119,10 +119,15 @@ static rh_status host_http_request(const rh_host *host, const rh_http_request *r
   return RH_ERR_UNSUPPORTED;
 }
 
+static rh_status host_send_input(const rh_host *host, rh_run *run, rh_str data, uint32_t flags) {
+  (void)host, (void)run, (void)data, (void)flags;
+  return RH_ERR_INVALID_ARGUMENT;
+}
+
 static const rh_host k_host = {
-    sizeof(rh_host),    RH_ABI_VERSION_INIT, "runhost-c-test", "0.0.0",     NULL,
-    host_log,           host_set_error,      host_last_error,  host_now_us, host_monotonic_ns,
-    host_get_extension, host_emit,           host_http_request};
+    sizeof(rh_host),    RH_ABI_VERSION_INIT, "runhost-c-test", "0.0.0",         NULL,
+    host_log,           host_set_error,      host_last_error,  host_now_us,     host_monotonic_ns,
+    host_get_extension, host_emit,           host_http_request, host_send_input};
 
 static void clear_events(void) {
   while (g_event_count > 0) free(g_events[--g_event_count].payload);

@@ -297,6 +297,19 @@ static void test_writer(void) {
   CHECK(writes_as("\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\""));            /* a surrogate */
   CHECK(writes_as("\xf4\x90\x80\x80", 4, "\"\\ufffd\\ufffd\\ufffd\\ufffd\"")); /* > U+10FFFF */
   CHECK(writes_as("\x80z", 2, "\"\\ufffdz\"")); /* stray continuation */
+  {
+    char a[] = "a", quoted[] = "b\"c";
+    char *const strings[] = {a, quoted};
+    rh_json_buffer array;
+    rh_json_buffer_init(&array);
+    CHECK(rh_json_write_string_array(&array.writer, strings, 2) == RH_OK && array.len == 12 &&
+          memcmp(array.data, "[\"a\",\"b\\\"c\"]", 12) == 0);
+    rh_json_buffer_reset(&array);
+    CHECK(rh_json_write_string_array(&array.writer, NULL, 0) == RH_OK && array.len == 2 &&
+          memcmp(array.data, "[]", 2) == 0);
+    rh_json_buffer_free(&array);
+    CHECK(rh_json_write_string_array(&full, strings, 2) == RH_ERR_LIMIT);
+  }
   CHECK(rh_json_write_string(&full, "x", 1) == RH_ERR_LIMIT);
   CHECK(rh_json_write_cstr(&full, "") == RH_OK); /* nothing to write, nothing to refuse */
   rh_json_buffer_init(&big);

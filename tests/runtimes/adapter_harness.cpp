@@ -52,6 +52,13 @@ Status check_envelope(const std::string& type, const json& payload, size_t seq) 
 
 }  // namespace
 
+rh_status RecordingRun::send_input(std::string_view data, uint32_t flags) noexcept {
+  if (input_closed) return RH_ERR_INVALID_ARGUMENT;  // as the host: nothing after the close
+  input.append(data);
+  input_closed = (flags & RH_INPUT_CLOSE) != 0;
+  return RH_OK;
+}
+
 rh_status RecordingRun::emit(const rh_event& e) noexcept {
   try {
     std::string type(e.type.data, e.type.len);

@@ -41,8 +41,12 @@ struct RecordedEvent {
 class RecordingRun final : public rh_run {
  public:
   rh_status emit(const rh_event& e) noexcept override;
+  // What the adapter wrote to its runtime's stdin through the host (send_input).
+  rh_status send_input(std::string_view data, uint32_t flags) noexcept override;
 
   std::vector<RecordedEvent> events;
+  std::string input;          // every byte sent
+  bool input_closed = false;  // RH_INPUT_CLOSE was sent
   std::vector<std::string> refusals;
   std::vector<std::string> envelope_errors;  // events that fail the whole-envelope check
 };
@@ -63,6 +67,8 @@ class AdapterSession {
   void feed_chunked(rh_stream stream, std::string_view bytes, size_t chunk);
   // Feeds `bytes` in pieces of random sizes from 1 to `max`, from a fixed seed.
   void feed_random(rh_stream stream, std::string_view bytes, size_t max, unsigned seed);
+  // Hands the adapter an answer to one of its approval requests: the bytes for its stdin.
+  Result<std::string> respond(const nlohmann::json& answer) { return session_->respond(answer.dump()); }
   const std::vector<RecordedEvent>& finish(const rh_exit& exit);
   const RecordingRun& run() const { return *run_; }
 

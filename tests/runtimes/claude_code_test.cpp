@@ -80,8 +80,15 @@ class ClaudeCode : public ::testing::Test {
   }
 };
 
-const std::vector<std::string> kBaseArgv = {"claude", "-p", "--output-format", "stream-json", "--verbose",
-                                            "--input-format", "stream-json"};
+// It asks through the host (--permission-prompt-tool stdio), in Claude's "default" mode unless
+// told otherwise.
+const std::vector<std::string> kHeadArgv = {"claude", "-p", "--output-format", "stream-json", "--verbose",
+                                            "--input-format", "stream-json", "--permission-prompt-tool", "stdio"};
+const std::vector<std::string> kBaseArgv = [] {
+  auto argv = kHeadArgv;
+  argv.push_back("--permission-mode=default");
+  return argv;
+}();
 
 // ---- launch -------------------------------------------------------------------------------------
 
@@ -89,7 +96,7 @@ TEST_F(ClaudeCode, LaunchesHeadlessWithThePromptAsOneUserMessageOnStdin) {
   const json s = spec();
   EXPECT_EQ(s["argv"], kBaseArgv);
   EXPECT_EQ(s["env"], json::object());
-  EXPECT_EQ(s["keep_stdin_open"], false);
+  EXPECT_EQ(s["keep_stdin_open"], true) << "open for the answers to its permission requests";
   const std::string in = s["stdin"];
   ASSERT_EQ(in.back(), '\n');
   ASSERT_EQ(in.find('\n'), in.size() - 1) << "exactly one line";
@@ -115,7 +122,7 @@ TEST_F(ClaudeCode, ConstraintsBecomeTheCliFlags) {
   AdapterHarness::Options o;
   o.constraints = json::parse(R"j({"tools": {"allow": ["Bash(git *)", "Read"], "deny": ["WebFetch"]},
                                    "max_turns": 5, "max_budget_usd": 0.5, "permission_mode": "plan"})j");
-  std::vector<std::string> want = kBaseArgv;
+  std::vector<std::string> want = kHeadArgv;
   for (const char* a : {"--permission-mode=plan", "--max-turns=5", "--max-budget-usd=0.5", "--disallowedTools", "WebFetch",
                         "--allowedTools", "Bash(git *)", "Read"})
     want.push_back(a);
@@ -182,7 +189,8 @@ TEST_F(ClaudeCode, TheOperatorsConfigSetsProgramEnvironmentAndArguments) {
   o.constraints = json::parse(R"({"tools": {"allow": ["Read"]}})");
   const json s = spec(o);
   std::vector<std::string> want = {"/opt/claude/bin/claude", "-p", "--output-format", "stream-json", "--verbose", "--input-format",
-                                   "stream-json", "--include-partial-messages", "--model=claude-sonnet-4-5", "--mcp-config",
+                                   "stream-json", "--include-partial-messages", "--model=claude-sonnet-4-5",
+                                   "--permission-prompt-tool", "stdio", "--permission-mode=default", "--mcp-config",
                                    "/etc/mcp.json", "--allowedTools", "Read"};
   EXPECT_EQ(s["argv"], want);
   EXPECT_EQ(s["env"], json::parse(R"({"ANTHROPIC_BASE_URL": "http://127.0.0.1:9", "ANTHROPIC_API_KEY": "sk-ant-xyz-123456"})"));
@@ -497,7 +505,7 @@ TEST_F(ClaudeCode, BashOutputKnowsItsExitCodeOnlyWhenTheCliSaysIt) {
 TEST_F(ClaudeCode, LinesItKnowsButCannotMapAreKeptAsUnparsed) {
   const std::string out =
       line(init()) + line({{"type", "keep_alive"}}) + line({{"type", "tool_progress"}, {"tool_use_id", "x"}, {"elapsed_time_seconds", 3}}) +
-      line({{"type", "control_request"}, {"request_id", "r1"}, {"request", {{"subtype", "can_use_tool"}, {"tool_name", "Bash"}}}}) +
+      line({{"type", "control_request"}, {"request_id", "r1"}, {"request", {{"subtype", "hook_callback"}, {"callback_id", "h"}}}}) +
       line({{"type", "system"}, {"subtype", "api_retry"}, {"attempt", 1}, {"max_retries", 3}, {"retry_delay_ms", 500}, {"error_status", 529}, {"error", "overloaded"}}) +
       line({{"type", "system"}, {"subtype", "compact_boundary"}, {"compact_metadata", {{"trigger", "auto"}, {"pre_tokens", 150000}}}}) +
       line({{"type", "system"}, {"subtype", "notification"}, {"key", "k"}, {"text", "heads up"}, {"priority", "low"}}) +
@@ -506,7 +514,7 @@ TEST_F(ClaudeCode, LinesItKnowsButCannotMapAreKeptAsUnparsed) {
   const auto events = run(out);
   const auto unparsed = of_type(events, "runtime.unparsed");
   ASSERT_EQ(unparsed.size(), 3u);
-  EXPECT_NE(unparsed[0]["reason"].get<std::string>().find("--permission-prompt-tool stdio"), std::string::npos);
+  EXPECT_EQ(unparsed[0]["reason"], "a control request runhost does not handle (answered with an error): \"hook_callback\"");
   EXPECT_EQ(unparsed[1]["reason"], "system subtype not mapped: \"hook_started\"");
   EXPECT_EQ(unparsed[2]["reason"], "line type not mapped: \"rate_limit_event\"");
   const auto messages = of_type(events, "message");
@@ -514,6 +522,77 @@ TEST_F(ClaudeCode, LinesItKnowsButCannotMapAreKeptAsUnparsed) {
   EXPECT_EQ(messages[1]["text"], "model API request failed (overloaded, HTTP 529); retry 1 of 3 in 500 ms");
   EXPECT_EQ(messages[2]["text"], "conversation compacted (auto, 150000 tokens before)");
   EXPECT_EQ(messages[3], json::parse(R"({"role": "system", "text": "heads up"})"));
+}
+
+// ---- live approvals ------------------------------------------------------------------------------
+
+// Claude Code 2.1.330 asks with a control_request (tests/runtimes/transcripts/claude-code/control):
+// the adapter hands it to the host as approval.required about the tool call it names.
+json can_use_tool(const std::string& request_id, const std::string& tool_use_id, const std::string& tool, const json& input) {
+  return {{"type", "control_request"},
+          {"request_id", request_id},
+          {"request", {{"subtype", "can_use_tool"}, {"tool_name", tool}, {"display_name", tool}, {"input", input},
+                       {"description", "Write greet.txt"}, {"permission_suggestions", json::array()},
+                       {"tool_use_id", tool_use_id}}}};
+}
+
+TEST_F(ClaudeCode, APermissionRequestBecomesApprovalRequiredAboutItsToolCall) {
+  AdapterSession s = harness_.start(AdapterHarness::dispatch());
+  const json input{{"command", "echo hi > greet.txt"}, {"description", "Write greet.txt"}};
+  s.feed(RH_STREAM_STDOUT, line(init()) + line(assistant(tool_use("toolu_e2e_0000", "Bash", input))) +
+                               line(can_use_tool("77b83b12-822d", "toolu_e2e_0000", "Bash", input)) +
+                               line(can_use_tool("r-2", "toolu_unknown", "Write", {{"file_path", "/w/notes.txt"}, {"content", "x\ny"}})));
+  const auto asks = of_type(s.run().events, "approval.required");
+  ASSERT_EQ(asks.size(), 2u);
+  EXPECT_EQ(asks[0], json::parse(R"({"approval_id": "77b83b12-822d", "tool_call_id": "toolu_e2e_0000",
+      "action": {"kind": "command", "name": "Bash", "input": {"command": "echo hi > greet.txt", "description": "Write greet.txt"},
+                 "summary": "Bash: echo hi > greet.txt"}})"));
+  EXPECT_FALSE(asks[1].contains("tool_call_id")) << "a call it never reported has no tool.started to point at";
+  EXPECT_EQ(asks[1]["action"]["kind"], "file");
+  EXPECT_EQ(asks[1]["action"]["summary"], "Write: /w/notes.txt");
+  EXPECT_TRUE(s.run().input.empty()) << "nothing is answered before the host decides";
+  EXPECT_TRUE(s.run().refusals.empty());
+}
+
+TEST_F(ClaudeCode, AnswersAreControlResponsesOnStdin) {
+  AdapterSession s = harness_.start(AdapterHarness::dispatch());
+  auto allow = s.respond({{"request_id", "77b83b12"}, {"approval_id", "apr_1"}, {"decision", "allow"}, {"scope", "once"},
+                          {"source", "human"}, {"reason", "fine"}});
+  ASSERT_TRUE(allow) << allow.error().message;
+  ASSERT_EQ(allow->back(), '\n');
+  EXPECT_EQ(json::parse(*allow), json::parse(R"({"type": "control_response", "response": {"subtype": "success",
+      "request_id": "77b83b12", "response": {"behavior": "allow"}}})"));
+  auto deny = s.respond({{"request_id", "r\"2"}, {"decision", "deny"}, {"reason", "denied by ada: not \"now\""}});
+  ASSERT_TRUE(deny) << deny.error().message;
+  EXPECT_EQ(json::parse(*deny), json::parse(R"({"type": "control_response", "response": {"subtype": "success",
+      "request_id": "r\"2", "response": {"behavior": "deny", "message": "denied by ada: not \"now\""}}})"));
+  auto bare = s.respond({{"request_id", "r3"}, {"decision", "deny"}});
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(json::parse(*bare)["response"]["response"]["message"], "The operator declined this action.");
+  for (const json& bad : {json{{"decision", "allow"}}, json{{"request_id", 7}, {"decision", "allow"}},
+                          json{{"request_id", "r"}, {"decision", "maybe"}}}) {
+    auto refused = s.respond(bad);
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_NE(refused.error().message.find("respond()"), std::string::npos) << refused.error().message;
+  }
+}
+
+TEST_F(ClaudeCode, StdinClosesAfterTheResultSoTheCliExits) {
+  AdapterSession s = harness_.start(AdapterHarness::dispatch());
+  s.feed(RH_STREAM_STDOUT, line(init()) + line(assistant(json{{"type", "text"}, {"text", "hi"}})));
+  EXPECT_FALSE(s.run().input_closed);
+  s.feed(RH_STREAM_STDOUT, line(result({})));
+  EXPECT_TRUE(s.run().input_closed);
+  const auto& events = s.finish(exited(0));
+  EXPECT_EQ(events.back().type, "run.completed");
+}
+
+TEST_F(ClaudeCode, AControlRequestItCannotAnswerIsAnsweredWithAnError) {
+  AdapterSession s = harness_.start(AdapterHarness::dispatch());
+  s.feed(RH_STREAM_STDOUT, line({{"type", "control_request"}, {"request_id", "h-1"}, {"request", {{"subtype", "mcp_message"}}}}));
+  EXPECT_EQ(json::parse(s.run().input), json::parse(R"({"type": "control_response", "response": {"subtype": "error",
+      "request_id": "h-1", "error": "runhost does not handle this control request"}})"));
+  EXPECT_EQ(of_type(s.run().events, "runtime.unparsed").size(), 1u);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@ namespace runhost::testing {
 
 inline const std::filesystem::path kFixtureDir = RUNHOST_TEST_FIXTURE_DIR;        // refused by the loader
 inline const std::filesystem::path kCheckOnlyDir = RUNHOST_TEST_CHECK_ONLY_DIR;  // loaded, fail plugin check
+inline const std::filesystem::path kOlderDir = RUNHOST_TEST_OLDER_DIR;  // ABI 1.0 and 1.1 plugins: load, pass plugin check
 inline const std::filesystem::path kMisbehavingDir = RUNHOST_TEST_MISBEHAVING_DIR;  // crash or hang when called
 inline const std::filesystem::path kEngineFixtureDir = RUNHOST_TEST_ENGINE_FIXTURE_DIR;  // test-only policies
 inline const std::filesystem::path kBundledDir = RUNHOST_TEST_PLUGIN_DIR;        // the example plugins

@@ -2,8 +2,8 @@
  *
  * The host passes one `const rh_host *` to the library's init(); the same pointer stays valid
  * until deinit() returns, so a library keeps it in a static. Through it a plugin logs, reports
- * error detail, reads clocks, emits unified events for a run, makes HTTP requests and looks up
- * newer host features by id.
+ * error detail, reads clocks, emits unified events for a run, makes HTTP requests, writes to a
+ * runtime's stdin (since 1.2) and looks up newer host features by id.
  *
  *   static const rh_host *g_host;
  *   static rh_status my_init(const rh_host *host, const char *library_path) {
@@ -107,7 +107,20 @@ typedef struct rh_host {
    * last_error set. NEVER on the reactor thread (see the thread rules above). */
   rh_status (*http_request)(const struct rh_host *host, const rh_http_request *request,
                             rh_http_response *response);
+
+  /* Since 1.2 (check struct_size): writes `data` to the stdin of the runtime process `run`
+   * launched, after everything written before it (the launch spec's "stdin" first); with
+   * RH_INPUT_CLOSE in `flags`, closes stdin once all of it is written (`data` may be empty).
+   * Never blocks: the host queues what the pipe cannot take yet. The launch spec must have
+   * kept stdin open ("keep_stdin_open": true). Returns RH_ERR_INVALID_ARGUMENT (last_error
+   * says why) when stdin is closed or closing, or the process has ended or not started;
+   * RH_ERR_LIMIT when more than 64 MiB would be queued. Reactor thread only: call it from
+   * your session's own calls (feed, respond, finish). */
+  rh_status (*send_input)(const struct rh_host *host, rh_run *run, rh_str data, uint32_t flags);
 } rh_host;
+
+/* send_input flags. */
+#define RH_INPUT_CLOSE (1u << 0) /* close stdin after this data */
 
 /* Host extension "runhost.host-info/1": facts about the running host. */
 #define RH_EXT_HOST_INFO "runhost.host-info/1"

@@ -499,6 +499,19 @@ static inline rh_status rh_json_write_string(const rh_writer *out, const char *d
   return status == RH_OK ? rh_json_write_raw(out, "\"", 1) : status;
 }
 
+/* Writes `count` NUL-terminated strings as one JSON array of strings: the writer's side of
+ * rh_json_string_array_dup. `strings` may be NULL when count is 0. */
+static inline rh_status rh_json_write_string_array(const rh_writer *out, char *const *strings,
+                                                   size_t count) {
+  rh_status status = rh_json_write_raw(out, "[", 1);
+  size_t i;
+  for (i = 0; i < count && status == RH_OK; i++) {
+    if (i > 0) status = rh_json_write_raw(out, ",", 1);
+    if (status == RH_OK) status = rh_json_write_string(out, strings[i], strlen(strings[i]));
+  }
+  return status == RH_OK ? rh_json_write_raw(out, "]", 1) : status;
+}
+
 /* An rh_writer that appends to a growing malloc'd buffer. Pass &buffer.writer wherever an
  * rh_writer is wanted; the writer points back at the buffer, so do not copy or move it. */
 typedef struct rh_json_buffer {

@@ -110,9 +110,15 @@ typedef struct rh_runtime_adapter {
    * run goes on. Reactor thread. */
   rh_status (*feed)(rh_runtime_session *session, rh_stream stream, const char *data, size_t len);
 
-  /* Delivers a resolved approval (JSON: {"request_id", "decision": "allow"|"deny", "reason"})
-   * and writes the bytes to send to the runtime's stdin into `input_out`. NULL unless the
-   * adapter has RH_RUNTIME_CAP_APPROVALS. Reactor thread. */
+  /* Live approvals (RH_RUNTIME_CAP_APPROVALS; docs/abi.md section 8): when the runtime asks
+   * before acting, the adapter emits approval.required with its own request id as
+   * "approval_id", the "action" {kind, name, input, summary} and the "tool_call_id"; policies
+   * decide, or a human through the host. Then, after the adapter's current call has returned,
+   * the host delivers the answer here:
+   *   {"request_id": "<the adapter's id>", "approval_id": "apr_...", "decision": "allow"|"deny",
+   *    "reason": "...", "scope": "once"|"run", "source": "policy"|"human"|"deadline"}
+   * and writes the bytes the adapter puts in `input_out` to the runtime's stdin (the launch
+   * spec keeps it open). NULL unless the adapter has RH_RUNTIME_CAP_APPROVALS. Reactor thread. */
   rh_status (*respond)(rh_runtime_session *session, rh_str decision_json,
                        const rh_writer *input_out);
 

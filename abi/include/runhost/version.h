@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #define RH_ABI_VERSION_MAJOR 1
-#define RH_ABI_VERSION_MINOR 1
+#define RH_ABI_VERSION_MINOR 2
 
 /* Value type, frozen: two 32-bit numbers, never grows (so it has no struct_size). */
 typedef struct rh_abi_version {

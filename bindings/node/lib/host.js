@@ -59,20 +59,38 @@ class RunCalls {
   }
 
   /**
-   * Answers an approval.required of a run waiting for it:
-   * `{ runId, approvalId, decision: 'allow' | 'deny', scope: 'once', reason }`; `requestId` is a
-   * synonym of `approvalId`. The positional (runId, approvalId, allow, reason) is deprecated.
+   * Answers a run's pending approval.required, from any process sharing the store:
+   * `{ runId, approvalId, decision: 'allow' | 'deny', scope: 'once', reason, by }`; `requestId` is
+   * a synonym of `approvalId`, `by` names who answers. The answer is recorded at once and the
+   * run's host applies it. InvalidDispatchError when the run has no such pending approval (unknown,
+   * answered already, or the run has ended). The positional (runId, approvalId, allow, reason) is
+   * deprecated.
    */
   async resolveApproval(answer, ...positional) {
     let a;
     if (typeof answer === 'string' || positional.length > 0) {
       check.deprecatedPositionalApproval('host.resolveApproval');
       const [approvalId, allow, reason = ''] = positional;
-      a = { runId: check.runId(answer), approvalId: check.nonEmptyString('approvalId', approvalId), allow: check.boolean('allow', allow), reason: check.string('reason', reason) };
+      a = {
+        runId: check.runId(answer), approvalId: check.nonEmptyString('approvalId', approvalId), allow: check.boolean('allow', allow),
+        scope: 'once', reason: check.string('reason', reason), by: '',
+      };
     } else {
       a = check.approvalAnswer('resolveApproval', answer, { withRunId: true });
     }
-    await call((await this._use()).resolveApproval(a.runId, a.approvalId, a.allow, a.reason, this._scope));
+    await call((await this._use()).answerApproval(a.runId, a.approvalId, a.allow, a.scope, a.reason, a.by, this._scope));
+  }
+
+  /**
+   * The approval.required requests waiting for an answer, oldest first, from every process
+   * sharing the store (in a tenant's view: the tenant's only): each with its run, its request
+   * (the event's payload: action and summary, reason, policy, options, deadline) and whether an
+   * answer is recorded already (`answered`: the run's host is applying it).
+   */
+  async pendingApprovals() {
+    const rows = await call((await this._use()).pendingApprovals(this._scope));
+    // The core's deadline 0 means none: null, as JS says "not set".
+    return rows.map(({ requestJson, deadlineUs, ...row }) => ({ ...row, request: JSON.parse(requestJson), deadlineUs: deadlineUs || null }));
   }
 
   async _info(runId) {
@@ -151,8 +169,9 @@ class Host extends RunCalls {
    * This host as one tenant sees it: the same calls, walled to that tenant's runs. Another
    * tenant's run is indistinguishable from a missing one (run() gives null; events, cancel,
    * resolveApproval and a run's events reject with RunNotFoundError, as for an unknown id;
-   * runs() never lists it), and a dispatch naming another tenant is InvalidDispatchError (field
-   * tenantId). Cheap: make one per request. The Host itself is the operator's view.
+   * runs() and pendingApprovals() never list it), and a dispatch naming another tenant is
+   * InvalidDispatchError (field tenantId). Cheap: make one per request. The Host itself is the
+   * operator's view.
    */
   forTenant(tenantId) {
     return new TenantView(this, check.nonEmptyString('tenantId', tenantId));
@@ -177,8 +196,9 @@ class Host extends RunCalls {
 
 /**
  * A Host as one tenant sees it (host.forTenant(tenantId)): dispatch, run, runs, events, cancel,
- * resolveApproval, and the runs they return, all walled to the tenant. It owns nothing: closing
- * the Host ends it, and it has no close(), no plugins() and no way back to the Host.
+ * pendingApprovals, resolveApproval, and the runs they return, all walled to the tenant. It owns
+ * nothing: closing the Host ends it, and it has no close(), no plugins() and no way back to the
+ * Host.
  */
 class TenantView extends RunCalls {
   constructor(host, tenantId) {

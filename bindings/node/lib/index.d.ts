@@ -177,13 +177,42 @@ export interface PreviewReadyEvent extends EventBase<'preview.ready', {
 export interface ArtifactCreatedEvent extends EventBase<'artifact.created', {
   path: string; size_bytes: number; content_type: string; sha256: string;
 }> {}
-export interface ApprovalRequiredEvent extends EventBase<'approval.required', {
+/**
+ * What an approval.required asks about. A policy that asks before the run starts asks about the
+ * run itself: kind 'run', name 'run.start', input the runtime, prompt, cwd, command and connectors.
+ */
+export interface ApprovalAction {
+  kind: 'tool' | 'command' | 'connector' | 'publish' | 'spend' | 'run';
+  name?: string;
+  /** One line a UI can show. */
+  summary?: string;
+  input?: unknown;
+}
+/** The payload of an approval.required event. */
+export interface ApprovalRequest {
+  /** Answer with this id. */
   approval_id: string;
-  action: { kind: 'tool' | 'command' | 'connector' | 'publish' | 'spend'; name?: string; input?: unknown };
+  action: ApprovalAction;
+  /** Why it needs approval (the policy's reason, prefixed with its id). */
   reason?: string;
-}> {}
+  /** The id of the policy that asks. */
+  policy?: string;
+  /** The answers it takes. */
+  options?: Array<'allow' | 'deny'>;
+  /** RFC 3339: no answer by then is a deny (approval.resolved, source 'deadline'). */
+  deadline?: string;
+}
+export interface ApprovalRequiredEvent extends EventBase<'approval.required', ApprovalRequest> {}
 export interface ApprovalResolvedEvent extends EventBase<'approval.resolved', {
-  approval_id: string; decision: 'allow' | 'deny'; by?: string; reason?: string;
+  approval_id: string;
+  decision: 'allow' | 'deny';
+  /** What the decision covers: this request ('once'). */
+  scope?: 'once' | 'run';
+  /** An answer ('human'), a policy deciding without asking, the deadline passing, the run being cancelled. */
+  source?: 'human' | 'policy' | 'deadline' | 'cancel';
+  /** Who answered, as the answering caller named them (resolveApproval's `by`). */
+  by?: string;
+  reason?: string;
 }> {}
 export interface DeploymentReadyEvent extends EventBase<'deployment.ready', {
   url: string; deployment_id?: string; version_id?: string;
@@ -261,6 +290,11 @@ export interface HostOptions {
   pluginConfig?: Record<string, unknown>;
   /** Per run, in seconds (default 3600); a dispatch's timeoutSeconds wins. */
   defaultTimeoutSeconds?: number;
+  /**
+   * How long an approval.required waits for its answer, in whole seconds (default 3600); none
+   * by then is a deny (approval.resolved with source 'deadline', then run.failed policy_denied).
+   */
+  approvalTimeoutSeconds?: number;
   /** fsync each group commit (default true). */
   durable?: boolean;
   /** Keep each event's native line in `raw` (default false). */
@@ -363,10 +397,30 @@ export type ApprovalAnswer = (
   scope?: ApprovalScope;
   /** Recorded in approval.resolved (and in the run.failed of a denial). */
   reason?: string;
+  /** Who answers, as your application names them: recorded in approval.resolved as `by`. */
+  by?: string;
 };
 
 /** The answer given to host.resolveApproval(): the run it is for, and the answer. */
 export type HostApprovalAnswer = ApprovalAnswer & { runId: string };
+
+/** An approval.required still waiting for its answer (host.pendingApprovals()). */
+export interface PendingApproval {
+  /** The approval id to answer (the event's payload.approval_id). */
+  id: string;
+  runId: string;
+  tenantId: string;
+  /** The seq of the run's approval.required event. */
+  seq: number;
+  /** That event's payload: the action (its summary), the reason, the policy, the options, the deadline. */
+  request: ApprovalRequest;
+  /** Microseconds since the epoch. */
+  createdUs: number;
+  /** When no answer becomes a deny, in microseconds since the epoch; null: no deadline. */
+  deadlineUs: number | null;
+  /** An answer is recorded and the run's host is applying it (a second answer is refused). */
+  answered: boolean;
+}
 
 export interface WaitOptions {
   /** Reject with the error of a run.failed (or CancelledError) instead of resolving. */
@@ -416,12 +470,15 @@ declare class RunCalls<Dispatch> {
   /** @throws RunNotFoundError no such run (in a TenantView: none of the tenant's). */
   cancel(runId: string): Promise<void>;
   /**
-   * Answers an approval.required of a run waiting for it.
+   * Answers a run's pending approval.required, from any process sharing the store.
+   * @throws InvalidDispatchError the run has no such pending approval (unknown, answered already, or the run has ended).
    * @throws RunNotFoundError no such run (in a TenantView: none of the tenant's).
    */
   resolveApproval(answer: HostApprovalAnswer): Promise<void>;
   /** @deprecated pass one object: resolveApproval({ runId, approvalId, decision, reason }). */
   resolveApproval(runId: string, approvalId: string, allow: boolean, reason?: string): Promise<void>;
+  /** The approval.required requests waiting for an answer, oldest first, of every process sharing the store (in a TenantView: the tenant's). */
+  pendingApprovals(): Promise<PendingApproval[]>;
   /** Any run of the store (this host's, another process's, one from before a restart), or null (in a TenantView: null for another tenant's). */
   run(runId: string): Promise<Run | null>;
   /** Run records, newest first (in a TenantView only the tenant's). */

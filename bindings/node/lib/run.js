@@ -105,8 +105,8 @@ class Run extends EventEmitter {
   cancel() { return this._host.cancel(this.id); }
   /**
    * Answers an approval.required of this run: `{ approvalId, decision: 'allow' | 'deny', scope:
-   * 'once', reason }` (`requestId` is a synonym of `approvalId`). The positional
-   * (approvalId, allow, reason) is deprecated.
+   * 'once', reason, by }` (`requestId` is a synonym of `approvalId`; `by` names who answers). The
+   * positional (approvalId, allow, reason) is deprecated.
    */
   async resolveApproval(answer, ...positional) {
     if (typeof answer === 'string' || positional.length > 0) {
@@ -117,7 +117,9 @@ class Run extends EventEmitter {
       return this._host.resolveApproval({ runId: this.id, approvalId: answer, decision: allow ? 'allow' : 'deny', reason: check.string('reason', reason) });
     }
     const a = check.approvalAnswer('resolveApproval', answer, { withRunId: false });
-    return this._host.resolveApproval({ runId: this.id, approvalId: a.approvalId, decision: a.allow ? 'allow' : 'deny', reason: a.reason });
+    return this._host.resolveApproval({
+      runId: this.id, approvalId: a.approvalId, decision: a.allow ? 'allow' : 'deny', scope: a.scope, reason: a.reason, by: a.by || undefined,
+    });
   }
   /** The run's record as stored now (status, lastSeq, errorCode...). */
   refresh() { return this._host._info(this.id); }

@@ -99,6 +99,7 @@ const HOST_OPTIONS = {
   durable: boolean,
   keepRaw: boolean,
   defaultTimeoutSeconds: (name, v) => integer(name, v, 1),
+  approvalTimeoutSeconds: (name, v) => integer(name, v, 1),
   maxOutputBytes: (name, v) => integer(name, v, 1),
   artifactPatterns: (name, v) => list(name, v, nonEmptyString),
 };
@@ -171,10 +172,11 @@ function deprecatedPositionalApproval(call) {
 
 /**
  * An answer to an approval.required: { runId?, approvalId (or requestId, its synonym), decision,
- * scope, reason } checked, as { runId, approvalId, allow, reason } for the addon.
+ * scope, reason, by } checked, as { runId, approvalId, allow, scope, reason, by } for the addon
+ * ('' for a reason or a `by` not given).
  */
 function approvalAnswer(call, value, { withRunId }) {
-  const keys = [...(withRunId ? ['runId'] : []), 'approvalId', 'requestId', 'decision', 'scope', 'reason'];
+  const keys = [...(withRunId ? ['runId'] : []), 'approvalId', 'requestId', 'decision', 'scope', 'reason', 'by'];
   if (value === undefined) throw new TypeError(`${call} takes an answer: { ${keys.join(', ')} }`);
   const o = options(call, value, keys);
   if (withRunId) nonEmptyString('runId', o.runId);
@@ -191,7 +193,8 @@ function approvalAnswer(call, value, { withRunId }) {
       'the only scope today is "once" (this request alone), the default');
   }
   const reason = o.reason === undefined ? '' : string('reason', o.reason);
-  return { runId: o.runId, approvalId, allow: o.decision === 'allow', reason };
+  const by = o.by === undefined ? '' : nonEmptyString('by', o.by);
+  return { runId: o.runId, approvalId, allow: o.decision === 'allow', scope, reason, by };
 }
 
 module.exports = {

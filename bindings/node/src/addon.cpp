@@ -167,7 +167,8 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
     return DefineClass(env, "NativeHost",
                        {InstanceMethod<&NativeHost::dispatch>("dispatch"),
                         InstanceMethod<&NativeHost::cancel>("cancel"),
-                        InstanceMethod<&NativeHost::resolve_approval>("resolveApproval"),
+                        InstanceMethod<&NativeHost::answer_approval>("answerApproval"),
+                        InstanceMethod<&NativeHost::pending_approvals>("pendingApprovals"),
                         InstanceMethod<&NativeHost::run>("run"), InstanceMethod<&NativeHost::runs>("runs"),
                         InstanceMethod<&NativeHost::events>("events"), InstanceMethod<&NativeHost::watch>("watch"),
                         InstanceMethod<&NativeHost::plugins>("plugins"),
@@ -195,7 +196,8 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
 
  private:
   // open({store, pluginPaths, useEnvironment, useBundled, workspaceRoot, pluginConfig,
-  //       defaultTimeoutSeconds, durable, keepRaw, maxOutputBytes, artifactPatterns}) → Promise:
+  //       defaultTimeoutSeconds, approvalTimeoutSeconds, durable, keepRaw, maxOutputBytes,
+  //       artifactPatterns}) → Promise:
   // opens the store (recovering runs a dead host left), loads the plugins. lib/validate.js has
   // checked the types; a wrong one here is still a TypeError, never a crash.
   Napi::Value open(const Napi::CallbackInfo& info) {
@@ -265,6 +267,7 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
       }
     }
     if (auto n = integer("defaultTimeoutSeconds")) options.default_timeout = std::chrono::seconds(*n);
+    if (auto n = integer("approvalTimeoutSeconds")) options.approval_timeout = std::chrono::seconds(*n);
     options.durable = flag("durable", true);
     options.keep_raw = flag("keepRaw", false);
     if (auto n = integer("maxOutputBytes")) options.max_output_bytes = *n;
@@ -302,20 +305,50 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
         undefined);
   }
 
-  Napi::Value resolve_approval(const Napi::CallbackInfo& info) {
+  // answerApproval(runId, approvalId, allow, approvalScope, reason, by, scope): lib/validate.js
+  // has checked the answer ('' for a reason or a `by` not given).
+  Napi::Value answer_approval(const Napi::CallbackInfo& info) {
     auto id = string_arg(info, 0, "runId");
     auto approval = string_arg(info, 1, "approvalId");
-    bool allow = info.Length() > 2 && info[2].ToBoolean().Value();
-    std::string reason = info.Length() > 3 && info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "";
-    auto scope = scope_arg(info, 4);
+    if (info.Length() <= 2 || !info[2].IsBoolean()) throw Napi::TypeError::New(info.Env(), "allow must be a boolean");
+    const ApprovalDecision decision{info[2].As<Napi::Boolean>().Value(), string_arg(info, 3, "scope"),
+                                    string_arg(info, 4, "reason"), string_arg(info, 5, "by")};
+    auto scope = scope_arg(info, 6);
     auto state = state_;
     return Task<Unit>::start(
         info.Env(),
-        [state, id, approval, allow, reason, scope] {
-          state->with_host([&](Host& h) { ok_or_throw(h.resolve_approval(id, approval, allow, reason, scope)); });
+        [state, id, approval, decision, scope] {
+          state->with_host([&](Host& h) { ok_or_throw(h.answer_approval(id, approval, decision, scope)); });
           return Unit{};
         },
         undefined);
+  }
+
+  // pendingApprovals(scope) → Promise<[{id, runId, tenantId, seq, requestJson, createdUs,
+  // deadlineUs, answered}]>, oldest first; lib/host.js parses each request.
+  Napi::Value pending_approvals(const Napi::CallbackInfo& info) {
+    auto scope = scope_arg(info, 0);
+    auto state = state_;
+    return Task<std::vector<PendingApproval>>::start(
+        info.Env(),
+        [state, scope] { return state->with_host([&](Host& h) { return value_or_throw(h.pending_approvals(scope)); }); },
+        [](Napi::Env env, std::vector<PendingApproval>& v) -> Napi::Value {
+          auto a = Napi::Array::New(env, v.size());
+          for (uint32_t i = 0; i < v.size(); ++i) {
+            const auto& p = v[i];
+            auto o = Napi::Object::New(env);
+            o.Set("id", p.id);
+            o.Set("runId", p.run_id);
+            o.Set("tenantId", p.tenant_id);
+            o.Set("seq", Napi::Number::New(env, static_cast<double>(p.seq)));
+            o.Set("requestJson", p.request_json);
+            o.Set("createdUs", Napi::Number::New(env, static_cast<double>(p.created_us)));
+            o.Set("deadlineUs", Napi::Number::New(env, static_cast<double>(p.deadline_us)));
+            o.Set("answered", Napi::Boolean::New(env, p.answered));
+            a.Set(i, o);
+          }
+          return a;
+        });
   }
 
   // run(runId, scope) → Promise<RunInfo | null>: null for a run missing or outside the scope.

@@ -90,9 +90,9 @@ test('an unknown option is refused the same way by every call that takes options
     [() => host.dispatch(sh('true'), { bogus: 1 }), message('dispatch', 'signal')],
     [() => host.forTenant('t1').runs({ bogus: 1 }), message('runs', 'tenantId, status, limit')],
     [() => host.resolveApproval({ runId: run.id, approvalId: 'a', decision: 'allow', bogus: 1 }),
-      message('resolveApproval', 'runId, approvalId, requestId, decision, scope, reason')],
+      message('resolveApproval', 'runId, approvalId, requestId, decision, scope, reason, by')],
     [() => run.resolveApproval({ approvalId: 'a', decision: 'allow', bogus: 1 }),
-      message('resolveApproval', 'approvalId, requestId, decision, scope, reason')],
+      message('resolveApproval', 'approvalId, requestId, decision, scope, reason, by')],
   ];
   for (const [call, expected] of cases) {
     let result;
@@ -135,12 +135,13 @@ test('resolveApproval({ approvalId | requestId, decision, scope, reason }) on th
     [{ approvalId: 'apr_1', requestId: 'apr_2', decision: 'allow' }, /approvalId and requestId are two names for the same id .* they differ: "apr_1", "apr_2"/],
     [{ requestId: '', decision: 'allow' }, /^requestId must be a non-empty string/],
     [{ approvalId: 'apr_1', decision: 'deny', reason: 5 }, /^reason must be a string/],
+    [{ approvalId: 'apr_1', decision: 'deny', by: ['ada'] }, /^by must be a non-empty string, not an array$/],
   ];
   for (const [answer, expected] of refusals) {
     await assert.rejects(run.resolveApproval(answer), (err) => err instanceof TypeError && expected.test(err.message), JSON.stringify(answer));
   }
   await assert.rejects(host.resolveApproval({ approvalId: 'apr_1', decision: 'allow' }), /^TypeError: runId must be a non-empty string/);
-  await assert.rejects(run.resolveApproval(), /resolveApproval takes an answer: \{ approvalId, requestId, decision, scope, reason \}/);
+  await assert.rejects(run.resolveApproval(), /resolveApproval takes an answer: \{ approvalId, requestId, decision, scope, reason, by \}/);
   await run.cancel();
 });
 

@@ -22,7 +22,7 @@ class PyHost {
   PyHost(const std::string& store, const std::vector<std::string>& plugin_dirs, bool use_environment, bool use_bundled,
          const std::string& workspace_root, const std::map<std::string, std::string>& plugin_config,
          int64_t default_timeout_seconds, bool durable, bool keep_raw, int64_t max_output_bytes,
-         const std::vector<std::string>& artifact_patterns) {
+         const std::vector<std::string>& artifact_patterns, int64_t approval_timeout_seconds) {
     HostOptions options;
     options.store = store;
     for (const auto& d : plugin_dirs) options.plugins.directories.emplace_back(d);
@@ -35,6 +35,7 @@ class PyHost {
     options.keep_raw = keep_raw;
     options.max_output_bytes = max_output_bytes;
     options.artifact_patterns = artifact_patterns;
+    options.approval_timeout = std::chrono::seconds(approval_timeout_seconds);
     py::gil_scoped_release release;
     state_ = std::make_shared<HostState>();
     state_->open(std::move(options));
@@ -67,11 +68,34 @@ class PyHost {
     state_->with_host([&](Host& h) { ok_or_throw(h.cancel(run_id, scope_of(tenant))); });
   }
 
-  void resolve_approval(const std::string& run_id, const std::string& approval_id, bool allow, const std::string& reason,
-                        const std::optional<std::string>& tenant) {
+  void answer_approval(const std::string& run_id, const std::string& approval_id, bool allow, const std::string& scope,
+                       const std::string& reason, const std::string& by, const std::optional<std::string>& tenant) {
+    const ApprovalDecision decision{allow, scope, reason, by};
     py::gil_scoped_release release;
-    state_->with_host(
-        [&](Host& h) { ok_or_throw(h.resolve_approval(run_id, approval_id, allow, reason, scope_of(tenant))); });
+    state_->with_host([&](Host& h) { ok_or_throw(h.answer_approval(run_id, approval_id, decision, scope_of(tenant))); });
+  }
+
+  // Oldest first; the request stays JSON text (the Python layer parses it into its TypedDict).
+  py::list pending_approvals(const std::optional<std::string>& tenant) {
+    std::vector<PendingApproval> rows;
+    {
+      py::gil_scoped_release release;
+      rows = state_->with_host([&](Host& h) { return value_or_throw(h.pending_approvals(scope_of(tenant))); });
+    }
+    py::list out;
+    for (const auto& p : rows) {
+      py::dict d;
+      d["id"] = p.id;
+      d["run_id"] = p.run_id;
+      d["tenant_id"] = p.tenant_id;
+      d["seq"] = p.seq;
+      d["request_json"] = p.request_json;
+      d["created_us"] = p.created_us;
+      d["deadline_us"] = p.deadline_us;
+      d["answered"] = p.answered;
+      out.append(d);
+    }
+    return out;
   }
 
   // None for a run that is missing or outside the scope.
@@ -212,15 +236,18 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<PyHost>(m, "Host")
       .def(py::init<const std::string&, const std::vector<std::string>&, bool, bool, const std::string&,
-                    const std::map<std::string, std::string>&, int64_t, bool, bool, int64_t, const std::vector<std::string>&>(),
+                    const std::map<std::string, std::string>&, int64_t, bool, bool, int64_t, const std::vector<std::string>&,
+                    int64_t>(),
            py::arg("store"), py::arg("plugin_dirs"), py::arg("use_environment"), py::arg("use_bundled"),
            py::arg("workspace_root"), py::arg("plugin_config"), py::arg("default_timeout_seconds"), py::arg("durable"),
-           py::arg("keep_raw"), py::arg("max_output_bytes"), py::arg("artifact_patterns"))
+           py::arg("keep_raw"), py::arg("max_output_bytes"), py::arg("artifact_patterns"),
+           py::arg("approval_timeout_seconds"))
       // `scope`: the acting tenant (runhost.TenantView), or None for the operator.
       .def("dispatch", &PyHost::dispatch, py::arg("json"), py::arg("scope"))
       .def("cancel", &PyHost::cancel, py::arg("run_id"), py::arg("scope"))
-      .def("resolve_approval", &PyHost::resolve_approval, py::arg("run_id"), py::arg("approval_id"), py::arg("allow"),
-           py::arg("reason"), py::arg("scope"))
+      .def("answer_approval", &PyHost::answer_approval, py::arg("run_id"), py::arg("approval_id"), py::arg("allow"),
+           py::arg("approval_scope"), py::arg("reason"), py::arg("by"), py::arg("scope"))
+      .def("pending_approvals", &PyHost::pending_approvals, py::arg("scope"))
       .def("run", &PyHost::run, py::arg("run_id"), py::arg("scope"))
       .def("info", &PyHost::info, py::arg("run_id"), py::arg("scope"))
       .def("runs", &PyHost::runs, py::arg("tenant_id"), py::arg("status"), py::arg("limit"), py::arg("scope"))

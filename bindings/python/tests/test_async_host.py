@@ -241,7 +241,8 @@ def test_no_call_that_can_block_runs_on_the_loops_thread(env, asks_first_plugin,
             asking = await host.for_tenant("t1").dispatch(sh("echo ok", prompt="go [ask]"))
             async for ev in asking.events():
                 if ev["type"] == "approval.required":
-                    await asking.resolve_approval(ev["payload"]["approval_id"], decision="allow")
+                    assert len(await host.pending_approvals()) == 1
+                    await asking.resolve_approval(ev["payload"]["approval_id"], decision="allow", by="ada")
             long = await host.dispatch(sh("sleep 30"))
             await long.cancel()
             await host.runs()
@@ -253,8 +254,8 @@ def test_no_call_that_can_block_runs_on_the_loops_thread(env, asks_first_plugin,
     loop_thread = asyncio.run(main())
     names = {name for name, _ in calls}
     # The test exercised every kind of call (else it would prove nothing).
-    assert {"dispatch", "stream", "_take", "info", "cancel", "resolve_approval", "runs", "events", "run",
-            "plugins", "close", "store_path", "fileno"} <= names, names
+    assert {"dispatch", "stream", "_take", "info", "cancel", "pending_approvals", "answer_approval", "runs", "events",
+            "run", "plugins", "close", "store_path", "fileno"} <= names, names
     on_loop = {name for name, thread in calls if thread == loop_thread}
     assert on_loop <= ALLOWED_ON_THE_LOOP, f"ran on the event loop's thread: {sorted(on_loop - ALLOWED_ON_THE_LOOP)}"
 

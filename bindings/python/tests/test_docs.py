@@ -19,6 +19,8 @@ import sys
 from dataclasses import fields
 from typing import List, NamedTuple
 
+import pytest
+
 import runhost
 from runhost import errors
 from conftest import REPO, python_subprocess_env
@@ -63,7 +65,7 @@ def test_every_block_has_a_known_tag_and_most_run():
         f"{len(runnable)} of {len(blocks)} blocks run: tag a block only when it truly cannot"
 
 
-def test_the_runnable_blocks_run_in_order(tmp_path):
+def test_the_runnable_blocks_run_in_order(tmp_path, asks_first_plugin):
     blocks = [{"line": b.line, "code": b.code} for b in python_blocks(DOC) if not b.tags]
     (tmp_path / "blocks.json").write_text(json.dumps(blocks))
     workspace = tmp_path / "project"  # the current directory: Host()'s default workspace root
@@ -78,7 +80,9 @@ def test_the_runnable_blocks_run_in_order(tmp_path):
         f"    exec(compile('\\n' * (b['line'] - 1) + b['code'], {str(DOC)!r}, 'exec'), ns)\n"
     )
     env = python_subprocess_env()
-    env.update(XDG_DATA_HOME=str(tmp_path / "data"), HOME=str(tmp_path))
+    # The Approvals samples need a policy that asks: the asks-first test plugin, found by Host()
+    # on RUNHOST_PLUGIN_PATH as the page says (it asks only when a prompt holds "[ask]").
+    env.update(XDG_DATA_HOME=str(tmp_path / "data"), HOME=str(tmp_path), RUNHOST_PLUGIN_PATH=str(asks_first_plugin))
     out = subprocess.run([sys.executable, "-c", driver], cwd=workspace, env=env, capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, f"a block of docs/python.md failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
@@ -116,14 +120,19 @@ def test_the_error_table_is_the_packages_table():
     assert set(documented) == set(errors.BY_CODE), f"codes the package does not have: {set(documented) - set(errors.BY_CODE)}"
 
 
-def test_the_record_fields_named_are_the_real_ones():
+@pytest.mark.parametrize("record, properties", [
+    (runhost.RunInfo, ["finished", "created_at", "updated_at"]),
+    (runhost.PendingApproval, ["created_at", "deadline_at", "summary"]),
+])
+def test_the_record_fields_named_are_the_real_ones(record, properties):
     text = DOC.read_text(encoding="utf-8")
-    m = re.search(r"RunInfo fields: (.*?)\.\n", text, re.S)
-    assert m, "docs/python.md lists RunInfo's fields ('RunInfo fields: `id`, ...')"
+    name = record.__name__
+    m = re.search(name + r" fields: (.*?)\.\n", text, re.S)
+    assert m, f"docs/python.md lists {name}'s fields ('{name} fields: `id`, ...')"
     named = re.findall(r"`(\w+)`", m.group(1))
-    assert named == [f.name for f in fields(runhost.RunInfo)] + ["finished", "created_at", "updated_at"]
-    for prop in ("finished", "created_at", "updated_at"):
-        assert isinstance(getattr(runhost.RunInfo, prop), property)
+    assert named == [f.name for f in fields(record)] + properties
+    for prop in properties:
+        assert isinstance(getattr(record, prop), property)
     # Fields a reader might look for and that do not exist must not be promised.
     for wrong in ("duration_ms", "started_at", "finished_at"):
         assert wrong not in text, f"docs/python.md mentions {wrong}, which nothing carries"

@@ -118,6 +118,46 @@ struct PendingApproval {
   bool answered = false;     // an answer is recorded; the run's host is applying it
 };
 
+// A connector grant to record: for one user of one tenant, what they let a connector do. The
+// secret material comes either directly (`secret_json`, e.g. {"access_token": "..."}) or as an
+// authorization `code` the connector exchanges with its provider (its exchange(), ABI 1.2).
+// Exactly one of the two.
+struct GrantInput {
+  std::string tenant_id;  // empty in a tenant's scope: the scope's tenant
+  std::string user_id;
+  std::string connector;  // a loaded connector's id
+  std::optional<std::string> code;
+  std::optional<std::string> secret_json;  // a JSON object; every string in it is a secret
+  std::vector<std::string> scopes;         // asked for (code), or granted (secret)
+  // Seconds until the grant expires (at most a century); nullopt: never. With a code, what the
+  // exchange says wins.
+  std::optional<int64_t> expires_in_s;
+  std::string metadata_json;  // an optional JSON object kept with the grant, never secret
+};
+
+// A stored grant as listed: never its secret material.
+struct GrantInfo {
+  std::string id;  // "grt_<ULID>"
+  std::string tenant_id;
+  std::string user_id;
+  std::string connector;
+  std::vector<std::string> scopes;
+  std::string state;  // active | expired | revoked
+  int64_t created_us = 0;
+  int64_t expires_us = 0;  // 0: never
+  int64_t revoked_us = 0;  // 0: not revoked
+  std::string metadata_json = "{}";
+};
+
+struct GrantQuery {
+  std::optional<std::string> tenant_id;
+  std::optional<std::string> user_id;
+  std::optional<std::string> connector;
+  bool include_revoked = false;
+  bool include_expired = false;
+  size_t limit = 100;  // newest first
+};
+
 // Ends delivery when destroyed (no callback runs after the destructor returns).
 class Subscription {
  public:
@@ -170,6 +210,25 @@ class Host {
 
   virtual const PluginRegistry& plugins() const noexcept = 0;
   virtual const std::filesystem::path& store_path() const noexcept = 0;
+
+  // Connector grants, kept in the store for every process sharing it; the newest usable one
+  // of the run's tenant and user is what a dispatch naming the connector runs with. The
+  // secret material is stored apart, registered with the host's redaction and never listed,
+  // logged or put in an event. A scope walls grants as it walls runs: another tenant's grant
+  // is not found.
+  //
+  // Records a grant, after the connector exchanged the code when one is given (on the calling
+  // thread: it may wait for the provider; never call it from a subscription callback). Errors:
+  // invalid_dispatch naming the field (recovery {"action": "fix_dispatch", "field": ...});
+  // connector_authorization_missing when the provider refused the code; plugin_error when the
+  // connector failed otherwise. Nothing is stored unless it returns the grant.
+  virtual Result<GrantInfo> add_grant(const GrantInput& input, const Scope& scope = {}) = 0;
+  // Newest first; by default only active grants. A scope lists only its tenant's.
+  virtual Result<std::vector<GrantInfo>> grants(const GrantQuery& query, const Scope& scope = {}) = 0;
+  // Revokes a grant and deletes its secret: runs dispatched after it no longer get it (runs
+  // already started keep what they were given). Revoking a revoked grant changes nothing.
+  // invalid_dispatch (field grant_id) when there is no such grant in the scope.
+  virtual Status revoke_grant(std::string_view grant_id, const Scope& scope = {}) = 0;
 };
 
 }  // namespace runhost

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstring>
 
+#include "engine/grants.hpp"
 #include "engine/host_impl.hpp"
 #include "events/event_types.hpp"
 #include "events/ids.hpp"
@@ -60,7 +61,6 @@ ActiveRun::ActiveRun(HostImpl& host, store::RunRow row, Dispatch dispatch, std::
       dispatch_json_(json::parse(dispatch_.canonical_json)),
       cwd_(std::move(cwd)),
       adapter_(adapter),
-      approval_deadline_(host.io()),
       timeout_(host.io()),
       seq_(row.last_seq),
       started_at_(std::chrono::steady_clock::now()) {}
@@ -70,91 +70,25 @@ ActiveRun::~ActiveRun() = default;
 // ---- starting ---------------------------------------------------------------------------------
 
 void ActiveRun::start() {
-  const Decision d = host_.policies().at_run_start(who_.run_id, dispatch_json_);
+  const Decision d = host_.policies().at_run_start(who_.run_id, dispatch_json_, cwd_.string());
   constraints_ = d.constraints;
+  if (!host_.policies().empty()) start_decision_ = d.to_json();
   if (d.effect == Effect::deny) {
     return fail(Error{ErrorCode::policy_denied, d.reason, json{{"action", "review_policy"}, {"policy", d.policy}}.dump()});
   }
-  if (d.effect == Effect::ask) return ask_at_run_start(d);
+  if (d.effect == Effect::ask) {
+    // What is asked about is the run itself (the runtime, the prompt, where, the command and
+    // connectors), so a UI can show it. The run stays queued, its approval.required (after the
+    // policy.decision that raised it) first in its stream, until an answer is applied, the
+    // deadline passes (deny) or it is cancelled.
+    json input{{"runtime", dispatch_.runtime}, {"prompt", dispatch_.prompt}};
+    if (dispatch_json_.contains("cwd")) input["cwd"] = dispatch_json_["cwd"];
+    if (dispatch_json_.contains("command")) input["command"] = dispatch_json_["command"];
+    if (!dispatch_.connectors.empty()) input["connectors"] = dispatch_.connectors;
+    phase_ = Phase::awaiting_approval;
+    return ask(d, json{{"kind", "run"}, {"name", "run.start"}, {"input", std::move(input)}}, {}, {});
+  }
   after_run_start_policy();
-}
-
-// A policy asks before the run starts: what is asked about is the run itself (the runtime, the
-// prompt, where, the command and connectors), so a UI can show it. The run stays queued, its
-// approval.required first in its stream, until an answer is applied, the deadline passes (deny)
-// or it is cancelled.
-void ActiveRun::ask_at_run_start(const Decision& d) {
-  json input{{"runtime", dispatch_.runtime}, {"prompt", dispatch_.prompt}};
-  if (dispatch_json_.contains("cwd")) input["cwd"] = dispatch_json_["cwd"];
-  if (dispatch_json_.contains("command")) input["command"] = dispatch_json_["command"];
-  if (!dispatch_.connectors.empty()) input["connectors"] = dispatch_.connectors;
-  std::string prompt = dispatch_.prompt.substr(0, 80);
-  for (auto& c : prompt) {
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  }
-  const std::string summary = "start a " + dispatch_.runtime + " run" +
-                              (prompt.empty() ? std::string() : ": " + prompt + (dispatch_.prompt.size() > 80 ? "..." : ""));
-  const auto timeout = host_.options().approval_timeout;
-  const int64_t deadline_us = now_us() + std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
-  approval_ = PendingApproval{events::new_id("apr"), d.reason};
-  phase_ = Phase::awaiting_approval;
-  json payload{{"approval_id", approval_->id},
-               {"action", {{"kind", "run"}, {"name", "run.start"}, {"summary", summary}, {"input", std::move(input)}}},
-               {"reason", d.reason},
-               {"policy", d.policy},
-               {"options", json::array({"allow", "deny"})},
-               {"deadline", format_time(deadline_us)}};
-  store::ApprovalChange change;
-  change.id = approval_->id;
-  change.status = "pending";
-  change.request_json = payload.dump();
-  change.deadline_us = deadline_us;
-  record("approval.required", "policy", std::move(payload), {}, std::move(change));
-  host_.awaiting_answer(who_.run_id, true);
-  approval_deadline_.expires_after(timeout);
-  approval_deadline_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
-    auto self = weak.lock();
-    if (ec || !self || !self->approval_) return;
-    self->check_answer();  // an answer recorded just before the deadline still counts
-    if (self->approval_) self->settle_approval(false, "once", "no answer by the deadline", "deadline", "deadline");
-  });
-}
-
-void ActiveRun::check_answer() {
-  if (!approval_ || phase_ != Phase::awaiting_approval) return;
-  auto row = host_.store().approval(approval_->id);
-  if (!row) {
-    util::logger()->warn("run {}: reading approval {}: {}", who_.run_id, approval_->id, row.error().message);
-    return;
-  }
-  if (!*row || !(*row)->answer) return;
-  const auto& answer = *(*row)->answer;
-  settle_approval(answer.decision == "allow", answer.scope, answer.reason, answer.actor, "human");
-}
-
-void ActiveRun::settle_approval(bool allow, const std::string& scope, const std::string& reason, const std::string& by,
-                                const std::string& source) {
-  if (!approval_) return;
-  const std::string id = approval_->id;
-  approval_.reset();
-  approval_deadline_.cancel();
-  host_.awaiting_answer(who_.run_id, false);
-  json payload{{"approval_id", id}, {"decision", allow ? "allow" : "deny"}, {"scope", scope}, {"source", source}};
-  if (!reason.empty()) payload["reason"] = reason;
-  if (!by.empty()) payload["by"] = by;
-  store::ApprovalChange change;
-  change.id = id;
-  change.status = allow ? "allowed" : "denied";
-  change.decided_by = by;
-  change.reason = reason;
-  change.scope = scope;
-  change.source = source;
-  record("approval.resolved", "host", std::move(payload), {}, std::move(change));
-  if (source == "cancel") return;  // the caller records run.cancelled
-  if (allow) return after_run_start_policy();
-  const std::string why = source == "deadline" ? "approval not given by its deadline" : "approval denied";
-  fail(Error{ErrorCode::policy_denied, why + (reason.empty() || source == "deadline" ? std::string() : ": " + reason),
-             R"({"action":"review_policy"})"});
 }
 
 void ActiveRun::after_run_start_policy() {
@@ -172,54 +106,10 @@ void ActiveRun::connect(std::vector<std::string> pending) {
   if (connector == nullptr) {
     return fail(Error{ErrorCode::plugin_error, "connector '" + id + "' is not loaded"});
   }
-  struct Outcome {
-    std::optional<Error> error;
-    json env = json::object();
-  };
-  auto outcome = std::make_shared<Outcome>();
-  const json request{{"connector", id},
-                     {"tenantId", who_.tenant_id},
-                     {"workspaceId", who_.workspace_id},
-                     {"userId", who_.user_id},
-                     {"grant", nullptr}};
+  // The grant is read and used on the worker: the store read and the connector's calls may block.
+  auto outcome = std::make_shared<Connected>();
   host_.on_worker(
-      [connector, request, outcome, id] {
-        const std::string text = request.dump();
-        auto checked = connector->check(text);
-        if (!checked) {
-          outcome->error = Error{ErrorCode::plugin_error, checked.error().message};
-          return;
-        }
-        const json answer = json::parse(*checked, nullptr, false);
-        const std::string state = answer.is_object() ? answer.value("state", std::string()) : std::string();
-        if (state == "missing" || state == "expired") {
-          const std::string url = answer.value("connect_url", std::string());
-          if (url.empty()) {  // without a URL the user has nowhere to go: the connector is at fault
-            outcome->error = Error{ErrorCode::plugin_error, "connector '" + id + "' answered " + state + " without a connect_url"};
-            return;
-          }
-          outcome->error = Error{ErrorCode::connector_authorization_missing,
-                                 "connector '" + id + "' is " + (state == "missing" ? "not authorised" : "expired") +
-                                     " for user " + request["userId"].get<std::string>(),
-                                 json{{"action", "connect_account"}, {"connector", id}, {"connect_url", url}}.dump()};
-          return;
-        }
-        if (state != "granted") {
-          outcome->error = Error{ErrorCode::plugin_error, "connector '" + id + "' answered check() with no valid state"};
-          return;
-        }
-        auto material = connector->materialize(text);
-        if (!material) {
-          outcome->error = Error{ErrorCode::plugin_error, material.error().message};
-          return;
-        }
-        const json m = json::parse(*material, nullptr, false);
-        if (!m.is_object()) {
-          outcome->error = Error{ErrorCode::plugin_error, "connector '" + id + "' materialize() did not answer a JSON object"};
-          return;
-        }
-        outcome->env = m.value("env", json::object());
-      },
+      [connector, outcome, &store = host_.store(), who = who_] { *outcome = connect_one(*connector, store, who); },
       [self = shared_from_this(), outcome, pending = std::move(pending)]() mutable {
         if (outcome->error) return self->fail(*outcome->error);
         for (const auto& [name, entry] : outcome->env.items()) {
@@ -271,6 +161,8 @@ void ActiveRun::launch() {
   spawn.run_id = who_.run_id;
   spawn.stdin_data = spec.value("stdin", std::string());
   spawn.keep_stdin_open = spec.value("keep_stdin_open", false);
+  live_stdin_ = spawn.keep_stdin_open;
+  live_approvals_ = spawn.keep_stdin_open && session_->can_respond();
 
   // A secret in argv is in every process's view of /proc/PID/cmdline: refused, never launched.
   for (const auto& arg : spawn.argv) {
@@ -294,7 +186,9 @@ void ActiveRun::on_started(const Result<pid_t>& started) {
     return spawn_failed(started.error());
   }
   phase_ = Phase::running;
-  record("run.started", "host", {{"cwd", cwd_.string()}, {"argv", argv_}, {"pid", *started}});
+  json started_payload{{"cwd", cwd_.string()}, {"argv", argv_}, {"pid", *started}};
+  if (!start_decision_.is_null()) started_payload["policy"] = start_decision_;
+  record("run.started", "host", std::move(started_payload));
   // The final status is written with the terminal event; should this write land later, the
   // store refuses it (a final status is final), so no ordering is needed here.
   host_.on_worker([&store = host_.store(), id = who_.run_id] { (void)store.set_status(id, store::RunStatus::running); });
@@ -368,7 +262,7 @@ void ActiveRun::cancel(std::string reason) {
     process_->terminate(RH_EXIT_FLAG_CANCELLED);
     return;
   }
-  if (approval_) settle_approval(false, "once", cancel_reason_, "", "cancel");
+  while (!approvals_.empty()) settle_approval(approvals_.begin()->first, false, "once", cancel_reason_, "", "cancel");
   phase_ = Phase::finishing;
   record("run.cancelled", "host", {{"reason", cancel_reason_}});
 }
@@ -382,6 +276,10 @@ void ActiveRun::on_exit(const rh_exit& exit_in) {
   rh_exit exit = exit_in;
   if (output_truncated_) exit.flags |= RH_EXIT_FLAG_OUTPUT_TRUNCATED;
   phase_ = Phase::finishing;
+  live_stdin_ = false;
+  // Whatever it asked and nobody answered ends with it: settled, never left pending.
+  const std::string ended = cancel_reason_.empty() ? "the runtime ended before an answer" : cancel_reason_;
+  while (!approvals_.empty()) settle_approval(approvals_.begin()->first, false, "once", ended, "", "cancel");
   if (session_) {
     if (auto st = session_->finish(exit); !st) util::logger()->warn("run {}: {}", who_.run_id, st.error().message);
   }
@@ -424,24 +322,18 @@ rh_status ActiveRun::emit(const rh_event& event) noexcept try {
   if (events::is_terminal_event_type(type) && forced_failure_) return RH_OK;  // the host's failure replaces it
   if (type == "run.cancelled" && !cancel_reason_.empty()) payload["reason"] = cancel_reason_;  // the host knows why
   if (type == "file.changed") runtime_reported_files_[payload.value("path", std::string())] = std::chrono::steady_clock::now();
+  if (type == "approval.required") {
+    on_runtime_ask(std::move(payload), std::move(raw));
+    return RH_OK;
+  }
+  std::optional<Decision> decision;
+  if (type == "tool.started" && (decision = judge_action(payload))) payload["policy"] = decision->to_json();
   const bool recorded = record(type, "runtime", payload, raw);
-  if (recorded && type == "tool.started") check_action(payload);
+  if (recorded && decision) act_on(*decision, payload.value("tool_call_id", std::string()));
+  if (recorded && type == "tool.completed") check_completed(payload);
   return RH_OK;
 } catch (...) {
   return RH_ERR_NO_MEMORY;
-}
-
-void ActiveRun::check_action(const json& tool_started) {
-  if (host_.policies().empty() || forced_failure_) return;  // already stopping: decided
-  json action{{"kind", tool_started.value("kind", std::string("tool")) == "command" ? "command" : "tool"},
-              {"name", tool_started.value("name", std::string())},
-              {"input", tool_started.value("input", json())}};
-  const Decision d = host_.policies().before_action(who_.run_id, dispatch_json_, action);
-  if (d.effect == Effect::allow) return;
-  // The runtime reports actions as it takes them; v1 cannot pause one in flight, so a deny (or
-  // an ask nobody can answer in time) stops the run before it goes further.
-  const std::string why = d.effect == Effect::deny ? d.reason : d.reason + " (needs approval; this runtime cannot wait for one)";
-  fail(Error{ErrorCode::policy_denied, why, json{{"action", "review_policy"}, {"policy", d.policy}}.dump()});
 }
 
 bool ActiveRun::over_output_limit(std::string_view type, const json& payload) {

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,7 +41,7 @@ class ActiveRun final : public rh_run,
 
   void start();                                   // policy, connectors, then launch
   void cancel(std::string reason);                // from the user or the host closing
-  // Applies the pending approval's answer if one was recorded (by any process); else nothing.
+  // Applies the answers recorded (by any process) to this run's pending approvals, if any.
   void check_answer();
   void on_durable(int64_t seq, const Status& status);  // the store committed (or failed) event `seq`
   // Ends the run with a typed run.failed (stopping its process first, if it has one).
@@ -49,8 +50,9 @@ class ActiveRun final : public rh_run,
   // more is recorded, the runtime is stopped, and the host ends the run without the store.
   void store_failed(const Error& error);
 
-  // rh_run: an event from the adapter.
+  // rh_run: an event from the adapter, and bytes for its runtime's stdin.
   rh_status emit(const rh_event& event) noexcept override;
+  rh_status send_input(std::string_view data, uint32_t flags) noexcept override;
 
   // devices::local::ProcessObserver
   void on_started(const Result<pid_t>& started) override;
@@ -63,13 +65,43 @@ class ActiveRun final : public rh_run,
  private:
   enum class Phase { starting, awaiting_approval, connecting, spawning, running, finishing, done };
 
+  // An approval waiting for its answer: asked by a policy at run start (no request_id), or by
+  // the runtime about an action (request_id: the runtime's own id, answered through respond()).
+  struct PendingApproval {
+    std::string id;  // apr_...
+    std::string request_id;
+    std::string tool_call_id;
+    std::string scope_key;  // what an answer with scope "run" covers (action, policy, rule)
+    std::unique_ptr<boost::asio::steady_timer> deadline;
+  };
+  // An answer with scope "run": later asks with the same scope key get it without asking.
+  struct StandingAnswer {
+    bool allow = false;
+    std::string approval_id;
+    std::string reason;
+  };
+
   void after_run_start_policy();
-  void ask_at_run_start(const Decision& d);
-  // Records approval.resolved for the pending approval (settling its record), then goes on:
-  // allow -> the run starts; deny -> run.failed (policy_denied); source "cancel" -> nothing more
-  // (the caller records run.cancelled).
-  void settle_approval(bool allow, const std::string& scope, const std::string& reason, const std::string& by,
-                       const std::string& source);
+  // Records approval.required (durable, with its deadline) and waits for the answer.
+  void ask(const Decision& d, nlohmann::json action, std::string request_id, std::string tool_call_id);
+  // Records approval.resolved for a pending approval (settling its record), then goes on: at run
+  // start allow -> the run starts, deny -> run.failed (policy_denied); for a runtime's request the
+  // answer is handed to the adapter. Source "cancel" -> nothing more (the caller records
+  // run.cancelled).
+  void settle_approval(std::string id, bool allow, const std::string& scope, const std::string& reason,
+                       const std::string& by, const std::string& source);
+  // The runtime asks before an action (an approval.required it emitted): policies decide, and
+  // what they cannot decide goes to a human.
+  void on_runtime_ask(nlohmann::json request, std::string raw);
+  // Hands a decision to the adapter (after the current adapter call returns) and writes what it
+  // answers to the runtime's stdin.
+  void answer_runtime(const std::string& request_id, const std::string& approval_id, bool allow, const std::string& reason,
+                      const std::string& scope, const std::string& source);
+  // Records policy.decision for one evaluation.
+  void record_decision(const Decision& d, std::string_view phase, const nlohmann::json& action,
+                       const std::string& tool_call_id, const std::string& approval_id);
+  // The action a tool.started or approval.required describes, as policies are asked about it.
+  static nlohmann::json action_of(const nlohmann::json& payload);
   void connect(std::vector<std::string> pending);
   void launch();
   void spawn_failed(const Error& error);
@@ -83,7 +115,14 @@ class ActiveRun final : public rh_run,
   bool record_unlimited(std::string_view type, std::string_view source, nlohmann::json payload, std::string_view raw = {},
                         std::optional<store::ApprovalChange> approval = {});
   bool over_output_limit(std::string_view type, const nlohmann::json& payload);
-  void check_action(const nlohmann::json& tool_started);
+  // What policy says about the action a tool.started (or a runtime's report) describes; nothing
+  // when there are no policies, the run is stopping, or the runtime asked about it already.
+  std::optional<Decision> judge_action(const nlohmann::json& payload) const;
+  // Acts on a decision about a reported action (recorded with it): a runtime that asks live must
+  // ask before the call completes; one that cannot ask is stopped by a deny or an ask.
+  void act_on(const Decision& d, const std::string& tool_call_id);
+  // tool.completed: an action policy stopped at tool.started must have been asked about by now.
+  void check_completed(const nlohmann::json& tool_completed);
   void redact(nlohmann::json& payload, std::string& raw) const;
 
   HostImpl& host_;
@@ -95,20 +134,24 @@ class ActiveRun final : public rh_run,
   Phase phase_ = Phase::starting;
 
   nlohmann::json constraints_ = nlohmann::json::object();
+  nlohmann::json start_decision_;  // what policy said at run start, for run.started
   std::map<std::string, std::string> connector_env_;
-  struct PendingApproval {
-    std::string id;
-    std::string reason;
-  };
-  std::optional<PendingApproval> approval_;
-  boost::asio::steady_timer approval_deadline_;
+  std::map<std::string, PendingApproval> approvals_;     // by approval id
+  std::map<std::string, StandingAnswer> standing_answers_;  // by scope key
+  // Runs whose adapter asks live (it takes answers and its runtime's stdin stays open).
+  bool live_approvals_ = false;
+  bool live_stdin_ = false;  // the runtime's stdin is open for send_input
+  std::set<std::string> asked_tool_calls_;  // tool calls the runtime asked about
+  // tool_call_id -> what policy said at tool.started, when it was not allow and the runtime
+  // is expected to ask before it acts.
+  std::map<std::string, Decision> expected_asks_;
 
   std::unique_ptr<plugins::RuntimeSession> session_;
   std::unique_ptr<devices::local::LocalProcess> process_;
   std::vector<std::string> argv_;  // as launched, for run.started
   boost::asio::steady_timer timeout_;
-  std::optional<Error> forced_failure_;
-  std::optional<Error> store_error_;  // the store refused an event: nothing more is recorded  // a policy stopped the run: this replaces the adapter's terminal event
+  std::optional<Error> forced_failure_;  // a policy stopped the run: this replaces the adapter's terminal event
+  std::optional<Error> store_error_;     // the store refused an event: nothing more is recorded
   std::string cancel_reason_;
 
   int64_t seq_ = 0;

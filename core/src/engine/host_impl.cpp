@@ -363,6 +363,21 @@ Result<DispatchResult> HostImpl::dispatch(std::string_view dispatch_json, const 
     cwd = std::move(*confined);
   }
 
+  // approvalPolicy is never silently downgraded: a runtime that cannot ask while it runs cannot
+  // honour confirm-risky or manual, and the dispatch is refused before anything is recorded.
+  if (d.approval_policy != "auto") {
+    const auto* iface = adapter->desc->iface.runtime;
+    if (!(iface->capabilities & RH_RUNTIME_CAP_APPROVALS) || iface->respond == nullptr) {
+      return Error{ErrorCode::invalid_dispatch,
+                   "runtime '" + d.runtime + "' cannot ask for approval while it runs, so approvalPolicy '" +
+                       d.approval_policy + "' cannot be honoured (it is never downgraded)",
+                   json{{"action", "fix_dispatch"},
+                        {"field", "approvalPolicy"},
+                        {"hint", "use approvalPolicy \"auto\" (policies still deny what they must), or a runtime that asks "
+                                 "live: claude-code, or this agent over ACP"}}
+                       .dump()};
+    }
+  }
   if (auto st = check_with_adapter(d, *adapter, cwd); !st) return std::move(st).error();
 
   store::NewRun run;
@@ -480,8 +495,8 @@ Status HostImpl::answer_approval(std::string_view run_id, std::string_view appro
                                  const Scope& scope) {
   auto run = visible_run(run_id, scope);
   if (!run) return std::move(run).error();
-  if (decision.scope != "once") {
-    return Error{ErrorCode::invalid_dispatch, "approval scope '" + decision.scope + "' is not supported (only 'once')",
+  if (decision.scope != "once" && decision.scope != "run") {
+    return Error{ErrorCode::invalid_dispatch, "approval scope '" + decision.scope + "' is not one of: once, run",
                  R"({"action":"fix_dispatch","field":"scope"})"};
   }
   store::ApprovalAnswer answer{decision.allow ? "allow" : "deny", decision.scope, decision.reason, decision.actor};

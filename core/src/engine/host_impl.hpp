@@ -45,6 +45,10 @@ class HostImpl final : public Host {
   Result<std::vector<Event>> events(std::string_view run_id, int64_t after_seq, size_t limit, const Scope& scope) override;
   Result<std::unique_ptr<Subscription>> subscribe(std::string_view run_id, int64_t after_seq, EventCallback on_event,
                                                   EndCallback on_end, const Scope& scope) override;
+  // Connector grants: grants.cpp.
+  Result<GrantInfo> add_grant(const GrantInput& input, const Scope& scope) override;
+  Result<std::vector<GrantInfo>> grants(const GrantQuery& query, const Scope& scope) override;
+  Status revoke_grant(std::string_view grant_id, const Scope& scope) override;
   const PluginRegistry& plugins() const noexcept override { return *registry_; }
   const std::filesystem::path& store_path() const noexcept override { return store_->path(); }
 

@@ -21,33 +21,38 @@ std::set<std::string> strings(const json& j) {
 }
 
 // Reads one policy's answer; anything malformed is a denial naming the policy.
-Decision read_decision(const std::string& policy, const Result<std::string>& answer) {
-  Decision d;
-  d.policy = policy;
+Verdict read_verdict(const std::string& policy, const Result<std::string>& answer, json& constraints) {
+  Verdict v;
+  v.policy = policy;
   auto deny = [&](std::string why) {
-    d.effect = Effect::deny;
-    d.reason = "policy '" + policy + "' failed closed: " + why;
-    return d;
+    v.effect = Effect::deny;
+    v.reason = "failed closed: " + why;
+    v.rule = "plugin_error";
+    constraints = json::object();
+    return v;
   };
   if (!answer) return deny(answer.error().message);
   const json doc = json::parse(*answer, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) return deny("its decision is not a JSON object");
   const std::string effect = doc.value("effect", std::string());
   if (effect == "allow") {
-    d.effect = Effect::allow;
+    v.effect = Effect::allow;
   } else if (effect == "deny" || effect == "ask") {
-    d.effect = effect == "deny" ? Effect::deny : Effect::ask;
+    v.effect = effect == "deny" ? Effect::deny : Effect::ask;
     const auto reason = doc.find("reason");
-    d.reason = "policy '" + policy + "': " + (reason != doc.end() && reason->is_string() ? reason->get<std::string>() : effect);
+    v.reason = reason != doc.end() && reason->is_string() ? reason->get<std::string>() : effect;
   } else {
     return deny("its decision has no valid \"effect\" (allow, deny or ask)");
   }
+  if (auto rule = doc.find("rule"); rule != doc.end() && rule->is_string()) v.rule = rule->get<std::string>().substr(0, 128);
   if (auto c = doc.find("constraints"); c != doc.end()) {
     if (!c->is_object()) return deny("its \"constraints\" is not an object");
-    d.constraints = *c;
+    constraints = *c;
   }
-  return d;
+  return v;
 }
+
+int rank(Effect e) { return e == Effect::deny ? 2 : e == Effect::ask ? 1 : 0; }
 
 }  // namespace
 
@@ -87,28 +92,56 @@ json merge_constraints(const json& a, const json& b) {
   return out;
 }
 
+std::string_view to_string(Effect effect) noexcept {
+  return effect == Effect::deny ? "deny" : effect == Effect::ask ? "ask" : "allow";
+}
+
+json Decision::to_json() const {
+  json out{{"effect", to_string(effect)}};
+  if (!policy.empty()) out["policy"] = policy;
+  if (!rule.empty()) out["rule"] = rule;
+  if (!reason.empty()) out["reason"] = reason;
+  json all = json::array();
+  for (const auto& v : verdicts) {
+    json one{{"policy", v.policy}, {"effect", to_string(v.effect)}};
+    if (!v.reason.empty()) one["reason"] = v.reason;
+    if (!v.rule.empty()) one["rule"] = v.rule;
+    all.push_back(std::move(one));
+  }
+  out["decisions"] = std::move(all);
+  return out;
+}
+
+PolicyGate::PolicyGate(std::vector<std::unique_ptr<plugins::PolicyInstance>> policies) : policies_(std::move(policies)) {
+  std::stable_sort(policies_.begin(), policies_.end(),
+                   [](const auto& a, const auto& b) { return a->info().id < b->info().id; });
+}
+
 Decision PolicyGate::decide(const json& request) const {
   const std::string text = request.dump(-1, ' ', false, json::error_handler_t::replace);
   Decision combined;
   for (const auto& policy : policies_) {
-    Decision d = read_decision(policy->info().id, policy->evaluate(text));
-    if (d.effect == Effect::deny) return d;  // deny beats everything: stop asking
-    if (d.effect == Effect::ask && combined.effect == Effect::allow) {
-      combined.effect = Effect::ask;
-      combined.reason = d.reason;
-      combined.policy = d.policy;
+    json constraints = json::object();
+    Verdict v = read_verdict(policy->info().id, policy->evaluate(text), constraints);
+    if (rank(v.effect) > rank(combined.effect)) {
+      combined.effect = v.effect;
+      combined.policy = v.policy;
+      combined.rule = v.rule;
+      combined.reason = "policy '" + v.policy + "': " + v.reason;
     }
-    combined.constraints = merge_constraints(combined.constraints, d.constraints);
+    if (v.effect != Effect::deny) combined.constraints = merge_constraints(combined.constraints, constraints);
+    combined.verdicts.push_back(std::move(v));
   }
   return combined;
 }
 
-Decision PolicyGate::at_run_start(const std::string& run_id, const json& dispatch) const {
-  return decide({{"phase", "run.start"}, {"run_id", run_id}, {"dispatch", dispatch}});
+Decision PolicyGate::at_run_start(const std::string& run_id, const json& dispatch, const std::string& cwd) const {
+  return decide({{"phase", "run.start"}, {"run_id", run_id}, {"cwd", cwd}, {"dispatch", dispatch}});
 }
 
-Decision PolicyGate::before_action(const std::string& run_id, const json& dispatch, const json& action) const {
-  return decide({{"phase", "action"}, {"run_id", run_id}, {"dispatch", dispatch}, {"action", action}});
+Decision PolicyGate::before_action(const std::string& run_id, const json& dispatch, const std::string& cwd,
+                                   const json& action) const {
+  return decide({{"phase", "action"}, {"run_id", run_id}, {"cwd", cwd}, {"dispatch", dispatch}, {"action", action}});
 }
 
 }  // namespace runhost::engine

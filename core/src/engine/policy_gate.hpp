@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -15,22 +16,42 @@ namespace runhost::engine {
 
 enum class Effect { allow, ask, deny };
 
+std::string_view to_string(Effect effect) noexcept;
+
+// One policy's answer.
+struct Verdict {
+  std::string policy;  // its plugin id
+  Effect effect = Effect::allow;
+  std::string reason;  // as the policy gave it (for a policy that failed: why it failed closed)
+  std::string rule;    // the policy's name for the rule that decided, if it gave one
+};
+
 struct Decision {
   Effect effect = Effect::allow;
   std::string reason;  // for deny and ask: the deciding policy's reason, prefixed with its id
   std::string policy;  // id of the deciding policy (empty for allow)
+  std::string rule;    // the deciding policy's rule, if it named one
   nlohmann::json constraints = nlohmann::json::object();
+  std::vector<Verdict> verdicts;  // every policy's answer, in policy id order
+
+  // {"effect", "policy"?, "rule"?, "reason"?, "decisions": [{policy, effect, reason?, rule?}]}:
+  // the body of a policy.decision event.
+  nlohmann::json to_json() const;
 };
 
+// Every policy is asked about everything, in the order of their ids, so the same request always
+// gives the same decision: deny beats ask beats allow, and among equals the first policy's reason
+// is the one given.
 class PolicyGate {
  public:
-  explicit PolicyGate(std::vector<std::unique_ptr<plugins::PolicyInstance>> policies)
-      : policies_(std::move(policies)) {}
+  explicit PolicyGate(std::vector<std::unique_ptr<plugins::PolicyInstance>> policies);
   bool empty() const noexcept { return policies_.empty(); }
 
+  // `cwd`: the run's working directory on the device (absolute), for rules about paths.
   // Thread: any (policies are thread-safe by contract).
-  Decision at_run_start(const std::string& run_id, const nlohmann::json& dispatch) const;
-  Decision before_action(const std::string& run_id, const nlohmann::json& dispatch, const nlohmann::json& action) const;
+  Decision at_run_start(const std::string& run_id, const nlohmann::json& dispatch, const std::string& cwd) const;
+  Decision before_action(const std::string& run_id, const nlohmann::json& dispatch, const std::string& cwd,
+                         const nlohmann::json& action) const;
 
  private:
   Decision decide(const nlohmann::json& request) const;

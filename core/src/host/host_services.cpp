@@ -113,6 +113,18 @@ rh_status host_emit(const rh_host*, rh_run* run, const rh_event* event) noexcept
   return run->emit(*event);
 }
 
+rh_status host_send_input(const rh_host*, rh_run* run, rh_str data, uint32_t flags) noexcept {
+  if (run == nullptr || (data.data == nullptr && data.len != 0)) {
+    set_last_error("send_input: a run is required, and data {NULL, n} only with n == 0");
+    return RH_ERR_INVALID_ARGUMENT;
+  }
+  if ((flags & ~RH_INPUT_CLOSE) != 0) {
+    set_last_error("send_input: unknown flags " + std::to_string(flags & ~RH_INPUT_CLOSE));
+    return RH_ERR_INVALID_ARGUMENT;
+  }
+  return run->send_input(view(data), flags);
+}
+
 rh_status host_http_request(const rh_host*, const rh_http_request* request, rh_http_response* response) noexcept {
   std::string error;
   const rh_status status = http::perform(request, response, error);
@@ -136,7 +148,17 @@ HostServices::HostServices(std::string library_name) : library_name_(std::move(l
   table_.get_extension = &host_get_extension;
   table_.emit = &host_emit;
   table_.http_request = &host_http_request;
+  table_.send_input = &host_send_input;
 }
+
+}  // namespace runhost::host
+
+rh_status rh_run::send_input(std::string_view, uint32_t) noexcept {
+  runhost::host::set_last_error("send_input: this run has no runtime stdin to write to");
+  return RH_ERR_INVALID_ARGUMENT;
+}
+
+namespace runhost::host {
 
 void clear_plugin_error() noexcept {
   t_plugin_error.clear();

@@ -9,9 +9,12 @@
 
 #include <runhost/host.h>
 
-// A run as plugins see it (opaque in C): whoever owns a run implements emit().
+// A run as plugins see it (opaque in C): whoever owns a run implements emit(), and
+// send_input() when its runtime has a stdin to write to.
 struct rh_run {
   virtual rh_status emit(const rh_event& event) noexcept = 0;
+  // rh_host.send_input: `flags` holds RH_INPUT_CLOSE. The default: this run has no stdin.
+  virtual rh_status send_input(std::string_view data, uint32_t flags) noexcept;
 
  protected:
   ~rh_run() = default;

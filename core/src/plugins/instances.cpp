@@ -1,5 +1,7 @@
 #include "plugins/instances.hpp"
 
+#include <cstddef>
+
 #include "host/string_writer.hpp"
 
 namespace runhost::plugins {
@@ -70,6 +72,24 @@ Result<std::string> ConnectorInstance::materialize(std::string_view grant_json) 
   return collect(info_, "materialize", [&](const rh_writer* w) { return iface_->materialize(object_, str(grant_json), w); });
 }
 
+bool ConnectorInstance::can_exchange() const noexcept {
+  return iface_->struct_size >= offsetof(rh_connector_plugin, exchange) + sizeof(iface_->exchange) &&
+         iface_->exchange != nullptr;
+}
+
+Result<std::string> ConnectorInstance::exchange(std::string_view code, std::string_view request_json) const {
+  host::StringWriter out;
+  host::clear_plugin_error();
+  const rh_status status = iface_->exchange(object_, str(code), str(request_json), out.get());
+  if (status == RH_ERR_INVALID_ARGUMENT) {
+    return Error{ErrorCode::connector_authorization_missing,
+                 who(info_, "exchange") + " refused the authorization code: " + host::take_plugin_error(),
+                 R"({"action":"connect_account","connector":")" + info_.id + R"("})"};
+  }
+  if (auto st = call_plugin(who(info_, "exchange"), status); !st) return st.error();
+  return out.take();
+}
+
 Result<std::unique_ptr<RuntimeSession>> RuntimeSession::create(const LoadedPlugin& plugin, const RuntimeSessionArgs& args,
                                                                rh_run* run) {
   rh_runtime_context ctx{};
@@ -94,6 +114,12 @@ Result<std::string> RuntimeSession::launch() {
 Status RuntimeSession::feed(rh_stream stream, std::string_view bytes) {
   host::clear_plugin_error();
   return call_plugin(who(info_, "feed"), iface_->feed(object_, stream, bytes.data(), bytes.size()));
+}
+
+Result<std::string> RuntimeSession::respond(std::string_view decision_json) {
+  if (!can_respond()) return Error{ErrorCode::plugin_error, "runtime '" + info_.id + "' takes no answers to approvals"};
+  return collect(info_, "respond",
+                 [&](const rh_writer* w) { return iface_->respond(object_, rh_str{decision_json.data(), decision_json.size()}, w); });
 }
 
 Status RuntimeSession::finish(const rh_exit& exit) {

@@ -53,6 +53,12 @@ class ConnectorInstance : public PluginObject<rh_connector_plugin, rh_connector_
   Result<std::string> describe() const;
   Result<std::string> check(std::string_view request_json) const;
   Result<std::string> materialize(std::string_view grant_json) const;
+  // Whether the plugin has exchange() (ABI 1.2: read only when its struct_size covers it).
+  bool can_exchange() const noexcept;
+  // The grant material exchange() made of an authorization code. The provider refusing the
+  // code (RH_ERR_INVALID_ARGUMENT) is connector_authorization_missing; any other failure,
+  // plugin_error. Call only when can_exchange().
+  Result<std::string> exchange(std::string_view code, std::string_view request_json) const;
 
   using PluginObject::PluginObject;
 };
@@ -73,6 +79,10 @@ class RuntimeSession : public PluginObject<rh_runtime_adapter, rh_runtime_sessio
                                                         rh_run* run);
   Result<std::string> launch();
   Status feed(rh_stream stream, std::string_view bytes);
+  // Whether the adapter takes answers to the approvals it asks (RH_RUNTIME_CAP_APPROVALS).
+  bool can_respond() const noexcept { return (iface_->capabilities & RH_RUNTIME_CAP_APPROVALS) && iface_->respond; }
+  // Hands the adapter an answer; the bytes it wants written to the runtime's stdin (maybe none).
+  Result<std::string> respond(std::string_view decision_json);
   Status finish(const rh_exit& exit);
 
   using PluginObject::PluginObject;

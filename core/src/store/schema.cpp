@@ -133,6 +133,33 @@ CREATE INDEX approvals_pending ON approvals (status, created_at);
 PRAGMA user_version = 3;
 )sql";
 
+// Version 4: connector grants, durable and many per (tenant, user, connector): a grant that
+// expires or is revoked stays listed, and a newer one takes over. The secret material (the
+// tokens a connector turns into a run's credentials) lives apart in grant_secrets: nothing
+// that lists grants or writes events reads that table, and revoking a grant deletes its row.
+// Version 1's connector_grants (one grant per user and connector, no secret) was never
+// written by any version; it is left as it is. Times are microseconds; scopes_json a JSON
+// array of strings, metadata_json a JSON object the caller gave (never secret).
+constexpr const char* kVersion4 = R"sql(
+CREATE TABLE grants (
+  id TEXT PRIMARY KEY NOT NULL,
+  tenant_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  connector TEXT NOT NULL,
+  scopes_json TEXT NOT NULL DEFAULT '[]',
+  metadata_json TEXT NOT NULL DEFAULT '{}',
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  revoked_at INTEGER
+);
+CREATE INDEX grants_by_owner ON grants (tenant_id, user_id, connector, created_at);
+CREATE TABLE grant_secrets (
+  grant_id TEXT PRIMARY KEY NOT NULL REFERENCES grants (id),
+  secret_json TEXT NOT NULL
+);
+PRAGMA user_version = 4;
+)sql";
+
 Status to_version_1(sqlite::Connection& conn) {
   return conn.exec(kVersion1, "creating the schema");
 }
@@ -145,9 +172,13 @@ Status to_version_3(sqlite::Connection& conn) {
   return conn.exec(kVersion3, "adding approvals answered from any process (schema version 3)");
 }
 
+Status to_version_4(sqlite::Connection& conn) {
+  return conn.exec(kVersion4, "adding connector grants (schema version 4)");
+}
+
 using Migration = Status (*)(sqlite::Connection&);
 // kMigrations[i] takes a file from version i to i + 1 and sets user_version to i + 1.
-constexpr std::array<Migration, 3> kMigrations = {to_version_1, to_version_2, to_version_3};
+constexpr std::array<Migration, 4> kMigrations = {to_version_1, to_version_2, to_version_3, to_version_4};
 
 }  // namespace
 

@@ -1,5 +1,6 @@
 #include "store/sqlite_store.hpp"
 
+#include "store/grants.hpp"
 #include "store/open_file.hpp"
 #include "store/queries.hpp"
 #include "store/write_ops.hpp"
@@ -118,6 +119,35 @@ Result<std::vector<RunRow>> SqliteStore::active_runs() {
   auto conn = readers_.lease();
   if (!conn) return std::move(conn).error();
   return select_active_runs(**conn);
+}
+
+Status SqliteStore::add_grant(const GrantRow& grant, std::string_view secret_json) {
+  return writer_.call([&](sqlite::Connection& conn, int64_t) { return insert_grant(conn, grant, secret_json); });
+}
+
+Result<std::vector<GrantRow>> SqliteStore::grants(const GrantFilter& filter) {
+  auto conn = readers_.lease();
+  if (!conn) return std::move(conn).error();
+  return select_grants(**conn, filter);
+}
+
+Result<bool> SqliteStore::revoke_grant(std::string_view grant_id, const std::optional<std::string>& tenant_id) {
+  bool found = false;
+  auto st = writer_.call([&](sqlite::Connection& conn, int64_t now_us) -> Status {
+    auto revoked = mark_grant_revoked(conn, grant_id, tenant_id, now_us);
+    if (!revoked) return std::move(revoked).error();
+    found = *revoked;
+    return {};
+  });
+  if (!st) return std::move(st).error();
+  return found;
+}
+
+Result<std::optional<GrantInUse>> SqliteStore::grant_for(std::string_view tenant_id, std::string_view user_id,
+                                                         std::string_view connector, int64_t now_us) {
+  auto conn = readers_.lease();
+  if (!conn) return std::move(conn).error();
+  return select_grant_for(**conn, tenant_id, user_id, connector, now_us);
 }
 
 Result<int64_t> SqliteStore::data_version() {

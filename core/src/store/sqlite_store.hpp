@@ -39,6 +39,11 @@ class SqliteStore final : public Store {
   Result<std::vector<ApprovalRow>> pending_approvals(const std::optional<std::string>& tenant_id) override;
   Result<std::vector<ArtifactRow>> artifacts(std::string_view run_id) override;
   Result<std::vector<RunRow>> active_runs() override;
+  Status add_grant(const GrantRow& grant, std::string_view secret_json) override;
+  Result<std::vector<GrantRow>> grants(const GrantFilter& filter) override;
+  Result<bool> revoke_grant(std::string_view grant_id, const std::optional<std::string>& tenant_id) override;
+  Result<std::optional<GrantInUse>> grant_for(std::string_view tenant_id, std::string_view user_id,
+                                              std::string_view connector, int64_t now_us) override;
   Result<int64_t> data_version() override;
 
  private:

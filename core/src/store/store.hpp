@@ -1,5 +1,6 @@
 // The durable store: SQLite in WAL mode, one file, no server. Runs, their append-only events
-// (gap-free seq per run), artifacts, projects, approvals and connector grants.
+// (gap-free seq per run), artifacts, projects, approvals and connector grants (their secrets
+// in a table of their own).
 //
 // Writes go through one writer thread with group commit: append() queues an event and returns
 // at once; the batch holding it commits within a few milliseconds (or as soon as the previous
@@ -105,6 +106,38 @@ struct ApprovalRow {
   std::optional<ApprovalAnswer> answer;  // given, not yet applied by the run's host (or applied)
 };
 
+// A connector grant: which user of which tenant let which connector act for them, with what
+// scopes, until when. Its secret material is not here: it is written with the grant and read
+// back only by grant_for(), for the connector that turns it into a run's credentials.
+struct GrantRow {
+  std::string id;  // "grt_<ULID>"
+  std::string tenant_id;
+  std::string user_id;
+  std::string connector;
+  std::string scopes_json = "[]";    // a JSON array of strings
+  std::string metadata_json = "{}";  // a JSON object, never secret
+  int64_t created_us = 0;
+  std::optional<int64_t> expires_us;  // nullopt: does not expire
+  std::optional<int64_t> revoked_us;  // nullopt: not revoked
+};
+
+struct GrantFilter {
+  std::optional<std::string> tenant_id;  // nullopt: every tenant's
+  std::optional<std::string> user_id;
+  std::optional<std::string> connector;
+  bool include_revoked = false;
+  bool include_expired = false;
+  int64_t now_us = 0;  // what "expired" is judged against
+  size_t limit = 100;  // newest first
+};
+
+// The grant a connector is asked about: usable, with its secret (secret_json), or the newest
+// expired one, without (secret_json empty), so the connector can say "expired".
+struct GrantInUse {
+  GrantRow grant;
+  std::string secret_json;
+};
+
 struct EventRow {
   std::string run_id;
   int64_t seq = 0;  // 1, 2, 3... per run: the caller assigns it; the store refuses gaps and repeats
@@ -200,6 +233,16 @@ class Store {
   // Pending approvals of runs still queued or running (a run that ended otherwise, a host that
   // died, leaves its approval unanswerable), oldest first, of one tenant or (nullopt) of all.
   virtual Result<std::vector<ApprovalRow>> pending_approvals(const std::optional<std::string>& tenant_id) = 0;
+  // Records a grant and its secret material (a JSON object) in one transaction.
+  virtual Status add_grant(const GrantRow& grant, std::string_view secret_json) = 0;
+  virtual Result<std::vector<GrantRow>> grants(const GrantFilter& filter) = 0;
+  // Marks the grant revoked and deletes its secret. false: there is no such grant (of
+  // `tenant_id`, when given). A grant revoked already stays as it was (true).
+  virtual Result<bool> revoke_grant(std::string_view grant_id, const std::optional<std::string>& tenant_id) = 0;
+  // The newest grant of (tenant, user, connector) that is neither revoked nor expired at
+  // `now_us`, with its secret; else the newest expired one, without; else nullopt.
+  virtual Result<std::optional<GrantInUse>> grant_for(std::string_view tenant_id, std::string_view user_id,
+                                                      std::string_view connector, int64_t now_us) = 0;
   // Runs in `running` or `queued` state, for recovery at start and cancel polling.
   virtual Result<std::vector<RunRow>> active_runs() = 0;
   // Changes whenever any connection commits (PRAGMA data_version on the reader): a follower in

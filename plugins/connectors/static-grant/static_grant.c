@@ -98,21 +98,11 @@ static rh_status grant_create(const rh_connector_plugin *self, const rh_host *ho
   return RH_OK;
 }
 
-static rh_status write_scopes(const rh_connector_instance *c, const rh_writer *out) {
-  rh_status status = rh_json_write_raw(out, "[", 1);
-  size_t i;
-  for (i = 0; i < c->scope_count && status == RH_OK; i++) {
-    if (i > 0) status = rh_json_write_raw(out, ",", 1);
-    if (status == RH_OK) status = rh_json_write_string(out, c->scopes[i], strlen(c->scopes[i]));
-  }
-  return status == RH_OK ? rh_json_write_raw(out, "]", 1) : status;
-}
-
 static rh_status grant_describe(rh_connector_instance *c, const rh_writer *out) {
   rh_status status;
   if ((status = rh_json_write_cstr(
            out, "{\"id\":\"static-grant\",\"name\":\"Static grant (example)\",\"scopes\":")) ||
-      (status = write_scopes(c, out)) ||
+      (status = rh_json_write_string_array(out, c->scopes, c->scope_count)) ||
       (status = rh_json_write_cstr(out, ",\"auth\":\"static\"}")))
     return fail(c->host, status, "static-grant: could not write the description");
   return RH_OK;
@@ -145,7 +135,7 @@ static rh_status grant_check(rh_connector_instance *c, rh_str request_json, cons
     status = rh_json_write_cstr(out, "{\"state\":\"granted\",\"grant_id\":\"static-grant:");
     if (status == RH_OK) status = rh_json_write_escaped(out, user, strlen(user));
     if (status == RH_OK) status = rh_json_write_cstr(out, "\",\"scopes\":");
-    if (status == RH_OK) status = write_scopes(c, out);
+    if (status == RH_OK) status = rh_json_write_string_array(out, c->scopes, c->scope_count);
   }
   if (status == RH_OK) status = rh_json_write_raw(out, "}", 1);
   return status == RH_OK ? RH_OK

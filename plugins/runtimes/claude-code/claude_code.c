@@ -1,10 +1,19 @@
 /* claude-code: the runtime adapter for Anthropic's Claude Code CLI, run headless.
  *
  *   claude -p --output-format stream-json --verbose --input-format stream-json
- *          [--include-partial-messages] [--model M] [--permission-mode P] [--max-turns N]
+ *          --permission-prompt-tool stdio --permission-mode=P (default: "default")
+ *          [--include-partial-messages] [--model M] [--max-turns N]
  *          [--max-budget-usd X] [--resume=ID] [config args...]
  *          [--disallowedTools T...] [--allowedTools T...]
- *   stdin: {"type":"user","message":{"role":"user","content":PROMPT},...}\n, then closed
+ *   stdin: {"type":"user","message":{"role":"user","content":PROMPT},...}\n, kept open
+ *
+ * Claude Code asks before each tool call that changes something (Bash, Write, Edit...): with
+ * `--permission-prompt-tool stdio` it prints a control_request (can_use_tool) and waits for the
+ * control_response on stdin. The adapter turns the request into approval.required for the host,
+ * which decides through every policy (the bundled risky-actions gives approvalPolicy its
+ * meaning) and, for what they ask about, a human; respond() writes the answer. stdin stays open
+ * for that, and is closed after the result line, when the CLI exits. On a host older than ABI
+ * 1.2 (no send_input) it runs as before: stdin closed after the prompt, nothing asks.
  *
  * The prompt travels as one JSON line on stdin rather than in argv: whatever it holds (a leading
  * "-", newlines, U+0000, megabytes) it is data, never an option, and there is no argv size
@@ -122,6 +131,7 @@ static rh_status read_options(rh_runtime_session *s) {
       return rhk_fail(kit, RH_ERR_INVALID_ARGUMENT, "config \"partial_messages\" must be true or false");
     s->partial_messages = partial;
   }
+  s->live = rhk_can_send_input(kit);
   if ((status = check_tools(s, &kit->constraints.allow, "tools.allow")) != RH_OK ||
       (status = check_tools(s, &kit->constraints.deny, "tools.deny")) != RH_OK)
     return status;
@@ -220,8 +230,14 @@ static rh_status claude_launch(rh_runtime_session *s, const rh_writer *spec_out)
   for (i = 0; i < sizeof fixed / sizeof fixed[0] && status == RH_OK; i++) status = rhk_argv_addz(kit, &argv, fixed[i]);
   if (status == RH_OK && s->partial_messages) status = rhk_argv_addz(kit, &argv, "--include-partial-messages");
   if (status == RH_OK && s->model) status = rhk_argv_add_joined(kit, &argv, "--model=", s->model, strlen(s->model));
-  if (status == RH_OK && s->permission_mode)
+  if (status == RH_OK && s->live) {
+    const char *mode = s->permission_mode ? s->permission_mode : "default";
+    status = rhk_argv_addz(kit, &argv, "--permission-prompt-tool");
+    if (status == RH_OK) status = rhk_argv_addz(kit, &argv, "stdio");
+    if (status == RH_OK) status = rhk_argv_add_joined(kit, &argv, "--permission-mode=", mode, strlen(mode));
+  } else if (status == RH_OK && s->permission_mode) {
     status = rhk_argv_add_joined(kit, &argv, "--permission-mode=", s->permission_mode, strlen(s->permission_mode));
+  }
   if (status == RH_OK && s->max_turns > 0) {
     snprintf(number, sizeof number, "%lld", (long long)s->max_turns);
     status = rhk_argv_add_joined(kit, &argv, "--max-turns=", number, strlen(number));
@@ -238,7 +254,7 @@ static rh_status claude_launch(rh_runtime_session *s, const rh_writer *spec_out)
   if (status == RH_OK) status = add_allowed(s, &argv);
   if (status == RH_OK) status = write_prompt(s, &stdin_text);
   if (status == RH_OK)
-    status = rhk_launch_write(kit, &argv, NULL, 0, rhk_str(stdin_text.data, stdin_text.len), false, spec_out);
+    status = rhk_launch_write(kit, &argv, NULL, 0, rhk_str(stdin_text.data, stdin_text.len), s->live, spec_out);
   rhk_argv_free(&argv);
   rh_json_buffer_free(&stdin_text);
   return status;
@@ -263,11 +279,11 @@ static void claude_deinit(void) { g_host = NULL; }
 static const rh_runtime_adapter k_adapter = {
     .struct_size = sizeof(rh_runtime_adapter),
     .protocol = RH_PROTOCOL_LINES,
-    .capabilities = RH_RUNTIME_CAP_RESUME,
+    .capabilities = RH_RUNTIME_CAP_RESUME | RH_RUNTIME_CAP_APPROVALS,
     .create = claude_create,
     .launch = claude_launch,
     .feed = claude_feed,
-    .respond = NULL, /* approvals over stdio need stdin kept open and closed later: not in ABI v1 */
+    .respond = claude_respond,
     .finish = claude_finish,
     .destroy = claude_destroy,
 };

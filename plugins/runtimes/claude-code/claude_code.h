@@ -19,6 +19,9 @@ struct rh_runtime_session {
   double max_budget_usd;      /* the smaller of config and constraint "max_budget_usd"; -1 none */
   char *permission_mode;      /* constraint, else config "permission_mode" */
   bool partial_messages;      /* config "partial_messages": --include-partial-messages */
+  bool live;                  /* asks through the host (--permission-prompt-tool stdio, stdin kept
+                                 open and closed after the result): the host can write to stdin */
+  bool stdin_closed;          /* live: stdin was closed after the result */
   char *usage_model;          /* the model init named, for a usage event without modelUsage */
 
   /* Streaming (--include-partial-messages): the message whose text arrived as deltas is not
@@ -35,6 +38,9 @@ struct rh_runtime_session {
   rh_json_buffer text;        /* decoded text: command output, messages */
   rh_json_buffer output;      /* a tool's output as JSON */
 };
+
+/* The answer to a permission request (rh_runtime_adapter.respond), as a control_response line. */
+rh_status claude_respond(rh_runtime_session *s, rh_str decision_json, const rh_writer *input_out);
 
 /* The stdout line function (rhk_runtime_info.on_stdout_line). */
 rh_status claude_on_stdout_line(rhk_session *kit, const char *line, size_t len, bool truncated);

@@ -4,7 +4,9 @@
  *   assistant              message | reasoning | tool.started, one per content block
  *   user                   tool.completed (+ command.output for Bash, file.changed for edits)
  *   stream_event           message/reasoning deltas (--include-partial-messages)
- *   result                 usage per model; the outcome held for finish()
+ *   result                 usage per model; the outcome held for finish(); stdin closed (live)
+ *   control_request        can_use_tool: approval.required for the host; respond() answers it
+ *                          with a control_response line; any other request is answered "error"
  *   anything else          runtime.unparsed, with the reason
  *
  * docs/runtimes/claude-code.md has the full table. Each line is read in one walk of its top-level
@@ -25,12 +27,13 @@ static const char *const k_top[] = {"type",          "subtype",         "message
                                     "cwd",           "model",           "is_error",    "result",
                                     "duration_ms",   "num_turns",       "total_cost_usd", "usage",
                                     "modelUsage",    "permission_denials", "errors",   "api_error_status",
-                                    "api_error_type", "api_message_id", "content",     "text"};
+                                    "api_error_type", "api_message_id", "content",     "text",
+                                    "request_id",    "request"};
 enum {
   T_TYPE, T_SUBTYPE, T_MESSAGE, T_SESSION_ID, T_PARENT, T_TOOL_USE_RESULT, T_EVENT, T_ERROR,
   T_CWD, T_MODEL, T_IS_ERROR, T_RESULT, T_DURATION_MS, T_NUM_TURNS, T_TOTAL_COST, T_USAGE,
   T_MODEL_USAGE, T_DENIALS, T_ERRORS, T_API_STATUS, T_API_TYPE, T_API_MESSAGE_ID, T_CONTENT, T_TEXT,
-  T_COUNT
+  T_REQUEST_ID, T_REQUEST, T_COUNT
 };
 
 typedef struct line {
@@ -619,6 +622,86 @@ static rh_status map_result(rh_runtime_session *s, const line *l) {
   return rhk_hold_failure(kit, kind, message, extra, raw_of(l));
 }
 
+/* ---- Permission requests (live approvals) --------------------------------------------------- */
+
+/* One line a UI can show: "Bash: echo hi > greet.txt", "Write: notes.txt", else the CLI's own
+ * description of the call. Built in s->text. */
+static rh_str request_summary(rh_runtime_session *s, rh_str tool, rh_str input, rh_str description) {
+  static const char *const names[] = {"command", "file_path", "notebook_path", "url", "pattern", "query"};
+  rh_str v[6], detail = rhk_none();
+  size_t i;
+  rh_json_buffer_reset(&s->text);
+  if (is_object(input) && rhk_json_pick(input, names, 6, v) == RH_OK)
+    for (i = 0; i < 6 && detail.len == 0; i++)
+      if (is_string(v[i])) detail = v[i];
+  if (detail.len == 0 && is_string(description)) detail = description;
+  if (rhk_json_decode(tool, &s->text) != RH_OK) return rhk_none();
+  if (detail.len > 0 && (rh_json_write_cstr(&s->text.writer, ": ") || rhk_json_decode(detail, &s->text) != RH_OK))
+    return rhk_none();
+  for (i = 0; i < s->text.len; i++)
+    if (s->text.data[i] == '\n' || s->text.data[i] == '\r' || s->text.data[i] == '\t') s->text.data[i] = ' ';
+  if (s->text.len > 200) { /* one line, cut on a character boundary */
+    size_t cut = 200;
+    while (cut > 0 && ((unsigned char)s->text.data[cut] & 0xC0) == 0x80) cut--;
+    s->text.len = cut;
+    rh_json_write_cstr(&s->text.writer, "...");
+  }
+  return rhk_str(s->text.data, s->text.len);
+}
+
+/* A request the host has no answer for (hooks, SDK MCP servers: runhost registers none): answered
+ * with an error so the CLI does not wait for ever, and kept as runtime.unparsed. */
+static rh_status refuse_request(rh_runtime_session *s, const line *l, rh_str subtype) {
+  rhk_session *kit = &s->kit;
+  rh_json_buffer_reset(&s->output);
+  if (rh_json_write_cstr(&s->output.writer, "{\"type\":\"control_response\",\"response\":{\"subtype\":\"error\",\"request_id\":") ||
+      rh_json_write_raw(&s->output.writer, l->v[T_REQUEST_ID].data, l->v[T_REQUEST_ID].len) ||
+      rh_json_write_cstr(&s->output.writer, ",\"error\":\"runhost does not handle this control request\"}}\n"))
+    return rhk_fail(kit, RH_ERR_NO_MEMORY, "out of memory");
+  if (s->live && !s->stdin_closed) (void)rhk_send_input(kit, rhk_str(s->output.data, s->output.len), false);
+  return unparsed(kit, l, "a control request runhost does not handle (answered with an error): ", subtype);
+}
+
+static rh_status map_control_request(rh_runtime_session *s, const line *l) {
+  static const char *const names[] = {"subtype", "tool_name", "input", "tool_use_id", "description"};
+  enum { R_SUBTYPE, R_TOOL, R_INPUT, R_TOOL_USE_ID, R_DESCRIPTION, R_COUNT };
+  rhk_session *kit = &s->kit;
+  rh_str r[R_COUNT];
+  rhk_approval_request request;
+  rhk_tool_call *call = NULL;
+  char tool[256], tool_use_id[160];
+  if (!is_string(l->v[T_REQUEST_ID]) || !is_object(l->v[T_REQUEST]) ||
+      rhk_json_pick(l->v[T_REQUEST], names, R_COUNT, r) != RH_OK || !is_string(r[R_SUBTYPE]))
+    return unparsed(kit, l, "control_request without a request_id and a request with a subtype", rhk_none());
+  if (!rhk_json_is(r[R_SUBTYPE], "can_use_tool")) return refuse_request(s, l, r[R_SUBTYPE]);
+  if (!is_string(r[R_TOOL])) return refuse_request(s, l, r[R_SUBTYPE]);
+  if (!s->live)  /* launched without the stdio prompt tool: nothing can answer */
+    return unparsed(kit, l, "a permission request, but stdin is not kept open to answer it", rhk_none());
+  rhk_json_text(r[R_TOOL], tool, sizeof tool);
+  if (is_string(r[R_TOOL_USE_ID])) call = rhk_tools_find(kit, rhk_cstr(rhk_json_text(r[R_TOOL_USE_ID], tool_use_id, sizeof tool_use_id)));
+  request.request_id = l->v[T_REQUEST_ID];
+  request.call_id = call ? call->call_id : NULL;
+  request.kind = kind_of(tool);
+  request.name = rhk_cstr(tool);
+  request.input = is_object(r[R_INPUT]) ? r[R_INPUT] : rhk_none();
+  request.summary = request_summary(s, r[R_TOOL], r[R_INPUT], r[R_DESCRIPTION]);
+  return rhk_emit_approval_request(kit, &request, raw_of(l));
+}
+
+rh_status claude_respond(rh_runtime_session *s, rh_str decision_json, const rh_writer *out) {
+  rhk_answer answer;
+  rh_status status = rhk_read_answer(&s->kit, decision_json, &answer);
+  if (status != RH_OK) return status;
+  if (rh_json_write_cstr(out, "{\"type\":\"control_response\",\"response\":{\"subtype\":\"success\",\"request_id\":") ||
+      rh_json_write_raw(out, answer.request_id.data, answer.request_id.len) ||
+      rh_json_write_cstr(out, answer.allow ? ",\"response\":{\"behavior\":\"allow\"" : ",\"response\":{\"behavior\":\"deny\",\"message\":") ||
+      (!answer.allow && (answer.reason.len > 0 ? rh_json_write_raw(out, answer.reason.data, answer.reason.len)
+                                               : rh_json_write_cstr(out, "\"The operator declined this action.\""))) ||
+      rh_json_write_cstr(out, "}}}\n"))
+    return rhk_fail(&s->kit, RH_ERR_NO_MEMORY, "out of memory writing the answer");
+  return RH_OK;
+}
+
 /* ---- The line ------------------------------------------------------------------------------ */
 
 /* A sub-agent's lines carry its parent tool call: every event of the line says which. */
@@ -665,11 +748,17 @@ static rh_status map_line(rh_runtime_session *s, const char *data, size_t len, b
   if (rhk_json_is(type, "user")) return map_user(s, &l);
   if (rhk_json_is(type, "stream_event")) return map_stream_event(s, &l);
   if (rhk_json_is(type, "system")) return map_system(s, &l);
-  if (rhk_json_is(type, "result")) return map_result(s, &l);
+  if (rhk_json_is(type, "result")) {
+    rh_status status = map_result(s, &l);
+    /* One prompt, one result: the CLI waits for more input until stdin closes. */
+    if (s->live && !s->stdin_closed) {
+      s->stdin_closed = true;
+      (void)rhk_send_input(kit, rhk_none(), true);
+    }
+    return status;
+  }
   /* Liveness and progress heartbeats: nothing to report. */
   if (rhk_json_is(type, "keep_alive") || rhk_json_is(type, "tool_progress")) return RH_OK;
-  if (rhk_json_is(type, "control_request"))
-    return unparsed(kit, &l, "a permission request: runhost launches without --permission-prompt-tool stdio, "
-                             "so nothing can answer it", rhk_none());
+  if (rhk_json_is(type, "control_request")) return map_control_request(s, &l);
   return unparsed(kit, &l, "line type not mapped: ", type);
 }

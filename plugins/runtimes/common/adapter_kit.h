@@ -433,6 +433,36 @@ rh_status rhk_emit_usage(rhk_session *s, const rhk_usage *usage, rh_str raw);
 rh_status rhk_emit_unparsed(rhk_session *s, rh_stream stream, const char *line, size_t len,
                             bool truncated, const char *reason, rh_str detail);
 
+/* ---- Live approvals (RH_RUNTIME_CAP_APPROVALS; docs/abi.md section 8) ---------------------- */
+
+/* The runtime asks before it acts: approval.required {approval_id: its request id, tool_call_id?,
+ * action: {kind, name, input?, summary?}}, for the host to decide (policies, then a human). */
+typedef struct rhk_approval_request {
+  rh_str request_id;   /* the runtime's id for its request, raw JSON (a string) */
+  const char *call_id; /* the tool.started it is about, or NULL */
+  rhk_tool_kind kind;
+  rh_str name;         /* plain text */
+  rh_str input;        /* raw JSON, or none */
+  rh_str summary;      /* one line a UI can show, plain text, or none */
+} rhk_approval_request;
+rh_status rhk_emit_approval_request(rhk_session *s, const rhk_approval_request *request, rh_str raw);
+
+/* The host's answer, as respond() receives it. Views into `decision_json`, valid while it is:
+ * `request_id` raw JSON (a string), `reason` raw JSON (a string) or none. */
+typedef struct rhk_answer {
+  rh_str request_id;
+  bool allow;
+  rh_str reason;
+} rhk_answer;
+/* RH_ERR_INVALID_ARGUMENT (set_error) when it is not an answer. */
+rh_status rhk_read_answer(const rhk_session *s, rh_str decision_json, rhk_answer *answer);
+
+/* Whether the host can write to the runtime's stdin after launch (rh_host.send_input, 1.2). */
+bool rhk_can_send_input(const rhk_session *s);
+/* Writes `data` to the runtime's stdin and, with `close`, closes it after: RH_ERR_UNSUPPORTED
+ * from a host older than 1.2. */
+rh_status rhk_send_input(rhk_session *s, rh_str data, bool close);
+
 /* ---- Tool-call table ----------------------------------------------------------------------- */
 
 /* Opens a call: its tool_call_id is the native id when that is a usable id (1-128 bytes of

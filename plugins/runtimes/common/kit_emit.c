@@ -128,6 +128,20 @@ rh_status rhk_emit_tool_started(rhk_session *s, const rhk_tool_call *call, rh_st
   return emit_built(s, "tool.started", raw, false);
 }
 
+rh_status rhk_emit_approval_request(rhk_session *s, const rhk_approval_request *r, rh_str raw) {
+  const char *kind = kind_name(r->kind);
+  if (begin(s) || rhk_write_raw_member(W, true, "approval_id", r->request_id) ||
+      (r->call_id && rhk_write_string_member(W, false, "tool_call_id", r->call_id, strlen(r->call_id))) ||
+      rhk_write_key(W, false, "action") || rh_json_write_raw(W, "{", 1) ||
+      rhk_write_string_member(W, true, "kind", kind, strlen(kind)) ||
+      rhk_write_string_member(W, false, "name", r->name.data ? r->name.data : "", r->name.len) ||
+      (r->input.len > 0 && rhk_write_raw_member(W, false, "input", r->input)) ||
+      (r->summary.len > 0 && rhk_write_string_member(W, false, "summary", r->summary.data, r->summary.len)) ||
+      rh_json_write_raw(W, "}", 1))
+    return no_memory(s);
+  return emit_built(s, "approval.required", raw, false);
+}
+
 rh_status rhk_emit_tool_completed(rhk_session *s, const rhk_tool_result *r, rh_str raw) {
   if (begin(s) || rhk_write_string_member(W, true, "tool_call_id", r->call_id, strlen(r->call_id)) ||
       (r->name && rhk_write_string_member(W, false, "name", r->name, strlen(r->name))) ||

@@ -371,3 +371,27 @@ rh_status rhk_finish(rhk_session *s, const rh_exit *exit) {
   }
   return status != RH_OK ? status : flushed;
 }
+
+/* ---- Live approvals ------------------------------------------------------------------------ */
+
+rh_status rhk_read_answer(const rhk_session *s, rh_str decision_json, rhk_answer *answer) {
+  static const char *const names[] = {"request_id", "decision", "reason"};
+  rh_str v[3], object;
+  if (rhk_json_pick_text(decision_json, names, 3, v, &object) != RH_OK || v[0].len < 2 || v[0].data[0] != '"')
+    return rhk_fail(s, RH_ERR_INVALID_ARGUMENT, "respond(): the answer is not an object with a \"request_id\" string");
+  if (!rhk_json_is(v[1], "allow") && !rhk_json_is(v[1], "deny"))
+    return rhk_fail(s, RH_ERR_INVALID_ARGUMENT, "respond(): \"decision\" must be \"allow\" or \"deny\"");
+  answer->request_id = v[0];
+  answer->allow = rhk_json_is(v[1], "allow");
+  answer->reason = v[2].len >= 2 && v[2].data[0] == '"' ? v[2] : rhk_none();
+  return RH_OK;
+}
+
+bool rhk_can_send_input(const rhk_session *s) {
+  return s->host->struct_size >= offsetof(rh_host, send_input) + sizeof s->host->send_input && s->host->send_input;
+}
+
+rh_status rhk_send_input(rhk_session *s, rh_str data, bool close) {
+  if (!rhk_can_send_input(s)) return rhk_fail(s, RH_ERR_UNSUPPORTED, "the host cannot write to the runtime's stdin (ABI < 1.2)");
+  return s->host->send_input(s->host, s->run, data, close ? RH_INPUT_CLOSE : 0u);
+}

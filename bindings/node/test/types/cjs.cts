@@ -16,6 +16,8 @@ async function main(): Promise<void> {
     const e: RunhostEvent = ev;
     if (e.type === 'approval.required') await host.resolveApproval({ runId: run.id, approvalId: e.payload.approval_id, decision: 'allow' });
   }
+  const waiting: runhost.PendingApproval[] = await host.pendingApprovals();
+  for (const p of waiting) await host.resolveApproval({ runId: p.runId, approvalId: p.id, decision: 'deny', by: 'ada' });
   try {
     await host.events('run_x');
   } catch (e) {

@@ -10,7 +10,7 @@ import runhost, {
   ModelApiErrorError, TurnLimitError, ContextLimitError, SessionNotFoundError, StoreUnavailableError,
   RunNotFoundError, errorFromEvent, errorCodes, defaultStorePath,
 } from 'runhost';
-import type { RunhostEvent, ApprovalAnswer, RunInfo } from 'runhost';
+import type { RunhostEvent, ApprovalAnswer, RunInfo, PendingApproval } from 'runhost';
 
 const classes = [
   Host, TenantView, Run, EventStream, RunhostError, HostClosedError, StreamConsumedError, EventHandlerError,
@@ -45,6 +45,8 @@ for await (const ev of run.events({ signal: ac.signal })) {
 }
 const info: RunInfo = await run.wait({ check: true });
 void info;
+const waiting: PendingApproval[] = await host.forTenant('t').pendingApprovals();
+for (const p of waiting) await host.resolveApproval({ runId: p.runId, approvalId: p.id, decision: 'allow', by: 'ada' });
 try {
   await host.cancel('run_x');
 } catch (e) {

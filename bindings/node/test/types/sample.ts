@@ -5,11 +5,11 @@ import {
   TimeoutError, PolicyDeniedError, ConnectorAuthorizationMissingError, InvalidDispatchError,
   RunInfo, RunStatus, ErrorCode, errorCodes, errorFromEvent, defaultStorePath, EventStream,
   DevicePromptDispatch, Plugins, TerminalEvent, TenantView, TenantDispatch, RunNotFoundError,
-  StoreUnavailableError, EventErrorCode,
+  StoreUnavailableError, EventErrorCode, PendingApproval, ApprovalRequest, ApprovalAction,
 } from '../..';
 
 async function main(): Promise<void> {
-  const host = new Host({ store: '/tmp/x.db', useEnvironment: false, pluginConfig: { custom: { a: 1 } } });
+  const host = new Host({ store: '/tmp/x.db', useEnvironment: false, pluginConfig: { custom: { a: 1 } }, approvalTimeoutSeconds: 60 });
   await host.ready;
   const other: Host = await Host.open({ store: new URL('file:///tmp/y.db'), pluginPaths: ['/opt/plugins'] });
   const closed: boolean = other.closed;
@@ -39,7 +39,19 @@ async function main(): Promise<void> {
         void code; void action;
         break;
       }
-      case 'approval.required': await run.resolveApproval({ approvalId: e.payload.approval_id, decision: 'allow', reason: 'ok' }); break;
+      case 'approval.required': {
+        const summary: string | undefined = e.payload.action.summary;
+        const deadline: string | undefined = e.payload.deadline;
+        void summary; void deadline;
+        await run.resolveApproval({ approvalId: e.payload.approval_id, decision: 'allow', reason: 'ok', by: 'ada' });
+        break;
+      }
+      case 'approval.resolved': {
+        const source: 'human' | 'policy' | 'deadline' | 'cancel' | undefined = e.payload.source;
+        const by: string | undefined = e.payload.by;
+        void source; void by;
+        break;
+      }
       case 'preview.ready': { const port: number = e.payload.port; void port; break; }
       default: { const t: string = e.type; void t; }
     }
@@ -88,6 +100,18 @@ async function main(): Promise<void> {
   const listed: RunInfo[] = await acme.runs({ status: 'running' });
   const page: RunhostEvent[] = await acme.events(scoped.id, { after: 1 });
   void found; void listed; void page;
+  const waiting: PendingApproval[] = await acme.pendingApprovals();
+  for (const w of waiting) {
+    const request: ApprovalRequest = w.request;
+    const action: ApprovalAction = request.action;
+    const kind: 'tool' | 'command' | 'connector' | 'publish' | 'spend' | 'run' = action.kind;
+    const due: number | null = w.deadlineUs;
+    const ids: [string, string, string, number, number, boolean] = [w.id, w.runId, w.tenantId, w.seq, w.createdUs, w.answered];
+    void kind; void due; void ids;
+    await acme.resolveApproval({ runId: w.runId, approvalId: w.id, decision: 'allow', reason: 'fine', by: 'ada' });
+  }
+  const all: PendingApproval[] = await host.pendingApprovals();
+  void all;
   try {
     await acme.cancel(run.id);
     await acme.resolveApproval({ runId: run.id, requestId: 'apr_1', decision: 'deny', scope: 'once' });
@@ -126,6 +150,16 @@ async function mistakes(host: Host): Promise<void> {
   await run?.resolveApproval({ decision: 'allow' });
   // @ts-expect-error the Host's form names the run
   await host.resolveApproval({ approvalId: 'a', decision: 'deny' });
+  // @ts-expect-error who answers is a string
+  await run?.resolveApproval({ approvalId: 'a', decision: 'allow', by: 7 });
+  // @ts-expect-error approvalTimeoutSeconds is a number of seconds
+  new Host({ approvalTimeoutSeconds: '1h' });
+  const [pending] = await host.pendingApprovals();
+  // @ts-expect-error a deadline may be missing (null)
+  const due: number = pending.deadlineUs;
+  void due;
+  // @ts-expect-error pendingApprovals() is a Promise
+  host.pendingApprovals().length;
   // @ts-expect-error there is no 'data' event
   (await host.run('run_x'))?.on('data', () => {});
   // @ts-expect-error unknown Host option

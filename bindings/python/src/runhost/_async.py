@@ -36,6 +36,7 @@ from ._types import (
     Decision,
     DeviceType,
     Event,
+    PendingApproval,
     PluginInfo,
     PluginRefusal,
     RunInfo,
@@ -142,6 +143,12 @@ class _AsyncRunCalls:
         sync = self._sync()
         await self._engine.call(sync.cancel, _str("run_id", run_id))
 
+    async def pending_approvals(self) -> List[PendingApproval]:
+        """The ``approval.required`` requests waiting for an answer, oldest first, from every
+        process sharing the store (in a tenant's view: that tenant's; ``Host.pending_approvals``)."""
+        sync = self._sync()
+        return await self._engine.call(sync.pending_approvals)
+
     async def resolve_approval(
         self,
         run_id: str,
@@ -150,14 +157,16 @@ class _AsyncRunCalls:
         decision: Decision,
         scope: ApprovalScope = "once",
         reason: Optional[str] = None,
+        by: Optional[str] = None,
     ) -> None:
         """Answers a run's ``approval.required``: ``decision="allow"`` or ``"deny"``; ``scope``
-        only ``"once"`` today (``Host.resolve_approval``)."""
-        _approval_args((), {}, decision, scope, reason)  # refuse a bad one here, before the pool
+        only ``"once"`` today; ``reason`` and ``by`` (who answers) recorded in
+        ``approval.resolved`` (``Host.resolve_approval``)."""
+        _approval_args((), {}, decision, scope, reason, by)  # refuse a bad one here, before the pool
         sync = self._sync()
         await self._engine.call(
             sync.resolve_approval, _str("run_id", run_id), _str("approval_id", approval_id),
-            decision=decision, scope=scope, reason=reason)
+            decision=decision, scope=scope, reason=reason, by=by)
 
 
 class AsyncHost(_AsyncRunCalls):
@@ -181,6 +190,7 @@ class AsyncHost(_AsyncRunCalls):
         workspace_root: Optional[StrPath] = None,
         plugin_config: Optional[Mapping[str, Union[Mapping[str, Any], str]]] = None,
         default_timeout: Union[float, _dt.timedelta] = 3600,
+        approval_timeout: Union[float, _dt.timedelta] = 3600,
         durable: bool = True,
         keep_raw: bool = False,
         max_output_bytes: int = 64 << 20,
@@ -193,7 +203,7 @@ class AsyncHost(_AsyncRunCalls):
             raise ValueError(f"max_workers must be a positive int, not {max_workers!r}")
         options = _core_options(
             store, plugin_paths, workspace_root=workspace_root, plugin_config=plugin_config,
-            default_timeout=default_timeout, durable=durable, keep_raw=keep_raw,
+            default_timeout=default_timeout, approval_timeout=approval_timeout, durable=durable, keep_raw=keep_raw,
             max_output_bytes=max_output_bytes, artifact_patterns=artifact_patterns,
             use_environment=use_environment, use_bundled=use_bundled)
         self._engine = _Engine(options, max_workers)
@@ -389,9 +399,11 @@ class AsyncRun:
         decision: Decision,
         scope: ApprovalScope = "once",
         reason: Optional[str] = None,
+        by: Optional[str] = None,
     ) -> None:
-        """Answers the run's pending ``approval.required`` with ``approval_id``."""
-        await self._calls.resolve_approval(self.id, approval_id, decision=decision, scope=scope, reason=reason)
+        """Answers the run's pending ``approval.required`` with ``approval_id`` (``reason`` and
+        ``by``, who answers, recorded in ``approval.resolved``)."""
+        await self._calls.resolve_approval(self.id, approval_id, decision=decision, scope=scope, reason=reason, by=by)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, AsyncRun) and other._run == self._run

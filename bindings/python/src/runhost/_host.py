@@ -8,7 +8,9 @@ import os
 from pathlib import Path
 from types import TracebackType
 import warnings
-from typing import Any, Dict, Iterable, List, Literal, Mapping, Optional, Sequence, Tuple, Type, Union, overload
+from typing import (
+    Any, Dict, Iterable, List, Literal, Mapping, NamedTuple, Optional, Sequence, Tuple, Type, Union, overload,
+)
 
 from ._native import _core
 from ._native._core import EventStream
@@ -20,6 +22,7 @@ from ._types import (
     Decision,
     DeviceType,
     Event,
+    PendingApproval,
     PluginInfo,
     PluginRefusal,
     RunInfo,
@@ -85,9 +88,18 @@ def _encode_dispatch(request: Mapping[str, object]) -> str:
         ) from None
 
 
+class _Answer(NamedTuple):
+    """resolve_approval's arguments, checked, as the core's ApprovalDecision takes them."""
+
+    allow: bool
+    scope: str
+    reason: str
+    by: str  # "": nobody named
+
+
 def _approval_args(args: Tuple[object, ...], legacy: Mapping[str, object], decision: object, scope: object,
-                   reason: object) -> Tuple[bool, str]:
-    """(allow, reason) for the core from resolve_approval's arguments, new or 0.1's.
+                   reason: object, by: object = None) -> _Answer:
+    """The answer for the core from resolve_approval's arguments, new or 0.1's.
 
     0.1 took ``allow`` as a bool, positional or keyword, and ``reason`` positional: still
     accepted for one release, with a DeprecationWarning.
@@ -128,7 +140,10 @@ def _approval_args(args: Tuple[object, ...], legacy: Mapping[str, object], decis
         raise ValueError(f'scope {scope!r} is not supported: the host answers one request at a time (scope="once")')
     if reason is None:
         reason = ""
-    return decision == "allow", _str("reason", reason)
+    who = "" if by is None else _str("by", by)
+    if by is not None and not who:
+        raise ValueError("by must name who answers (or be left out: None names nobody)")
+    return _Answer(decision == "allow", scope, _str("reason", reason), who)
 
 
 def _json_representable(value: object) -> bool:
@@ -139,6 +154,19 @@ def _json_representable(value: object) -> bool:
         return False
 
 
+def _seconds(name: str, value: object) -> int:
+    """A duration option (seconds, or a timedelta) as the core's whole seconds, rounded up."""
+    if isinstance(value, _dt.timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be seconds or a timedelta, not {type(value).__name__}")
+    if not value > 0:
+        raise ValueError(f"{name} must be positive, not {value}")
+    if math.isinf(value):
+        raise ValueError(f"{name} must be finite, not {value}")
+    return int(math.ceil(value))
+
+
 def _core_options(
     store: Optional[StrPath],
     plugin_paths: Iterable[StrPath],
@@ -146,6 +174,7 @@ def _core_options(
     workspace_root: Optional[StrPath],
     plugin_config: Optional[Mapping[str, Union[Mapping[str, Any], str]]],
     default_timeout: Union[float, _dt.timedelta],
+    approval_timeout: Union[float, _dt.timedelta],
     durable: bool,
     keep_raw: bool,
     max_output_bytes: int,
@@ -166,12 +195,8 @@ def _core_options(
             config[plugin_id] = json.dumps(dict(value))
         else:
             raise TypeError(f"plugin_config[{plugin_id!r}] must be a dict or JSON text, not {type(value).__name__}")
-    if isinstance(default_timeout, _dt.timedelta):
-        default_timeout = default_timeout.total_seconds()
-    if isinstance(default_timeout, bool) or not isinstance(default_timeout, (int, float)):
-        raise TypeError(f"default_timeout must be seconds or a timedelta, not {type(default_timeout).__name__}")
-    if not default_timeout > 0:
-        raise ValueError(f"default_timeout must be positive, not {default_timeout}")
+    timeouts = {name: _seconds(name, value)
+                for name, value in (("default_timeout", default_timeout), ("approval_timeout", approval_timeout))}
     if isinstance(max_output_bytes, bool) or not isinstance(max_output_bytes, int):
         raise TypeError(f"max_output_bytes must be an int, not {type(max_output_bytes).__name__}")
     if isinstance(artifact_patterns, str):
@@ -185,7 +210,8 @@ def _core_options(
         use_bundled=bool(use_bundled),
         workspace_root=_path("workspace_root", workspace_root) if workspace_root is not None else "",
         plugin_config=config,
-        default_timeout_seconds=int(math.ceil(default_timeout)),
+        default_timeout_seconds=timeouts["default_timeout"],
+        approval_timeout_seconds=timeouts["approval_timeout"],
         durable=bool(durable),
         keep_raw=bool(keep_raw),
         max_output_bytes=max_output_bytes,
@@ -287,6 +313,14 @@ class _RunCalls:
         """
         self._core.cancel(_str("run_id", run_id), self._scope)
 
+    def pending_approvals(self) -> List[PendingApproval]:
+        """The ``approval.required`` requests still waiting for an answer, oldest first, from
+        every process sharing the store (in a tenant's view: that tenant's only). Each names its
+        run and approval id, carries the request (the action and its ``summary``, the reason, the
+        policy, the options, the ``deadline``) and says whether an answer is already recorded
+        (``answered``: the run's host is applying it)."""
+        return [PendingApproval._from_core(d) for d in self._core.pending_approvals(self._scope)]
+
     @overload
     def resolve_approval(
         self,
@@ -296,6 +330,7 @@ class _RunCalls:
         decision: Decision,
         scope: ApprovalScope = "once",
         reason: Optional[str] = None,
+        by: Optional[str] = None,
     ) -> None: ...
 
     @overload
@@ -310,22 +345,28 @@ class _RunCalls:
         decision: Optional[str] = None,
         scope: str = "once",
         reason: Optional[str] = None,
+        by: Optional[str] = None,
         **legacy: Any,
     ) -> None:
-        """Answers the ``approval.required`` (``approval_id``, its payload's ``request_id``) of a
-        run of this host that waits for it: ``decision="allow"`` or ``"deny"``, with an optional
-        ``reason`` recorded in ``approval.resolved``.
+        """Answers a run's pending ``approval.required`` (``approval_id``: its payload's
+        ``approval_id``, or ``PendingApproval.id``), from any process sharing the store:
+        ``decision="allow"`` or ``"deny"``, with an optional ``reason`` and ``by`` (who answers,
+        as your application names them), both recorded in ``approval.resolved``. The answer is
+        recorded at once; the run's host applies it within milliseconds.
 
         ``scope`` is what the answer covers; today only ``"once"`` (this one request) exists, and
         anything else is refused rather than read as ``"once"``.
 
         Raises:
             TypeError: no ``decision``; an argument of the wrong type.
-            ValueError: a ``decision`` or ``scope`` the host does not have, named.
+            ValueError: a ``decision`` or ``scope`` the host does not have, named; an empty ``by``.
+            InvalidDispatchError: the run has no such approval, it was answered already (the
+                message names the first answer), or the run has ended.
             RunNotFoundError: no such run (in a tenant's view: none of that tenant's).
         """
-        allow, why = _approval_args(args, legacy, decision, scope, reason)
-        self._core.resolve_approval(_str("run_id", run_id), _str("approval_id", approval_id), allow, why, self._scope)
+        answer = _approval_args(args, legacy, decision, scope, reason, by)
+        self._core.answer_approval(_str("run_id", run_id), _str("approval_id", approval_id), answer.allow, answer.scope,
+                                   answer.reason, answer.by, self._scope)
 
     # ---- for Run ----
 
@@ -353,6 +394,10 @@ class Host(_RunCalls):
             in the plugin's manifest.
         default_timeout: a run's time limit, in seconds or as a timedelta; a dispatch's
             ``timeoutSeconds`` overrides it.
+        approval_timeout: how long an ``approval.required`` waits for its answer, in seconds or
+            as a timedelta; none by then is a deny (``approval.resolved`` with source
+            ``"deadline"``, then ``run.failed`` with ``policy_denied``). The deadline is in the
+            request.
         durable: fsync each group commit (False: a run survives a crash of this process but
             not of the machine).
         keep_raw: keep each event's native line in ``raw``.
@@ -380,6 +425,7 @@ class Host(_RunCalls):
         workspace_root: Optional[StrPath] = None,
         plugin_config: Optional[Mapping[str, Union[Mapping[str, Any], str]]] = None,
         default_timeout: Union[float, _dt.timedelta] = 3600,
+        approval_timeout: Union[float, _dt.timedelta] = 3600,
         durable: bool = True,
         keep_raw: bool = False,
         max_output_bytes: int = 64 << 20,
@@ -389,7 +435,7 @@ class Host(_RunCalls):
     ) -> None:
         self._core = _core.Host(**_core_options(
             store, plugin_paths, workspace_root=workspace_root, plugin_config=plugin_config,
-            default_timeout=default_timeout, durable=durable, keep_raw=keep_raw,
+            default_timeout=default_timeout, approval_timeout=approval_timeout, durable=durable, keep_raw=keep_raw,
             max_output_bytes=max_output_bytes, artifact_patterns=artifact_patterns,
             use_environment=use_environment, use_bundled=use_bundled))
 
@@ -434,7 +480,8 @@ class Host(_RunCalls):
 
         Another tenant's run is indistinguishable from a missing one (``run()`` gives None;
         ``events``, ``cancel``, ``resolve_approval`` and a run's event stream raise
-        ``RunNotFoundError`` with the same message as for an unknown id; ``runs()`` never lists it),
+        ``RunNotFoundError`` with the same message as for an unknown id; ``runs()`` and
+        ``pending_approvals()`` never list it),
         and a dispatch naming another tenant is refused (``InvalidDispatchError``, field
         ``tenantId``). Cheap: make one per request.
         """
@@ -468,8 +515,9 @@ class Host(_RunCalls):
 
 class TenantView(_RunCalls):
     """A :class:`Host` as one tenant sees it (``host.for_tenant(tenant_id)``): ``dispatch``,
-    ``run``, ``runs``, ``events``, ``cancel`` and ``resolve_approval``, and the runs they return
-    (their ``events()``, ``aevents()``, ``wait()``, ``cancel()``...), all walled to the tenant.
+    ``run``, ``runs``, ``events``, ``cancel``, ``pending_approvals`` and ``resolve_approval``, and
+    the runs they return (their ``events()``, ``aevents()``, ``wait()``, ``cancel()``...), all
+    walled to the tenant.
 
     It owns nothing: closing the Host ends it (calls raise ``HostClosedError``), and it has no
     ``close()``, no plugin listing, and no way back to the operator's Host.

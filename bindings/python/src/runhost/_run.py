@@ -102,15 +102,18 @@ class Run:
         decision: Optional[Decision] = None,
         scope: ApprovalScope = "once",
         reason: Optional[str] = None,
+        by: Optional[str] = None,
         **legacy: Any,
     ) -> None:
         """Answers the run's pending ``approval.required`` with ``approval_id``:
-        ``decision="allow"`` or ``"deny"`` (see ``Host.resolve_approval``). The 0.1 form, a
-        positional ``allow`` bool, still works, with a DeprecationWarning."""
+        ``decision="allow"`` or ``"deny"``, ``reason`` and ``by`` optional (see
+        ``Host.resolve_approval``). The 0.1 form, a positional ``allow`` bool, still works, with a
+        DeprecationWarning."""
         from ._host import _approval_args  # _host imports this module
 
-        allow, why = _approval_args(args, legacy, decision, scope, reason)  # warns at the caller's line
-        self._host.resolve_approval(self._id, approval_id, decision="allow" if allow else "deny", reason=why)
+        answer = _approval_args(args, legacy, decision, scope, reason, by)  # warns at the caller's line
+        self._host.resolve_approval(self._id, approval_id, decision="allow" if answer.allow else "deny",
+                                    reason=answer.reason, by=answer.by or None)
 
     def _wait_from(self) -> int:
         # The terminal event is the run's newest once it has one: start just before it.

@@ -3,6 +3,7 @@ docs/events.schema.json), dispatches, and the records of runs and plugins."""
 from __future__ import annotations
 
 import datetime as _dt
+import json
 from dataclasses import dataclass
 from typing import Any, Dict, List, Literal, Mapping, Optional, TypedDict
 
@@ -144,6 +145,37 @@ Decision = Literal["allow", "deny"]
 """An answer to ``approval.required``."""
 ApprovalScope = Literal["once"]
 """What an answer covers: ``"once"``, this request only (the only scope the host has today)."""
+ApprovalActionKind = Literal["tool", "command", "connector", "publish", "spend", "run"]
+
+
+class _ApprovalActionOptional(TypedDict, total=False):
+    name: str
+    summary: str
+    input: Any
+
+
+class ApprovalAction(_ApprovalActionOptional):
+    """What an ``approval.required`` asks about. A policy that asks before the run starts asks
+    about the run itself: ``kind`` ``"run"``, ``name`` ``"run.start"``, ``input`` the runtime,
+    prompt, cwd, command and connectors; ``summary`` is one line a UI can show."""
+
+    kind: ApprovalActionKind
+
+
+class _ApprovalRequestOptional(TypedDict, total=False):
+    reason: str
+    policy: str
+    options: List[Decision]
+    deadline: str
+
+
+class ApprovalRequest(_ApprovalRequestOptional):
+    """The payload of an ``approval.required`` event (docs/events.md): the action, why (the
+    policy's reason), which ``policy`` asks, the answers it takes (``options``) and the
+    ``deadline`` (RFC 3339) after which no answer is a deny."""
+
+    approval_id: str
+    action: ApprovalAction
 
 
 def _utc(us: int) -> _dt.datetime:
@@ -211,3 +243,46 @@ class PluginRefusal:
 
     path: str
     reason: str
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    """An ``approval.required`` still waiting for its answer (``host.pending_approvals()``), from
+    any process sharing the store. Answer it with ``host.resolve_approval(p.run_id, p.id, ...)``."""
+
+    id: str
+    """The approval id to answer (the event's ``approval_id``)."""
+    run_id: str
+    tenant_id: str
+    seq: int
+    """The seq of the run's ``approval.required`` event."""
+    request: ApprovalRequest
+    """That event's payload: the action (its ``summary``), the reason, the policy, the options, the deadline."""
+    created_us: int
+    deadline_us: Optional[int]
+    """When no answer becomes a deny (microseconds since the epoch, UTC); None: no deadline."""
+    answered: bool
+    """An answer is recorded and the run's host is applying it (a second answer is refused)."""
+
+    @property
+    def created_at(self) -> _dt.datetime:
+        return _utc(self.created_us)
+
+    @property
+    def deadline_at(self) -> Optional[_dt.datetime]:
+        return _utc(self.deadline_us) if self.deadline_us is not None else None
+
+    @property
+    def summary(self) -> str:
+        """One line saying what is asked about (the action's summary, else its name)."""
+        action = self.request.get("action")
+        if action is None:
+            return ""
+        return action.get("summary") or action.get("name") or ""
+
+    @classmethod
+    def _from_core(cls, d: Mapping[str, Any]) -> "PendingApproval":
+        fields = dict(d)
+        request = json.loads(fields.pop("request_json"))
+        deadline = fields.pop("deadline_us")
+        return cls(**fields, request=request, deadline_us=deadline or None)

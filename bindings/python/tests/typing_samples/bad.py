@@ -28,6 +28,12 @@ def misuse_dispatch(host: runhost.Host) -> None:
     host.dispatch(tenantId="t1")  # E
     host.resolve_approval("run_1", "apr_1", decision="maybe")  # E
     host.resolve_approval("run_1", "apr_1", decision="allow", scope="session")  # E
+    host.resolve_approval("run_1", "apr_1", decision="allow", by=7)  # E
+    runhost.Host(approval_timeout="1h")  # E
+    for p in host.pending_approvals():
+        p.request["action"]["kind"] == "launch"  # E
+        p.deadline_at.isoformat()  # E
+        p.answered = True  # E
 
 
 async def misuse_async(host: runhost.AsyncHost) -> None:
@@ -36,4 +42,5 @@ async def misuse_async(host: runhost.AsyncHost) -> None:
     for ev in r.events():  # E
         pass
     await r.resolve_approval("apr_1", True)  # E
+    host.pending_approvals()[0]  # E
     info: runhost.RunInfo = r.info()  # E

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as _dt
 from typing import List, Optional, Union
 
 import runhost
@@ -106,8 +107,20 @@ def dispatch_with_keywords(host: runhost.Host) -> runhost.Run:
 
 def answer(host: runhost.Host, run: runhost.Run) -> None:
     host.resolve_approval(run.id, "apr_1", decision="allow")
-    host.resolve_approval(run.id, "apr_1", decision="deny", scope="once", reason="no")
-    run.resolve_approval("apr_1", decision="deny", reason=None)
+    host.resolve_approval(run.id, "apr_1", decision="deny", scope="once", reason="no", by="ada")
+    run.resolve_approval("apr_1", decision="deny", reason=None, by=None)
+    for p in host.for_tenant("acme").pending_approvals():
+        pending: runhost.PendingApproval = p
+        request: runhost.ApprovalRequest = p.request
+        action: runhost.ApprovalAction = request["action"]
+        kind: runhost.ApprovalActionKind = action["kind"]
+        deadline: Optional[str] = request.get("deadline")
+        due = p.deadline_at.isoformat() if p.deadline_at is not None else "never"
+        print(pending.id, pending.run_id, pending.seq, pending.answered, kind, action.get("summary"), deadline, due,
+              p.summary, p.created_at, p.deadline_us)
+        host.resolve_approval(p.run_id, p.id, decision="allow", by="ada")
+    with runhost.Host(approval_timeout=60, default_timeout=_dt.timedelta(minutes=5)) as other:
+        print(other.pending_approvals())
 
 
 async def with_async_host() -> List[runhost.Event]:
@@ -125,7 +138,9 @@ async def with_async_host() -> List[runhost.Event]:
         status: runhost.RunStatus = (await same.info()).status
         await run.cancel()
         await run.resolve_approval("apr_1", decision="allow", reason="ok")
-        await host.resolve_approval(run.id, "apr_1", decision="deny")
+        await host.resolve_approval(run.id, "apr_1", decision="deny", by="ada")
+        waiting: List[runhost.PendingApproval] = await host.for_tenant("acme").pending_approvals()
+        print([p.summary for p in waiting])
         view: runhost.AsyncTenantView = host.for_tenant("acme")
         found: Optional[runhost.AsyncRun] = await view.run(run.id)
         runs: List[runhost.RunInfo] = await view.runs(status="running")
