@@ -183,10 +183,13 @@ def opencode(port: int, home: Path, prompt: str) -> Launch:
 # What a run through runhost needs beyond the adapter's defaults, as plugin config members
 # (the adapters' "executable", "env", "args" and their own options); the environment of the
 # recipe is added as "env" (see Runtime.plugin_config).
+# Nothing about permissions: under approvalPolicy "auto" (runhost run's default) every adapter lets
+# its agent act by itself (claude-code asks the host, which allows what no policy stops; gemini-cli
+# runs --approval-mode=yolo, opencode --auto, codex its workspace-write sandbox).
 ADAPTER_CONFIG: dict[str, dict[str, object]] = {
-    "claude-code": {"args": ["--allowedTools", "Bash,Write,Edit,Read"]},  # as root: no bypassPermissions
+    "claude-code": {},
     "codex": {},
-    "gemini-cli": {"approval_mode": "yolo"},  # headless, the default mode does not even offer write tools
+    "gemini-cli": {},
     "opencode": {},
 }
 

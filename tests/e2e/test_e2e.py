@@ -105,9 +105,31 @@ def kill_cli(work: Path) -> list[int]:
     return sorted(groups)
 
 
-def run_scenario(runtime: Runtime, name: str) -> Run:
+def answer_approvals(root: Path, proc: subprocess.Popen[bytes], verb: str) -> list[dict[str, Any]]:
+    """While `proc` runs, answer every pending approval of its store from other processes (the
+    runhost CLI, as a backend's worker would): `verb` is "approve" or "deny". Returns the
+    approvals answered, as `runhost approvals --json` listed them."""
+    answered: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    store = str(root / "runhost.db")
+    while proc.poll() is None:
+        listed = subprocess.run([str(RUNHOST), "approvals", "--json", "--store", store], capture_output=True, text=True)
+        for pending in json.loads(listed.stdout or "[]") if listed.returncode == 0 else []:
+            if pending["approval_id"] in seen:
+                continue
+            seen.add(pending["approval_id"])
+            done = subprocess.run([str(RUNHOST), verb, pending["run_id"], pending["approval_id"], "--store", store,
+                                   "--by", "e2e", "--reason", f"{verb} from the e2e suite"], capture_output=True, text=True)
+            assert done.returncode == 0, done.stderr
+            answered.append(pending)
+        time.sleep(0.1)
+    return answered
+
+
+def run_scenario(runtime: Runtime, name: str, policy: str = "auto", answer: str | None = None,
+                 answered: list[dict[str, Any]] | None = None) -> Run:
     scenario = Scenario.load(SCENARIO_DIR / f"{name}.json")
-    root = WORK_ROOT / runtime.id / name
+    root = WORK_ROOT / runtime.id / (name if policy == "auto" else f"{name}-{policy}-{answer}")
     shutil.rmtree(root, ignore_errors=True)
     work, home = root / "work", root / "home"
     work.mkdir(parents=True)
@@ -128,12 +150,17 @@ def run_scenario(runtime: Runtime, name: str) -> Run:
             config_path.chmod(0o600)
             argv = [str(RUNHOST), "run", "--json", "--store", str(root / "runhost.db"), "--workspace-root", str(root),
                     "--runtime", runtime.id, "--cwd", str(work), "--prompt", scenario.prompt,
-                    "--timeout", str(RUN_TIMEOUT_SECONDS), "--plugin-config", f"{runtime.id}=@{config_path}"]
+                    "--timeout", str(RUN_TIMEOUT_SECONDS), "--plugin-config", f"{runtime.id}=@{config_path}",
+                    "--approval-policy", policy]
             if EXTRA_PLUGIN_DIR:
                 argv[2:2] = ["--plugin-dir", EXTRA_PLUGIN_DIR]
             with open(root / "events.jsonl", "wb") as out, open(root / "runhost.stderr", "wb") as err:
                 proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=root)
                 deadline = time.monotonic() + RUN_TIMEOUT_SECONDS + 30
+                if answer is not None:
+                    got = answer_approvals(root, proc, answer)
+                    if answered is not None:
+                        answered.extend(got)
                 if scenario.raw["expect"]["outcome"] == "killed":
                     while proc.poll() is None and time.monotonic() < deadline:
                         if '"step": "hang"' in log_path.read_text(errors="replace"):
@@ -175,6 +202,38 @@ def test_scenario(runtime_id: str, scenario: str) -> None:
         assert not (run.work / rel).exists(), info
 
     CHECKS[scenario](runtime_id, run, info)
+
+
+@pytest.mark.parametrize("answer", ["approve", "deny"])
+def test_claude_code_under_manual_asks_and_another_process_answers(answer: str) -> None:
+    """approvalPolicy manual on the real Claude Code: the failing `ls` (reading) goes ahead, the
+    command that writes build/status.txt raises approval.required, and a second process
+    (`runhost approve|deny`) decides whether the file is written; the run ends either way."""
+    runtime = RUNTIMES["claude-code"]
+    reason = skip_reason(runtime)
+    if reason:
+        pytest.skip(reason)
+    answered: list[dict[str, Any]] = []
+    run = run_scenario(runtime, "command_fail_then_succeed", policy="manual", answer=answer, answered=answered)
+    info = run.describe()
+    assert run.terminal["type"] == "run.completed", info
+    asks = run.of_type("approval.required")
+    assert asks and len(answered) == len(asks), info
+    writes = [a for a in asks if "build/status.txt" in a["payload"]["action"].get("summary", "")]
+    assert len(writes) == 1, info
+    assert writes[0]["payload"]["action"]["name"] == "Bash" and writes[0]["payload"]["policy"] == "risky-actions", info
+    assert writes[0]["payload"]["tool_call_id"], info
+    assert not [a for a in asks if a["payload"]["action"].get("summary", "").startswith("Bash: ls")], \
+        f"reading is not a change: ls must not ask\n{info}"
+    resolved = run.of_type("approval.resolved")
+    assert [r["payload"]["decision"] for r in resolved] == ["allow" if answer == "approve" else "deny"] * len(asks), info
+    assert all(r["payload"]["by"] == "e2e" and r["payload"]["source"] == "human" for r in resolved), info
+    if answer == "approve":
+        assert run.file("build/status.txt") == "ok\n", info
+    else:
+        assert run.file("build/status.txt") is None, info
+        denied = [e for e in run.of_type("tool.completed") if e["payload"]["status"] == "error"]
+        assert any("deny from the e2e suite" in json.dumps(e["payload"]) for e in denied), info
 
 
 def check_write_file(runtime_id: str, run: Run, info: str) -> None:

@@ -163,7 +163,9 @@ class Gemini : public ::testing::Test {
 TEST_F(Gemini, ThePromptGoesOnStdinAndNeverIntoArgv) {
   const std::string prompt = std::string("-x starts with a dash\n--approval-mode=yolo\n") + '\0' + " and a NUL";
   const json s = spec(AdapterHarness::Options{}, prompt);
-  EXPECT_EQ(strings(s["argv"]), (std::vector<std::string>{"gemini", "--output-format", "stream-json", "--skip-trust"}));
+  EXPECT_EQ(strings(s["argv"]),
+            (std::vector<std::string>{"gemini", "--output-format", "stream-json", "--skip-trust", "--approval-mode=yolo"}))
+      << "headless Gemini CLI cannot ask: runhost's policies judge what it does (approvalPolicy auto)";
   EXPECT_EQ(s["stdin"], prompt) << "a piped stdin is the prompt when stdout is not a terminal";
   EXPECT_EQ(s["keep_stdin_open"], false) << "Gemini CLI reads stdin to its end before it starts";
 }
@@ -258,8 +260,8 @@ TEST_F(Gemini, NoNetworkTakesWebFetchAwayFromAutoEdit) {
 }
 
 TEST_F(Gemini, DefaultModeAlreadyLeavesOutEveryToolThatWouldAsk) {
-  const auto a = argv(constraints({{"tools", {{"deny", {"run_shell_command"}}}}, {"network", "none"}}));
-  EXPECT_TRUE(with_prefix(a, "--approval-mode=").empty());
+  const auto a = argv(constraints({{"tools", {{"deny", {"run_shell_command"}}}}, {"network", "none"}}, {{"approval_mode", "default"}}));
+  EXPECT_EQ(with_prefix(a, "--approval-mode="), (std::vector<std::string>{"default"}));
   EXPECT_TRUE(with_prefix(a, "--allowed-tools=").empty());
 }
 

@@ -226,6 +226,9 @@ static rh_status read_options(rh_runtime_session *s) {
       return rhk_fail(kit, RH_ERR_INVALID_ARGUMENT,
                       "constraint \"permission_mode\" must be default, auto_edit, yolo or plan for Gemini CLI");
   }
+  /* Headless Gemini CLI cannot ask: in its own default mode it does not even register the tools
+   * that would. runhost's policies judge each call it reports, so by default it may act (yolo). */
+  if (!s->approval_mode) s->approval_mode = "yolo";
   if (rhk_config_find(kit, "trust_workspace", &v) == RH_OK) {
     if (rh_json_bool(v, &trust) != RH_OK)
       return rhk_fail(kit, RH_ERR_INVALID_ARGUMENT, "config \"trust_workspace\" must be true or false");

@@ -66,8 +66,10 @@ static bool env_configured(const rh_runtime_session *s, const char *name) {
 
 /* ---- Permission mode ----------------------------------------------------------------------- */
 
-/* "auto": --auto, every permission no rule denies is approved. "default": what the rules say, and
- * a permission that would be asked for is rejected (opencode run has nobody to ask). */
+/* "auto" (the default): --auto, every permission no rule denies is approved; runhost's own
+ * policies judge each call the run reports (approvalPolicy "auto": opencode run cannot ask, so it
+ * takes no other). "default": what the rules say, and a permission that would be asked for is
+ * rejected (opencode run has nobody to ask). */
 static rh_status read_permission_mode(rh_runtime_session *s) {
   const char *word = s->kit.constraints.permission_mode;
   char *configured = NULL;
@@ -76,8 +78,7 @@ static rh_status read_permission_mode(rh_runtime_session *s) {
     if ((status = read_word(s, "permission_mode", &configured, "\"default\" or \"auto\"")) != RH_OK) goto done;
     word = configured;
   }
-  if (!word) goto done;
-  if (strcmp(word, "auto") == 0) OPT->auto_approve = true;
+  if (!word || strcmp(word, "auto") == 0) OPT->auto_approve = true;
   else if (strcmp(word, "default") != 0)
     status = rhk_fail(&s->kit, RH_ERR_INVALID_ARGUMENT,
                       configured ? "config \"permission_mode\" must be \"default\" or \"auto\" for opencode"
