@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LIST(...) ((const char *const[]){__VA_ARGS__, NULL})
-
 enum { NAME_MAX_BYTES = 512 };
 
 typedef enum tool_class { TOOL_UNKNOWN, TOOL_SHELL, TOOL_WRITE, TOOL_READ, TOOL_FETCH } tool_class;

@@ -58,6 +58,19 @@ bool rk_short_has(const rk_word *word, char letter) {
          memchr(word->text + 1, letter, word->len - 1) != NULL;
 }
 
+bool rk_has_option(const rk_view *view, size_t from, char letter, const char *name) {
+  size_t i, n = name ? strlen(name) : 0;
+  for (i = from; i < view->argc; i++) {
+    const rk_word *word = &view->argv[i];
+    if (rk_word_is(word, "--")) break;
+    if (letter && rk_short_has(word, letter)) return true;
+    if (name && word->len >= n + 2 && memcmp(word->text, "--", 2) == 0 && memcmp(word->text + 2, name, n) == 0 &&
+        (word->len == n + 2 || word->text[n + 2] == '='))
+      return true;
+  }
+  return false;
+}
+
 void rk_args_begin(rk_args *args, const rk_view *view, size_t from, const char *short_values,
                    const char *const *long_values) {
   args->view = view;

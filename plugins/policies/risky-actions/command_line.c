@@ -18,8 +18,6 @@ enum {
 /* Past this, a text is too long to hand to fnmatch(3) without risking a long backtrack. */
 enum { EXTRA_TEXT_MAX = 8192 };
 
-#define LIST(...) ((const char *const[]){__VA_ARGS__, NULL})
-
 /* Children always come after their parent (they are read from the queue later), so one pass
  * from the end carries every mark up to the top. */
 static void mark_downloads(const rk_script *script, unsigned *marks) {
@@ -46,7 +44,7 @@ static bool runs_download(const rk_script *script, const unsigned *marks, size_t
   if (marks[i] & RUNS_DOWNLOAD) return true;
   if (!view) return false;
   interpreter = rk_name_in(view->program, rk_shells) || rk_name_in(view->program, rk_interpreters);
-  if ((interpreter || rk_name_in(view->program, LIST("eval", "source", "."))) && (marks[i] & FED_DOWNLOAD))
+  if ((interpreter || rk_name_in(view->program, RK_LIST("eval", "source", "."))) && (marks[i] & FED_DOWNLOAD))
     return true;
   if (!interpreter || !rk_reads_program_from_stdin(view)) return false;
   /* The commands of one pipeline are consecutive: look back along it for a download. */
@@ -74,7 +72,7 @@ static void note_pipe_to_shell(rk_context *context, const rk_script *script, siz
 static const rk_view *module_view(const rk_view *view, rk_view *module) {
   const rk_word *name;
   const char *slash;
-  if (!rk_name_in(view->program, LIST("python", "python2", "python3", "python3.*")) || view->argc < 3 ||
+  if (!rk_name_in(view->program, RK_LIST("python", "python2", "python3", "python3.*")) || view->argc < 3 ||
       !rk_word_is(&view->argv[1], "-m"))
     return view;
   name = &view->argv[2];
@@ -133,7 +131,7 @@ void rk_judge_extra_commands(rk_context *context, const char *text, const char *
 static rh_status follow_cd(rk_context *context, const rk_view *view) {
   size_t operand;
   if (strcmp(view->program, "popd") == 0) return rk_dirs_cd(&context->dirs, "", 0, false);
-  if (!rk_name_in(view->program, LIST("cd", "pushd"))) return RH_OK;
+  if (!rk_name_in(view->program, RK_LIST("cd", "pushd"))) return RH_OK;
   operand = rk_nth_operand(view, 1, 0, NULL, NULL);
   if (operand == view->argc) return rk_dirs_cd(&context->dirs, "", 0, false); /* cd: home */
   return rk_dirs_cd(&context->dirs, view->argv[operand].text, view->argv[operand].len,

@@ -8,28 +8,12 @@
 
 #include <string.h>
 
-#define LIST(...) ((const char *const[]){__VA_ARGS__, NULL})
-
 const char *const rk_shells[] = {"sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "csh", "tcsh", "yash",
                                  NULL};
 const char *const rk_interpreters[] = {"python", "python2", "python3", "python3.*", "perl", "ruby", "node",
                                        "nodejs", "php", "lua", "pwsh", "powershell", "osascript", "deno", "bun",
                                        NULL};
 const char *const rk_downloaders[] = {"curl", "wget", "fetch", "http", "https", "xh", "xhs", NULL};
-
-/* Whether an option word (anywhere after `from`) is -<letter> in a group or --<name>[=...]. */
-static bool has_flag(const rk_view *view, size_t from, char letter, const char *name) {
-  size_t i, n = name ? strlen(name) : 0;
-  for (i = from; i < view->argc; i++) {
-    const rk_word *word = &view->argv[i];
-    if (rk_word_is(word, "--")) break;
-    if (letter && rk_short_has(word, letter)) return true;
-    if (name && word->len >= n + 2 && memcmp(word->text, "--", 2) == 0 && memcmp(word->text + 2, name, n) == 0 &&
-        (word->len == n + 2 || word->text[n + 2] == '='))
-      return true;
-  }
-  return false;
-}
 
 static bool has_word(const rk_view *view, size_t from, const char *text) {
   size_t i;
@@ -43,18 +27,18 @@ static bool has_word(const rk_view *view, size_t from, const char *text) {
 static const char *git_discards(const rk_view *view, size_t sub) {
   const rk_word *verb = &view->argv[sub];
   size_t first = rk_nth_operand(view, sub + 1, 0, NULL, NULL), i;
-  if (rk_word_is(verb, "clean") && !has_flag(view, sub + 1, 'n', "dry-run")) return "discards untracked files";
+  if (rk_word_is(verb, "clean") && !rk_has_option(view, sub + 1, 'n', "dry-run")) return "discards untracked files";
   if (rk_word_is(verb, "reset") && has_word(view, sub + 1, "--hard")) return "discards uncommitted changes";
-  if (rk_word_is(verb, "checkout") && (has_word(view, sub + 1, "--") || has_flag(view, sub + 1, 'f', "force")))
+  if (rk_word_is(verb, "checkout") && (has_word(view, sub + 1, "--") || rk_has_option(view, sub + 1, 'f', "force")))
     return "discards uncommitted changes";
-  if (rk_word_is(verb, "restore") && !(has_flag(view, sub + 1, 'S', "staged") && !has_flag(view, sub + 1, 'W', "worktree")))
+  if (rk_word_is(verb, "restore") && !(rk_has_option(view, sub + 1, 'S', "staged") && !rk_has_option(view, sub + 1, 'W', "worktree")))
     return "discards uncommitted changes";
-  if (rk_word_is(verb, "branch") && (has_flag(view, sub + 1, 'd', "delete") || has_flag(view, sub + 1, 'D', NULL)))
+  if (rk_word_is(verb, "branch") && (rk_has_option(view, sub + 1, 'd', "delete") || rk_has_option(view, sub + 1, 'D', NULL)))
     return "deletes git branches";
-  if (rk_word_is(verb, "stash") && first < view->argc && rk_word_in(&view->argv[first], LIST("drop", "clear")))
+  if (rk_word_is(verb, "stash") && first < view->argc && rk_word_in(&view->argv[first], RK_LIST("drop", "clear")))
     return "discards stashed changes";
   if (rk_word_is(verb, "push")) {
-    if (has_flag(view, sub + 1, 'd', "delete")) return "deletes remote git refs";
+    if (rk_has_option(view, sub + 1, 'd', "delete")) return "deletes remote git refs";
     for (i = sub + 1; i < view->argc; i++)
       if (view->argv[i].text[0] == ':' && view->argv[i].len > 1) return "deletes remote git refs";
   }
@@ -85,12 +69,12 @@ static void match_delete(rk_context *context, const rk_view *view, const char *s
     what = "deletes files";
   } else if (strcmp(view->program, "find") == 0 && has_word(view, 1, "-delete")) {
     what = "deletes files";
-  } else if (rk_name_in(view->program, LIST("mkfs", "mkfs.*", "wipefs"))) {
+  } else if (rk_name_in(view->program, RK_LIST("mkfs", "mkfs.*", "wipefs"))) {
     what = "erases a filesystem";
   } else if (strcmp(view->program, "git") == 0 && (sub = rk_git_subcommand(view)) < view->argc) {
     what = git_discards(view, sub);
-  } else if (rk_name_in(view->program, LIST("docker", "podman")) &&
-             rk_verb_among_operands(view, LIST("rm", "rmi", "prune"), 3)) {
+  } else if (rk_name_in(view->program, RK_LIST("docker", "podman")) &&
+             rk_verb_among_operands(view, RK_LIST("rm", "rmi", "prune"), 3)) {
     what = "deletes containers, images or volumes";
   } else if (rk_name_in(view->program, sql_clients)) {
     for (i = 1; i < view->argc && !what; i++)
@@ -109,8 +93,8 @@ static void match_force_push(rk_context *context, const rk_view *view, const cha
   if (strcmp(view->program, "git") != 0 || (sub = rk_git_subcommand(view)) == view->argc ||
       !rk_word_is(&view->argv[sub], "push"))
     return;
-  force = has_flag(view, sub + 1, 'f', "force") || has_flag(view, sub + 1, 0, "force-with-lease") ||
-          has_flag(view, sub + 1, 0, "force-if-includes") || has_flag(view, sub + 1, 0, "mirror");
+  force = rk_has_option(view, sub + 1, 'f', "force") || rk_has_option(view, sub + 1, 0, "force-with-lease") ||
+          rk_has_option(view, sub + 1, 0, "force-if-includes") || rk_has_option(view, sub + 1, 0, "mirror");
   for (i = sub + 1; i < view->argc && !force; i++) force = view->argv[i].text[0] == '+'; /* +main: a forced ref */
   if (force) rk_note(context->verdict, RK_FORCE_PUSH, "force-pushes git history", "", subject, subject_len);
 }
@@ -123,50 +107,50 @@ typedef struct verb_rule {
   size_t reach;             /* how many operands to look through */
 } verb_rule;
 
-#define PUBLISH LIST("publish")
+#define PUBLISH RK_LIST("publish")
 #define KUBE                                                                                                   \
-  LIST("apply", "delete", "create", "replace", "patch", "scale", "rollout", "set", "edit", "run", "expose",     \
+  RK_LIST("apply", "delete", "create", "replace", "patch", "scale", "rollout", "set", "edit", "run", "expose",     \
        "annotate", "label", "drain", "cordon", "uncordon", "taint", "autoscale")
 
 static const verb_rule k_publishers[] = {
     {"npm", PUBLISH, 3},          {"pnpm", PUBLISH, 3},         {"yarn", PUBLISH, 3},        {"bun", PUBLISH, 3},
-    {"twine", LIST("upload"), 3}, {"cargo", PUBLISH, 3},        {"gem", LIST("push"), 3},    {"docker", LIST("push"), 3},
-    {"podman", LIST("push"), 3},  {"buildah", LIST("push"), 3}, {"poetry", PUBLISH, 3},      {"flit", PUBLISH, 3},
-    {"hatch", PUBLISH, 3},        {"uv", PUBLISH, 3},           {"dotnet", LIST("push"), 3}, {"nuget", LIST("push"), 3},
-    {"mvn", LIST("deploy"), SIZE_MAX}, {"gradle", LIST("publish*"), SIZE_MAX}, {"gradlew", LIST("publish*"), SIZE_MAX},
-    {"helm", LIST("push"), 3},    {"vsce", PUBLISH, 3},         {"ovsx", PUBLISH, 3},        {"dart", PUBLISH, 3},
+    {"twine", RK_LIST("upload"), 3}, {"cargo", PUBLISH, 3},        {"gem", RK_LIST("push"), 3},    {"docker", RK_LIST("push"), 3},
+    {"podman", RK_LIST("push"), 3},  {"buildah", RK_LIST("push"), 3}, {"poetry", PUBLISH, 3},      {"flit", PUBLISH, 3},
+    {"hatch", PUBLISH, 3},        {"uv", PUBLISH, 3},           {"dotnet", RK_LIST("push"), 3}, {"nuget", RK_LIST("push"), 3},
+    {"mvn", RK_LIST("deploy"), SIZE_MAX}, {"gradle", RK_LIST("publish*"), SIZE_MAX}, {"gradlew", RK_LIST("publish*"), SIZE_MAX},
+    {"helm", RK_LIST("push"), 3},    {"vsce", PUBLISH, 3},         {"ovsx", PUBLISH, 3},        {"dart", PUBLISH, 3},
     {"flutter", PUBLISH, 3},      {"jsr", PUBLISH, 3},          {"deno", PUBLISH, 3},
 };
 
 static const verb_rule k_deployers[] = {
-    {"netlify", LIST("deploy"), 3},
-    {"fly", LIST("deploy", "launch"), 3},
-    {"flyctl", LIST("deploy", "launch"), 3},
+    {"netlify", RK_LIST("deploy"), 3},
+    {"fly", RK_LIST("deploy", "launch"), 3},
+    {"flyctl", RK_LIST("deploy", "launch"), 3},
     {"kubectl", KUBE, 3},
     {"oc", KUBE, 3},
-    {"terraform", LIST("apply", "destroy", "import"), 3},
-    {"tofu", LIST("apply", "destroy", "import"), 3},
-    {"terragrunt", LIST("apply", "destroy", "run-all"), 3},
-    {"helm", LIST("install", "upgrade", "uninstall", "rollback", "delete"), 3},
-    {"gcloud", LIST("deploy"), SIZE_MAX},
-    {"aws", LIST("deploy", "create-stack", "update-stack", "delete-stack", "update-function-code", "execute-change-set"),
+    {"terraform", RK_LIST("apply", "destroy", "import"), 3},
+    {"tofu", RK_LIST("apply", "destroy", "import"), 3},
+    {"terragrunt", RK_LIST("apply", "destroy", "run-all"), 3},
+    {"helm", RK_LIST("install", "upgrade", "uninstall", "rollback", "delete"), 3},
+    {"gcloud", RK_LIST("deploy"), SIZE_MAX},
+    {"aws", RK_LIST("deploy", "create-stack", "update-stack", "delete-stack", "update-function-code", "execute-change-set"),
      SIZE_MAX},
-    {"az", LIST("deploy", "deployment"), SIZE_MAX},
-    {"firebase", LIST("deploy"), 3},
-    {"wrangler", LIST("deploy", "publish"), 3},
-    {"serverless", LIST("deploy", "remove"), 3},
-    {"sls", LIST("deploy", "remove"), 3},
-    {"cdk", LIST("deploy", "destroy"), 3},
-    {"pulumi", LIST("up", "destroy", "update"), 3},
-    {"railway", LIST("up", "deploy"), 3},
-    {"docker", LIST("deploy"), 3},
-    {"kamal", LIST("deploy", "rollback"), 3},
-    {"cap", LIST("deploy"), 3},
-    {"eb", LIST("deploy"), 3},
-    {"amplify", LIST("publish", "push"), 3},
-    {"skaffold", LIST("run", "deploy"), 3},
-    {"argocd", LIST("sync"), 3},
-    {"vercel", LIST("deploy", "promote", "rollback", "redeploy", "alias"), 3},
+    {"az", RK_LIST("deploy", "deployment"), SIZE_MAX},
+    {"firebase", RK_LIST("deploy"), 3},
+    {"wrangler", RK_LIST("deploy", "publish"), 3},
+    {"serverless", RK_LIST("deploy", "remove"), 3},
+    {"sls", RK_LIST("deploy", "remove"), 3},
+    {"cdk", RK_LIST("deploy", "destroy"), 3},
+    {"pulumi", RK_LIST("up", "destroy", "update"), 3},
+    {"railway", RK_LIST("up", "deploy"), 3},
+    {"docker", RK_LIST("deploy"), 3},
+    {"kamal", RK_LIST("deploy", "rollback"), 3},
+    {"cap", RK_LIST("deploy"), 3},
+    {"eb", RK_LIST("deploy"), 3},
+    {"amplify", RK_LIST("publish", "push"), 3},
+    {"skaffold", RK_LIST("run", "deploy"), 3},
+    {"argocd", RK_LIST("sync"), 3},
+    {"vercel", RK_LIST("deploy", "promote", "rollback", "redeploy", "alias"), 3},
     {"surge", NULL, 0},
     {"ansible-playbook", NULL, 0},
 };
@@ -195,7 +179,7 @@ static void match_publish_and_deploy(rk_context *context, const rk_view *view, c
 static void match_sudo_and_network(rk_context *context, const rk_view *view, const char *subject,
                                    size_t subject_len) {
   rk_egress egress;
-  if (rk_name_in(view->program, LIST("sudo", "su", "doas", "pkexec", "run0")))
+  if (rk_name_in(view->program, RK_LIST("sudo", "su", "doas", "pkexec", "run0")))
     rk_note(context->verdict, RK_SUDO, "runs with elevated privileges", "", subject, subject_len);
   memset(&egress, 0, sizeof egress);
   rk_command_egress(context->config, view, &egress);
@@ -233,17 +217,17 @@ static const writer k_writers[] = {
     {"chmod", "", WRITES_ALL_BUT_FIRST, "", NULL},
     {"chown", "", WRITES_ALL_BUT_FIRST, "", NULL},
     {"chgrp", "", WRITES_ALL_BUT_FIRST, "", NULL},
-    {"cp", "tS", WRITES_LAST, "t", LIST("target-directory")},
-    {"mv", "tS", WRITES_ALL, "t", LIST("target-directory")},
-    {"install", "tSmog", WRITES_LAST, "t", LIST("target-directory")},
-    {"ln", "tS", WRITES_LAST, "t", LIST("target-directory")},
+    {"cp", "tS", WRITES_LAST, "t", RK_LIST("target-directory")},
+    {"mv", "tS", WRITES_ALL, "t", RK_LIST("target-directory")},
+    {"install", "tSmog", WRITES_LAST, "t", RK_LIST("target-directory")},
+    {"ln", "tS", WRITES_LAST, "t", RK_LIST("target-directory")},
     {"rsync", "eBfTM", WRITES_LAST, "", NULL},
     {"scp", "cFiJloPS", WRITES_LAST, "", NULL},
     {"dd", "", WRITES_OF, "", NULL},
     {"sed", "efl", WRITES_IN_PLACE, "", NULL},
-    {"curl", "AbcCdDeEFHKmoPQrTuUwxXyYz", WRITES_OPTIONS, "o", LIST("output")},
-    {"wget", "OoPUtTeiBlQARDwXI", WRITES_OPTIONS, "OP", LIST("output-document", "directory-prefix")},
-    {"tar", "CfbHKLNT", WRITES_OPTIONS, "C", LIST("directory")},
+    {"curl", "AbcCdDeEFHKmoPQrTuUwxXyYz", WRITES_OPTIONS, "o", RK_LIST("output")},
+    {"wget", "OoPUtTeiBlQARDwXI", WRITES_OPTIONS, "OP", RK_LIST("output-document", "directory-prefix")},
+    {"tar", "CfbHKLNT", WRITES_OPTIONS, "C", RK_LIST("directory")},
     {"unzip", "dx", WRITES_OPTIONS, "d", NULL},
 };
 
@@ -268,8 +252,8 @@ static void program_writes(rk_context *context, const rk_view *view, const char 
     if (strcmp(k_writers[i].program, view->program) == 0) w = &k_writers[i];
   if (!w) return;
   if (w->operands == WRITES_IN_PLACE) { /* sed -i: the files; the first operand is the script unless -e/-f */
-    in_place = has_flag(view, 1, 'i', "in-place");
-    scripts_given = has_flag(view, 1, 'e', "expression") || has_flag(view, 1, 'f', "file");
+    in_place = rk_has_option(view, 1, 'i', "in-place");
+    scripts_given = rk_has_option(view, 1, 'e', "expression") || rk_has_option(view, 1, 'f', "file");
     if (!in_place) return;
   }
   rk_args_begin(&args, view, 1, w->short_values, k_writer_long);
@@ -304,14 +288,14 @@ static void tool_writes(rk_context *context, const rk_view *view, const char *su
   size_t sub, dest;
   if (strcmp(view->program, "git") == 0 && (sub = rk_git_subcommand(view)) < view->argc &&
       rk_word_is(&view->argv[sub], "clone") &&
-      (dest = rk_nth_operand(view, sub + 1, 1, "bcjou", LIST("branch", "origin", "depth", "config", "reference",
+      (dest = rk_nth_operand(view, sub + 1, 1, "bcjou", RK_LIST("branch", "origin", "depth", "config", "reference",
                                                              "jobs", "template", "separate-git-dir", "filter",
                                                              "upload-pack"))) < view->argc)
     written(context, view->argv[dest].text, view->argv[dest].len, (view->argv[dest].flags & RK_WORD_DYNAMIC) != 0,
             subject, subject_len);
-  if ((rk_name_in(view->program, LIST("npm", "pnpm", "bun")) && has_flag(view, 1, 'g', "global") &&
-       rk_verb_among_operands(view, LIST("install", "i", "add", "remove", "uninstall", "rm", "link", "update"), 3)) ||
-      (strcmp(view->program, "yarn") == 0 && rk_verb_among_operands(view, LIST("global"), 1)))
+  if ((rk_name_in(view->program, RK_LIST("npm", "pnpm", "bun")) && rk_has_option(view, 1, 'g', "global") &&
+       rk_verb_among_operands(view, RK_LIST("install", "i", "add", "remove", "uninstall", "rm", "link", "update"), 3)) ||
+      (strcmp(view->program, "yarn") == 0 && rk_verb_among_operands(view, RK_LIST("global"), 1)))
     rk_note(context->verdict, RK_OUTSIDE_WORKDIR, "writes outside the run's directory", "global packages", subject,
             subject_len);
 }

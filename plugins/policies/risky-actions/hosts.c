@@ -234,8 +234,8 @@ static void git(const rk_config *config, const rk_view *view, rk_egress *egress)
   first = rk_nth_operand(view, sub + 1, 0, NULL, NULL);
   what = first < view->argc ? &view->argv[first] : NULL;
   if (rk_word_in(verb, remote_verbs) ||
-      (what && rk_word_is(verb, "submodule") && rk_word_in(what, (const char *const[]){"update", "sync", NULL})) ||
-      (what && rk_word_is(verb, "remote") && rk_word_in(what, (const char *const[]){"update", "prune", "show", NULL})))
+      (what && rk_word_is(verb, "submodule") && rk_word_in(what, RK_LIST("update", "sync"))) ||
+      (what && rk_word_is(verb, "remote") && rk_word_in(what, RK_LIST("update", "prune", "show"))))
     rk_egress_unknown(egress);
 }
 
@@ -268,11 +268,11 @@ static const installer k_installers[] = {
     {"uvx", NULL, "pypi.org"},
     {"poetry", k_pip_verbs, "pypi.org"},
     {"pipenv", k_pip_verbs, "pypi.org"},
-    {"cargo", (const char *const[]){"install", "fetch", "update", "add", "search", NULL}, "crates.io"},
-    {"go", (const char *const[]){"get", "install", "download", NULL}, "proxy.golang.org"},
-    {"gem", (const char *const[]){"install", "update", "fetch", NULL}, "rubygems.org"},
-    {"bundle", (const char *const[]){"install", "update", NULL}, "rubygems.org"},
-    {"composer", (const char *const[]){"install", "require", "update", NULL}, "repo.packagist.org"},
+    {"cargo", RK_LIST("install", "fetch", "update", "add", "search"), "crates.io"},
+    {"go", RK_LIST("get", "install", "download"), "proxy.golang.org"},
+    {"gem", RK_LIST("install", "update", "fetch"), "rubygems.org"},
+    {"bundle", RK_LIST("install", "update"), "rubygems.org"},
+    {"composer", RK_LIST("install", "require", "update"), "repo.packagist.org"},
     {"apt", k_system_verbs, NULL},
     {"apt-get", k_system_verbs, NULL},
     {"yum", k_system_verbs, NULL},
@@ -282,8 +282,8 @@ static const installer k_installers[] = {
     {"brew", k_system_verbs, NULL},
     {"conda", k_system_verbs, NULL},
     {"mamba", k_system_verbs, NULL},
-    {"docker", (const char *const[]){"pull", "login", "search", NULL}, NULL},
-    {"podman", (const char *const[]){"pull", "login", "search", NULL}, NULL},
+    {"docker", RK_LIST("pull", "login", "search"), NULL},
+    {"podman", RK_LIST("pull", "login", "search"), NULL},
 };
 
 static bool package_manager(const rk_config *config, const rk_view *view, rk_egress *egress) {

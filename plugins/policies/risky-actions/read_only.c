@@ -10,8 +10,6 @@
 
 #include <string.h>
 
-#define LIST(...) ((const char *const[]){__VA_ARGS__, NULL})
-
 /* Read-only whatever their arguments. */
 static const char *const k_read_only[] = {
     "ls", "dir", "vdir", "cat", "head", "tail", "less", "more", "grep", "egrep", "fgrep", "rg", "ag", "ack", "pwd",
@@ -31,16 +29,6 @@ static const char *const k_git_read_only[] = {
     "shortlog", "cat-file", "rev-list", "name-rev", "whatchanged", "show-ref", "merge-base", "for-each-ref",
     "count-objects", "check-ignore", "var", "help", "version", NULL};
 
-static bool has_option(const rk_view *view, size_t from, char letter, const char *name) {
-  rk_args args;
-  rk_arg arg;
-  rk_args_begin(&args, view, from, NULL, NULL);
-  while (rk_args_next(&args, &arg))
-    if (arg.option && ((letter && rk_short_has(&view->argv[arg.index], letter)) || rk_arg_named(&arg, 0, name)))
-      return true;
-  return false;
-}
-
 static size_t operand_count(const rk_view *view, size_t from) {
   size_t n = 0;
   while (rk_nth_operand(view, from, n, NULL, NULL) < view->argc) n++;
@@ -57,19 +45,19 @@ static bool git_read_only(const rk_view *view) {
   what = first < view->argc ? &view->argv[first] : NULL;
   if (rk_word_in(verb, k_git_read_only)) return true;
   if (rk_word_is(verb, "branch"))
-    return !what && !has_option(view, sub + 1, 'd', "delete") && !has_option(view, sub + 1, 'D', NULL) &&
-           !has_option(view, sub + 1, 'm', "move") && !has_option(view, sub + 1, 'M', NULL) &&
-           !has_option(view, sub + 1, 'c', "copy") && !has_option(view, sub + 1, 'C', NULL) &&
-           !has_option(view, sub + 1, 'u', "set-upstream-to") && !has_option(view, sub + 1, 0, "unset-upstream") &&
-           !has_option(view, sub + 1, 0, "edit-description");
+    return !what && !rk_has_option(view, sub + 1, 'd', "delete") && !rk_has_option(view, sub + 1, 'D', NULL) &&
+           !rk_has_option(view, sub + 1, 'm', "move") && !rk_has_option(view, sub + 1, 'M', NULL) &&
+           !rk_has_option(view, sub + 1, 'c', "copy") && !rk_has_option(view, sub + 1, 'C', NULL) &&
+           !rk_has_option(view, sub + 1, 'u', "set-upstream-to") && !rk_has_option(view, sub + 1, 0, "unset-upstream") &&
+           !rk_has_option(view, sub + 1, 0, "edit-description");
   if (rk_word_is(verb, "tag"))
-    return (!what || has_option(view, sub + 1, 'l', "list")) && !has_option(view, sub + 1, 'd', "delete");
-  if (rk_word_is(verb, "remote")) return !what || rk_word_in(what, LIST("show", "get-url"));
-  if (rk_word_is(verb, "stash")) return what && rk_word_in(what, LIST("list", "show"));
+    return (!what || rk_has_option(view, sub + 1, 'l', "list")) && !rk_has_option(view, sub + 1, 'd', "delete");
+  if (rk_word_is(verb, "remote")) return !what || rk_word_in(what, RK_LIST("show", "get-url"));
+  if (rk_word_is(verb, "stash")) return what && rk_word_in(what, RK_LIST("list", "show"));
   if (rk_word_is(verb, "reflog")) return !what || rk_word_is(what, "show");
   if (rk_word_is(verb, "config"))
-    return has_option(view, sub + 1, 'l', "list") || has_option(view, sub + 1, 0, "get") ||
-           has_option(view, sub + 1, 0, "get-all") || has_option(view, sub + 1, 0, "get-regexp");
+    return rk_has_option(view, sub + 1, 'l', "list") || rk_has_option(view, sub + 1, 0, "get") ||
+           rk_has_option(view, sub + 1, 0, "get-all") || rk_has_option(view, sub + 1, 0, "get-regexp");
   return false;
 }
 
@@ -78,12 +66,12 @@ static bool conditionally_read_only(const rk_view *view) {
   const char *program = view->program;
   if (strcmp(program, "git") == 0) return git_read_only(view);
   if (strcmp(program, "find") == 0) /* -exec and -ok: their commands are judged on their own */
-    return !rk_verb_among_operands(view, LIST("-delete", "-fprint", "-fprint0", "-fprintf", "-fls"), SIZE_MAX) &&
-           !has_option(view, 1, 0, "delete");
-  if (strcmp(program, "sort") == 0) return !has_option(view, 1, 'o', "output");
-  if (strcmp(program, "sed") == 0) return !has_option(view, 1, 'i', "in-place");
-  if (strcmp(program, "yq") == 0) return !has_option(view, 1, 'i', "inplace");
-  if (rk_name_in(program, LIST("uniq", "xxd"))) return operand_count(view, 1) <= 1; /* uniq in out writes out */
+    return !rk_verb_among_operands(view, RK_LIST("-delete", "-fprint", "-fprint0", "-fprintf", "-fls"), SIZE_MAX) &&
+           !rk_has_option(view, 1, 0, "delete");
+  if (strcmp(program, "sort") == 0) return !rk_has_option(view, 1, 'o', "output");
+  if (strcmp(program, "sed") == 0) return !rk_has_option(view, 1, 'i', "in-place");
+  if (strcmp(program, "yq") == 0) return !rk_has_option(view, 1, 'i', "inplace");
+  if (rk_name_in(program, RK_LIST("uniq", "xxd"))) return operand_count(view, 1) <= 1; /* uniq in out writes out */
   if (strcmp(program, "hostname") == 0) return operand_count(view, 1) == 0;
   return false;
 }

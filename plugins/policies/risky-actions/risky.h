@@ -25,6 +25,9 @@
 #include <runhost/json.h>
 #include <runhost/runhost.h>
 
+/* A NULL-terminated list of names, for the tables: RK_LIST("rm", "rmdir"). */
+#define RK_LIST(...) ((const char *const[]){__VA_ARGS__, NULL})
+
 /* ---- Limits: past any of them an action is "unjudgeable" (see verdict.c) ----------------- */
 enum {
   RK_MAX_COMMAND_BYTES = 64 * 1024, /* one command line */
@@ -257,6 +260,9 @@ bool rk_word_is(const rk_word *word, const char *text);
 bool rk_word_in(const rk_word *word, const char *const *list);
 /* Whether a word is a short-option group ("-uf") holding `letter`. */
 bool rk_short_has(const rk_word *word, char letter);
+/* Whether an argument from `from` up to "--" is -<letter> (in a group) or --<name>[=...];
+ * either may be 0/NULL. */
+bool rk_has_option(const rk_view *view, size_t from, char letter, const char *name);
 
 /* One argument at a time: a non-option (value = the word) or an option (value = its value, if
  * the option takes one, from "--name=value", "-xVALUE" or the next word). */

@@ -34,21 +34,21 @@ static const char *const k_xargs_long[] = {"max-args", "max-lines", "max-procs",
 static const wrapper k_wrappers[] = {
     {"sudo", "ugpCDrtUTR", k_sudo_long, WRAP_PRIVILEGE | WRAP_ASSIGNMENTS},
     {"doas", "uC", NULL, WRAP_PRIVILEGE},
-    {"pkexec", "", (const char *const[]){"user", NULL}, WRAP_PRIVILEGE},
-    {"run0", "uDg", (const char *const[]){"user", "group", "chdir", "setenv", "unit", NULL}, WRAP_PRIVILEGE},
+    {"pkexec", "", RK_LIST("user"), WRAP_PRIVILEGE},
+    {"run0", "uDg", RK_LIST("user", "group", "chdir", "setenv", "unit"), WRAP_PRIVILEGE},
     {"env", "uCS", k_env_long, WRAP_ASSIGNMENTS},
-    {"nice", "n", (const char *const[]){"adjustment", NULL}, 0},
-    {"ionice", "cnpPu", (const char *const[]){"class", "classdata", "pid", "pgid", "uid", NULL}, 0},
-    {"timeout", "sk", (const char *const[]){"signal", "kill-after", NULL}, WRAP_POSITIONAL},
-    {"stdbuf", "ioe", (const char *const[]){"input", "output", "error", NULL}, 0},
+    {"nice", "n", RK_LIST("adjustment"), 0},
+    {"ionice", "cnpPu", RK_LIST("class", "classdata", "pid", "pgid", "uid"), 0},
+    {"timeout", "sk", RK_LIST("signal", "kill-after"), WRAP_POSITIONAL},
+    {"stdbuf", "ioe", RK_LIST("input", "output", "error"), 0},
     {"nohup", "", NULL, 0},
     {"setsid", "", NULL, 0},
-    {"time", "fo", (const char *const[]){"format", "output", NULL}, 0},
+    {"time", "fo", RK_LIST("format", "output"), 0},
     {"command", "", NULL, WRAP_QUERY},
     {"builtin", "", NULL, 0},
     {"exec", "a", NULL, 0},
     {"xargs", "IEnLPsda", k_xargs_long, 0},
-    {"chroot", "", (const char *const[]){"userspec", "groups", NULL}, WRAP_POSITIONAL},
+    {"chroot", "", RK_LIST("userspec", "groups"), WRAP_POSITIONAL},
     {"caffeinate", "tw", NULL, 0},
 };
 
@@ -142,7 +142,7 @@ static void piped_script(rk_script *script, size_t command) {
   if (command == 0) return;
   before = &script->commands[command - 1];
   if (before->pipeline != script->commands[command].pipeline || !rk_view_of(script, command - 1, &feeder)) return;
-  if (rk_name_in(feeder.program, (const char *const[]){"echo", "printf", NULL}))
+  if (rk_name_in(feeder.program, RK_LIST("echo", "printf")))
     queue_joined(script, command, command - 1, before->program + 1);
   else if (strcmp(feeder.program, "cat") == 0 && before->heredoc)
     queue_script(script, command, RK_NO_WORD, before->heredoc, before->heredoc_len);
@@ -204,13 +204,13 @@ static void queue_scripts(rk_script *script, size_t command) {
   if (rk_name_in(view.program, rk_shells)) {
     shell_script(script, command, &view);
   } else if (strcmp(view.program, "su") == 0) {
-    for (rk_args_begin(&args, &view, 1, "cgGsw", (const char *const[]){"command", NULL}); rk_args_next(&args, &arg);)
+    for (rk_args_begin(&args, &view, 1, "cgGsw", RK_LIST("command")); rk_args_next(&args, &arg);)
       if (arg.value && rk_arg_named(&arg, 'c', "command"))
         queue_script(script, command, view.command->program + arg.index, arg.value, arg.value_len);
   } else if (strcmp(view.program, "eval") == 0) {
     queue_joined(script, command, command, view.command->program + 1);
   } else if (strcmp(view.program, "watch") == 0) {
-    size_t first = rk_nth_operand(&view, 1, 0, "nd", (const char *const[]){"interval", NULL});
+    size_t first = rk_nth_operand(&view, 1, 0, "nd", RK_LIST("interval"));
     queue_joined(script, command, command, view.command->program + first);
   } else if (strcmp(view.program, "find") == 0) {
     find_exec(script, command);
