@@ -5,7 +5,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
+
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <optional>
 #include <regex>
 
@@ -122,6 +126,44 @@ TEST_F(PortsTest, ServerOfAGrandchildIsReportedWithItsPid) {
   const pid_t server = std::stoi(match[1]);
   ASSERT_TRUE(run_until(io_, [&] { return !rec_.ports.empty(); })) << rec_.err;
   EXPECT_EQ(rec_.ports[0].pid, server);
+  process_->terminate(RH_EXIT_FLAG_CANCELLED);
+  ASSERT_NO_FATAL_FAILURE(wait_for_exit());
+}
+
+// A server started in a session of its own (as Claude Code's Bash tool runs every command in a
+// group of its own) is still the run's: it carries the run's marker.
+TEST_F(PortsTest, ServerThatLeftTheGroupIsReportedByTheRunsMarker) {
+  auto spec = testing::make_spec({"sh", "-c", "setsid python3 -u -m http.server 0 --bind 127.0.0.1 > server.log 2>&1 & "
+                                              "echo child=$!; wait"},
+                                 dir_.path());
+  spec.run_id = "run_ports_marker_test";
+  ASSERT_NO_FATAL_FAILURE(start(std::move(spec)));
+  ASSERT_TRUE(run_until(io_, [&] { return !rec_.ports.empty(); })) << rec_.err;
+  const pid_t server = rec_.ports[0].pid;
+  EXPECT_NE(getpgid(server), pgid_) << "the server is in a group of its own";
+  EXPECT_EQ(rec_.ports[0].address, "127.0.0.1");
+  process_->terminate(RH_EXIT_FLAG_CANCELLED);
+  ASSERT_NO_FATAL_FAILURE(wait_for_exit());
+}
+
+// Without the run's marker, a server that left the group is not taken for the run's.
+TEST_F(PortsTest, AServerOutsideTheGroupWithoutTheMarkerIsNotReported) {
+  auto spec = testing::make_spec({"sh", "-c", "setsid env -u RUNHOST_RUN_ID python3 -u -m http.server 0 --bind 127.0.0.1 "
+                                              "> server.log 2>&1 & echo $! > server.pid; wait"},
+                                 dir_.path());
+  spec.run_id = "run_ports_unmarked_test";
+  ASSERT_NO_FATAL_FAILURE(start(std::move(spec)));
+  ASSERT_TRUE(run_until(io_, [&] {
+    std::ifstream log(dir_.path() / "server.log");
+    std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    return text.find("port ") != std::string::npos;
+  }));
+  testing::run_for(io_, std::chrono::milliseconds(300));
+  EXPECT_TRUE(rec_.ports.empty()) << "port " << rec_.ports[0].port;
+  // Not the run's, so the run's end does not stop it either: the test does.
+  std::ifstream pid_file(dir_.path() / "server.pid");
+  pid_t server = 0;
+  if (pid_file >> server && server > 0) ::kill(server, SIGKILL);
   process_->terminate(RH_EXIT_FLAG_CANCELLED);
   ASSERT_NO_FATAL_FAILURE(wait_for_exit());
 }

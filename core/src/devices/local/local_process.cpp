@@ -209,7 +209,7 @@ void LocalProcessImpl::run(SpawnedChild child) {
   stderr_.emplace(
       io_, std::move(child.stderr_), [this](std::string_view b) { observer_.on_output(RH_STREAM_STDERR, b); },
       [this] { on_pipe_closed(); });
-  ports_.emplace(io_, child.pid, options_.port_poll, [this](const ListeningPort& p) { observer_.on_listening(p); });
+  ports_.emplace(io_, child.pid, options_.port_poll, [this](const ListeningPort& p) { observer_.on_listening(p); }, marker_);
 
   stdin_->write(early_.stdin_data);
   early_.stdin_data.clear();

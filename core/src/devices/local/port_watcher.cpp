@@ -3,13 +3,14 @@
 #include <unordered_set>
 #include <vector>
 
+#include "devices/local/process_marker.hpp"
 #include "devices/local/proc_sockets.hpp"
 
 namespace runhost::devices::local {
 
 PortWatcher::PortWatcher(boost::asio::io_context& io, pid_t pgid, std::chrono::milliseconds period,
-                         std::function<void(const ListeningPort&)> on_listening)
-    : pgid_(pgid), period_(period), on_listening_(std::move(on_listening)), timer_(io) {}
+                         std::function<void(const ListeningPort&)> on_listening, std::string marker)
+    : pgid_(pgid), marker_(std::move(marker)), period_(period), on_listening_(std::move(on_listening)), timer_(io) {}
 
 void PortWatcher::start() {
   running_ = true;
@@ -58,6 +59,18 @@ void PortWatcher::poll() {
   for (const pid_t pid : processes_in_group(pgid_)) {
     for (const uint64_t inode : sockets_held(pid, unknown)) holder.emplace(inode, pid);
     if (holder.size() == unknown.size()) break;
+  }
+  if (holder.size() < unknown.size() && !marker_.empty()) {
+    // Not the group's: a process of the run that left it (Claude Code runs each Bash command in
+    // a group of its own, so a server it starts in the background is one) still carries the
+    // run's marker in its environment.
+    std::unordered_set<uint64_t> rest;
+    for (const uint64_t inode : unknown) {
+      if (!holder.count(inode)) rest.insert(inode);
+    }
+    for (const auto& [inode, pid] : socket_holders(rest)) {
+      if (environ_match(pid, marker_.data(), marker_.size()) == EnvironMatch::yes) holder.emplace(inode, pid);
+    }
   }
   std::vector<ListeningPort> found;
   for (const auto& socket : sockets) {

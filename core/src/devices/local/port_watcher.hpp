@@ -1,5 +1,6 @@
-// Looks, every `period`, for TCP ports that processes of the run's group listen on, and
-// reports each new (port, address) once.
+// Looks, every `period`, for TCP ports that processes of the run's group listen on (or, given
+// the run's marker, processes of the run that left the group), and reports each new
+// (port, address) once.
 //
 // A tick takes the listening TCP sockets (sock_diag; /proc/net/tcp{,6} where netlink is
 // unavailable) from a snapshot shared by every watcher, at most a quarter period old, and does
@@ -29,8 +30,10 @@ namespace runhost::devices::local {
 
 class PortWatcher {
  public:
+  // `marker`: the run's environment entry ("RUNHOST_RUN_ID=<id>"), to recognise its processes
+  // that left the group (an agent's tool starting a server with setsid); empty: the group only.
   PortWatcher(boost::asio::io_context& io, pid_t pgid, std::chrono::milliseconds period,
-              std::function<void(const ListeningPort&)> on_listening);
+              std::function<void(const ListeningPort&)> on_listening, std::string marker = {});
   PortWatcher(const PortWatcher&) = delete;
   PortWatcher& operator=(const PortWatcher&) = delete;
 
@@ -43,6 +46,7 @@ class PortWatcher {
   std::chrono::milliseconds max_age() const { return period_ / 4; }
 
   pid_t pgid_;
+  std::string marker_;
   std::chrono::milliseconds period_;
   std::function<void(const ListeningPort&)> on_listening_;
   boost::asio::steady_timer timer_;

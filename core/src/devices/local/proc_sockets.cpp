@@ -1,6 +1,7 @@
 #include "devices/local/proc_sockets.hpp"
 
 #include <arpa/inet.h>
+#include <signal.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -148,6 +149,36 @@ std::vector<uint64_t> sockets_held(pid_t pid, const std::unordered_set<uint64_t>
     }
   }
   return held;
+}
+
+std::unordered_map<uint64_t, pid_t> socket_holders(const std::unordered_set<uint64_t>& wanted) {
+  static std::mutex mutex;
+  static std::unordered_map<uint64_t, pid_t> memo;  // inode -> holder, from earlier passes
+  std::unordered_map<uint64_t, pid_t> found;
+  std::lock_guard lock(mutex);
+  std::unordered_set<uint64_t> missing;
+  for (const uint64_t inode : wanted) {
+    if (auto it = memo.find(inode); it != memo.end() && ::kill(it->second, 0) == 0) {
+      found.emplace(inode, it->second);
+    } else {
+      missing.insert(inode);
+    }
+  }
+  if (missing.empty()) return found;
+  if (memo.size() > 4096) memo.clear();  // bounded: what is still wanted is found again
+  std::unique_ptr<DIR, int (*)(DIR*)> proc(::opendir("/proc"), ::closedir);
+  if (!proc) return found;
+  while (const dirent* entry = ::readdir(proc.get())) {
+    pid_t pid = 0;
+    if (!parse_number(std::string_view(entry->d_name), pid)) continue;
+    for (const uint64_t inode : sockets_held(pid, missing)) {
+      memo[inode] = pid;
+      found.emplace(inode, pid);
+      missing.erase(inode);
+    }
+    if (missing.empty()) break;
+  }
+  return found;
 }
 
 }  // namespace runhost::devices::local

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -38,5 +39,12 @@ std::vector<pid_t> processes_in_group(pid_t pgid);
 
 // Which of `wanted` socket inodes `pid` holds open (its /proc/[pid]/fd links "socket:[N]").
 std::vector<uint64_t> sockets_held(pid_t pid, const std::unordered_set<uint64_t>& wanted);
+
+// The processes holding the `wanted` listening socket inodes, whatever their group: from one
+// pass over /proc shared by every caller (a process-wide memo of inode -> holder, so a new
+// listener is looked up once however many runs ask about it; inodes no longer wanted by anyone
+// are forgotten when the memo grows). Inodes nobody holds (or we may not see) are absent.
+// Blocks on /proc for the pass; cheap when the memo knows them. Thread-safe.
+std::unordered_map<uint64_t, pid_t> socket_holders(const std::unordered_set<uint64_t>& wanted);
 
 }  // namespace runhost::devices::local
