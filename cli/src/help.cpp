@@ -118,14 +118,15 @@ answer by then is a deny) and what it is about. Answer with runhost approve or r
                 true, true},
     CommandHelp{"approve",
                 "runhost approve RUN_ID APPROVAL_ID [--reason TEXT]", "allow what a run waits for",
-                R"(Usage: runhost approve RUN_ID APPROVAL_ID [--scope once] [--reason TEXT] [--by WHO] [--tenant T]
+                R"(Usage: runhost approve RUN_ID APPROVAL_ID [--scope once|run] [--reason TEXT] [--by WHO] [--tenant T]
 
 Answer a pending approval with allow, from any process sharing the store. The answer is
 recorded at once (a second answer is refused, naming the first); the run's own host applies it
 within milliseconds and records approval.resolved (decision, scope, reason, by, source human).
 Exits 1 when the approval is not pending (already answered, settled by its deadline, unknown).
 
-  --scope once            what the answer covers: this request (the only scope so far)
+  --scope once|run        what the answer covers: this request (once, the default), or also the
+                          run's later requests for the same action, policy and rule (run)
   --reason TEXT           recorded with the decision
   --by WHO                who answers, recorded as `by` (default: $USER)
 )",
@@ -135,8 +136,9 @@ Exits 1 when the approval is not pending (already answered, settled by its deadl
                 R"(Usage: runhost deny RUN_ID APPROVAL_ID [--reason TEXT] [--by WHO] [--tenant T]
 
 Answer a pending approval with deny, from any process sharing the store: the run's host records
-approval.resolved and ends the run run.failed (policy_denied, with the reason). Exits 1 when the
-approval is not pending.
+approval.resolved. A run that waits to start ends run.failed (policy_denied, with the reason); a
+runtime that asked about an action (a live approval) is told no, with the reason, and goes on
+without it. Exits 1 when the approval is not pending.
 
   --reason TEXT           recorded with the decision and in the run's failure
   --by WHO                who answers, recorded as `by` (default: $USER)
