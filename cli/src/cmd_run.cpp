@@ -146,7 +146,9 @@ int cmd_run(const std::vector<std::string>& argv) {
   if (!host) return exit_status::no_host;
   auto dispatched = host->dispatch(dispatch.dump());
   if (!dispatched) {
-    std::cerr << "runhost run: " << dispatched.error().message << "\n";
+    const Error& e = dispatched.error();
+    const bool limited = e.code == ErrorCode::budget_exceeded || e.code == ErrorCode::quota_exceeded;  // --limits
+    std::cerr << "runhost run: " << (limited ? std::string(to_string(e.code)) + ": " : std::string()) << e.message << "\n";
     return dispatched.error().code == ErrorCode::invalid_dispatch ? 2 : 1;
   }
   const auto run = dispatched->run;

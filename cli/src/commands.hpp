@@ -26,5 +26,6 @@ int cmd_approvals(const std::vector<std::string>& args);
 int cmd_approve(const std::vector<std::string>& args);
 int cmd_deny(const std::vector<std::string>& args);
 int cmd_grants(const std::vector<std::string>& args);  // "grants add|list|revoke ..."
+int cmd_usage(const std::vector<std::string>& args);
 
 }  // namespace runhost::cli

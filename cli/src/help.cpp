@@ -15,6 +15,8 @@ Store and plugins (every command that opens the store):
   --plugin-config ID=JSON|ID=@FILE|ID=@-
                           a plugin's config inline, from FILE or from stdin; a config holding
                           a secret only from a file or stdin (every process can read argv)
+  --limits FILE|JSON      budgets and quotas (docs/budgets.md): the JSON itself, or a file
+                          holding it (default: $RUNHOST_LIMITS; none without either)
 )";
 
 constexpr const char* kTenant = R"(
@@ -69,7 +71,9 @@ Dispatch one run and print its events as they become durable (JSON lines with --
 Fields not given get local defaults: tenant "local", workspace "default", user $USER, device
 local on this host, approval policy auto, a fresh idempotency key. Ctrl-C cancels the run and
 waits for its last event; a second Ctrl-C leaves at once. It exits 1 when the run failed or
-the store stopped taking its events, 2 for an invalid dispatch, 130 when it was cancelled.
+the store stopped taking its events, or was refused by a budget or quota (--limits:
+budget_exceeded, quota_exceeded, the message naming the limit), 2 for an invalid dispatch,
+130 when it was cancelled.
 )",
                 true, false},
     CommandHelp{"events",
@@ -178,6 +182,22 @@ revoke: the grant is marked revoked and its secret deleted; runs dispatched from
   get it. Exits 1 for a grant that does not exist or is another tenant's.
 )",
                 true, true},
+    CommandHelp{"usage",
+                "runhost usage [--user U] [--since DATE] [--json]", "add up what runs spent, per usage source",
+                R"(Usage: runhost usage [--tenant T] [--user U] [--workspace W] [--run RUN_ID]
+                     [--since DATE] [--until DATE] [--json]
+
+Add up the usage events of every run in the store, whatever process ran it, per usage source
+(anthropic, openai, ...): cost in USD, input, output and cached input tokens, and how many
+events. The same ledger budgets are counted from (see --limits).
+
+  --user U, --workspace W, --run RUN_ID    only those runs' usage
+  --since DATE, --until DATE              only usage at or after / before DATE: today, month
+                          (the current UTC day or month, as budgets count them), YYYY-MM-DD
+                          (UTC midnight) or YYYY-MM-DDTHH:MM[:SS]Z
+  --json                  {"sources": [...], "total": {...}}
+)",
+                true, true},
     CommandHelp{"plugins",
                 "runhost plugins [--plugin-dir DIR]... [--json] [--strict]", "list plugins and refusals",
                 R"(Usage: runhost plugins [--plugin-dir DIR]... [--no-env] [--no-bundled] [--json] [--strict]
@@ -221,6 +241,7 @@ constexpr const char* kEnvironment = R"(
 Environment:
   RUNHOST_PLUGIN_PATH     extra plugin directories, ':'-separated
   RUNHOST_WORKSPACE_ROOT  the default --workspace-root
+  RUNHOST_LIMITS          the default --limits (a file, or the JSON itself)
   RUNHOST_LOG             log level on stderr: trace, debug, info, warn (default), error, off
   NO_COLOR                disable colour on a terminal
 )";

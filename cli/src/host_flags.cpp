@@ -47,6 +47,18 @@ std::pair<std::string, std::string> read_plugin_config(const std::string& flag, 
   return {std::move(id), std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>())};
 }
 
+// --limits / $RUNHOST_LIMITS: the JSON itself when it starts with '{', else a file holding it.
+std::string read_limits(const std::string& from, const char* named) {
+  const size_t first = from.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && from[first] == '{') return from;
+  std::ifstream in(from, std::ios::binary);
+  if (!in) {
+    throw UsageError{std::string(named) + " " + from + ": cannot read it (" + std::strerror(errno) +
+                     "); give a file or the JSON itself"};
+  }
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 }  // namespace
 
 std::string default_actor() {
@@ -55,7 +67,7 @@ std::string default_actor() {
 }
 
 ArgSpec with_host_flags(ArgSpec spec) {
-  spec.options.insert({"--store", "--plugin-dir", "--workspace-root", "--plugin-config"});
+  spec.options.insert({"--store", "--plugin-dir", "--workspace-root", "--plugin-config", "--limits"});
   return spec;
 }
 
@@ -80,6 +92,11 @@ std::unique_ptr<Host> open_host(const Args& args) {
     options.workspace_root = *root;
   } else if (const char* env = std::getenv("RUNHOST_WORKSPACE_ROOT"); env != nullptr && *env) {
     options.workspace_root = env;
+  }
+  if (auto limits = args.value("--limits")) {
+    options.limits = read_limits(*limits, "--limits");
+  } else if (const char* env = std::getenv("RUNHOST_LIMITS"); env != nullptr && *env) {
+    options.limits = read_limits(env, "RUNHOST_LIMITS");
   }
   std::string stdin_reader = args.value("--dispatch") == "-" ? "--dispatch -" : "";  // runhost run read it
   for (const auto& flag : args.values("--plugin-config")) {

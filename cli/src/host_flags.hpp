@@ -1,5 +1,6 @@
 // The flags every command that opens a Host shares: --store, --plugin-dir, --workspace-root,
-// --plugin-config ID=JSON | ID=@FILE | ID=@- (stdin; a config holding a secret only these two).
+// --plugin-config ID=JSON | ID=@FILE | ID=@- (stdin; a config holding a secret only these two),
+// --limits FILE|JSON (budgets and quotas; default $RUNHOST_LIMITS).
 #pragma once
 
 #include <memory>

@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
     if (command == "approve") return runhost::cli::cmd_approve(rest);
     if (command == "deny") return runhost::cli::cmd_deny(rest);
     if (command == "grants") return runhost::cli::cmd_grants(rest);
+    if (command == "usage") return runhost::cli::cmd_usage(rest);
     if (command == "version" || command == "--version") {
       std::cout << "runhost " << RUNHOST_VERSION_STRING << " (plugin ABI " << RH_ABI_VERSION_MAJOR << "."
                 << RH_ABI_VERSION_MINOR << ")\n";

@@ -77,7 +77,7 @@ RH_ASSERT_AT(rh_plugin_entry, deinit, 24);
 RH_ASSERT_AT(rh_plugin_entry, plugin_count, 32);
 RH_ASSERT_AT(rh_plugin_entry, plugins, 40);
 
-RH_ASSERT_SIZE(rh_runtime_context, 120);
+RH_ASSERT_SIZE(rh_runtime_context, 136);
 RH_ASSERT_AT(rh_runtime_context, host, 8);
 RH_ASSERT_AT(rh_runtime_context, run, 16);
 RH_ASSERT_AT(rh_runtime_context, run_id, 24);
@@ -86,6 +86,7 @@ RH_ASSERT_AT(rh_runtime_context, constraints_json, 56);
 RH_ASSERT_AT(rh_runtime_context, config_json, 72);
 RH_ASSERT_AT(rh_runtime_context, resume_id, 88);
 RH_ASSERT_AT(rh_runtime_context, cwd, 104);  /* 1.1 */
+RH_ASSERT_AT(rh_runtime_context, mcp_servers_json, 120);  /* 1.2 */
 RH_ASSERT_SIZE(rh_exit, 20);
 RH_ASSERT_AT(rh_exit, kind, 4);
 RH_ASSERT_AT(rh_exit, code, 8);

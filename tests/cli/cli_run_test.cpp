@@ -14,7 +14,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "test_paths.hpp"
+#include "cli_fixture.hpp"
 
 extern char** environ;
 
@@ -25,18 +25,7 @@ using nlohmann::json;
 using testing::run_command;
 using testing::TempDir;
 
-class CliRun : public ::testing::Test {
- protected:
-  void SetUp() override { std::filesystem::create_directories(dir_ / "ws"); }
-  // runhost SUB --store S --workspace-root W REST...
-  std::vector<std::string> runhost(const std::string& sub, std::vector<std::string> rest) {
-    std::vector<std::string> argv{testing::kCli.string(), sub, "--store", (dir_ / "runhost.db").string(), "--workspace-root",
-                                  (dir_ / "ws").string()};
-    argv.insert(argv.end(), rest.begin(), rest.end());
-    return argv;
-  }
-  TempDir dir_;
-};
+class CliRun : public testing::CliFixture {};
 
 std::vector<json> json_lines(const std::string& out) {
   std::vector<json> lines;

@@ -228,6 +228,50 @@ TEST(Lifecycle, EveryInvalidFieldIsNamed) {
   EXPECT_TRUE(runs && runs->empty());
 }
 
+// A connector's MCP servers reach the runtime (claude-code: --mcp-config), naming the secret as
+// ${NAME} while the secret itself travels in the environment; a server config that holds the
+// secret is refused before anything is launched.
+TEST(Lifecycle, AConnectorsMcpServersReachTheRuntimeWithoutItsSecret) {
+  TempDir bin;
+  const auto argv_file = bin / "argv.txt";
+  const auto fake = bin / "fake-claude";
+  write_file(fake, "#!/bin/sh\nfor a in \"$@\"; do echo \"$a\"; done > '" + argv_file.string() +
+                       "'\necho \"token:$STATIC_GRANT_TOKEN\" >> '" + argv_file.string() + "'\nread -r prompt\n"
+                       "echo '{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"result\":\"ok\"}'\n");
+  std::filesystem::permissions(fake, std::filesystem::perms::owner_all);
+  const std::string token = "tok-mcp-7f3a9c1e5b";
+  for (const bool leaky : {false, true}) {
+    const json server{{"command", "github-mcp"},
+                      {"env", {{"GITHUB_TOKEN", leaky ? token : std::string("${STATIC_GRANT_TOKEN}")}}}};
+    HostOptions options;
+    options.plugin_config["claude-code"] = json{{"executable", fake.string()}}.dump();
+    options.plugin_config["static-grant"] =
+        json{{"users", {"u1"}}, {"token", token}, {"mcp_servers", {{"github", server}}}}.dump();
+    TestHost host(options);
+    std::filesystem::remove(argv_file);
+    json d = custom_dispatch({"unused"}, leaky ? "mcp-leaky" : "mcp");
+    d.erase("command");
+    d["runtime"] = "claude-code";
+    d["connectors"] = {"static-grant"};
+    const auto f = host.run(d);
+    expect_valid_stream(f);
+    if (leaky) {
+      ASSERT_EQ(f.types(), std::vector<std::string>{"run.failed"});
+      EXPECT_EQ(f.payload(0)["error"]["code"], "plugin_error");
+      EXPECT_NE(f.payload(0)["error"]["message"].get<std::string>().find("MCP server 'github' holds a secret"),
+                std::string::npos);
+      EXPECT_FALSE(std::filesystem::exists(argv_file)) << "nothing was launched";
+      continue;
+    }
+    ASSERT_EQ(f.types().back(), "run.completed") << f.events.back().json;
+    const std::string argv = read_file(argv_file);
+    EXPECT_NE(argv.find("--mcp-config\n" + json{{"mcpServers", {{"github", server}}}}.dump() + "\n"), std::string::npos)
+        << argv;
+    EXPECT_NE(argv.find("token:" + token), std::string::npos) << "the secret is in the environment";
+    EXPECT_EQ(argv.find(token), argv.find("token:" + token) + 6) << "and nowhere in argv";
+  }
+}
+
 // resumeSessionId reaches a runtime that can resume: claude-code, run as a stand-in program
 // that records its argv and prints a result line.
 TEST(Lifecycle, AResumeSessionIdReachesTheRuntime) {

@@ -110,6 +110,15 @@ inline nlohmann::json custom_dispatch(std::vector<std::string> command, const st
           {"idempotencyKey", key}, {"command", std::move(command)}};
 }
 
+// A stand-in for a runtime's program at `program`: it records its argv in `argv_file` (one
+// argument per line), reads one line of stdin (the prompt) and prints `line`.
+inline void write_argv_recorder(const std::filesystem::path& program, const std::filesystem::path& argv_file,
+                                const std::string& line) {
+  write_file(program, "#!/bin/sh\nfor a in \"$@\"; do echo \"$a\"; done > '" + argv_file.string() +
+                          "'\nread -r prompt\necho '" + line + "'\n");
+  std::filesystem::permissions(program, std::filesystem::perms::owner_all);
+}
+
 // Every envelope validates against docs/events.schema.json, and seq runs 1, 2, 3...
 inline void expect_valid_stream(const Finished& f) {
   for (size_t i = 0; i < f.events.size(); ++i) {

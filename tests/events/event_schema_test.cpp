@@ -109,7 +109,7 @@ std::string problem_after(const std::string& type, Edit&& edit) {
 
 std::vector<std::string> table_codes() {
   std::vector<std::string> out;
-#define RUNHOST_X(name, retryable) out.emplace_back(#name);
+#define RUNHOST_X(name, retryable, action) out.emplace_back(#name);
   RUNHOST_ERROR_CODES(RUNHOST_X)
 #undef RUNHOST_X
   return out;

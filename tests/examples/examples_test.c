@@ -270,7 +270,7 @@ static rh_runtime_session *echo_session(const rh_runtime_adapter *echo, const ch
                                         size_t dispatch_len, rh_status *status) {
   rh_runtime_context ctx = {
       sizeof ctx,       &k_host,          g_run,     RH_STR_LIT("run-1"), {dispatch, dispatch_len},
-      RH_STR_LIT("{}"), RH_STR_LIT("{}"), {NULL, 0}, RH_STR_LIT("/tmp")};
+      RH_STR_LIT("{}"), RH_STR_LIT("{}"), {NULL, 0}, RH_STR_LIT("/tmp"),  RH_STR_LIT("{}")};
   rh_runtime_session *session = NULL;
   *status = echo->create(echo, &ctx, &session);
   return session;

@@ -146,6 +146,7 @@ Result<AdapterSession> AdapterHarness::create(const json& d, const Options& opti
   args.config_json = options.config.dump();
   args.constraints_json = options.constraints.dump();
   args.resume_id = options.resume_id;
+  args.mcp_servers_json = options.mcp_servers.dump();
   auto session = plugins::RuntimeSession::create(plugin(), args, run.get());
   if (!session) return session.error();
   return AdapterSession(std::move(*session), std::move(run));

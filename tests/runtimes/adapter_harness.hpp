@@ -103,6 +103,7 @@ class AdapterHarness {
     nlohmann::json config = nlohmann::json::object();
     nlohmann::json constraints = nlohmann::json::object();
     std::string resume_id;
+    nlohmann::json mcp_servers = nlohmann::json::object();  // rh_runtime_context.mcp_servers_json
   };
   Result<AdapterSession> create(const nlohmann::json& dispatch, const Options& options);
   Result<AdapterSession> create(const nlohmann::json& dispatch) { return create(dispatch, Options{}); }

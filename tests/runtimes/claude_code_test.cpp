@@ -142,6 +142,24 @@ TEST_F(ClaudeCode, ReadOnlyAndNoNetworkDenyTheToolsThatWriteOrFetch) {
   EXPECT_EQ(spec(o)["argv"], kBaseArgv);
 }
 
+// The connectors' MCP servers: one --mcp-config argument holding them, before the tool lists.
+TEST_F(ClaudeCode, TheConnectorsMcpServersBecomeOneMcpConfigArgument) {
+  AdapterHarness::Options o;
+  o.mcp_servers = json::parse(R"({"github": {"command": "github-mcp", "args": ["stdio"],
+                                              "env": {"GITHUB_TOKEN": "${GITHUB_TOKEN}"}}})");
+  o.constraints = json::parse(R"({"tools": {"allow": ["Read"]}})");
+  const json argv = spec(o)["argv"];
+  std::vector<std::string> want = kBaseArgv;
+  want.push_back("--mcp-config");
+  want.push_back(json{{"mcpServers", o.mcp_servers}}.dump());
+  for (const char* a : {"--allowedTools", "Read"}) want.push_back(a);
+  ASSERT_EQ(argv.size(), want.size()) << argv;
+  EXPECT_EQ(json::parse(argv[want.size() - 3].get<std::string>()), (json{{"mcpServers", o.mcp_servers}}));
+  EXPECT_EQ(argv[want.size() - 4], "--mcp-config");
+  o.mcp_servers = json::object();
+  EXPECT_EQ(spec(o)["argv"].size(), want.size() - 2) << "no servers, no --mcp-config";
+}
+
 TEST_F(ClaudeCode, AnEmptyAllowListLeavesNoTool) {
   AdapterHarness::Options o;
   o.constraints = json::parse(R"({"tools": {"allow": []}})");

@@ -59,6 +59,12 @@ typedef struct rh_runtime_context {
    * The dispatch's "cwd" is relative to the workspace root; this is what a runtime's absolute
    * paths are relative to. */
   rh_str cwd;
+  /* Since 1.2 (check struct_size): the MCP servers the run's connectors provide, one JSON
+   * object, server name -> config as MCP clients take it ({"command", "args", "env"} for stdio,
+   * {"type": "http", "url", "headers"} for HTTP); "{}" when none. It never holds a secret: a
+   * config names one as ${NAME}, and the runtime's environment holds NAME. Pass it to the
+   * runtime the way it takes MCP servers (Claude Code: --mcp-config). */
+  rh_str mcp_servers_json;
 } rh_runtime_context;
 
 /* How the runtime's process ended. */

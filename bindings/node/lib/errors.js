@@ -61,7 +61,7 @@ function className(code) {
 function build(errorCodes) {
   const byCode = new Map();
   const classes = {};
-  for (const [code, retryable] of errorCodes) {
+  for (const [code, retryable, action] of errorCodes) {
     const name = className(code);
     // A named class per code: `err instanceof TimeoutError`, `err.name === 'TimeoutError'`.
     const cls = {
@@ -72,6 +72,8 @@ function build(errorCodes) {
         }
       },
     }[name];
+    // What the caller can do about this code when the error names nothing more specific.
+    Object.defineProperty(cls, 'defaultRecoveryAction', { value: action, enumerable: true });
     byCode.set(code, cls);
     classes[name] = cls;
   }

@@ -7,14 +7,25 @@ const { byCode, call } = require('./codes');
 const { Run } = require('./run');
 const check = require('./validate');
 
-function invalidDispatch(field, problem) {
-  const cls = byCode.get('invalid_dispatch');
-  return new cls(`invalid dispatch: "${field}" ${problem}`, { recovery: { action: 'fix_dispatch', field } });
+// The core's invalid_dispatch for a field it would refuse too, made here for a value the addon
+// cannot carry (what: 'dispatch' or 'grant', as the core words it).
+function invalid(what) {
+  return (field, problem) => {
+    const cls = byCode.get('invalid_dispatch');
+    return new cls(`invalid ${what}: "${field}" ${problem}`, { recovery: { action: 'fix_dispatch', field } });
+  };
+}
+const invalidDispatch = invalid('dispatch');
+const invalidGrant = invalid('grant');
+
+// The addon's grant record as the API gives it: times not set are null, the metadata an object.
+function grantOf({ expiresUs, revokedUs, metadataJson, ...grant }) {
+  return { ...grant, expiresUs: expiresUs || null, revokedUs: revokedUs || null, metadata: JSON.parse(metadataJson || '{}') };
 }
 
-// The calls that read and steer runs, as one acting scope sees them: the operator's (the Host,
-// every tenant) or one tenant's (a TenantView). Each passes `_scope` (a tenant id, or null) to the
-// addon as its last argument; the runs they return act in the same scope.
+// The calls that read and steer runs, and keep connector grants, as one acting scope sees them:
+// the operator's (the Host, every tenant) or one tenant's (a TenantView). Each passes `_scope` (a
+// tenant id, or null) to the addon as its last argument; the runs they return act in the same scope.
 class RunCalls {
   constructor(scope) {
     this._scope = scope;
@@ -60,8 +71,8 @@ class RunCalls {
 
   /**
    * Answers a run's pending approval.required, from any process sharing the store:
-   * `{ runId, approvalId, decision: 'allow' | 'deny', scope: 'once', reason, by }`; `requestId` is
-   * a synonym of `approvalId`, `by` names who answers. The answer is recorded at once and the
+   * `{ runId, approvalId, decision: 'allow' | 'deny', scope: 'once' | 'run', reason, by }`;
+   * `requestId` is a synonym of `approvalId`, `by` names who answers. The answer is recorded at once and the
    * run's host applies it. InvalidDispatchError when the run has no such pending approval (unknown,
    * answered already, or the run has ended). The positional (runId, approvalId, allow, reason) is
    * deprecated.
@@ -91,6 +102,49 @@ class RunCalls {
     const rows = await call((await this._use()).pendingApprovals(this._scope));
     // The core's deadline 0 means none: null, as JS says "not set".
     return rows.map(({ requestJson, deadlineUs, ...row }) => ({ ...row, request: JSON.parse(requestJson), deadlineUs: deadlineUs || null }));
+  }
+
+  /**
+   * Records a connector grant: `userId` of `tenantId` lets `connector` act for them; runs naming
+   * the connector get the newest active grant of their tenant and user. One of `code` (an
+   * authorization code the connector exchanges with its provider now) or `secret` (the secret
+   * material, an object such as { access_token }, or a token string, which stands for
+   * { access_token: token }). The secret is stored apart, joins the host's redaction and is never
+   * returned, listed or put in a message. In a TenantView tenantId may be left out.
+   * InvalidDispatchError naming a bad field; ConnectorAuthorizationMissingError when the
+   * provider refused the code; PluginErrorError when the connector failed otherwise.
+   */
+  async addGrant(grant) {
+    const g = check.grantInput(grant, invalidGrant);
+    const core = await this._use();
+    return grantOf(await call(core.addGrant(g.tenantId, g.userId, g.connector, g.code, g.secretJson, g.scopes,
+      g.expiresInSeconds, g.metadataJson, this._scope)));
+  }
+
+  /**
+   * Grants, newest first: the active ones, or with `all` the revoked and expired ones too;
+   * optionally of one user, connector, tenant. Never a secret. A TenantView lists its tenant's only.
+   */
+  async grants(filter) {
+    const { userId = null, connector = null, tenantId = null, all = false, limit = 100 } =
+      check.options('grants', filter, ['userId', 'connector', 'tenantId', 'all', 'limit']);
+    for (const [name, value] of Object.entries({ userId, connector, tenantId })) {
+      if (value !== null) check.string(name, value);
+    }
+    check.boolean('all', all);
+    check.integer('limit', limit, 1);
+    const rows = await call((await this._use()).grants(tenantId, userId, connector, all, limit, this._scope));
+    return rows.map(grantOf);
+  }
+
+  /**
+   * Revokes a grant and deletes its secret: runs dispatched from now on no longer get it.
+   * InvalidDispatchError (field grant_id) when there is no such grant (in a TenantView: none of
+   * the tenant's). Revoking a revoked grant changes nothing.
+   */
+  async revokeGrant(grantId) {
+    check.string('grantId', grantId);
+    await call((await this._use()).revokeGrant(grantId, this._scope));
   }
 
   async _info(runId) {
@@ -170,8 +224,9 @@ class Host extends RunCalls {
    * tenant's run is indistinguishable from a missing one (run() gives null; events, cancel,
    * resolveApproval and a run's events reject with RunNotFoundError, as for an unknown id;
    * runs() and pendingApprovals() never list it), and a dispatch naming another tenant is
-   * InvalidDispatchError (field tenantId). Cheap: make one per request. The Host itself is the
-   * operator's view.
+   * InvalidDispatchError (field tenantId). Grants are walled alike: grants() lists the tenant's,
+   * and another tenant's grant is not found by revokeGrant (InvalidDispatchError, field
+   * grant_id). Cheap: make one per request. The Host itself is the operator's view.
    */
   forTenant(tenantId) {
     return new TenantView(this, check.nonEmptyString('tenantId', tenantId));
@@ -196,9 +251,9 @@ class Host extends RunCalls {
 
 /**
  * A Host as one tenant sees it (host.forTenant(tenantId)): dispatch, run, runs, events, cancel,
- * pendingApprovals, resolveApproval, and the runs they return, all walled to the tenant. It owns
- * nothing: closing the Host ends it, and it has no close(), no plugins() and no way back to the
- * Host.
+ * pendingApprovals, resolveApproval, addGrant, grants, revokeGrant, and the runs they return, all
+ * walled to the tenant. It owns nothing: closing the Host ends it, and it has no close(), no
+ * plugins() and no way back to the Host.
  */
 class TenantView extends RunCalls {
   constructor(host, tenantId) {

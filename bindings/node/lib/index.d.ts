@@ -109,7 +109,8 @@ export class StoreUnavailableError extends CodedError<'store_unavailable'> {}
 export class RunNotFoundError extends CodedError<'run_not_found'> {}
 
 /** The core's error codes, with whether each is retryable by default. */
-export const errorCodes: ReadonlyArray<{ readonly code: ErrorCode; readonly retryable: boolean }>;
+/** The core's error table: each code, whether it is retryable by default, and its recovery action. */
+export const errorCodes: ReadonlyArray<{ readonly code: ErrorCode; readonly retryable: boolean; readonly recoveryAction: RecoveryAction }>;
 /** $XDG_DATA_HOME/runhost/runhost.db, or ~/.local/share/runhost/runhost.db. */
 export const defaultStorePath: string;
 /** The error a run.failed event stands for (CancelledError for run.cancelled); null for any other event. */
@@ -152,8 +153,36 @@ export interface EventError {
   recovery?: Recovery;
 }
 
+/** One policy's answer about a request, in policy id order (a PolicyDecision's `decisions`). */
+export interface PolicyVerdict {
+  policy: string;
+  effect: PolicyEffect;
+  reason?: string;
+  rule?: string;
+}
+/** One policy's answer, or the combined one: deny beats ask beats allow. */
+export type PolicyEffect = 'allow' | 'ask' | 'deny';
+/**
+ * What every policy said about one request (docs/events.md, "Decisions"): run.started and
+ * tool.started carry it as `policy`, approval.required as `policy_decision`.
+ */
+export interface PolicyDecision {
+  effect: PolicyEffect;
+  /** The deciding policy (none when every policy allowed). */
+  policy?: string;
+  /** The deciding policy's rule. */
+  rule?: string;
+  /** The deciding policy's reason, prefixed with its id. */
+  reason?: string;
+  decisions: PolicyVerdict[];
+}
+/** What an action is: a built-in tool, a shell command, a file edit, an MCP tool, a connector action... */
+export type ApprovalActionKind = 'tool' | 'command' | 'file' | 'mcp' | 'connector' | 'publish' | 'spend' | 'run';
+
 export interface RunStartedEvent extends EventBase<'run.started', {
   cwd: string; argv: string[]; pid?: number; resume_id?: string;
+  /** What the policies said at run start (when any are loaded). */
+  policy?: PolicyDecision;
 }> {}
 export interface MessageEvent extends EventBase<'message', {
   role: 'assistant' | 'user' | 'system'; text: string; delta?: boolean; truncated?: boolean;
@@ -161,6 +190,8 @@ export interface MessageEvent extends EventBase<'message', {
 export interface ReasoningEvent extends EventBase<'reasoning', { text: string; delta?: boolean }> {}
 export interface ToolStartedEvent extends EventBase<'tool.started', {
   tool_call_id: string; name: string; input?: unknown; kind?: 'tool' | 'command' | 'mcp' | 'connector' | 'file';
+  /** What the policies said about this call, added by the host (when any are loaded). */
+  policy?: PolicyDecision;
 }> {}
 export interface ToolCompletedEvent extends EventBase<'tool.completed', {
   tool_call_id: string; name?: string; status: 'success' | 'error'; output?: unknown; error?: string; duration_ms?: number;
@@ -182,7 +213,7 @@ export interface ArtifactCreatedEvent extends EventBase<'artifact.created', {
  * run itself: kind 'run', name 'run.start', input the runtime, prompt, cwd, command and connectors.
  */
 export interface ApprovalAction {
-  kind: 'tool' | 'command' | 'connector' | 'publish' | 'spend' | 'run';
+  kind: ApprovalActionKind;
   name?: string;
   /** One line a UI can show. */
   summary?: string;
@@ -193,10 +224,18 @@ export interface ApprovalRequest {
   /** Answer with this id. */
   approval_id: string;
   action: ApprovalAction;
+  /** A live approval: the runtime's own id for its request (the host answers the runtime with it). */
+  request_id?: string;
+  /** The tool.started this approval is about. */
+  tool_call_id?: string;
   /** Why it needs approval (the policy's reason, prefixed with its id). */
   reason?: string;
   /** The id of the policy that asks. */
   policy?: string;
+  /** The asking policy's rule (delete, network... for the bundled risky-actions). */
+  rule?: string;
+  /** Every policy's answer. */
+  policy_decision?: PolicyDecision;
   /** The answers it takes. */
   options?: Array<'allow' | 'deny'>;
   /** RFC 3339: no answer by then is a deny (approval.resolved, source 'deadline'). */
@@ -206,8 +245,12 @@ export interface ApprovalRequiredEvent extends EventBase<'approval.required', Ap
 export interface ApprovalResolvedEvent extends EventBase<'approval.resolved', {
   approval_id: string;
   decision: 'allow' | 'deny';
-  /** What the decision covers: this request ('once'). */
-  scope?: 'once' | 'run';
+  /**
+   * What the decision covers: this request ('once'), or also every later request of the run for
+   * the same action name, policy and rule ('run'; those are answered without asking, recorded as
+   * policy.decision naming this approval).
+   */
+  scope?: ApprovalScope;
   /** An answer ('human'), a policy deciding without asking, the deadline passing, the run being cancelled. */
   source?: 'human' | 'policy' | 'deadline' | 'cancel';
   /** Who answered, as the answering caller named them (resolveApproval's `by`). */
@@ -232,12 +275,26 @@ export interface RunCancelledEvent extends EventBase<'run.cancelled', {
 export interface RuntimeUnparsedEvent extends EventBase<'runtime.unparsed', {
   stream: OutputStream; line: string; reason: string; truncated?: boolean;
 }> {}
+/**
+ * The policies answered a runtime's request for approval themselves (allow or deny), or an
+ * earlier answer with scope 'run' did (approval_id names it).
+ */
+export interface PolicyDecisionEvent extends EventBase<'policy.decision', PolicyDecision & {
+  /** Always 'action' today. */
+  phase: 'run.start' | 'action';
+  /** What was asked about. */
+  action?: { kind: ApprovalActionKind; name?: string };
+  /** The tool.started it is about. */
+  tool_call_id?: string;
+  /** The approval.required this decision raised, or the earlier approval (scope 'run') that answered it. */
+  approval_id?: string;
+}> {}
 
 export type RunhostEvent =
   | RunStartedEvent | MessageEvent | ReasoningEvent | ToolStartedEvent | ToolCompletedEvent
   | CommandOutputEvent | FileChangedEvent | PreviewReadyEvent | ArtifactCreatedEvent
   | ApprovalRequiredEvent | ApprovalResolvedEvent | DeploymentReadyEvent | UsageEvent
-  | RunCompletedEvent | RunFailedEvent | RunCancelledEvent | RuntimeUnparsedEvent;
+  | RunCompletedEvent | RunFailedEvent | RunCancelledEvent | RuntimeUnparsedEvent | PolicyDecisionEvent;
 export type EventType = RunhostEvent['type'];
 export type TerminalEvent = RunCompletedEvent | RunFailedEvent | RunCancelledEvent;
 
@@ -384,8 +441,11 @@ export interface EventsOptions {
 
 /** 'allow' lets the action (or the run) go on; 'deny' refuses it (the run fails with policy_denied). */
 export type ApprovalDecision = 'allow' | 'deny';
-/** How far an answer reaches. Only 'once' (this request alone, the default) is supported today. */
-export type ApprovalScope = 'once';
+/**
+ * How far an answer reaches: 'once', this request alone (the default); 'run', also every later
+ * request of the run for the same action name, policy and rule.
+ */
+export type ApprovalScope = 'once' | 'run';
 
 /** The answer to an approval.required event, given to run.resolveApproval(). */
 export type ApprovalAnswer = (
@@ -393,7 +453,7 @@ export type ApprovalAnswer = (
   | { /** A synonym of approvalId. */ requestId: string; approvalId?: string }
 ) & {
   decision: ApprovalDecision;
-  /** Default 'once'; anything else is refused (TypeError) until approval scopes exist. */
+  /** Default 'once'; any other value than 'once' or 'run' is refused (TypeError). */
   scope?: ApprovalScope;
   /** Recorded in approval.resolved (and in the run.failed of a denial). */
   reason?: string;
@@ -420,6 +480,67 @@ export interface PendingApproval {
   deadlineUs: number | null;
   /** An answer is recorded and the run's host is applying it (a second answer is refused). */
   answered: boolean;
+}
+
+/** A grant's state: usable, past its expiry, or revoked. */
+export type GrantState = 'active' | 'expired' | 'revoked';
+
+/**
+ * A connector grant as stored (host.addGrant(), host.grants()): for one user of one tenant, what
+ * they let a connector do, until when. Never its secret material.
+ */
+export interface Grant {
+  /** 'grt_' and a ULID: what revokeGrant() takes. */
+  id: string;
+  tenantId: string;
+  userId: string;
+  connector: string;
+  scopes: string[];
+  state: GrantState;
+  /** Microseconds since the epoch. */
+  createdUs: number;
+  /** When it expires, in microseconds since the epoch; null: never. */
+  expiresUs: number | null;
+  /** When it was revoked; null: it was not. */
+  revokedUs: number | null;
+  /** The JSON object kept with the grant (never secret). */
+  metadata: Record<string, unknown>;
+}
+
+/** The secret material of a grant: a JSON object such as { access_token }, every string in it a secret. */
+export type GrantSecret = { access_token?: string; refresh_token?: string; token_type?: string } & Record<string, unknown>;
+
+interface GrantBase {
+  connector: string;
+  userId: string;
+  /** In a TenantView it may be left out (it is the view's); the Host needs it. */
+  tenantId?: string;
+  /** Asked for (a code) or granted (a secret). */
+  scopes?: string[];
+  /** Seconds until it expires (with a code, what the provider says wins); left out: never. */
+  expiresInSeconds?: number;
+  /** A JSON object kept with the grant, never secret. */
+  metadata?: Record<string, unknown>;
+}
+
+/**
+ * What addGrant() takes: exactly one of `code`, an authorization code the connector exchanges
+ * with its provider, or `secret`, the secret material (or a token string: { access_token }).
+ */
+export type GrantInput =
+  | (GrantBase & { code: string; secret?: never })
+  | (GrantBase & { secret: GrantSecret | string; code?: never });
+
+/** What grants() takes. */
+export interface GrantFilter {
+  userId?: string | null;
+  connector?: string | null;
+  /** The operator's listing of one tenant (a TenantView lists its own only). */
+  tenantId?: string | null;
+  /** Also the revoked and expired grants (default: the active ones). */
+  all?: boolean;
+  /** Newest first, at most this many (default 100). */
+  limit?: number;
 }
 
 export interface WaitOptions {
@@ -488,6 +609,21 @@ declare class RunCalls<Dispatch> {
    * @throws RunNotFoundError no such run (in a TenantView: none of the tenant's).
    */
   events(runId: string, options?: { after?: number; limit?: number }): Promise<RunhostEvent[]>;
+  /**
+   * Records a connector grant (the code exchanged by the connector first); never returns the secret.
+   * @throws TypeError neither or both of code and secret; an option of the wrong type.
+   * @throws InvalidDispatchError a bad field, named (err.field: tenantId, userId, connector, code, secret, scopes, expiresIn, metadata).
+   * @throws ConnectorAuthorizationMissingError the provider refused the code.
+   * @throws PluginErrorError the connector failed otherwise (its provider could not be reached).
+   */
+  addGrant(grant: GrantInput): Promise<Grant>;
+  /** Grants, newest first: the active ones (with `all`, the revoked and expired too). Never a secret. */
+  grants(filter?: GrantFilter): Promise<Grant[]>;
+  /**
+   * Revokes a grant and deletes its secret: runs dispatched from now on no longer get it.
+   * @throws InvalidDispatchError no such grant, field grant_id (in a TenantView: another tenant's is none).
+   */
+  revokeGrant(grantId: string): Promise<void>;
 }
 
 /** The operator's view: every tenant's runs. Code acting for one tenant uses forTenant(). */

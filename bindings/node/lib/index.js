@@ -19,6 +19,7 @@ module.exports = {
   ...classes,
   /** The error a run.failed (or run.cancelled) event stands for; null for any other event. */
   errorFromEvent: fromEvent,
-  errorCodes: Object.freeze(native.errorCodes.map(([code, retryable]) => Object.freeze({ code, retryable }))),
+  errorCodes: Object.freeze(
+    native.errorCodes.map(([code, retryable, recoveryAction]) => Object.freeze({ code, retryable, recoveryAction }))),
   defaultStorePath: native.defaultStorePath,
 };

@@ -105,8 +105,8 @@ class Run extends EventEmitter {
   cancel() { return this._host.cancel(this.id); }
   /**
    * Answers an approval.required of this run: `{ approvalId, decision: 'allow' | 'deny', scope:
-   * 'once', reason, by }` (`requestId` is a synonym of `approvalId`; `by` names who answers). The
-   * positional (approvalId, allow, reason) is deprecated.
+   * 'once' | 'run', reason, by }` (`requestId` is a synonym of `approvalId`; `by` names who
+   * answers). The positional (approvalId, allow, reason) is deprecated.
    */
   async resolveApproval(answer, ...positional) {
     if (typeof answer === 'string' || positional.length > 0) {

@@ -187,18 +187,77 @@ function approvalAnswer(call, value, { withRunId }) {
   if (approvalId === undefined) throw new TypeError(`${call} needs approvalId (the approval.required event's payload.approval_id; requestId is accepted too)`);
   nonEmptyString(o.approvalId !== undefined ? 'approvalId' : 'requestId', approvalId);
   oneOf('decision', o.decision, ['allow', 'deny']);
-  const scope = o.scope ?? 'once';
-  if (scope !== 'once') {
-    throw new TypeError(`scope ${typeof scope === 'string' ? JSON.stringify(scope) : describe(scope)} is not supported: ` +
-      'the only scope today is "once" (this request alone), the default');
-  }
+  // 'once': this request alone (the default); 'run': also the same request for the rest of the run.
+  const scope = oneOf('scope', o.scope ?? 'once', ['once', 'run']);
   const reason = o.reason === undefined ? '' : string('reason', o.reason);
   const by = o.by === undefined ? '' : nonEmptyString('by', o.by);
   return { runId: o.runId, approvalId, allow: o.decision === 'allow', scope, reason, by };
 }
 
+/** What a secret value is, by its type alone: a message about a secret never quotes it. */
+function kindOf(value) {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'a non-plain object' : `a ${typeof value}`;
+}
+
+/** A string option that must be given: a TypeError saying it is missing, or naming its type. */
+function required(call, name, value) {
+  if (value === undefined) throw new TypeError(`${call} needs ${name}`);
+  return string(name, value);
+}
+
+const GRANT_KEYS = ['connector', 'userId', 'tenantId', 'code', 'secret', 'scopes', 'expiresInSeconds', 'metadata'];
+
+/**
+ * addGrant's input checked, as the addon takes it: { tenantId ('' for the view's), userId,
+ * connector, code, secretJson (null unless given), scopes, expiresInSeconds (null: never),
+ * metadataJson ('' for none) }. `invalid(field, problem)` makes the core's error for a value the
+ * core would refuse anyway (so that the field is named the same way). The secret is never quoted.
+ */
+function grantInput(value, invalid) {
+  if (value === undefined) throw new TypeError(`addGrant takes a grant: { ${GRANT_KEYS.join(', ')} }`);
+  const o = options('addGrant', value, GRANT_KEYS);
+  if ((o.code === undefined) === (o.secret === undefined)) {
+    throw new TypeError('addGrant takes one of code (an authorization code the connector exchanges) or secret (the secret ' +
+      `material, or a token), ${o.code === undefined ? 'and got neither' : 'not both'}`);
+  }
+  let secretJson = null;
+  if (typeof o.secret === 'string') {
+    if (o.secret === '') throw invalid('secret', 'is an empty token');
+    secretJson = JSON.stringify({ access_token: o.secret });
+  } else if (o.secret !== undefined) {
+    if (!isPlainObject(o.secret)) throw new TypeError(`secret must be an object (the secret material) or a string (a token), not ${kindOf(o.secret)}`);
+    jsonValue(o.secret, 'secret', new Set(), (where) => invalid('secret', `holds a value JSON cannot represent (at ${where})`));
+    secretJson = JSON.stringify(o.secret);
+  }
+  let metadataJson = '';
+  if (o.metadata !== undefined) {
+    if (!isPlainObject(o.metadata)) throw typeError('metadata', 'an object', o.metadata);
+    jsonValue(o.metadata, 'metadata', new Set(), (where, problem) => invalid('metadata', `holds a value JSON cannot represent (${where} ${problem})`));
+    metadataJson = JSON.stringify(o.metadata);
+  }
+  let expiresInSeconds = null;
+  if (o.expiresInSeconds !== undefined) {
+    if (typeof o.expiresInSeconds !== 'number') throw typeError('expiresInSeconds', 'a number of seconds', o.expiresInSeconds);
+    if (!Number.isFinite(o.expiresInSeconds)) throw invalid('expiresIn', `must be a finite number of seconds, not ${o.expiresInSeconds}`);
+    // Whole seconds, rounded up; the core judges the range (> 0, at most a century).
+    expiresInSeconds = Math.max(-1, Math.min(Math.ceil(o.expiresInSeconds), Number.MAX_SAFE_INTEGER));
+  }
+  return {
+    tenantId: o.tenantId === undefined ? '' : string('tenantId', o.tenantId),
+    userId: required('addGrant', 'userId', o.userId),
+    connector: required('addGrant', 'connector', o.connector),
+    code: o.code === undefined ? null : string('code', o.code),
+    secretJson,
+    scopes: o.scopes === undefined ? [] : list('scopes', o.scopes, string),
+    expiresInSeconds,
+    metadataJson,
+  };
+}
+
 module.exports = {
-  approvalAnswer, deprecatedPositionalApproval,
+  approvalAnswer, deprecatedPositionalApproval, grantInput,
   describe, string, nonEmptyString, boolean, integer, options, oneOf, signal, hostOptions, dispatchJson,
   runId: (v) => nonEmptyString('runId', v),
   after: (v) => integer('after', v, 0),

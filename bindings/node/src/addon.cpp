@@ -65,6 +65,26 @@ Napi::Object to_js(Napi::Env env, const RunInfo& info) {
 
 namespace {
 
+// A grant as listed (GrantInfo never holds the secret): {id, tenantId, userId, connector, scopes,
+// state, createdUs, expiresUs, revokedUs, metadataJson}; 0 for a time that is not set, and the
+// metadata as JSON text (lib/host.js makes them null and an object).
+Napi::Object grant_to_js(Napi::Env env, const GrantInfo& g) {
+  auto o = Napi::Object::New(env);
+  o.Set("id", g.id);
+  o.Set("tenantId", g.tenant_id);
+  o.Set("userId", g.user_id);
+  o.Set("connector", g.connector);
+  auto scopes = Napi::Array::New(env, g.scopes.size());
+  for (uint32_t i = 0; i < g.scopes.size(); ++i) scopes.Set(i, g.scopes[i]);
+  o.Set("scopes", scopes);
+  o.Set("state", g.state);
+  o.Set("createdUs", Napi::Number::New(env, static_cast<double>(g.created_us)));
+  o.Set("expiresUs", Napi::Number::New(env, static_cast<double>(g.expires_us)));
+  o.Set("revokedUs", Napi::Number::New(env, static_cast<double>(g.revoked_us)));
+  o.Set("metadataJson", g.metadata_json);
+  return o;
+}
+
 // ---- Task: work on a libuv worker, a Promise on the JS thread ----------------------------------
 
 template <class T>
@@ -140,6 +160,20 @@ Scope scope_arg(const Napi::CallbackInfo& info, size_t i) {
   return Scope::tenant(info[i].As<Napi::String>().Utf8Value());
 }
 
+// A filter's optional string (a tenant id, a status...): anything else is "not given".
+std::optional<std::string> filter_arg(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() > i && info[i].IsString()) return info[i].As<Napi::String>().Utf8Value();
+  return std::nullopt;
+}
+
+// A listing's rows as a JS array, each converted by `convert(env, row)`.
+template <class T, class Convert>
+Napi::Array array_of(Napi::Env env, const std::vector<T>& rows, Convert convert) {
+  auto a = Napi::Array::New(env, rows.size());
+  for (uint32_t i = 0; i < rows.size(); ++i) a.Set(i, convert(env, rows[i]));
+  return a;
+}
+
 int64_t int_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
   if (info.Length() <= i || !info[i].IsNumber()) {
     throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a number");
@@ -169,6 +203,9 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
                         InstanceMethod<&NativeHost::cancel>("cancel"),
                         InstanceMethod<&NativeHost::answer_approval>("answerApproval"),
                         InstanceMethod<&NativeHost::pending_approvals>("pendingApprovals"),
+                        InstanceMethod<&NativeHost::add_grant>("addGrant"),
+                        InstanceMethod<&NativeHost::grants>("grants"),
+                        InstanceMethod<&NativeHost::revoke_grant>("revokeGrant"),
                         InstanceMethod<&NativeHost::run>("run"), InstanceMethod<&NativeHost::runs>("runs"),
                         InstanceMethod<&NativeHost::events>("events"), InstanceMethod<&NativeHost::watch>("watch"),
                         InstanceMethod<&NativeHost::plugins>("plugins"),
@@ -292,17 +329,24 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
         });
   }
 
-  Napi::Value cancel(const Napi::CallbackInfo& info) {
-    auto id = string_arg(info, 0, "runId");
+  // A call that takes an id (`name`) and the scope and resolves with undefined once `call(host,
+  // id, scope)` returned OK: cancel(runId, scope), revokeGrant(grantId, scope).
+  template <class Call>
+  Napi::Value id_call(const Napi::CallbackInfo& info, const char* name, Call call) {
+    auto id = string_arg(info, 0, name);
     auto scope = scope_arg(info, 1);
     auto state = state_;
     return Task<Unit>::start(
         info.Env(),
-        [state, id, scope] {
-          state->with_host([&](Host& h) { ok_or_throw(h.cancel(id, scope)); });
+        [state, id, scope, call] {
+          state->with_host([&](Host& h) { ok_or_throw(call(h, id, scope)); });
           return Unit{};
         },
         undefined);
+  }
+
+  Napi::Value cancel(const Napi::CallbackInfo& info) {
+    return id_call(info, "runId", [](Host& h, const std::string& id, const Scope& scope) { return h.cancel(id, scope); });
   }
 
   // answerApproval(runId, approvalId, allow, approvalScope, reason, by, scope): lib/validate.js
@@ -351,6 +395,60 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
         });
   }
 
+  // addGrant(tenantId, userId, connector, code | null, secretJson | null, scopes, expiresInSeconds |
+  // null, metadataJson, scope) → Promise<grant>: lib/host.js has checked every argument. No
+  // message here quotes one: the secret is among them.
+  Napi::Value add_grant(const Napi::CallbackInfo& info) {
+    auto optional = [&](size_t i, const char* name) -> std::optional<std::string> {
+      if (info.Length() <= i || info[i].IsNull() || info[i].IsUndefined()) return std::nullopt;
+      return string_arg(info, i, name);
+    };
+    GrantInput input;
+    input.tenant_id = string_arg(info, 0, "tenantId");
+    input.user_id = string_arg(info, 1, "userId");
+    input.connector = string_arg(info, 2, "connector");
+    input.code = optional(3, "code");
+    input.secret_json = optional(4, "secret");
+    if (info.Length() <= 5 || !info[5].IsArray()) throw Napi::TypeError::New(info.Env(), "scopes must be an array");
+    auto scopes = info[5].As<Napi::Array>();
+    for (uint32_t i = 0; i < scopes.Length(); ++i) {
+      auto item = scopes.Get(i);
+      if (!item.IsString()) throw Napi::TypeError::New(info.Env(), "scopes must be an array of strings");
+      input.scopes.push_back(item.As<Napi::String>().Utf8Value());
+    }
+    if (info.Length() > 6 && !info[6].IsNull() && !info[6].IsUndefined()) input.expires_in_s = int_arg(info, 6, "expiresInSeconds");
+    input.metadata_json = string_arg(info, 7, "metadata");
+    auto scope = scope_arg(info, 8);
+    auto state = state_;
+    return Task<GrantInfo>::start(
+        info.Env(),
+        [state, input = std::move(input), scope] {
+          return state->with_host([&](Host& h) { return value_or_throw(h.add_grant(input, scope)); });
+        },
+        [](Napi::Env env, GrantInfo& g) -> Napi::Value { return grant_to_js(env, g); });
+  }
+
+  // grants(tenantId | null, userId | null, connector | null, all, limit, scope) → Promise<[grant]>
+  Napi::Value grants(const Napi::CallbackInfo& info) {
+    GrantQuery q;
+    q.tenant_id = filter_arg(info, 0);
+    q.user_id = filter_arg(info, 1);
+    q.connector = filter_arg(info, 2);
+    q.include_revoked = q.include_expired = info.Length() > 3 && info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
+    if (info.Length() > 4 && info[4].IsNumber()) q.limit = static_cast<size_t>(info[4].As<Napi::Number>().Int64Value());
+    auto scope = scope_arg(info, 5);
+    auto state = state_;
+    return Task<std::vector<GrantInfo>>::start(
+        info.Env(),
+        [state, q, scope] { return state->with_host([&](Host& h) { return value_or_throw(h.grants(q, scope)); }); },
+        [](Napi::Env env, std::vector<GrantInfo>& v) -> Napi::Value { return array_of(env, v, grant_to_js); });
+  }
+
+  Napi::Value revoke_grant(const Napi::CallbackInfo& info) {
+    return id_call(info, "grantId",
+                   [](Host& h, const std::string& id, const Scope& scope) { return h.revoke_grant(id, scope); });
+  }
+
   // run(runId, scope) → Promise<RunInfo | null>: null for a run missing or outside the scope.
   Napi::Value run(const Napi::CallbackInfo& info) {
     auto id = string_arg(info, 0, "runId");
@@ -365,8 +463,8 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
   // runs(tenantId | null, status | null, limit, scope)
   Napi::Value runs(const Napi::CallbackInfo& info) {
     RunQuery q;
-    if (info.Length() > 0 && info[0].IsString()) q.tenant_id = info[0].As<Napi::String>().Utf8Value();
-    if (info.Length() > 1 && info[1].IsString()) q.status = info[1].As<Napi::String>().Utf8Value();
+    q.tenant_id = filter_arg(info, 0);
+    q.status = filter_arg(info, 1);
     if (info.Length() > 2 && info[2].IsNumber()) q.limit = static_cast<size_t>(info[2].As<Napi::Number>().Int64Value());
     auto scope = scope_arg(info, 3);
     auto state = state_;
@@ -374,9 +472,7 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
         info.Env(),
         [state, q, scope] { return state->with_host([&](Host& h) { return value_or_throw(h.runs(q, scope)); }); },
         [](Napi::Env env, std::vector<RunInfo>& v) -> Napi::Value {
-          auto a = Napi::Array::New(env, v.size());
-          for (uint32_t i = 0; i < v.size(); ++i) a.Set(i, to_js(env, v[i]));
-          return a;
+          return array_of(env, v, [](Napi::Env e, const RunInfo& r) { return to_js(e, r); });
         });
   }
 
@@ -524,11 +620,12 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeHost", NativeHost::define(env));
   auto codes = Napi::Array::New(env);
   uint32_t i = 0;
-#define RUNHOST_X(name, retryable)                             \
+#define RUNHOST_X(name, retryable, action)                     \
   {                                                            \
-    auto entry = Napi::Array::New(env, 2);                     \
+    auto entry = Napi::Array::New(env, 3);                     \
     entry.Set(0u, Napi::String::New(env, #name));              \
     entry.Set(1u, Napi::Boolean::New(env, retryable));         \
+    entry.Set(2u, Napi::String::New(env, #action));            \
     codes.Set(i++, entry);                                     \
   }
   RUNHOST_ERROR_CODES(RUNHOST_X)

@@ -186,3 +186,29 @@ test('a bad approvalTimeoutSeconds or by is refused, naming it', async (t) => {
     await assert.rejects(host.resolveApproval({ runId: 'run_x', approvalId: 'apr_x', decision: 'allow', by }), (err) => err instanceof TypeError && message.test(err.message));
   }
 });
+
+test('scope \'run\' is passed through, from the Run and the Host, and recorded in approval.resolved', async (t) => {
+  const host = askingHost(env(t));
+  for (const answer of [
+    (run, approvalId) => run.resolveApproval({ approvalId, decision: 'allow', scope: 'run', by: 'ada' }),
+    (run, approvalId) => host.forTenant('t1').resolveApproval({ runId: run.id, approvalId, decision: 'allow', scope: 'run', by: 'ada' }),
+  ]) {
+    const run = await host.dispatch(sh('echo standing', { prompt: 'deploy [ask]' }));
+    const approvalId = (await asked(run)).payload.approval_id;
+    await answer(run, approvalId);
+    assert.equal((await run.wait()).status, 'succeeded');
+    assert.deepEqual(resolved(await host.events(run.id)), { approval_id: approvalId, decision: 'allow', scope: 'run', source: 'human', by: 'ada' });
+  }
+});
+
+test('a scope the host does not have is refused naming the scopes, and answers nothing', async (t) => {
+  const host = askingHost(env(t));
+  const run = await host.dispatch(sh('echo never', { prompt: 'deploy [ask]' }));
+  const approvalId = (await asked(run)).payload.approval_id;
+  for (const scope of ['session', 'always', '']) {
+    await assert.rejects(host.resolveApproval({ runId: run.id, approvalId, decision: 'allow', scope }),
+      (err) => err instanceof TypeError && err.message === `scope must be "once" or "run", not the string ${JSON.stringify(scope)}`);
+  }
+  assert.deepEqual((await host.pendingApprovals()).map((p) => [p.id, p.answered]), [[approvalId, false]]);
+  await run.cancel();
+});

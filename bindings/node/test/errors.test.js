@@ -20,9 +20,13 @@ test('one class per code of the core table, exported by name', () => {
   const codes = runhost.errorCodes.map((c) => c.code);
   assert.ok(codes.includes('invalid_dispatch') && codes.includes('store_unavailable'), codes.join(','));
   assert.equal(new Set(codes).size, codes.length);
-  for (const { code, retryable } of runhost.errorCodes) {
+  const schema = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'docs', 'events.schema.json'), 'utf8'));
+  const actions = schema.$defs.recovery.properties.action.enum;
+  for (const { code, retryable, recoveryAction } of runhost.errorCodes) {
     const cls = runhost[className(code)];
     assert.equal(typeof cls, 'function', `${className(code)} is exported`);
+    assert.equal(cls.defaultRecoveryAction, recoveryAction, code);
+    assert.ok(actions.includes(recoveryAction), `${code}: ${recoveryAction} is a recovery action of the schema`);
     const e = new cls('m');
     assert.ok(e instanceof RunhostError && e instanceof Error);
     assert.equal(e.code, code);

@@ -121,12 +121,10 @@ let asksFirst = null;
 /** A directory holding the asks-first policy (bindings/common/test-plugins), compiled now against abi/ alone, as a vendor would. */
 function asksFirstPlugin() {
   if (asksFirst) return asksFirst;
-  const src = path.join(REPO, 'bindings', 'common', 'test-plugins');
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'runhost-node-plugins-'));
   process.on('exit', () => fs.rmSync(out, { recursive: true, force: true }));
-  execFileSync(process.env.CC || 'cc', ['-std=c11', '-Wall', '-Wextra', '-Werror', '-shared', '-fPIC', '-fvisibility=hidden',
-    '-I', path.join(REPO, 'abi', 'include'), path.join(src, 'asks_first.c'), '-o', path.join(out, 'asks-first.so')]);
-  fs.copyFileSync(path.join(src, 'asks-first.runhost.json'), path.join(out, 'asks-first.runhost.json'));
+  // One compiler line for every suite: bindings/common/test-plugins/build.py.
+  execFileSync('python3', [path.join(REPO, 'bindings', 'common', 'test-plugins', 'build.py'), out]);
   asksFirst = out;
   return out;
 }

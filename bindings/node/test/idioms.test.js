@@ -127,8 +127,8 @@ test('resolveApproval({ approvalId | requestId, decision, scope, reason }) on th
   // What is refused, before anything reaches the host, each naming what was wrong.
   const run = await host.dispatch(sh('echo never', { prompt: 'wait [ask]' }));
   const refusals = [
-    [{ approvalId: 'apr_1', decision: 'allow', scope: 'session' }, /^scope "session" is not supported: the only scope today is "once"/],
-    [{ approvalId: 'apr_1', decision: 'allow', scope: 7 }, /^scope number 7 is not supported/],
+    [{ approvalId: 'apr_1', decision: 'allow', scope: 'session' }, /^scope must be "once" or "run", not the string "session"$/],
+    [{ approvalId: 'apr_1', decision: 'allow', scope: 7 }, /^scope must be "once" or "run", not number 7$/],
     [{ approvalId: 'apr_1', decision: true }, /^decision must be "allow" or "deny", not boolean true$/],
     [{ approvalId: 'apr_1' }, /^decision must be "allow" or "deny", not undefined/],
     [{ decision: 'allow' }, /needs approvalId \(the approval.required event's payload.approval_id; requestId is accepted too\)/],

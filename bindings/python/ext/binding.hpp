@@ -32,6 +32,8 @@ void register_exception_translators();
 
 py::dict to_dict(const RunInfo& info);
 py::dict to_dict(const PluginInfo& info);
+// A grant as listed (GrantInfo never holds the secret); metadata stays JSON text.
+py::dict to_dict(const GrantInfo& info);
 // The event's envelope as a dict (json.loads of its JSON text).
 py::object decode_event(const Event& event);
 

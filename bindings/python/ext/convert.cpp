@@ -67,6 +67,21 @@ py::dict to_dict(const PluginInfo& info) {
   return d;
 }
 
+py::dict to_dict(const GrantInfo& info) {
+  py::dict d;
+  d["id"] = info.id;
+  d["tenant_id"] = info.tenant_id;
+  d["user_id"] = info.user_id;
+  d["connector"] = info.connector;
+  d["scopes"] = info.scopes;
+  d["state"] = info.state;
+  d["created_us"] = info.created_us;
+  d["expires_us"] = info.expires_us;
+  d["revoked_us"] = info.revoked_us;
+  d["metadata_json"] = info.metadata_json;
+  return d;
+}
+
 namespace {
 
 // The decoders, looked up once and kept for the life of the process (never released: a static

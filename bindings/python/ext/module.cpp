@@ -17,6 +17,14 @@ namespace {
 // The acting tenant as the core's Scope: None is the operator (every tenant's runs).
 Scope scope_of(const std::optional<std::string>& tenant) { return tenant ? Scope::tenant(*tenant) : Scope{}; }
 
+// A listing's rows as a Python list, each converted by `convert` (with the GIL held).
+template <class T, class Convert>
+py::list list_of(const std::vector<T>& rows, Convert convert) {
+  py::list out;
+  for (const auto& row : rows) out.append(convert(row));
+  return out;
+}
+
 class PyHost {
  public:
   PyHost(const std::string& store, const std::vector<std::string>& plugin_dirs, bool use_environment, bool use_bundled,
@@ -98,6 +106,51 @@ class PyHost {
     return out;
   }
 
+  // The grant recorded (never its secret). The Python layer has checked every argument's type,
+  // so pybind11 never quotes them back in a TypeError ("Invoked with: ...", the secret among them).
+  py::dict add_grant(const std::string& tenant_id, const std::string& user_id, const std::string& connector,
+                     const std::optional<std::string>& code, const std::optional<std::string>& secret_json,
+                     const std::vector<std::string>& scopes, std::optional<int64_t> expires_in_s,
+                     const std::string& metadata_json, const std::optional<std::string>& tenant) {
+    GrantInput input;
+    input.tenant_id = tenant_id;
+    input.user_id = user_id;
+    input.connector = connector;
+    input.code = code;
+    input.secret_json = secret_json;
+    input.scopes = scopes;
+    input.expires_in_s = expires_in_s;
+    input.metadata_json = metadata_json;
+    GrantInfo grant;
+    {
+      py::gil_scoped_release release;
+      grant = state_->with_host([&](Host& h) { return value_or_throw(h.add_grant(input, scope_of(tenant))); });
+    }
+    return to_dict(grant);
+  }
+
+  py::list grants(std::optional<std::string> tenant_id, std::optional<std::string> user_id,
+                  std::optional<std::string> connector, bool include_inactive, size_t limit,
+                  const std::optional<std::string>& tenant) {
+    std::vector<GrantInfo> rows;
+    {
+      GrantQuery query;
+      query.tenant_id = std::move(tenant_id);
+      query.user_id = std::move(user_id);
+      query.connector = std::move(connector);
+      query.include_revoked = query.include_expired = include_inactive;
+      query.limit = limit;
+      py::gil_scoped_release release;
+      rows = state_->with_host([&](Host& h) { return value_or_throw(h.grants(query, scope_of(tenant))); });
+    }
+    return list_of(rows, [](const GrantInfo& g) { return to_dict(g); });
+  }
+
+  void revoke_grant(const std::string& grant_id, const std::optional<std::string>& tenant) {
+    py::gil_scoped_release release;
+    state_->with_host([&](Host& h) { ok_or_throw(h.revoke_grant(grant_id, scope_of(tenant))); });
+  }
+
   // None for a run that is missing or outside the scope.
   py::object run(const std::string& run_id, const std::optional<std::string>& tenant) {
     std::optional<RunInfo> info;
@@ -129,9 +182,7 @@ class PyHost {
       py::gil_scoped_release release;
       rows = state_->with_host([&](Host& h) { return value_or_throw(h.runs(query, scope_of(tenant))); });
     }
-    py::list out;
-    for (const auto& r : rows) out.append(to_dict(r));
-    return out;
+    return list_of(rows, [](const RunInfo& r) { return to_dict(r); });
   }
 
   py::list events(const std::string& run_id, int64_t after, size_t limit, const std::optional<std::string>& tenant) {
@@ -140,9 +191,7 @@ class PyHost {
       py::gil_scoped_release release;
       rows = state_->with_host([&](Host& h) { return value_or_throw(h.events(run_id, after, limit, scope_of(tenant))); });
     }
-    py::list out;
-    for (const auto& e : rows) out.append(decode_event(e));
-    return out;
+    return list_of(rows, decode_event);
   }
 
   std::unique_ptr<EventStream> stream(const std::string& run_id, int64_t after, const std::optional<std::string>& tenant) {
@@ -188,7 +237,7 @@ class PyHost {
 
 py::list error_codes() {
   py::list out;
-#define RUNHOST_X(name, retryable) out.append(py::make_tuple(#name, retryable));
+#define RUNHOST_X(name, retryable, action) out.append(py::make_tuple(#name, retryable, #action));
   RUNHOST_ERROR_CODES(RUNHOST_X)
 #undef RUNHOST_X
   return out;
@@ -248,6 +297,12 @@ PYBIND11_MODULE(_core, m) {
       .def("answer_approval", &PyHost::answer_approval, py::arg("run_id"), py::arg("approval_id"), py::arg("allow"),
            py::arg("approval_scope"), py::arg("reason"), py::arg("by"), py::arg("scope"))
       .def("pending_approvals", &PyHost::pending_approvals, py::arg("scope"))
+      .def("add_grant", &PyHost::add_grant, py::arg("tenant_id"), py::arg("user_id"), py::arg("connector"),
+           py::arg("code"), py::arg("secret_json"), py::arg("scopes"), py::arg("expires_in_s"), py::arg("metadata_json"),
+           py::arg("scope"))
+      .def("grants", &PyHost::grants, py::arg("tenant_id"), py::arg("user_id"), py::arg("connector"),
+           py::arg("include_inactive"), py::arg("limit"), py::arg("scope"))
+      .def("revoke_grant", &PyHost::revoke_grant, py::arg("grant_id"), py::arg("scope"))
       .def("run", &PyHost::run, py::arg("run_id"), py::arg("scope"))
       .def("info", &PyHost::info, py::arg("run_id"), py::arg("scope"))
       .def("runs", &PyHost::runs, py::arg("tenant_id"), py::arg("status"), py::arg("limit"), py::arg("scope"))

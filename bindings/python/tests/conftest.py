@@ -78,18 +78,14 @@ def host(env: Env) -> Iterator[runhost.Host]:
 def asks_first_plugin(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     """A directory holding the asks-first policy (bindings/common/test-plugins), compiled now
     against abi/ alone, as a vendor would."""
-    import shutil
-    import subprocess
+    import importlib.util
 
-    src = REPO / "bindings" / "common" / "test-plugins"
-    out = tmp_path_factory.mktemp("plugins")
-    subprocess.run(
-        [os.environ.get("CC", "cc"), "-std=c11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
-         "-fvisibility=hidden", "-I", str(REPO / "abi" / "include"), str(src / "asks_first.c"),
-         "-o", str(out / "asks-first.so")],
-        check=True)
-    shutil.copy(src / "asks-first.runhost.json", out)
-    return out
+    # One compiler line for every suite: bindings/common/test-plugins/build.py.
+    spec = importlib.util.spec_from_file_location("test_plugins_build", REPO / "bindings" / "common" / "test-plugins" / "build.py")
+    assert spec and spec.loader
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    return build.build_asks_first(tmp_path_factory.mktemp("plugins"))
 
 
 @pytest.fixture(scope="session")

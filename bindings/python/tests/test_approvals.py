@@ -300,3 +300,38 @@ def test_async_host_lists_and_answers_in_a_tenants_view(env, asks_first_plugin):
     assert 110 < (pending.deadline_us or 0) / 1e6 - pending.created_us / 1e6 <= 120
     assert resolved(events) == {"approval_id": pending.id, "decision": "allow", "scope": "once", "source": "human",
                                     "by": "ada", "reason": "async"}
+
+
+# ---- scope: "once" or "run" ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("through", ["host", "run", "async"])
+def test_scope_run_is_passed_through_and_recorded(env, asks_first_plugin, through):
+    """A run.start ask answered with scope "run": the host takes it, and approval.resolved says so
+    (a live ask of a runtime's own would then stand for the rest of the run)."""
+    with env.host(plugin_paths=[asks_first_plugin]) as host:
+        run = host.dispatch(sh("echo standing", prompt="deploy [ask]"))
+        approval_id = asked(run)["payload"]["approval_id"]
+        if through == "host":
+            host.resolve_approval(run.id, approval_id, decision="allow", scope="run", by="ada")
+        elif through == "run":
+            run.resolve_approval(approval_id, decision="allow", scope="run", by="ada")
+        else:
+            async def answer() -> None:
+                async with runhost.AsyncHost(env.store, workspace_root=env.workspace, use_environment=False) as other:
+                    await other.resolve_approval(run.id, approval_id, decision="allow", scope="run", by="ada")
+            asyncio.run(asyncio.wait_for(answer(), 30))
+        assert run.wait(timeout=30).status == "succeeded"
+        assert resolved(host.events(run.id)) == {"approval_id": approval_id, "decision": "allow", "scope": "run",
+                                                 "source": "human", "by": "ada"}
+
+
+def test_a_scope_the_host_does_not_have_is_refused_naming_the_scopes_it_has(env, asks_first_plugin):
+    with env.host(plugin_paths=[asks_first_plugin]) as host:
+        run = host.dispatch(sh("echo never", prompt="deploy [ask]"))
+        approval_id = asked(run)["payload"]["approval_id"]
+        with pytest.raises(ValueError) as caught:
+            host.resolve_approval(run.id, approval_id, decision="allow", scope="session")
+        assert '"once"' in str(caught.value) and '"run"' in str(caught.value) and "'session'" in str(caught.value)
+        assert [p.id for p in host.pending_approvals()] == [approval_id], "a refused answer answered nothing"
+        run.cancel()

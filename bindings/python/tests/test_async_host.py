@@ -106,7 +106,7 @@ def test_approvals_through_the_async_host(env, asks_first_plugin):
             run = await host.dispatch(sh("echo approved", prompt="deploy [ask]"))
             async for ev in run.events():
                 if ev["type"] == "approval.required":
-                    with pytest.raises(ValueError, match="scope 'session' is not supported"):
+                    with pytest.raises(ValueError, match="scope must be \"once\" .* or \"run\" .*, not 'session'"):
                         await run.resolve_approval(ev["payload"]["approval_id"], decision="allow", scope="session")
                     await run.resolve_approval(ev["payload"]["approval_id"], decision="allow", reason="ok")
             return await run.wait(timeout=30), await host.events(run.id)

@@ -87,8 +87,9 @@ def test_decision_is_keyword_only_and_reason_is_recorded(env, asks_first_plugin)
     ({}, TypeError, 'needs decision="allow" or decision="deny"'),
     ({"decision": "maybe"}, ValueError, "decision must be \"allow\" or \"deny\", not 'maybe'"),
     ({"decision": True}, TypeError, "decision must be a str, not bool"),
-    ({"decision": "allow", "scope": "session"}, ValueError, "scope 'session' is not supported"),
-    ({"decision": "allow", "scope": "always"}, ValueError, "scope 'always' is not supported"),
+    ({"decision": "allow", "scope": "session"}, ValueError, "scope must be \"once\" .* or \"run\" .*, not 'session'"),
+    ({"decision": "allow", "scope": "always"}, ValueError, "scope must be \"once\" .* or \"run\" .*, not 'always'"),
+    ({"decision": "allow", "scope": 1}, TypeError, "scope must be a str, not int"),
     ({"decision": "allow", "reason": 3}, TypeError, "reason must be a str"),
     ({"decision": "allow", "allowed": True}, TypeError, "unexpected keyword argument 'allowed'"),
 ])

@@ -123,6 +123,7 @@ def test_the_error_table_is_the_packages_table():
 @pytest.mark.parametrize("record, properties", [
     (runhost.RunInfo, ["finished", "created_at", "updated_at"]),
     (runhost.PendingApproval, ["created_at", "deadline_at", "summary"]),
+    (runhost.Grant, ["active", "created_at", "expires_at", "revoked_at"]),
 ])
 def test_the_record_fields_named_are_the_real_ones(record, properties):
     text = DOC.read_text(encoding="utf-8")

@@ -24,11 +24,13 @@ RUN_FAILED_CODES = json.loads(SCHEMA_PATH.read_text())["$defs"]["error"]["proper
 
 def test_the_classes_are_the_core_table():
     assert list(errors.ERROR_CODES) == [tuple(x) for x in core.error_codes()]
-    assert set(errors.BY_CODE) == {code for code, _ in core.error_codes()}
-    for code, retryable in core.error_codes():
+    assert set(errors.BY_CODE) == {code for code, *_ in core.error_codes()}
+    actions = json.loads(SCHEMA_PATH.read_text())["$defs"]["recovery"]["properties"]["action"]["enum"]
+    for code, retryable, action in core.error_codes():
         cls = errors.BY_CODE[code]
         assert issubclass(cls, runhost.RunhostError)
         assert cls.CODE == code and cls.DEFAULT_RETRYABLE == retryable
+        assert cls.DEFAULT_RECOVERY_ACTION == action and action in actions, (code, action)
         assert getattr(runhost, cls.__name__) is cls, "exported from the package"
         assert not hasattr(builtins, cls.__name__), "no class shadows a builtin"
         assert cls.__name__ != "CancelledError", "nor asyncio's CancelledError"

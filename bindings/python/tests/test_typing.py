@@ -34,3 +34,28 @@ def test_misuse_is_reported_line_by_line():
     reported = {int(m.group(1)) for m in re.finditer(r"^bad\.py:(\d+): error", out.stdout, re.M)}
     assert marked <= reported, f"not reported: {sorted(marked - reported)}\n{out.stdout}"
     assert reported <= marked, f"unexpected: {sorted(reported - marked)}\n{out.stdout}"
+
+
+def test_the_literal_types_are_the_event_schemas_enums():
+    """EventType and the approval and policy literals say what docs/events.schema.json says."""
+    import json
+    from typing import get_args
+
+    import runhost
+    from conftest import SCHEMA_PATH
+
+    schema = json.loads(SCHEMA_PATH.read_text())
+    defs = schema["$defs"]
+    assert list(get_args(runhost.EventType)) == schema["properties"]["type"]["enum"]
+    assert list(get_args(runhost.ApprovalActionKind)) == defs["action_kind"]["enum"]
+    assert list(get_args(runhost.ApprovalScope)) == defs["approval.resolved"]["properties"]["scope"]["enum"]
+    assert list(get_args(runhost.PolicyEffect)) == defs["effect"]["enum"]
+    assert set(runhost.ApprovalRequest.__annotations__) == set(defs["approval.required"]["properties"])
+    decision = defs["policy.decision"]
+    assert set(runhost.PolicyDecisionPayload.__annotations__) == set(decision["properties"])
+    assert runhost.PolicyDecisionPayload.__required_keys__ == set(decision["required"])
+    assert set(runhost.PolicyDecision.__annotations__) == set(defs["decision"]["properties"])
+    assert runhost.PolicyDecision.__required_keys__ == set(defs["decision"]["required"])
+    for payload, name in ((runhost.RunStartedPayload, "run.started"), (runhost.ToolStartedPayload, "tool.started")):
+        assert set(payload.__annotations__) == set(defs[name]["properties"]), name
+        assert payload.__required_keys__ == set(defs[name]["required"]), name

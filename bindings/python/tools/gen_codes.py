@@ -2,7 +2,7 @@
 
 Run by CMake at build time:  gen_codes.py TABLE OUT
 TABLE is what ext/error_table.cpp prints (the compiler's expansion of RUNHOST_ERROR_CODES):
-one "code retryable" line per code.
+one "code retryable action" line per code.
 
 Class names are the code in CamelCase ending in "Error" (policy_denied -> PolicyDeniedError,
 plugin_error -> PluginError), as every Python exception's is. A name that would shadow a Python
@@ -52,13 +52,13 @@ def main(table_path: str, out_path: str) -> None:
     with open(table_path, encoding="utf-8") as table:
         for line in table:
             if line.strip():
-                code, retryable = line.split()
-                rows.append((code, retryable == "1"))
+                code, retryable, action = line.split()
+                rows.append((code, retryable == "1", action))
     if not rows:
         sys.exit(f"gen_codes: {table_path} holds no codes")
 
     mixins = sorted(set(MIXINS.values()))
-    renamed = [(old_class_name(code), class_name(code)) for code, _ in rows if old_class_name(code) != class_name(code)]
+    renamed = [(old_class_name(code), class_name(code)) for code, *_ in rows if old_class_name(code) != class_name(code)]
     out = [
         "# Generated at build time by bindings/python/tools/gen_codes.py from RUNHOST_ERROR_CODES",
         "# (core/include/runhost/error.hpp). Do not edit: change the table.",
@@ -68,31 +68,32 @@ def main(table_path: str, out_path: str) -> None:
         "from ._errors_base import " + ", ".join(["RunhostError", *mixins]),
         "",
     ]
-    for code, retryable in rows:
+    for code, retryable, action in rows:
         bases = ([MIXINS[code]] if code in MIXINS else []) + ["RunhostError"]
         bases += [BUILTIN_BASES[code]] if code in BUILTIN_BASES else []
         out += [
             "",
             f"class {class_name(code)}({', '.join(bases)}):",
-            f'    """``{code}``; retryable by default: {"yes" if retryable else "no"}."""',
+            f'    """``{code}``; retryable by default: {"yes" if retryable else "no"}; recovery: {action}."""',
             "",
             f'    CODE = "{code}"',
             f"    DEFAULT_RETRYABLE = {retryable}",
+            f'    DEFAULT_RECOVERY_ACTION = "{action}"',
             "",
         ]
     out += [
         "",
-        "# RUNHOST_ERROR_CODES: (code, retryable by default), in the table's order.",
-        "ERROR_CODES: Tuple[Tuple[str, bool], ...] = (",
-        *[f'    ("{code}", {retryable}),' for code, retryable in rows],
+        "# RUNHOST_ERROR_CODES: (code, retryable by default, recovery action), in the table's order.",
+        "ERROR_CODES: Tuple[Tuple[str, bool, str], ...] = (",
+        *[f'    ("{code}", {retryable}, "{action}"),' for code, retryable, action in rows],
         ")",
         "",
         "BY_CODE: Dict[str, Type[RunhostError]] = {",
-        *[f'    "{code}": {class_name(code)},' for code, _ in rows],
+        *[f'    "{code}": {class_name(code)},' for code, *_ in rows],
         "}",
         "",
         "__all__: List[str] = [",
-        *[f'    "{class_name(code)}",' for code, _ in rows],
+        *[f'    "{class_name(code)}",' for code, *_ in rows],
         "]",
         "",
         "# The names of release 0.1, deprecated (one release): old name -> class name.",

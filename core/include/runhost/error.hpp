@@ -17,39 +17,42 @@
 
 namespace runhost {
 
-// X(code, retryable by default). Append only. Every code may appear as
+// X(code, retryable by default, recovery action). Append only. Every code may appear as
 // run.failed.payload.error.code except run_not_found, which only a call naming a run answers.
+// The action is what the caller can do about it (run.failed's recovery.action, docs/events.md):
+// the host's default when a failure names none; the bindings generate their error classes from
+// this table.
 // store_unavailable is mostly the host's own (its store cannot be opened or written); as a
 // run's failure it says the host could not record the run's events (a full disk, an I/O error,
 // a deleted store file), and is written once the store takes writes again.
-#define RUNHOST_ERROR_CODES(X)                 \
-  X(invalid_dispatch, false)                   \
-  X(runtime_not_found, false)                  \
-  X(runtime_crashed, true)                     \
-  X(runtime_error, false)                      \
-  X(timeout, true)                             \
-  X(cancelled, false)                          \
-  X(policy_denied, false)                      \
-  X(budget_exceeded, false)                    \
-  X(quota_exceeded, false)                     \
-  X(connector_authorization_missing, false)    \
-  X(device_unavailable, true)                  \
-  X(device_lost, true)                         \
-  X(plugin_error, false)                       \
-  X(idempotency_conflict, false)               \
-  X(internal, false)                           \
-  X(auth_failed, false)                        \
-  X(rate_limited, true)                        \
-  X(model_unavailable, true)                   \
-  X(model_api_error, false)                    \
-  X(turn_limit, false)                         \
-  X(context_limit, false)                      \
-  X(session_not_found, false)                  \
-  X(store_unavailable, true)                  \
-  X(run_not_found, false)
+#define RUNHOST_ERROR_CODES(X)                                      \
+  X(invalid_dispatch, false, fix_dispatch)                          \
+  X(runtime_not_found, false, install_runtime)                      \
+  X(runtime_crashed, true, retry)                                   \
+  X(runtime_error, false, retry)                                    \
+  X(timeout, true, retry)                                           \
+  X(cancelled, false, retry)                                        \
+  X(policy_denied, false, review_policy)                            \
+  X(budget_exceeded, false, raise_budget)                           \
+  X(quota_exceeded, false, request_quota)                           \
+  X(connector_authorization_missing, false, connect_account)        \
+  X(device_unavailable, true, retry)                                \
+  X(device_lost, true, resume_device)                               \
+  X(plugin_error, false, contact_support)                           \
+  X(idempotency_conflict, false, fix_dispatch)                      \
+  X(internal, false, contact_support)                               \
+  X(auth_failed, false, retry)                                      \
+  X(rate_limited, true, request_quota)                              \
+  X(model_unavailable, true, retry)                                 \
+  X(model_api_error, false, retry)                                  \
+  X(turn_limit, false, raise_budget)                                \
+  X(context_limit, false, retry)                                    \
+  X(session_not_found, false, fix_dispatch)                         \
+  X(store_unavailable, true, retry)                                 \
+  X(run_not_found, false, fix_dispatch)
 
 enum class ErrorCode {
-#define RUNHOST_X(name, retryable) name,
+#define RUNHOST_X(name, retryable, action) name,
   RUNHOST_ERROR_CODES(RUNHOST_X)
 #undef RUNHOST_X
 };
@@ -57,6 +60,8 @@ enum class ErrorCode {
 std::string_view to_string(ErrorCode code) noexcept;
 std::optional<ErrorCode> error_code_from_string(std::string_view name) noexcept;
 bool default_retryable(ErrorCode code) noexcept;
+// The code's recovery action ("fix_dispatch", "retry"...), from RUNHOST_ERROR_CODES.
+std::string_view default_recovery_action(ErrorCode code) noexcept;
 
 struct Error {
   ErrorCode code = ErrorCode::internal;

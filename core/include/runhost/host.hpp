@@ -45,6 +45,12 @@ struct HostOptions {
   // An approval.required nobody answers within this is denied (approval.resolved, source
   // "deadline"); the deadline is in the event.
   std::chrono::seconds approval_timeout{3600};
+  // Budgets and quotas (docs/budgets.md), as JSON; empty: none. Checked at open: an unknown key
+  // or a bad value is invalid_dispatch naming it.
+  //   {"budgets": {"run_usd": 5, "user_day_usd": 20, "tenant_month_usd": 500, "run_tokens": 2000000},
+  //    "quotas": {"concurrent_per_tenant": 10, "concurrent_per_user": 3, "runs_per_user_per_day": 50},
+  //    "tenants": {"acme": {"budgets": {"tenant_month_usd": 2000}}}}
+  std::string limits;
 };
 
 // $XDG_DATA_HOME/runhost/runhost.db, or ~/.local/share/runhost/runhost.db.
@@ -158,6 +164,27 @@ struct GrantQuery {
   size_t limit = 100;  // newest first
 };
 
+// Which spend to add up (Host::usage): every condition given must hold. Times are microseconds
+// since the epoch; 0: unbounded.
+struct UsageQuery {
+  std::optional<std::string> tenant_id;
+  std::optional<std::string> user_id;
+  std::optional<std::string> workspace_id;
+  std::optional<std::string> run_id;
+  int64_t since_us = 0;
+  int64_t until_us = 0;
+};
+
+// The usage events of one usage source, added up.
+struct UsageTotal {
+  std::string source;  // as the usage events name it: "anthropic", "openai"...
+  double cost_usd = 0;
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  int64_t cached_input_tokens = 0;
+  int64_t events = 0;
+};
+
 // Ends delivery when destroyed (no callback runs after the destructor returns).
 class Subscription {
  public:
@@ -229,6 +256,10 @@ class Host {
   // already started keep what they were given). Revoking a revoked grant changes nothing.
   // invalid_dispatch (field grant_id) when there is no such grant in the scope.
   virtual Status revoke_grant(std::string_view grant_id, const Scope& scope = {}) = 0;
+
+  // What the usage events of every process sharing the store add up to, per usage source, most
+  // spent first. A scope adds up only its tenant's (a query naming another tenant: nothing).
+  virtual Result<std::vector<UsageTotal>> usage(const UsageQuery& query, const Scope& scope = {}) = 0;
 };
 
 }  // namespace runhost

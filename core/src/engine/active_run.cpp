@@ -26,24 +26,24 @@ std::string_view view(rh_str s) noexcept {
 // What the host says when an adapter ended a run without a terminal event of its own.
 std::pair<std::string, json> terminal_for_exit(const rh_exit& exit) {
   if (exit.flags & RH_EXIT_FLAG_CANCELLED) return {"run.cancelled", json{{"reason", "cancelled"}}};
-  auto failed = [&](ErrorCode code, std::string message, const char* action) {
-    json p = failure_payload(Error{code, std::move(message), json{{"action", action}}.dump()});
+  auto failed = [&](ErrorCode code, std::string message) {
+    json p = failure_payload(Error{code, std::move(message), json{{"action", default_recovery_action(code)}}.dump()});
     if (exit.kind == RH_EXIT_EXITED) p["exit_code"] = exit.code;
     if (exit.kind == RH_EXIT_SIGNALED) p["signal"] = exit.signal;
     return std::pair<std::string, json>{"run.failed", p};
   };
-  if (exit.flags & RH_EXIT_FLAG_TIMED_OUT) return failed(ErrorCode::timeout, "the run exceeded its time limit", "retry");
+  if (exit.flags & RH_EXIT_FLAG_TIMED_OUT) return failed(ErrorCode::timeout, "the run exceeded its time limit");
   switch (exit.kind) {
     case RH_EXIT_EXITED:
       if (exit.code == 0) return {"run.completed", json{{"exit_code", 0}}};
-      return failed(ErrorCode::runtime_error, "the runtime exited with code " + std::to_string(exit.code), "retry");
+      return failed(ErrorCode::runtime_error, "the runtime exited with code " + std::to_string(exit.code));
     case RH_EXIT_SIGNALED:
       return failed(ErrorCode::runtime_crashed, std::string("the runtime was killed by signal ") + std::to_string(exit.signal) +
-                                                    " (" + strsignal(exit.signal) + ")", "retry");
+                                                    " (" + strsignal(exit.signal) + ")");
     case RH_EXIT_SPAWN_FAILED:
-      return failed(ErrorCode::runtime_not_found, "the runtime could not be started", "install_runtime");
+      return failed(ErrorCode::runtime_not_found, "the runtime could not be started");
     default:
-      return failed(ErrorCode::device_lost, "the device lost track of the runtime", "resume_device");
+      return failed(ErrorCode::device_lost, "the device lost track of the runtime");
   }
 }
 
@@ -57,6 +57,7 @@ ActiveRun::ActiveRun(HostImpl& host, store::RunRow row, Dispatch dispatch, std::
                      const plugins::LoadedPlugin& adapter)
     : host_(host),
       who_(identity_of(row)),
+      budget_(host.limits().for_tenant(row.tenant_id), who_),
       dispatch_(std::move(dispatch)),
       dispatch_json_(json::parse(dispatch_.canonical_json)),
       cwd_(std::move(cwd)),
@@ -118,12 +119,27 @@ void ActiveRun::connect(std::vector<std::string> pending) {
           self->connector_env_[name] = value;
           if (entry.value("secret", true)) util::secrets().add(value);
         }
+        // MCP servers reach the runtime's command line (claude --mcp-config): a secret in them is
+        // refused, never launched; they name secrets as ${VAR}, which the environment holds.
+        for (const auto& [name, config] : outcome->mcp_servers.items()) {
+          std::string text = config.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+          if (util::secrets().redact(text)) {
+            return self->fail(Error{ErrorCode::plugin_error,
+                                    "a connector's MCP server '" + name + "' holds a secret; secrets go in \"env\", named "
+                                    "in the server's config as ${NAME}"});
+          }
+          if (self->mcp_servers_.contains(name)) {
+            return self->fail(Error{ErrorCode::plugin_error, "two connectors name the same MCP server '" + name + "'"});
+          }
+          self->mcp_servers_[name] = config;
+        }
         self->connect(std::move(pending));
       });
 }
 
 void ActiveRun::launch() {
   if (phase_ != Phase::connecting) return;
+  if (budget_.limited() && !budget_read_) return read_budget();  // then launch() again
   plugins::RuntimeSessionArgs args;
   args.run_id = who_.run_id;
   args.dispatch_json = dispatch_.canonical_json;
@@ -131,6 +147,7 @@ void ActiveRun::launch() {
   args.config_json = host_.plugin_config(adapter_);
   args.resume_id = dispatch_.resume_session_id.value_or("");
   args.cwd = cwd_.string();
+  args.mcp_servers_json = mcp_servers_.dump();
   auto session = plugins::RuntimeSession::create(adapter_, args, this);
   if (!session) {
     // The adapter refused the dispatch (e.g. a field it needs is missing): the dispatch's fault.
@@ -215,18 +232,7 @@ void ActiveRun::spawn_failed(const Error& error) {
 void ActiveRun::fail(const Error& error_in) {
   Error error = error_in;
   if (error.message.empty()) error.message = std::string(to_string(error.code));
-  if (error.recovery_json.empty()) {
-    const char* action = "retry";
-    switch (error.code) {
-      case ErrorCode::runtime_not_found: action = "install_runtime"; break;
-      case ErrorCode::policy_denied: action = "review_policy"; break;
-      case ErrorCode::invalid_dispatch: action = "fix_dispatch"; break;
-      case ErrorCode::plugin_error:
-      case ErrorCode::internal: action = "contact_support"; break;
-      default: break;
-    }
-    error.recovery_json = json{{"action", action}}.dump();
-  }
+  if (error.recovery_json.empty()) error.recovery_json = json{{"action", default_recovery_action(error.code)}}.dump();
   if (process_) {  // stop it; its exit ends the run with this failure instead of the adapter's ending
     // The first reason to stop is the one the run fails with: what the runtime reports while it
     // is being stopped (more actions a policy refuses) must not overtake it.
@@ -329,6 +335,7 @@ rh_status ActiveRun::emit(const rh_event& event) noexcept try {
   std::optional<Decision> decision;
   if (type == "tool.started" && (decision = judge_action(payload))) payload["policy"] = decision->to_json();
   const bool recorded = record(type, "runtime", payload, raw);
+  if (recorded && type == "usage") on_usage(usage_entry(payload));
   if (recorded && decision) act_on(*decision, payload.value("tool_call_id", std::string()));
   if (recorded && type == "tool.completed") check_completed(payload);
   return RH_OK;
@@ -379,8 +386,11 @@ bool ActiveRun::record_unlimited(std::string_view type, std::string_view source,
   redact(payload, raw);
   const bool terminal = events::is_terminal_event_type(type);
   if (terminal && output_truncated_) payload["output_truncated"] = true;
+  std::optional<store::UsageEntry> usage;
+  if (type == "usage") usage = usage_entry(payload);  // its ledger row, in the event's transaction
   store::EventRow row = make_event(who_, ++seq_, type, source, std::move(payload), raw);
   row.approval = std::move(approval);
+  row.usage = std::move(usage);
   if (terminal) {
     terminal_recorded_ = true;
     terminal_seq_ = row.seq;

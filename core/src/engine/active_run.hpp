@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "devices/local/local_device.hpp"
+#include "engine/budgets.hpp"
 #include "engine/dispatch.hpp"
 #include "engine/envelope.hpp"
 #include "engine/policy_gate.hpp"
@@ -104,6 +105,11 @@ class ActiveRun final : public rh_run,
   static nlohmann::json action_of(const nlohmann::json& payload);
   void connect(std::vector<std::string> pending);
   void launch();
+  // Budgets (run_budget.cpp): before launch, what is left (a runtime that can cap its own spend
+  // gets it as constraint host_budget_usd); after each usage event recorded, whether the run
+  // went past a budget (it is then stopped with budget_exceeded).
+  void read_budget();
+  void on_usage(const store::UsageEntry& usage);
   void spawn_failed(const Error& error);
   void abandon();  // after store_failed, once the process is gone: hand the run back to the host
 
@@ -127,6 +133,8 @@ class ActiveRun final : public rh_run,
 
   HostImpl& host_;
   RunIdentity who_;
+  RunBudget budget_;
+  bool budget_read_ = false;  // launch() waits for read_budget() once, when a budget applies
   Dispatch dispatch_;
   nlohmann::json dispatch_json_;
   std::filesystem::path cwd_;
@@ -136,6 +144,7 @@ class ActiveRun final : public rh_run,
   nlohmann::json constraints_ = nlohmann::json::object();
   nlohmann::json start_decision_;  // what policy said at run start, for run.started
   std::map<std::string, std::string> connector_env_;
+  nlohmann::json mcp_servers_ = nlohmann::json::object();  // from the connectors: name -> MCP server config
   std::map<std::string, PendingApproval> approvals_;     // by approval id
   std::map<std::string, StandingAnswer> standing_answers_;  // by scope key
   // Runs whose adapter asks live (it takes answers and its runtime's stdin stays open).

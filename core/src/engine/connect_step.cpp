@@ -81,6 +81,18 @@ Connected connect_one(const plugins::ConnectorInstance& connector, store::Store&
   }
   Connected out;
   out.env = m.value("env", json::object());
+  if (auto servers = m.find("mcp_servers"); servers != m.end() && !servers->is_null()) {
+    if (!servers->is_object()) {
+      return failed(Error{ErrorCode::plugin_error, "connector '" + id + "' materialize(): \"mcp_servers\" is not an object"});
+    }
+    for (const auto& [name, config] : servers->items()) {
+      if (!config.is_object()) {
+        return failed(Error{ErrorCode::plugin_error,
+                            "connector '" + id + "' materialize(): MCP server '" + name + "' is not an object"});
+      }
+    }
+    out.mcp_servers = *servers;
+  }
   return out;
 }
 

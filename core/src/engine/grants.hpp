@@ -21,7 +21,8 @@ void register_grant_secret(const nlohmann::json& secret);
 
 struct Connected {
   std::optional<Error> error;                     // connector_authorization_missing, plugin_error...
-  nlohmann::json env = nlohmann::json::object();  // materialize()'s "env"
+  nlohmann::json env = nlohmann::json::object();          // materialize()'s "env"
+  nlohmann::json mcp_servers = nlohmann::json::object();  // materialize()'s "mcp_servers": name -> config
 };
 
 // On a worker thread: the run's grant for `connector` (the newest usable one of its tenant and

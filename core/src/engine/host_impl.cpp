@@ -17,6 +17,7 @@
 
 #include <sys/stat.h>
 
+#include "engine/budgets.hpp"
 #include "engine/dispatch.hpp"
 #include "events/event_types.hpp"
 #include "events/ids.hpp"
@@ -136,12 +137,13 @@ class SubscriptionHandle final : public Subscription {
 
 HostImpl::HostImpl(HostOptions options, std::unique_ptr<store::Store> store, std::string host_id, store::HostLock lock,
                    std::shared_ptr<const PluginRegistry> registry, std::unique_ptr<PolicyGate> policies,
-                   std::map<std::string, std::unique_ptr<plugins::ConnectorInstance>> connectors)
+                   std::map<std::string, std::unique_ptr<plugins::ConnectorInstance>> connectors, Limits limits)
     : options_(std::move(options)),
       store_(std::move(store)),
       lock_(std::move(lock)),
       registry_(std::move(registry)),
       policies_(std::move(policies)),
+      limits_(std::move(limits)),
       connectors_(std::move(connectors)),
       work_(boost::asio::make_work_guard(io_)),
       poll_timer_(io_),
@@ -169,6 +171,8 @@ Result<std::unique_ptr<Host>> HostImpl::open(HostOptions options) {
   // instead of init's, so the local device can reap them by process group: many containers'
   // pid 1 never reaps, and a killed run would leave zombies behind.
   (void)prctl(PR_SET_CHILD_SUBREAPER, 1);
+  auto limits = Limits::parse(options.limits);
+  if (!limits) return limits.error();
   const auto path = options.store.empty() ? default_store_path() : options.store;
   store::StoreOptions store_options;
   store_options.durable = options.durable;
@@ -203,7 +207,8 @@ Result<std::unique_ptr<Host>> HostImpl::open(HostOptions options) {
   if (!lock) return lock.error();
   std::unique_ptr<HostImpl> host(new HostImpl(std::move(options), std::move(*store), std::move(host_id), std::move(*lock),
                                               std::move(registry),
-                                              std::make_unique<PolicyGate>(std::move(policies)), std::move(connectors)));
+                                              std::make_unique<PolicyGate>(std::move(policies)), std::move(connectors),
+                                              std::move(*limits)));
   // Before any run: a runtime of ours never outlives us, however we die.
   auto watchdog = devices::local::Watchdog::start(host->self_.host_id);
   if (watchdog) {
@@ -397,8 +402,12 @@ Result<DispatchResult> HostImpl::dispatch(std::string_view dispatch_json, const 
   run.dispatch_json = d.canonical_json;
   run.created_us = now_us();
   run.owner = self_;
-  auto created = store_->create_run(run);
+  // Budgets and quotas are counted in the run's own INSERT transaction: every process's runs
+  // and spend, and no other dispatch between the count and the insert.
+  const auto caps = dispatch_caps(limits_.for_tenant(run.tenant_id), run.created_us);
+  auto created = store_->create_run(run, caps.caps);
   if (!created) return created.error();
+  if (created->refused) return refusal(caps, *created->refused, run, run.created_us);
   DispatchResult result{info_of(created->run), created->created};
   if (!created->created) return result;  // same key, same request: the same run, nothing started
 
@@ -565,6 +574,16 @@ Result<std::vector<Event>> HostImpl::events(std::string_view run_id, int64_t aft
   out.reserve(rows->size());
   for (const auto& r : *rows) out.push_back(event_of(r));
   return out;
+}
+
+Result<std::vector<UsageTotal>> HostImpl::usage(const UsageQuery& query, const Scope& scope) {
+  store::UsageFilter filter;
+  static_cast<UsageQuery&>(filter) = query;
+  if (scope.tenant_id) {
+    if (query.tenant_id && *query.tenant_id != *scope.tenant_id) return std::vector<UsageTotal>{};
+    filter.tenant_id = scope.tenant_id;
+  }
+  return store_->usage(filter);
 }
 
 // ---- subscriptions ----------------------------------------------------------------------------

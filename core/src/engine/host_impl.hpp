@@ -20,6 +20,7 @@
 
 #include "devices/local/watchdog.hpp"
 #include "engine/active_run.hpp"
+#include "engine/limits.hpp"
 #include "engine/policy_gate.hpp"
 #include "plugins/registry.hpp"
 #include "runhost/host.hpp"
@@ -49,6 +50,7 @@ class HostImpl final : public Host {
   Result<GrantInfo> add_grant(const GrantInput& input, const Scope& scope) override;
   Result<std::vector<GrantInfo>> grants(const GrantQuery& query, const Scope& scope) override;
   Status revoke_grant(std::string_view grant_id, const Scope& scope) override;
+  Result<std::vector<UsageTotal>> usage(const UsageQuery& query, const Scope& scope) override;
   const PluginRegistry& plugins() const noexcept override { return *registry_; }
   const std::filesystem::path& store_path() const noexcept override { return store_->path(); }
 
@@ -63,6 +65,7 @@ class HostImpl final : public Host {
   const HostOptions& options() const noexcept { return options_; }
   const std::string& host_id() const noexcept { return self_.host_id; }
   const PolicyGate& policies() const noexcept { return *policies_; }
+  const Limits& limits() const noexcept { return limits_; }
   plugins::ConnectorInstance* connector(const std::string& id) const;
   std::string plugin_config(const plugins::LoadedPlugin& plugin) const;
   devices::local::LocalOptions local_options() const;
@@ -80,7 +83,7 @@ class HostImpl final : public Host {
  private:
   HostImpl(HostOptions options, std::unique_ptr<store::Store> store, std::string host_id, store::HostLock lock,
            std::shared_ptr<const PluginRegistry> registry, std::unique_ptr<PolicyGate> policies,
-           std::map<std::string, std::unique_ptr<plugins::ConnectorInstance>> connectors);
+           std::map<std::string, std::unique_ptr<plugins::ConnectorInstance>> connectors, Limits limits);
   void recover_orphans();  // worker thread
   void sweep();            // worker thread
   void schedule_sweep();
@@ -110,6 +113,7 @@ class HostImpl final : public Host {
   std::unique_ptr<devices::local::Watchdog> watchdog_;  // ends our runtimes should we die without ending them
   std::shared_ptr<const PluginRegistry> registry_;
   std::unique_ptr<PolicyGate> policies_;
+  Limits limits_;  // HostOptions::limits, parsed
   std::map<std::string, std::unique_ptr<plugins::ConnectorInstance>> connectors_;
   store::Owner self_;
   std::pair<dev_t, ino_t> store_identity_{};  // the store file as opened: a different one means it was deleted

@@ -126,6 +126,16 @@ Status smoke_session(const LoadedPlugin& plugin, const rh_exit& exit) {
   (void)(*session)->feed(RH_STREAM_STDOUT, "plain text from the runtime\n{\"partial\":");
   (void)(*session)->feed(RH_STREAM_STDOUT, " true}\n\xff\xfe not utf-8\n{\"type\":\"unknown\"}\n");
   (void)(*session)->feed(RH_STREAM_STDERR, "warning: noise on stderr\n");
+  if ((*session)->can_respond()) {  // live approvals: a well-formed answer is taken, garbage never crashes it
+    for (const char* answer :
+         {R"({"request_id":"runhost-check-1","approval_id":"apr_check","decision":"allow","scope":"once","source":"policy"})",
+          R"({"request_id":"runhost-check-2","decision":"deny","reason":"the check says no","scope":"once","source":"human"})"}) {
+      if (auto bytes = (*session)->respond(answer); !bytes) {
+        return fail("respond() refused a well-formed answer: " + bytes.error().message);
+      }
+    }
+    (void)(*session)->respond("{\"request_id\":");
+  }
   if (auto st = (*session)->finish(exit); !st) return st;
   if (!run.problems.empty()) return fail(run.problems.front());
   size_t terminal = 0;
@@ -258,7 +268,7 @@ void run_checks(const std::filesystem::path& input, Reporter& r) {
       r.add(name + " extensions", ext == nullptr, ext ? "get_extension returned non-NULL for an unknown id" : "unknown id -> NULL");
     }
     switch (plugin.info.kind) {
-      case PluginKind::runtime: r.add(name, smoke_runtime(plugin), "create, launch, feed, finish x3, destroy"); break;
+      case PluginKind::runtime: r.add(name, smoke_runtime(plugin), "create, launch, feed, respond (live approvals), finish x3, destroy"); break;
       case PluginKind::policy: r.add(name, smoke_policy(plugin), "create, evaluate x3, destroy"); break;
       case PluginKind::connector: r.add(name, smoke_connector(plugin), "create, describe, check, destroy"); break;
     }

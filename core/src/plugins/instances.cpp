@@ -102,6 +102,7 @@ Result<std::unique_ptr<RuntimeSession>> RuntimeSession::create(const LoadedPlugi
   ctx.config_json = str(args.config_json);
   ctx.resume_id = str(args.resume_id);
   ctx.cwd = str(args.cwd);
+  ctx.mcp_servers_json = str(args.mcp_servers_json);
   const auto* iface = plugin.desc->iface.runtime;
   return create_handle<RuntimeSession, rh_runtime_session>(
       plugin, iface, [&](rh_runtime_session** out) { return iface->create(iface, &ctx, out); });

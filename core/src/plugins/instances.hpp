@@ -70,6 +70,7 @@ struct RuntimeSessionArgs {
   std::string config_json = "{}";
   std::string resume_id;
   std::string cwd;  // absolute, on the device
+  std::string mcp_servers_json = "{}";  // the run's MCP servers, from its connectors
 };
 
 class RuntimeSession : public PluginObject<rh_runtime_adapter, rh_runtime_session> {

@@ -1,5 +1,6 @@
 #include "store/event_appender.hpp"
 
+#include "store/usage.hpp"
 #include "store/write_ops.hpp"
 
 namespace runhost::store {
@@ -46,6 +47,11 @@ Status EventAppender::append(const EventRow& event) {
   cursor->second.dirty = true;
   if (event.approval) {
     if (auto st = apply_approval_change(conn_, event); !st) {
+      return st.error().code == ErrorCode::store_unavailable ? st : refuse(event, st.error().message);
+    }
+  }
+  if (event.usage) {
+    if (auto st = insert_usage(conn_, event); !st) {
       return st.error().code == ErrorCode::store_unavailable ? st : refuse(event, st.error().message);
     }
   }

@@ -51,7 +51,8 @@ Result<std::optional<RunRow>> one_run(Result<sqlite::Query> q) {
 }
 
 EventRow event_from(const sqlite::Query& q) {
-  return {q.text(0), q.int64(1), q.text(2), q.text(3), q.int64(4), q.optional_text(5), q.text(6), std::nullopt, std::nullopt, std::nullopt};
+  return {q.text(0), q.int64(1), q.text(2), q.text(3), q.int64(4), q.optional_text(5), q.text(6), std::nullopt, std::nullopt, std::nullopt,
+          std::nullopt};
 }
 
 ArtifactRow artifact_from(const sqlite::Query& q) {

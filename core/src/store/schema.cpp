@@ -160,6 +160,36 @@ CREATE TABLE grant_secrets (
 PRAGMA user_version = 4;
 )sql";
 
+// Version 5: budgets and quotas. usage_ledger has one row per usage event (run_id, seq name
+// it), written in the event's transaction, with the run's tenant, workspace and user copied so
+// that spend is summed per user per day or per tenant per month without a join; cost_usd is a
+// double, tokens integers, at_us the event's time. agent_runs gains an index per user and a
+// partial index of the runs queued or running, which the quotas count at every dispatch.
+constexpr const char* kVersion5 = R"sql(
+CREATE TABLE usage_ledger (
+  run_id TEXT NOT NULL REFERENCES agent_runs (id),
+  seq INTEGER NOT NULL,
+  tenant_id TEXT NOT NULL,
+  workspace_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  source TEXT NOT NULL,
+  model TEXT,
+  cost_usd REAL NOT NULL DEFAULT 0,
+  input_tokens INTEGER NOT NULL DEFAULT 0,
+  output_tokens INTEGER NOT NULL DEFAULT 0,
+  cached_input_tokens INTEGER NOT NULL DEFAULT 0,
+  at_us INTEGER NOT NULL,
+  PRIMARY KEY (run_id, seq)
+);
+CREATE INDEX usage_by_tenant ON usage_ledger (tenant_id, at_us);
+CREATE INDEX usage_by_user ON usage_ledger (tenant_id, user_id, at_us);
+CREATE INDEX usage_by_workspace ON usage_ledger (tenant_id, workspace_id, at_us);
+CREATE INDEX agent_runs_by_user ON agent_runs (tenant_id, user_id, created_at);
+CREATE INDEX agent_runs_live ON agent_runs (tenant_id, user_id, workspace_id)
+  WHERE status IN ('queued', 'running');
+PRAGMA user_version = 5;
+)sql";
+
 Status to_version_1(sqlite::Connection& conn) {
   return conn.exec(kVersion1, "creating the schema");
 }
@@ -176,9 +206,14 @@ Status to_version_4(sqlite::Connection& conn) {
   return conn.exec(kVersion4, "adding connector grants (schema version 4)");
 }
 
+Status to_version_5(sqlite::Connection& conn) {
+  return conn.exec(kVersion5, "adding the usage ledger (schema version 5)");
+}
+
 using Migration = Status (*)(sqlite::Connection&);
 // kMigrations[i] takes a file from version i to i + 1 and sets user_version to i + 1.
-constexpr std::array<Migration, 4> kMigrations = {to_version_1, to_version_2, to_version_3, to_version_4};
+constexpr std::array<Migration, 5> kMigrations = {to_version_1, to_version_2, to_version_3, to_version_4,
+                                                  to_version_5};
 
 }  // namespace
 

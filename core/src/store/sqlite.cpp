@@ -27,6 +27,11 @@ Query& Query::bind(int index, int64_t value) {
   return *this;
 }
 
+Query& Query::bind_real(int index, double value) {
+  keep_first_error(sqlite3_bind_double(stmt_, index, value));
+  return *this;
+}
+
 Query& Query::bind(int index, const std::optional<std::string>& text) {
   if (text) return bind(index, std::string_view(*text));
   keep_first_error(sqlite3_bind_null(stmt_, index));
@@ -56,6 +61,10 @@ Status Query::run() {
 
 int64_t Query::int64(int column) const {
   return sqlite3_column_int64(stmt_, column);
+}
+
+double Query::real(int column) const {
+  return sqlite3_column_double(stmt_, column);
 }
 
 std::string Query::text(int column) const {

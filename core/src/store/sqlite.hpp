@@ -47,6 +47,8 @@ class Query {
   Query& bind(int index, const std::string& text) { return bind(index, std::string_view(text)); }
   Query& bind(int index, int64_t value);
   Query& bind(int index, const std::optional<std::string>& text);  // NULL for nullopt
+  // Named apart from bind(): an int argument would be ambiguous between int64_t and double.
+  Query& bind_real(int index, double value);
 
   // true: a row is ready; false: done.
   Result<bool> step();
@@ -54,6 +56,7 @@ class Query {
   Status run();
 
   int64_t int64(int column) const;
+  double real(int column) const;
   std::string text(int column) const;
   std::optional<std::string> optional_text(int column) const;
 

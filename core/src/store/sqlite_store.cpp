@@ -3,6 +3,7 @@
 #include "store/grants.hpp"
 #include "store/open_file.hpp"
 #include "store/queries.hpp"
+#include "store/usage.hpp"
 #include "store/write_ops.hpp"
 
 namespace runhost::store {
@@ -28,10 +29,10 @@ SqliteStore::SqliteStore(std::filesystem::path path, std::unique_ptr<sqlite::Con
       commit_signal_(path_),
       writer_(std::move(writer), group_commit_window_us, [this] { commit_signal_.notify(); }) {}
 
-Result<Store::Created> SqliteStore::create_run(const NewRun& run) {
+Result<Store::Created> SqliteStore::create_run(const NewRun& run, const std::vector<RunCap>& caps) {
   std::optional<Created> created;
   auto st = writer_.call([&](sqlite::Connection& conn, int64_t now_us) -> Status {
-    auto inserted = insert_run(conn, run, now_us);
+    auto inserted = insert_run(conn, run, now_us, caps);
     if (!inserted) return std::move(inserted).error();
     created = std::move(*inserted);
     return {};
@@ -113,6 +114,12 @@ Result<std::vector<ApprovalRow>> SqliteStore::pending_approvals(const std::optio
   auto conn = readers_.lease();
   if (!conn) return std::move(conn).error();
   return select_pending_approvals(**conn, tenant_id);
+}
+
+Result<std::vector<UsageTotal>> SqliteStore::usage(const UsageFilter& filter) {
+  auto conn = readers_.lease();
+  if (!conn) return std::move(conn).error();
+  return select_usage(**conn, filter);
 }
 
 Result<std::vector<RunRow>> SqliteStore::active_runs() {

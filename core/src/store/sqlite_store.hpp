@@ -23,7 +23,7 @@ class SqliteStore final : public Store {
 
   const std::filesystem::path& path() const noexcept override { return path_; }
 
-  Result<Created> create_run(const NewRun& run) override;
+  Result<Created> create_run(const NewRun& run, const std::vector<RunCap>& caps) override;
   Status set_status(std::string_view run_id, RunStatus status, std::optional<std::string> error_code) override;
   Status request_cancel(std::string_view run_id) override;
   Status add_artifact(const ArtifactRow& artifact) override;
@@ -38,6 +38,7 @@ class SqliteStore final : public Store {
   Result<std::optional<ApprovalRow>> approval(std::string_view approval_id) override;
   Result<std::vector<ApprovalRow>> pending_approvals(const std::optional<std::string>& tenant_id) override;
   Result<std::vector<ArtifactRow>> artifacts(std::string_view run_id) override;
+  Result<std::vector<UsageTotal>> usage(const UsageFilter& filter) override;
   Result<std::vector<RunRow>> active_runs() override;
   Status add_grant(const GrantRow& grant, std::string_view secret_json) override;
   Result<std::vector<GrantRow>> grants(const GrantFilter& filter) override;

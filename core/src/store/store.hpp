@@ -1,6 +1,6 @@
 // The durable store: SQLite in WAL mode, one file, no server. Runs, their append-only events
-// (gap-free seq per run), artifacts, projects, approvals and connector grants (their secrets
-// in a table of their own).
+// (gap-free seq per run), artifacts, projects, approvals, connector grants (their secrets
+// in a table of their own) and the usage ledger.
 //
 // Writes go through one writer thread with group commit: append() queues an event and returns
 // at once; the batch holding it commits within a few milliseconds (or as soon as the previous
@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "runhost/error.hpp"
+#include "runhost/host.hpp"
 
 namespace runhost::store {
 
@@ -138,6 +139,18 @@ struct GrantInUse {
   std::string secret_json;
 };
 
+// What a usage event spent, as the ledger keeps it: written in the event's own transaction, so
+// the ledger holds exactly the usage events the store holds (the run's tenant, workspace and
+// user are the run's; the time is the event's).
+struct UsageEntry {
+  std::string source;  // the event's usage source: "anthropic", "openai", a connector...
+  std::optional<std::string> model;
+  double cost_usd = 0;
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  int64_t cached_input_tokens = 0;
+};
+
 struct EventRow {
   std::string run_id;
   int64_t seq = 0;  // 1, 2, 3... per run: the caller assigns it; the store refuses gaps and repeats
@@ -152,6 +165,7 @@ struct EventRow {
   std::optional<RunStatus> final_status;
   std::optional<std::string> error_code;
   std::optional<ApprovalChange> approval;  // approval.required / approval.resolved: its record
+  std::optional<UsageEntry> usage;         // a usage event: its row of the ledger
 };
 
 struct ArtifactRow {
@@ -162,6 +176,38 @@ struct ArtifactRow {
   int64_t size_bytes = 0;
   std::string sha256;  // lowercase hex
   int64_t created_us = 0;
+};
+
+// Which ledger rows to add up: Host::usage's query (every condition given must hold; times
+// bound the event's time, since inclusive, until exclusive), and for a run adding up the spend
+// of everyone else, one run left out. The sums are Host::usage's UsageTotal, one per source.
+struct UsageFilter : UsageQuery {
+  std::optional<std::string> except_run_id;
+};
+
+// A bound a new run must be within, checked in the run's own INSERT transaction (after its
+// idempotency key, so a replay is never refused), so that two processes sharing the store cannot
+// both take the last slot. Counted over the new run's tenant, and its user or workspace.
+struct RunCap {
+  enum class Kind {
+    live_runs,   // runs queued or running now
+    runs_since,  // runs created at or after since_us
+    usd_since,   // the ledger's cost_usd since since_us
+    tokens_since,  // the ledger's input + output tokens since since_us
+  };
+  enum class Of { tenant, user, workspace };
+  Kind kind = Kind::live_runs;
+  Of of = Of::tenant;
+  double max = 0;        // refused when what is counted is >= max
+  int64_t since_us = 0;  // *_since kinds
+};
+
+// The first cap a new run was refused by (Created::refused): nothing was written.
+struct CapReached {
+  size_t index = 0;       // into the caps given
+  double used = 0;        // runs, USD or tokens counted
+  int64_t oldest_us = 0;  // runs_since: the oldest counted run's created_us (when the window frees)
+  std::string top_source; // usd_since / tokens_since: the usage source that spent the most
 };
 
 struct RunFilter {
@@ -193,11 +239,14 @@ class Store {
   // Creates the run as queued, atomically with its idempotency key. When (tenant_id,
   // idempotency_key) exists already: the existing run and created=false if its request_hash
   // matches, else idempotency_conflict naming the existing run id.
+  // With `caps`: checked in the same transaction, after the idempotency key; the first one
+  // reached is `refused`, and nothing is created (created=false, run empty).
   struct Created {
     RunRow run;
     bool created = false;
+    std::optional<CapReached> refused;
   };
-  virtual Result<Created> create_run(const NewRun& run) = 0;
+  virtual Result<Created> create_run(const NewRun& run, const std::vector<RunCap>& caps = {}) = 0;
 
   // Status changes and bookkeeping. They are ordered with appended events (same writer queue)
   // and return once committed.
@@ -243,6 +292,8 @@ class Store {
   // `now_us`, with its secret; else the newest expired one, without; else nullopt.
   virtual Result<std::optional<GrantInUse>> grant_for(std::string_view tenant_id, std::string_view user_id,
                                                       std::string_view connector, int64_t now_us) = 0;
+  // The usage ledger added up per usage source (most spent first).
+  virtual Result<std::vector<UsageTotal>> usage(const UsageFilter& filter) = 0;
   // Runs in `running` or `queued` state, for recovery at start and cancel polling.
   virtual Result<std::vector<RunRow>> active_runs() = 0;
   // Changes whenever any connection commits (PRAGMA data_version on the reader): a follower in

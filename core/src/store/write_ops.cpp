@@ -1,6 +1,7 @@
 #include "store/write_ops.hpp"
 
 #include "store/queries.hpp"
+#include "store/usage.hpp"
 
 #include <optional>
 
@@ -25,7 +26,7 @@ Result<Store::Created> existing_or_conflict(RunRow existing, const NewRun& run) 
                                                       " with a different request",
                  R"({"action":"fix_dispatch","field":"idempotencyKey"})");
   }
-  return Store::Created{std::move(existing), false};
+  return Store::Created{std::move(existing), false, std::nullopt};
 }
 
 }  // namespace
@@ -34,10 +35,22 @@ Error no_such_run(std::string_view run_id) {
   return {ErrorCode::internal, "no run '" + std::string(run_id) + "'"};
 }
 
-Result<Store::Created> insert_run(sqlite::Connection& conn, const NewRun& run, int64_t now_us) {
+Result<Store::Created> insert_run(sqlite::Connection& conn, const NewRun& run, int64_t now_us,
+                                  const std::vector<RunCap>& caps) {
   auto existing = select_run_by_key(conn, run.tenant_id, run.idempotency_key);
   if (!existing) return std::move(existing).error();
   if (*existing) return existing_or_conflict(std::move(**existing), run);
+  // Counted under the write lock the INSERT below takes too: no other process can start a run
+  // between the count and the insert.
+  if (!caps.empty()) {
+    auto reached = first_cap_reached(conn, run, caps);
+    if (!reached) return std::move(reached).error();
+    if (*reached) {
+      Store::Created refused;
+      refused.refused = std::move(*reached);
+      return refused;
+    }
+  }
 
   RunRow row;
   static_cast<NewRun&>(row) = run;
@@ -63,7 +76,7 @@ Result<Store::Created> insert_run(sqlite::Connection& conn, const NewRun& run, i
     if (winner && *winner) return existing_or_conflict(std::move(**winner), run);
     return std::move(st).error();
   }
-  return Store::Created{std::move(row), true};
+  return Store::Created{std::move(row), true, std::nullopt};
 }
 
 Status update_status(sqlite::Connection& conn, std::string_view run_id, RunStatus status,

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "store/sqlite.hpp"
 #include "store/store.hpp"
@@ -12,8 +13,10 @@
 namespace runhost::store {
 
 // The run as queued, or the run already holding (tenant_id, idempotency_key): returned when its
-// request_hash matches, else idempotency_conflict naming it. created_us 0 means now_us.
-Result<Store::Created> insert_run(sqlite::Connection& conn, const NewRun& run, int64_t now_us);
+// request_hash matches, else idempotency_conflict naming it. created_us 0 means now_us. A new
+// run past one of `caps` is not inserted (Created::refused).
+Result<Store::Created> insert_run(sqlite::Connection& conn, const NewRun& run, int64_t now_us,
+                                  const std::vector<RunCap>& caps = {});
 
 // Refused for a run that is already succeeded, failed or cancelled: a finished run stays finished.
 Status update_status(sqlite::Connection& conn, std::string_view run_id, RunStatus status,

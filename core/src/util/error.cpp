@@ -8,10 +8,11 @@ namespace {
 struct CodeInfo {
   std::string_view name;
   bool retryable;
+  std::string_view action;
 };
 
 constexpr std::array kCodes = {
-#define RUNHOST_X(name, retryable) CodeInfo{#name, retryable},
+#define RUNHOST_X(name, retryable, action) CodeInfo{#name, retryable, #action},
     RUNHOST_ERROR_CODES(RUNHOST_X)
 #undef RUNHOST_X
 };
@@ -31,6 +32,10 @@ std::optional<ErrorCode> error_code_from_string(std::string_view name) noexcept 
 
 bool default_retryable(ErrorCode code) noexcept {
   return kCodes[static_cast<size_t>(code)].retryable;
+}
+
+std::string_view default_recovery_action(ErrorCode code) noexcept {
+  return kCodes[static_cast<size_t>(code)].action;
 }
 
 }  // namespace runhost

@@ -332,9 +332,20 @@ bool named_like_secret(std::string_view key) {
 
 namespace {
 
+// "${NAME}": a reference to a variable that holds the secret (an MCP server's env), not one.
+bool is_variable_reference(const std::string& text) {
+  if (text.size() < 4 || text.compare(0, 2, "${") != 0 || text.back() != '}') return false;
+  for (size_t i = 2; i + 1 < text.size(); ++i) {
+    const char c = text[i];
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
+  }
+  return true;
+}
+
 void collect_secrets(const json& value, bool under_secret_key, std::vector<std::string>& out) {
   if (value.is_string()) {
-    if (under_secret_key && value.get_ref<const std::string&>().size() >= Redactor::kMinSecretBytes) {
+    const auto& text = value.get_ref<const std::string&>();
+    if (under_secret_key && text.size() >= Redactor::kMinSecretBytes && !is_variable_reference(text)) {
       out.push_back(value.get<std::string>());
     }
   } else if (value.is_array()) {

@@ -5,17 +5,26 @@
 //     cd examples/node && npm install
 //     node sse/server.js                  # then open http://127.0.0.1:8000
 //
-// POST /runs {"prompt": "...", "submission_id"?: "..."}
+// POST /runs {"prompt": "...", "submission_id"?: "...", "approval_policy"?: "auto"}
 //                              dispatches a run: 201 {run_id, created, events_url}
 // GET  /runs/:id/events        text/event-stream: one SSE message per runhost event, `id:` = seq,
 //                              so a reconnecting browser (Last-Event-ID) resumes exactly where it
 //                              stopped; an `end` message after the terminal event
 // GET  /runs/:id               the run's record
-// GET  /                       a page that does both
+// GET  /approvals              what waits for a person's answer, in the caller's tenant
+// POST /runs/:id/approvals/:approval_id {"decision": "allow"|"deny", "scope"?, "reason"?}
+//                              answers one, as the signed-in user: 200 {answered: true}
+// GET  /                       a page that does all of it
 //
 // The backend is the control plane: it decides the tenant, user, device, runtime and command; the
-// browser only sends a prompt. Here the runtime is `custom` running RUNHOST_EXAMPLE_COMMAND (a JSON
-// array; by default a short shell script that reads the prompt on stdin).
+// browser only sends a prompt, and answers approvals as the user the backend authenticated. Here
+// the runtime is `custom` running RUNHOST_EXAMPLE_COMMAND (a JSON array; by default a short shell
+// script that reads the prompt on stdin).
+//
+// Approvals: a policy plugin that asks before a run starts (on RUNHOST_PLUGIN_PATH) holds the run
+// queued, its stream showing approval.required, until the page's Allow or Deny is posted; that
+// works with any runtime. Asking mid-run (approval_policy "confirm-risky" or "manual") needs a
+// runtime that can ask, such as claude-code: runhost refuses them for `custom` at dispatch, a 422.
 //
 // Configuration, all optional: RUNHOST_STORE (the SQLite file; keep it outside the workspace root,
 // or its writes show up as file.changed events), RUNHOST_WORKSPACE_ROOT (where runs work, as for the
@@ -28,7 +37,7 @@ const http = require('node:http');
 const path = require('node:path');
 const crypto = require('node:crypto');
 const {
-  Host, RunhostError, HostClosedError, IdempotencyConflictError, InvalidDispatchError,
+  Host, RunhostError, HostClosedError, IdempotencyConflictError, InvalidDispatchError, RunNotFoundError,
 } = require('runhost');
 
 const DEFAULT_COMMAND = [
@@ -40,6 +49,8 @@ const DEFAULT_COMMAND = [
 const MAX_BODY_BYTES = 1 << 20;
 const MAX_PROMPT_CHARS = 100_000;
 const MAX_SUBMISSION_ID_BYTES = 200;
+const MAX_APPROVAL_POLICY_BYTES = 40;
+const MAX_REASON_CHARS = 10_000;
 const HEARTBEAT_MS = 15_000;
 const USER = 'demo-user'; // from your authentication
 const TENANT = 'demo-tenant'; // from your authentication too
@@ -138,12 +149,17 @@ function characters(s) {
   return n;
 }
 
-// {prompt, submission_id?} checked, each problem named.
+function isObject(body) {
+  return body !== null && typeof body === 'object' && !Array.isArray(body);
+}
+
+// {prompt, submission_id?, approval_policy?} checked, each problem named. The approval policy's
+// value is runhost's to judge (InvalidDispatchError, a 422 naming approvalPolicy).
 function runRequest(body) {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+  if (!isObject(body)) {
     throw invalid(null, 'the body must be a JSON object: {"prompt": "...", "submission_id": "..."}');
   }
-  const { prompt, submission_id: submissionId } = body;
+  const { prompt, submission_id: submissionId, approval_policy: approvalPolicy = 'auto' } = body;
   if (prompt === undefined) throw invalid('prompt', 'prompt is required');
   if (typeof prompt !== 'string') throw invalid('prompt', 'prompt must be a string');
   if (prompt === '') throw invalid('prompt', 'prompt must not be empty');
@@ -155,7 +171,39 @@ function runRequest(body) {
       throw invalid('submission_id', `submission_id is longer than ${MAX_SUBMISSION_ID_BYTES} bytes`);
     }
   }
-  return { prompt, submissionId: submissionId ?? null };
+  if (typeof approvalPolicy !== 'string') throw invalid('approval_policy', 'approval_policy must be a string');
+  if (approvalPolicy === '' || Buffer.byteLength(approvalPolicy) > MAX_APPROVAL_POLICY_BYTES) {
+    throw invalid('approval_policy', 'approval_policy must be "auto", "confirm-risky" or "manual"');
+  }
+  return { prompt, submissionId: submissionId ?? null, approvalPolicy };
+}
+
+// {decision, scope?, reason?} checked, each problem named.
+function approvalAnswer(body) {
+  if (!isObject(body)) throw invalid(null, 'the body must be a JSON object: {"decision": "allow" | "deny", ...}');
+  const { decision, scope = 'once', reason } = body;
+  if (decision !== 'allow' && decision !== 'deny') throw invalid('decision', 'decision must be "allow" or "deny"');
+  // once: this request; run: the same request for the rest of the run
+  if (scope !== 'once' && scope !== 'run') throw invalid('scope', 'scope must be "once" or "run"');
+  if (reason !== undefined && reason !== null) {
+    if (typeof reason !== 'string') throw invalid('reason', 'reason must be a string');
+    if (characters(reason) > MAX_REASON_CHARS) throw invalid('reason', `reason is longer than ${MAX_REASON_CHARS} characters`);
+  }
+  return { decision, scope, reason: reason ?? undefined };
+}
+
+// A pending approval as GET /approvals lists it: the parsed approval.required request.
+function approvalView(p) {
+  const { action, reason = null, policy = null, deadline = null } = p.request;
+  return {
+    approval_id: p.id,
+    run_id: p.runId,
+    summary: action.summary ?? action.name,
+    reason,
+    policy,
+    deadline,
+    action: { kind: action.kind, name: action.name, input: action.input },
+  };
 }
 
 // The Last-Event-ID a reconnecting EventSource sends (the last seq it got): resume after it.
@@ -206,7 +254,7 @@ function createApp(host, { command = DEFAULT_COMMAND, log = console.log } = {}) 
   const tenantOf = (req) => host.forTenant(TENANT);
 
   async function createRun(req, res) {
-    const { prompt, submissionId } = runRequest(await readJson(req));
+    const { prompt, submissionId, approvalPolicy } = runRequest(await readJson(req));
     let run;
     try {
       run = await tenantOf(req).dispatch({
@@ -216,7 +264,7 @@ function createApp(host, { command = DEFAULT_COMMAND, log = console.log } = {}) 
         deviceId: 'example-server',
         runtime: 'custom',
         prompt,
-        approvalPolicy: 'auto',
+        approvalPolicy,
         // The browser's id for this submission: sent twice (a double click, a retry after a
         // timeout), it gives the same run instead of a second one. Scoped to the user, so two
         // users' ids never meet. No AbortSignal: a client that goes away does not cancel its run.
@@ -293,6 +341,31 @@ function createApp(host, { command = DEFAULT_COMMAND, log = console.log } = {}) 
     }
   }
 
+  async function listApprovals(req, res) {
+    let waiting;
+    try {
+      waiting = await tenantOf(req).pendingApprovals();
+    } catch (e) {
+      throw fromRunhost(e);
+    }
+    // One already answered is being applied: no longer anyone's to answer.
+    sendJson(res, 200, waiting.filter((p) => !p.answered).map(approvalView));
+  }
+
+  async function answerApproval(req, res, runId, approvalId) {
+    const { decision, scope, reason } = approvalAnswer(await readJson(req));
+    try {
+      await tenantOf(req).resolveApproval({ runId, approvalId, decision, scope, reason, by: USER });
+    } catch (e) {
+      // An unknown run and another tenant's get the same answer.
+      if (e instanceof RunNotFoundError) throw new HttpError(404, e.code, e.message, problem(e));
+      // No such approval pending: unknown, answered already, or its run has ended.
+      if (e instanceof InvalidDispatchError) throw new HttpError(409, e.code, e.message, problem(e));
+      throw fromRunhost(e);
+    }
+    sendJson(res, 200, { answered: true });
+  }
+
   function page(req, res) {
     res.writeHead(200, {
       'content-type': 'text/html; charset=utf-8',
@@ -307,6 +380,8 @@ function createApp(host, { command = DEFAULT_COMMAND, log = console.log } = {}) 
     [/^\/runs$/, { POST: createRun }],
     [/^\/runs\/([^/]+)$/, { GET: getRun }],
     [/^\/runs\/([^/]+)\/events$/, { GET: streamEvents }],
+    [/^\/approvals$/, { GET: listApprovals }],
+    [/^\/runs\/([^/]+)\/approvals\/([^/]+)$/, { POST: answerApproval }],
   ];
 
   async function route(req, res) {
@@ -320,13 +395,13 @@ function createApp(host, { command = DEFAULT_COMMAND, log = console.log } = {}) 
         throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed on ${pathname}`, {},
           { allow: Object.keys(methods).join(', ') });
       }
-      let param;
+      let params;
       try {
-        param = m[1] === undefined ? undefined : decodeURIComponent(m[1]);
+        params = m.slice(1).map(decodeURIComponent);
       } catch (_) {
         throw new HttpError(400, 'bad_request', `bad percent-encoding in ${pathname}`);
       }
-      return handler(req, res, param);
+      return handler(req, res, ...params);
     }
     throw new HttpError(404, 'not_found', `nothing at ${pathname}`);
   }

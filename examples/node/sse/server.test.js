@@ -4,13 +4,15 @@
 // against the store, by another Host, once the server has exited.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
+const { execFileSync, spawn } = require('node:child_process');
+const fs = require('node:fs');
 const fsp = require('node:fs/promises');
 const os = require('node:os');
 const path = require('node:path');
 const { Host } = require('runhost');
 
 const SERVER = path.join(__dirname, 'server.js');
+const BUILD_TEST_PLUGINS = path.join(__dirname, '..', '..', '..', 'bindings', 'common', 'test-plugins', 'build.py');
 const TEST_TIMEOUT_MS = 120_000;
 const WAIT_MS = 60_000; // for the server to print a line: generous, only so a hang says what it saw
 // From SIGTERM (or SIGINT) to the process's exit, with browsers attached to runs still going: a
@@ -89,7 +91,21 @@ class Server {
   }
 }
 
-async function startServer(t) {
+let asksFirst = null;
+/**
+ * A directory holding the asks-first test policy (it asks before a run whose prompt holds
+ * "[ask]"), compiled once per process by bindings/common/test-plugins/build.py.
+ */
+function asksFirstPlugin() {
+  if (asksFirst) return asksFirst;
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'runhost-sse-plugins-'));
+  process.on('exit', () => fs.rmSync(out, { recursive: true, force: true }));
+  asksFirst = execFileSync('python3', [BUILD_TEST_PLUGINS, out], { encoding: 'utf8' }).trim();
+  return asksFirst;
+}
+
+// `plugins`: a plugin directory for the server's RUNHOST_PLUGIN_PATH (else it has none).
+async function startServer(t, { plugins } = {}) {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'runhost-sse-'));
   t.after(() => fsp.rm(dir, { recursive: true, force: true }));
   const workspace = path.join(dir, 'workspace');
@@ -104,6 +120,7 @@ async function startServer(t) {
     PORT: '0',
   };
   delete env.RUNHOST_PLUGIN_PATH;
+  if (plugins) env.RUNHOST_PLUGIN_PATH = plugins;
   const server = new Server(spawn(process.execPath, [SERVER], { env, stdio: ['ignore', 'pipe', 'pipe'] }));
   t.after(() => { if (!server.exit) server.proc.kill('SIGKILL'); });
   const [, url] = await server.waitFor(/^listening on (http:\/\/\S+)$/m);
@@ -139,6 +156,11 @@ async function* sseMessages(body) {
 
 function postRun(url, body, headers = { 'content-type': 'application/json' }) {
   return fetch(`${url}/runs`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+}
+
+async function postJson(url, body) {
+  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: r.status, body: await r.json() };
 }
 
 async function getJson(url) {
@@ -377,4 +399,160 @@ test('SIGTERM ends the open streams, closes the Host and exits 0', { timeout: TE
   assert.equal(stored.info.status, 'cancelled');
   assert.equal(stored.events.at(-1).type, 'run.cancelled');
   assert.deepEqual(received.map((m) => JSON.parse(m.data)), stored.events.slice(0, received.length));
+});
+
+// The next runhost event of an SSE stream (sseMessages), parsed.
+async function nextEvent(messages) {
+  const { value, done } = await messages.next();
+  assert.ok(!done, 'the stream ended');
+  const event = JSON.parse(value.data);
+  assert.equal(value.event, event.type);
+  return event;
+}
+
+// The remaining events of a stream that ends with `end`, parsed.
+async function restOf(messages) {
+  const received = [];
+  for await (const message of messages) received.push(message);
+  assert.deepEqual(received.at(-1), { event: 'end', data: '{}' }, JSON.stringify(received));
+  return received.slice(0, -1).map((m) => JSON.parse(m.data));
+}
+
+// Dispatches `prompt` (one the asks-first policy asks about) and reads its stream's first event.
+async function askingRun(url, prompt) {
+  const { run_id: runId } = await (await postRun(url, { prompt })).json();
+  const response = await fetch(`${url}/runs/${runId}/events`);
+  assert.equal(response.status, 200);
+  const messages = sseMessages(response.body);
+  const asked = await nextEvent(messages);
+  assert.equal(asked.type, 'approval.required', JSON.stringify(asked));
+  return { runId, messages, request: asked.payload };
+}
+
+test('a person allows a run from the page', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const { server, url, go } = await startServer(t, { plugins: asksFirstPlugin() });
+  await go(); // the command, once allowed, runs through
+  const { runId, messages, request } = await askingRun(url, 'deploy to production [ask]');
+  assert.equal(request.action.summary, 'start a custom run: deploy to production [ask]');
+  assert.equal((await getJson(`${url}/runs/${runId}`)).body.status, 'queued', 'nothing starts before the answer');
+
+  const waiting = await getJson(`${url}/approvals`);
+  assert.equal(waiting.status, 200);
+  assert.deepEqual(waiting.body, [{
+    approval_id: request.approval_id,
+    run_id: runId,
+    summary: 'start a custom run: deploy to production [ask]',
+    reason: request.reason,
+    policy: 'asks-first',
+    deadline: request.deadline,
+    action: { kind: 'run', name: 'run.start', input: request.action.input },
+  }]);
+  assert.match(waiting.body[0].reason, /the prompt asks for a person/);
+  assert.equal(waiting.body[0].action.input.prompt, 'deploy to production [ask]');
+
+  const answer = await postJson(`${url}/runs/${runId}/approvals/${request.approval_id}`,
+    { decision: 'allow', scope: 'once', reason: 'change window' });
+  assert.deepEqual(answer, { status: 200, body: { answered: true } });
+  const events = await restOf(messages);
+  assert.equal(events[0].type, 'approval.resolved');
+  assert.deepEqual(events[0].payload, {
+    approval_id: request.approval_id, decision: 'allow', scope: 'once', source: 'human', by: 'demo-user', reason: 'change window',
+  });
+  const types = events.map((e) => e.type);
+  assert.equal(types[1], 'run.started', types.join(' '));
+  assert.equal(types.at(-1), 'run.completed', types.join(' '));
+  assert.deepEqual(events.filter((e) => e.type === 'command.output').map((e) => e.payload.text),
+    ['got: deploy to production [ask]', 'finished']);
+  assert.deepEqual((await getJson(`${url}/approvals`)).body, []);
+  await server.stop('SIGTERM');
+});
+
+test('a person denies a run, which fails with policy_denied', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const { server, url } = await startServer(t, { plugins: asksFirstPlugin() });
+  const { runId, messages, request } = await askingRun(url, 'drop the database [ask]');
+  const answer = await postJson(`${url}/runs/${runId}/approvals/${request.approval_id}`,
+    { decision: 'deny', reason: 'not on a Friday' });
+  assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  const events = await restOf(messages);
+  assert.deepEqual(events.map((e) => e.type), ['approval.resolved', 'run.failed']);
+  assert.equal(events[0].payload.decision, 'deny');
+  assert.equal(events[0].payload.by, 'demo-user');
+  assert.equal(events[0].payload.scope, 'once', 'the default scope');
+  assert.equal(events[1].payload.error.code, 'policy_denied');
+  assert.equal((await getJson(`${url}/runs/${runId}`)).body.error_code, 'policy_denied');
+  await server.stop('SIGTERM');
+});
+
+test('answers that cannot apply are HTTP errors', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const plugins = asksFirstPlugin();
+  const { server, url, store, workspace, go } = await startServer(t, { plugins });
+  await go();
+  const { runId, messages, request } = await askingRun(url, 'deploy [ask]');
+  await messages.return();
+  const answerUrl = `${url}/runs/${runId}/approvals/${request.approval_id}`;
+
+  const invalid = [
+    [{}, 'decision'],
+    [{ decision: 'maybe' }, 'decision'],
+    [{ decision: 'allow', scope: 'forever' }, 'scope'],
+    [{ decision: 'allow', reason: 7 }, 'reason'],
+    [['allow'], null],
+  ];
+  for (const [body, field] of invalid) {
+    const r = await postJson(answerUrl, body);
+    assert.equal(r.status, 422, JSON.stringify(body));
+    assert.equal(r.body.code, 'invalid_request');
+    assert.equal(r.body.field, field);
+  }
+
+  const unknown = await postJson(`${url}/runs/${runId}/approvals/apr_nope`, { decision: 'allow' });
+  assert.equal(unknown.status, 409, JSON.stringify(unknown.body));
+  assert.equal(unknown.body.code, 'invalid_dispatch');
+  const noRun = await postJson(`${url}/runs/run_nope/approvals/${request.approval_id}`, { decision: 'allow' });
+  assert.equal(noRun.status, 404, JSON.stringify(noRun.body));
+  assert.equal(noRun.body.code, 'run_not_found');
+
+  assert.equal((await postJson(answerUrl, { decision: 'allow' })).status, 200);
+  const twice = await postJson(answerUrl, { decision: 'deny' });
+  assert.equal(twice.status, 409, JSON.stringify(twice.body));
+  assert.equal(twice.body.code, 'invalid_dispatch');
+  assert.equal(twice.body.retryable, false);
+
+  // Another tenant's approval, in the same store: not listed, and answered as an unknown run.
+  const operator = await Host.open({ store, workspaceRoot: workspace, useEnvironment: false, pluginPaths: [plugins] });
+  try {
+    const theirs = await operator.dispatch({
+      tenantId: 'another-tenant', workspaceId: 'w', userId: 'u', deviceType: 'local', deviceId: 'd',
+      runtime: 'custom', prompt: 'theirs [ask]', approvalPolicy: 'auto', idempotencyKey: 'theirs', command: ['true'],
+    });
+    let theirApproval;
+    for await (const ev of theirs.events()) {
+      if (ev.type === 'approval.required') { theirApproval = ev.payload.approval_id; break; }
+    }
+    assert.deepEqual((await getJson(`${url}/approvals`)).body, []);
+    const r = await postJson(`${url}/runs/${theirs.id}/approvals/${theirApproval}`, { decision: 'allow' });
+    assert.equal(r.status, 404);
+    assert.deepEqual(JSON.parse(JSON.stringify(r.body).replaceAll(theirs.id, '<id>')),
+      JSON.parse(JSON.stringify(noRun.body).replaceAll('run_nope', '<id>')));
+    assert.deepEqual((await operator.pendingApprovals()).map((p) => p.id), [theirApproval], 'still waiting');
+  } finally {
+    await operator.close();
+  }
+  await server.stop('SIGTERM');
+});
+
+test('live approvals need a runtime that can ask', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const { server, url } = await startServer(t);
+  for (const policy of ['manual', 'confirm-risky']) {
+    const r = await postRun(url, { prompt: 'p', approval_policy: policy });
+    assert.equal(r.status, 422, policy);
+    const problem = await r.json();
+    assert.equal(problem.code, 'invalid_dispatch');
+    assert.equal(problem.recovery?.field, 'approvalPolicy', JSON.stringify(problem));
+  }
+  const wrongType = await postRun(url, { prompt: 'p', approval_policy: 3 });
+  assert.equal(wrongType.status, 422);
+  assert.equal((await wrongType.json()).field, 'approval_policy');
+  assert.equal((await postRun(url, { prompt: 'p', approval_policy: 'auto' })).status, 201);
+  await server.stop('SIGTERM');
 });

@@ -4,15 +4,25 @@ Server-Sent Events.
     pip install ./bindings/python fastapi uvicorn
     uvicorn app:app --app-dir examples/python/fastapi_sse      # then open http://127.0.0.1:8000
 
-POST /runs {"prompt": "..."}        dispatches a run; returns its id and where to stream it
+POST /runs {"prompt": "...", "approval_policy"?: "auto"}
+                                    dispatches a run; returns its id and where to stream it
 GET  /runs/{run_id}/events          text/event-stream: one SSE event per runhost event,
                                     `id:` = seq, so a reconnecting browser (Last-Event-ID)
                                     resumes exactly where it stopped; ends after the terminal event
 GET  /runs/{run_id}                 the run's record
-GET  /                              a page that does both
+GET  /approvals                     what waits for a person's answer, in the caller's tenant
+POST /runs/{run_id}/approvals/{approval_id} {"decision": "allow"|"deny", "scope"?, "reason"?}
+                                    answers one, as the signed-in user
+GET  /                              a page that does all of it
 
 The backend is the control plane: it decides the tenant, user, device, runtime and command; the
-browser only sends a prompt. It uses runhost.AsyncHost: no call blocks the server's event loop.
+browser only sends a prompt, and answers approvals as the user the backend authenticated. It uses
+runhost.AsyncHost: no call blocks the server's event loop.
+
+Approvals: a policy plugin that asks before a run starts (on RUNHOST_PLUGIN_PATH) holds the run
+queued, its stream showing approval.required, until the page's Allow or Deny is posted; that works
+with any runtime. Asking mid-run (approval_policy "confirm-risky" or "manual") needs a runtime that
+can ask, such as claude-code: runhost refuses them for `custom` at dispatch, a 422 here.
 
 Shutdown: on SIGTERM (or Ctrl-C) the server stops streaming at once, ending every open event
 stream without the final `end` event, so that each browser's EventSource reconnects, with
@@ -34,7 +44,7 @@ import threading
 import uuid
 from contextlib import asynccontextmanager
 from types import FrameType
-from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Set
+from typing import Any, AsyncIterator, Callable, Dict, List, Literal, Optional, Set
 
 from fastapi import FastAPI, Header, HTTPException, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
@@ -112,6 +122,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 app = FastAPI(title="runhost SSE example", lifespan=lifespan)
 
 
+USER = "demo-user"  # from your authentication
+
+
 def tenant_of(request: Request) -> runhost.AsyncTenantView:
     """The Host as the caller's tenant sees it: another tenant's run id gets the 404 of an unknown
     one, and a dispatch cannot land in another tenant. (The Host itself is the operator's view.)"""
@@ -128,20 +141,22 @@ class RunRequest(BaseModel):
     # The browser's id for this submission: sending it twice (a double click, a retry after a
     # timeout) returns the same run instead of starting another.
     submission_id: Optional[str] = Field(default=None, min_length=1, max_length=200)
+    # "auto", "confirm-risky" or "manual", checked by runhost: a runtime that cannot ask a person
+    # mid-run (this example's `custom`) is refused the last two, a 422 naming approvalPolicy.
+    approval_policy: str = Field(default="auto", min_length=1, max_length=40)
 
 
 @app.post("/runs", status_code=201)
 async def create_run(body: RunRequest, request: Request) -> Dict[str, Any]:
-    user = "demo-user"  # from your authentication
     try:
         run = await tenant_of(request).dispatch(
             workspace_id="demo-workspace",
-            user_id=user,
+            user_id=USER,
             device_type="local",
             device_id="example-server",
             runtime="custom",
             prompt=body.prompt,
-            approval_policy="auto",
+            approval_policy=body.approval_policy,
             idempotency_key=body.submission_id or str(uuid.uuid4()),
             command=command(),
         )
@@ -161,6 +176,42 @@ async def get_run(run_id: str, request: Request) -> Dict[str, Any]:
         raise HTTPException(status_code=404, detail=f"no run {run_id}")
     info = await run.info()
     return {"id": info.id, "status": info.status, "error_code": info.error_code, "last_seq": info.last_seq}
+
+
+@app.get("/approvals")
+async def list_approvals(request: Request) -> List[Dict[str, Any]]:
+    """What waits for a person, oldest first; one already answered (being applied) is left out."""
+    waiting = await tenant_of(request).pending_approvals()
+    return [approval_view(p) for p in waiting if not p.answered]
+
+
+def approval_view(p: runhost.PendingApproval) -> Dict[str, Any]:
+    action = p.request["action"]
+    return {
+        "approval_id": p.id, "run_id": p.run_id, "summary": p.summary,
+        "reason": p.request.get("reason"), "policy": p.request.get("policy"), "deadline": p.request.get("deadline"),
+        "action": {"kind": action.get("kind"), "name": action.get("name"), "input": action.get("input")},
+    }
+
+
+class ApprovalAnswer(BaseModel):
+    decision: Literal["allow", "deny"]
+    scope: Literal["once", "run"] = "once"  # this request, or the same one for the rest of the run
+    reason: Optional[str] = Field(default=None, max_length=10_000)
+
+
+@app.post("/runs/{run_id}/approvals/{approval_id}")
+async def answer_approval(run_id: str, approval_id: str, body: ApprovalAnswer, request: Request) -> Dict[str, Any]:
+    try:
+        await tenant_of(request).resolve_approval(run_id, approval_id, decision=body.decision, scope=body.scope,
+                                                  reason=body.reason, by=USER)
+    except runhost.RunNotFoundError as e:  # unknown, or another tenant's: the same answer
+        raise HTTPException(status_code=404, detail=problem(e)) from None
+    except runhost.InvalidDispatchError as e:  # no such approval pending: unknown, answered, run ended
+        raise HTTPException(status_code=409, detail=problem(e)) from None
+    except runhost.RunhostError as e:
+        raise HTTPException(status_code=503 if e.retryable else 500, detail=problem(e)) from None
+    return {"answered": True}
 
 
 def sse(event: runhost.Event) -> str:

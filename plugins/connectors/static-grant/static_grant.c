@@ -1,9 +1,10 @@
 /* static-grant: a connector whose grants come from its configuration, for demos and tests.
  *
  * Configuration: {"users": ["u1", ...], "scopes": ["read"], "token": "...",
- * "connect_url": "https://..."}. A listed user holds a grant with the configured scopes; anyone
- * else is told to connect at connect_url. Materialising a grant yields one environment
- * variable, STATIC_GRANT_TOKEN, marked secret. No network, no state that changes after
+ * "connect_url": "https://...", "mcp_servers": {...}}. A listed user holds a grant with the
+ * configured scopes; anyone else is told to connect at connect_url. Materialising a grant yields
+ * one environment variable, STATIC_GRANT_TOKEN, marked secret, and the configured MCP servers
+ * as they stand (they name the token as ${STATIC_GRANT_TOKEN}, never hold it). No network, no state that changes after
  * create(), so the concurrent calls the host makes need no lock.
  */
 #include <stdlib.h>
@@ -25,6 +26,8 @@ struct rh_connector_instance {
   size_t token_len;
   char *connect_url;
   size_t connect_url_len;
+  char *mcp_servers; /* the configured "mcp_servers" object, as JSON text; "{}" by default */
+  size_t mcp_servers_len;
 };
 
 static const rh_host *g_host;
@@ -58,11 +61,25 @@ static rh_status config_text(rh_str config, const char *key, const char *fallbac
   return rh_json_string_dup(value, text, len);
 }
 
+/* Copies the object at `key` as JSON text; absent means "{}". */
+static rh_status config_object(rh_str config, const char *key, char **text, size_t *len) {
+  rh_str value;
+  rh_status status = rh_json_find(config, key, &value);
+  if (status == RH_ERR_NOT_FOUND) value.data = "{}", value.len = 2;
+  else if (status != RH_OK || rh_json_type_of(value) != RH_JSON_OBJECT) return RH_ERR_INVALID_ARGUMENT;
+  if (!(*text = (char *)malloc(value.len + 1))) return RH_ERR_NO_MEMORY;
+  memcpy(*text, value.data, value.len);
+  (*text)[value.len] = '\0';
+  *len = value.len;
+  return RH_OK;
+}
+
 static void grant_destroy(rh_connector_instance *c) {
   rh_json_string_array_free(c->users, c->user_count);
   rh_json_string_array_free(c->scopes, c->scope_count);
   free(c->token);
   free(c->connect_url);
+  free(c->mcp_servers);
   free(c);
 }
 
@@ -88,6 +105,8 @@ static rh_status grant_create(const rh_connector_plugin *self, const rh_host *ho
   else if ((status = config_text(config, "connect_url", GRANT_DEFAULT_CONNECT_URL, &c->connect_url,
                                  &c->connect_url_len)) != RH_OK)
     problem = "static-grant: \"connect_url\" must be a string";
+  else if ((status = config_object(config, "mcp_servers", &c->mcp_servers, &c->mcp_servers_len)) != RH_OK)
+    problem = "static-grant: \"mcp_servers\" must be an object (server name -> MCP server config)";
   if (problem) {
     grant_destroy(c);
     return fail(host, status,
@@ -151,7 +170,9 @@ static rh_status grant_materialize(rh_connector_instance *c, rh_str grant_json,
     return fail(c->host, RH_ERR_NOT_FOUND, "static-grant: the request's user holds no grant");
   if ((status = rh_json_write_cstr(out, "{\"env\":{\"STATIC_GRANT_TOKEN\":{\"value\":")) ||
       (status = rh_json_write_string(out, c->token, c->token_len)) ||
-      (status = rh_json_write_cstr(out, ",\"secret\":true}},\"mcp_servers\":{}}")))
+      (status = rh_json_write_cstr(out, ",\"secret\":true}},\"mcp_servers\":")) ||
+      (status = rh_json_write_raw(out, c->mcp_servers, c->mcp_servers_len)) ||
+      (status = rh_json_write_raw(out, "}", 1)))
     return fail(c->host, status, "static-grant: could not write the materialised grant");
   return RH_OK;
 }

@@ -3,7 +3,7 @@
  *   claude -p --output-format stream-json --verbose --input-format stream-json
  *          --permission-prompt-tool stdio --permission-mode=P (default: "default")
  *          [--include-partial-messages] [--model M] [--max-turns N]
- *          [--max-budget-usd X] [--resume=ID] [config args...]
+ *          [--max-budget-usd X] [--resume=ID] [--mcp-config {"mcpServers":...}] [config args...]
  *          [--disallowedTools T...] [--allowedTools T...]
  *   stdin: {"type":"user","message":{"role":"user","content":PROMPT},...}\n, kept open
  *
@@ -117,6 +117,15 @@ static rh_status read_options(rh_runtime_session *s) {
       return rhk_fail(kit, RH_ERR_INVALID_ARGUMENT, "config \"max_budget_usd\" must be a number > 0");
     if (s->max_budget_usd < 0 || budget < s->max_budget_usd) s->max_budget_usd = budget;
   }
+  /* What the host's budgets leave this run (docs/budgets.md): the host stops the run from its
+   * usage events too, but Claude Code reports spend only at the end of a turn, so its own cap is
+   * what stops it in time. A key of its own, not max_budget_usd: runtimes without a spending
+   * limit refuse that one, and may ignore this (the host enforces it either way). */
+  if (rhk_constraint_find(kit, "host_budget_usd", &v) == RH_OK) {
+    if (!((budget = rhk_json_number(v, -1)) > 0))
+      return rhk_fail(kit, RH_ERR_INVALID_ARGUMENT, "constraint \"host_budget_usd\" must be a number > 0");
+    if (s->max_budget_usd < 0 || budget < s->max_budget_usd) s->max_budget_usd = budget;
+  }
   if (kit->constraints.permission_mode) { /* the policy's word beats the operator's default */
     if (!letters(kit->constraints.permission_mode))
       return rhk_fail(kit, RH_ERR_INVALID_ARGUMENT, "constraint \"permission_mode\" must be one word (acceptEdits, plan...)");
@@ -207,6 +216,24 @@ static rh_status add_allowed(rh_runtime_session *s, rhk_argv *argv) {
   return status;
 }
 
+/* The connectors' MCP servers as one --mcp-config argument, {"mcpServers": {...}}: Claude Code
+ * takes the JSON itself as well as a file. It holds no secret (the host refuses one): a server's
+ * config names it as ${NAME}, which Claude Code expands from the environment the host gave it. */
+static rh_status add_mcp_config(rh_runtime_session *s, rhk_argv *argv) {
+  rh_json_buffer config;
+  rh_status status;
+  rh_json_buffer_init(&config);
+  if (rh_json_write_cstr(&config.writer, "{\"mcpServers\":") ||
+      rh_json_write_cstr(&config.writer, s->kit.mcp_servers) || rh_json_write_cstr(&config.writer, "}")) {
+    rh_json_buffer_free(&config);
+    return rhk_fail(&s->kit, RH_ERR_NO_MEMORY, "out of memory writing the MCP configuration");
+  }
+  status = rhk_argv_addz(&s->kit, argv, "--mcp-config");
+  if (status == RH_OK) status = rhk_argv_add(&s->kit, argv, config.data, config.len);
+  rh_json_buffer_free(&config);
+  return status;
+}
+
 /* The prompt as the one user message of --input-format stream-json. */
 static rh_status write_prompt(rh_runtime_session *s, rh_json_buffer *out) {
   const rh_writer *w = &out->writer;
@@ -248,6 +275,7 @@ static rh_status claude_launch(rh_runtime_session *s, const rh_writer *spec_out)
   }
   if (status == RH_OK && kit->resume_id)
     status = rhk_argv_add_joined(kit, &argv, "--resume=", kit->resume_id, strlen(kit->resume_id));
+  if (status == RH_OK && kit->mcp_servers) status = add_mcp_config(s, &argv);
   if (status == RH_OK) status = rhk_launch_add_config_args(kit, &argv);
   /* Variadic lists last, so nothing after them can be taken for a tool name. */
   if (status == RH_OK) status = add_denied(s, &argv);

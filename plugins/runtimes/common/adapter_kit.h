@@ -214,6 +214,7 @@ struct rhk_session {
   size_t prompt_len;
   char *cwd;          /* the dispatch's "cwd", or NULL */
   char *resume_id;    /* the context's resume_id, or NULL when empty */
+  char *mcp_servers;  /* the context's mcp_servers_json (1.2), or NULL when it names none */
   rhk_config config;
   rhk_constraints constraints;
 

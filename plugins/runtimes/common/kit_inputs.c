@@ -304,6 +304,16 @@ rh_status rhk_session_init(rhk_session *s, const rhk_runtime_info *info, const r
   } else if (s->cwd && s->cwd[0] == '/' && (status = rhk_set_work_dir(s, rhk_cstr(s->cwd))) != RH_OK) {
     return status;
   }
+  /* The connectors' MCP servers (ABI 1.2): kept as the JSON object it is, when it has any. */
+  if (CTX_HAS(ctx, mcp_servers_json) && ctx->mcp_servers_json.len > 2) {
+    rh_str object, key, value;
+    rhk_json_iter it;
+    if (!rhk_json_parse(ctx->mcp_servers_json, &object) || object.len < 2 || object.data[0] != '{' ||
+        !rhk_json_begin(&it, object))
+      return rhk_fail(s, RH_ERR_INVALID_ARGUMENT, "the context's mcp_servers_json is not a JSON object");
+    if (rhk_json_next(&it, &key, &value) && !(s->mcp_servers = dup_text(object.data, object.len)))
+      return out_of_memory(s);
+  }
   return RH_OK;
 }
 
@@ -312,6 +322,7 @@ void rhk_session_free(rhk_session *s) {
   free(s->prompt);
   free(s->cwd);
   free(s->resume_id);
+  free(s->mcp_servers);
   free(s->config.executable);
   free_strings(&s->config.args);
   free_strings(&s->config.env_names);

@@ -6,6 +6,7 @@ import {
   RunInfo, RunStatus, ErrorCode, errorCodes, errorFromEvent, defaultStorePath, EventStream,
   DevicePromptDispatch, Plugins, TerminalEvent, TenantView, TenantDispatch, RunNotFoundError,
   StoreUnavailableError, EventErrorCode, PendingApproval, ApprovalRequest, ApprovalAction,
+  ApprovalActionKind, ApprovalScope, PolicyDecision, PolicyEffect, Grant, GrantInput, GrantState,
 } from '../..';
 
 async function main(): Promise<void> {
@@ -31,6 +32,16 @@ async function main(): Promise<void> {
     const e: RunhostEvent = ev;
     switch (e.type) {
       case 'command.output': { const s: 'stdout' | 'stderr' = e.payload.stream; void s; break; }
+      case 'run.started': { const d: PolicyDecision | undefined = e.payload.policy; void d; break; }
+      case 'tool.started': { const d: PolicyEffect | undefined = e.payload.policy?.effect; void d; break; }
+      case 'policy.decision': {
+        const phase: 'run.start' | 'action' = e.payload.phase;
+        const who: string[] = e.payload.decisions.map((v) => `${v.policy}:${v.effect}:${v.rule ?? ''}`);
+        const by: string | undefined = e.payload.approval_id;
+        const kind: ApprovalActionKind | undefined = e.payload.action?.kind;
+        void phase; void who; void by; void kind;
+        break;
+      }
       case 'run.failed': {
         const code: ErrorCode = e.payload.error.code;
         const action = e.payload.error.recovery?.action;
@@ -104,12 +115,31 @@ async function main(): Promise<void> {
   for (const w of waiting) {
     const request: ApprovalRequest = w.request;
     const action: ApprovalAction = request.action;
-    const kind: 'tool' | 'command' | 'connector' | 'publish' | 'spend' | 'run' = action.kind;
+    const kind: ApprovalActionKind = action.kind;
+    const fileOrMcp: boolean = kind === 'file' || kind === 'mcp';
+    const asked: [string | undefined, string | undefined, string | undefined] = [request.request_id, request.tool_call_id, request.rule];
+    const decided: PolicyEffect | undefined = request.policy_decision?.effect;
+    void fileOrMcp; void asked; void decided;
     const due: number | null = w.deadlineUs;
     const ids: [string, string, string, number, number, boolean] = [w.id, w.runId, w.tenantId, w.seq, w.createdUs, w.answered];
     void kind; void due; void ids;
     await acme.resolveApproval({ runId: w.runId, approvalId: w.id, decision: 'allow', reason: 'fine', by: 'ada' });
+    const standing: ApprovalScope = 'run';
+    await run.resolveApproval({ approvalId: w.id, decision: 'allow', scope: standing });
   }
+  const byCode: Grant = await acme.addGrant({ connector: 'oauth2', userId: 'u', code: 'c', scopes: ['repo'] });
+  const input: GrantInput = { connector: 'oauth2', userId: 'u', tenantId: 'acme', secret: { access_token: 't', refresh_token: 'r' }, expiresInSeconds: 3600, metadata: { login: 'ada' } };
+  const bySecret: Grant = await host.addGrant(input);
+  await host.addGrant({ connector: 'oauth2', userId: 'u', tenantId: 'acme', secret: 'a-token' });
+  const grants: Grant[] = await acme.grants({ userId: 'u', connector: 'oauth2', all: true, limit: 10 });
+  for (const g of [byCode, bySecret, ...grants, ...(await host.grants())]) {
+    const state: GrantState = g.state;
+    const when: [number, number | null, number | null] = [g.createdUs, g.expiresUs, g.revokedUs];
+    const what: [string, string, string, string, string[]] = [g.id, g.tenantId, g.userId, g.connector, g.scopes];
+    const meta: Record<string, unknown> = g.metadata;
+    void state; void when; void what; void meta;
+  }
+  await acme.revokeGrant(byCode.id);
   const all: PendingApproval[] = await host.pendingApprovals();
   void all;
   try {
@@ -144,8 +174,21 @@ async function mistakes(host: Host): Promise<void> {
   run?.events({ sginal: new AbortController().signal });
   // @ts-expect-error decision is 'allow' or 'deny'
   await run?.resolveApproval({ approvalId: 'a', decision: true });
-  // @ts-expect-error only the 'once' scope exists today
+  // @ts-expect-error the scopes are 'once' and 'run'
   await run?.resolveApproval({ approvalId: 'a', decision: 'allow', scope: 'session' });
+  // @ts-expect-error a grant takes a code or a secret, not both
+  await host.addGrant({ connector: 'oauth2', userId: 'u', code: 'c', secret: 't' });
+  // @ts-expect-error and at least one of them
+  await host.addGrant({ connector: 'oauth2', userId: 'u' });
+  // @ts-expect-error a grant names its user
+  await host.addGrant({ connector: 'oauth2', secret: 't' });
+  // @ts-expect-error the expiry is in seconds, a number
+  await host.addGrant({ connector: 'oauth2', userId: 'u', secret: 't', expiresInSeconds: '1h' });
+  // @ts-expect-error an unknown grants() option
+  await host.grants({ includeRevoked: true });
+  const [grant] = await host.grants();
+  // @ts-expect-error a grant never carries its secret
+  void grant.secret;
   // @ts-expect-error an answer names the approval
   await run?.resolveApproval({ decision: 'allow' });
   // @ts-expect-error the Host's form names the run

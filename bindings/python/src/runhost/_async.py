@@ -26,7 +26,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Callable, Iterable, List, Literal, Mapping, Optional, Sequence, Type, TypeVar, Union, overload
 
-from ._host import Host, StrPath, TenantView, _approval_args, _core_options, _request_of, _RunCalls, _str
+from ._host import (
+    Host, StrPath, TenantView, _approval_args, _core_options, _grant_args, _request_of, _RunCalls, _str,
+)
 from ._native import _core
 from ._run import Run, _check_after, _failure
 from ._streams import AsyncEventStream, wait_for_terminal
@@ -36,6 +38,7 @@ from ._types import (
     Decision,
     DeviceType,
     Event,
+    Grant,
     PendingApproval,
     PluginInfo,
     PluginRefusal,
@@ -79,8 +82,8 @@ class _Engine:
 
 
 class _AsyncRunCalls:
-    """The calls that read and steer runs, awaitable: the operator's (AsyncHost) or one
-    tenant's (AsyncTenantView). Runs they return act in the same scope."""
+    """The calls that read and steer runs, and keep connector grants, awaitable: the operator's
+    (AsyncHost) or one tenant's (AsyncTenantView). Runs they return act in the same scope."""
 
     _engine: _Engine
 
@@ -160,13 +163,53 @@ class _AsyncRunCalls:
         by: Optional[str] = None,
     ) -> None:
         """Answers a run's ``approval.required``: ``decision="allow"`` or ``"deny"``; ``scope``
-        only ``"once"`` today; ``reason`` and ``by`` (who answers) recorded in
-        ``approval.resolved`` (``Host.resolve_approval``)."""
+        ``"once"`` (this request) or ``"run"`` (the same request for the rest of the run);
+        ``reason`` and ``by`` (who answers) recorded in ``approval.resolved``
+        (``Host.resolve_approval``)."""
         _approval_args((), {}, decision, scope, reason, by)  # refuse a bad one here, before the pool
         sync = self._sync()
         await self._engine.call(
             sync.resolve_approval, _str("run_id", run_id), _str("approval_id", approval_id),
             decision=decision, scope=scope, reason=reason, by=by)
+
+    async def add_grant(
+        self,
+        *,
+        connector: str,
+        user_id: str,
+        tenant_id: Optional[str] = None,
+        code: Optional[str] = None,
+        secret: Union[Mapping[str, Any], str, None] = None,
+        scopes: Optional[Sequence[str]] = None,
+        expires_in: Union[float, _dt.timedelta, None] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+    ) -> Grant:
+        """Records a connector grant (``Host.add_grant``): exactly one of ``code`` (exchanged by
+        the connector with its provider, on the pool) or ``secret`` (a dict, or a token)."""
+        # Checked here, before the pool: a mistake is raised where it was made.
+        checked = _grant_args(connector, user_id, tenant_id, code, secret, scopes, expires_in, metadata)
+        sync = self._sync()
+        return await self._engine.call(sync._add_grant, checked)
+
+    async def grants(
+        self,
+        *,
+        user_id: Optional[str] = None,
+        connector: Optional[str] = None,
+        tenant_id: Optional[str] = None,
+        include_inactive: bool = False,
+        limit: int = 100,
+    ) -> List[Grant]:
+        """Grants, newest first, never a secret (``Host.grants``)."""
+        sync = self._sync()
+        return await self._engine.call(
+            sync.grants, user_id=user_id, connector=connector, tenant_id=tenant_id,
+            include_inactive=include_inactive, limit=limit)
+
+    async def revoke_grant(self, grant_id: str) -> None:
+        """Revokes a grant and deletes its secret (``Host.revoke_grant``)."""
+        sync = self._sync()
+        await self._engine.call(sync.revoke_grant, _str("grant_id", grant_id))
 
 
 class AsyncHost(_AsyncRunCalls):

@@ -30,6 +30,9 @@ class RunhostError(Exception):
 
     CODE: ClassVar[str] = "internal"
     DEFAULT_RETRYABLE: ClassVar[bool] = False
+    # What the caller can do about this code when the error names nothing more specific
+    # (recovery.action: "fix_dispatch", "retry"...), from the core's table.
+    DEFAULT_RECOVERY_ACTION: ClassVar[str] = "contact_support"
 
     code: str
     message: str

@@ -22,6 +22,7 @@ from ._types import (
     Decision,
     DeviceType,
     Event,
+    Grant,
     PendingApproval,
     PluginInfo,
     PluginRefusal,
@@ -88,11 +89,14 @@ def _encode_dispatch(request: Mapping[str, object]) -> str:
         ) from None
 
 
+_APPROVAL_SCOPES = ("once", "run")
+
+
 class _Answer(NamedTuple):
     """resolve_approval's arguments, checked, as the core's ApprovalDecision takes them."""
 
     allow: bool
-    scope: str
+    scope: ApprovalScope
     reason: str
     by: str  # "": nobody named
 
@@ -134,16 +138,105 @@ def _approval_args(args: Tuple[object, ...], legacy: Mapping[str, object], decis
         raise ValueError(f'decision must be "allow" or "deny", not {decision!r}')
     if not isinstance(scope, str):
         raise TypeError(f"scope must be a str, not {type(scope).__name__}")
-    if scope != "once":
-        # The governance issue brings broader scopes (a session, a pattern); until the core has
-        # them, accepting one would silently answer only this request.
-        raise ValueError(f'scope {scope!r} is not supported: the host answers one request at a time (scope="once")')
+    if scope not in _APPROVAL_SCOPES:
+        # Refused here rather than read as "once": an answer meant to cover more must not
+        # silently cover less.
+        raise ValueError(f'scope must be "once" (this request) or "run" (the same request for the rest of the run), '
+                         f'not {scope!r}')
     if reason is None:
         reason = ""
     who = "" if by is None else _str("by", by)
     if by is not None and not who:
         raise ValueError("by must name who answers (or be left out: None names nobody)")
-    return _Answer(decision == "allow", scope, _str("reason", reason), who)
+    return _Answer(decision == "allow", "run" if scope == "run" else "once", _str("reason", reason), who)
+
+
+def _invalid_grant(field: str, problem: str) -> InvalidDispatchError:
+    """The core's error for a bad grant field (field named in the wire's camelCase)."""
+    return InvalidDispatchError(f'invalid grant: "{field}" {problem}',
+                                recovery={"action": "fix_dispatch", "field": field})
+
+
+def _strings(name: str, value: object) -> List[str]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be a list of str, not {type(value).__name__}")
+    return [_str(f"{name}[]", v) for v in value]
+
+
+def _secret_json(secret: object) -> str:
+    """The secret material as the core takes it: a JSON object, or a bare token as
+    {"access_token": token}. No message quotes it, not even a piece of it."""
+    if isinstance(secret, str):
+        if not secret:
+            raise _invalid_grant("secret", "is an empty token")
+        return json.dumps({"access_token": secret})
+    if not isinstance(secret, Mapping):
+        raise TypeError(f"secret must be a dict (the secret material) or a str (a token), not {type(secret).__name__}")
+    if not all(isinstance(k, str) for k in secret):
+        raise _invalid_grant("secret", "has a key that is not a str")
+    try:
+        return json.dumps(dict(secret), allow_nan=False)
+    except (TypeError, ValueError):
+        # json's own message may quote a value: name the problem only.
+        raise _invalid_grant("secret", "holds a value JSON cannot represent") from None
+
+
+def _expires_in_s(value: object) -> int:
+    """expires_in (seconds, or a timedelta) as the core's whole seconds, rounded up; the core
+    judges the range (InvalidDispatchError, field expiresIn)."""
+    if isinstance(value, _dt.timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"expires_in must be seconds or a timedelta, not {type(value).__name__}")
+    if not math.isfinite(value):
+        raise _invalid_grant("expiresIn", f"must be a finite number of seconds, not {value}")
+    return max(-1, min(int(math.ceil(value)), 1 << 62))
+
+
+class _GrantArgs(NamedTuple):
+    """add_grant's arguments, checked, as the core's GrantInput takes them."""
+
+    tenant_id: str  # "": the view's tenant
+    user_id: str
+    connector: str
+    code: Optional[str]
+    secret_json: Optional[str]
+    scopes: List[str]
+    expires_in_s: Optional[int]
+    metadata_json: str
+
+    def __repr__(self) -> str:  # never the secret, should this ever be printed
+        return f"<grant for {self.connector!r}, user {self.user_id!r}>"
+
+
+def _grant_args(connector: object, user_id: object, tenant_id: object, code: object, secret: object, scopes: object,
+                expires_in: object, metadata: object) -> _GrantArgs:
+    if (code is None) == (secret is None):
+        raise TypeError("add_grant() takes one of code= (an authorization code the connector exchanges) or "
+                        "secret= (the secret material, or a token), "
+                        + ("not both" if code is not None else "and got neither"))
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise TypeError(f"metadata must be a dict, not {type(metadata).__name__}")
+    try:
+        metadata_json = json.dumps(dict(metadata), allow_nan=False) if metadata is not None else ""
+    except (TypeError, ValueError) as e:
+        raise _invalid_grant("metadata", f"holds a value JSON cannot represent ({e})") from None
+    return _GrantArgs(
+        tenant_id=_str("tenant_id", tenant_id) if tenant_id is not None else "",
+        user_id=_str("user_id", user_id),
+        connector=_str("connector", connector),
+        code=_str("code", code) if code is not None else None,
+        secret_json=_secret_json(secret) if secret is not None else None,
+        scopes=_strings("scopes", scopes) if scopes is not None else [],
+        expires_in_s=_expires_in_s(expires_in) if expires_in is not None else None,
+        metadata_json=metadata_json,
+    )
+
+
+def _limit(limit: object) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"limit must be a positive int, not {limit!r}")
+    return limit
 
 
 def _json_representable(value: object) -> bool:
@@ -220,9 +313,9 @@ def _core_options(
 
 
 class _RunCalls:
-    """The calls that read and steer runs, as one acting scope sees them: the operator's (a
-    :class:`Host`, every tenant) or one tenant's (a :class:`TenantView`). Runs they return act in
-    the same scope."""
+    """The calls that read and steer runs, and keep connector grants, as one acting scope sees
+    them: the operator's (a :class:`Host`, every tenant) or one tenant's (a :class:`TenantView`).
+    Runs they return act in the same scope."""
 
     _core: _core.Host
     _scope: Optional[str]  # the acting tenant; None: the operator
@@ -290,9 +383,7 @@ class _RunCalls:
             _str("tenant_id", tenant_id)
         if status is not None:
             _str("status", status)
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"limit must be a positive int, not {limit!r}")
-        return [RunInfo._from_core(d) for d in self._core.runs(tenant_id, status, limit, self._scope)]
+        return [RunInfo._from_core(d) for d in self._core.runs(tenant_id, status, _limit(limit), self._scope)]
 
     def events(self, run_id: str, after: int = 0, limit: int = 10000) -> List[Event]:
         """The run's stored events with seq > ``after`` (at most ``limit``), without waiting.
@@ -300,9 +391,7 @@ class _RunCalls:
         Raises:
             RunNotFoundError: no such run (in a tenant's view: none of that tenant's).
         """
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"limit must be a positive int, not {limit!r}")
-        return self._core.events(_str("run_id", run_id), _check_after(after), limit, self._scope)
+        return self._core.events(_str("run_id", run_id), _check_after(after), _limit(limit), self._scope)
 
     def cancel(self, run_id: str) -> None:
         """Asks a run to stop (this host's at once; another live host's through the store).
@@ -354,8 +443,10 @@ class _RunCalls:
         as your application names them), both recorded in ``approval.resolved``. The answer is
         recorded at once; the run's host applies it within milliseconds.
 
-        ``scope`` is what the answer covers; today only ``"once"`` (this one request) exists, and
-        anything else is refused rather than read as ``"once"``.
+        ``scope`` is what the answer covers: ``"once"``, this one request; ``"run"``, also every
+        later request of the run for the same action name, policy and rule, answered without
+        asking (each recorded as ``policy.decision`` naming this approval). Anything else is
+        refused rather than read as ``"once"``.
 
         Raises:
             TypeError: no ``decision``; an argument of the wrong type.
@@ -367,6 +458,77 @@ class _RunCalls:
         answer = _approval_args(args, legacy, decision, scope, reason, by)
         self._core.answer_approval(_str("run_id", run_id), _str("approval_id", approval_id), answer.allow, answer.scope,
                                    answer.reason, answer.by, self._scope)
+
+    # ---- connector grants ----
+
+    def add_grant(
+        self,
+        *,
+        connector: str,
+        user_id: str,
+        tenant_id: Optional[str] = None,
+        code: Optional[str] = None,
+        secret: Union[Mapping[str, Any], str, None] = None,
+        scopes: Optional[Sequence[str]] = None,
+        expires_in: Union[float, _dt.timedelta, None] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+    ) -> Grant:
+        """Records a connector grant: ``user_id`` of ``tenant_id`` lets ``connector`` act for
+        them. Runs that name the connector get the newest active grant of their tenant and user.
+
+        Give exactly one of ``code``, an authorization code the connector exchanges with its
+        provider now (for ``oauth2``: a POST to its ``token_url``; this call waits for it), or
+        ``secret``, the secret material itself: a dict such as ``{"access_token": ...}``, or a
+        bare token ``str``, which stands for ``{"access_token": token}``. The secret is stored
+        apart, joins the host's redaction and is never returned, listed or put in a message.
+        ``scopes`` are those asked for (a code) or granted (a secret); ``expires_in`` (seconds or
+        a timedelta; with a code, what the provider says wins) when it expires, else never;
+        ``metadata`` a JSON object kept with it. In a tenant's view ``tenant_id`` may be left
+        out (it is the view's).
+
+        Raises:
+            TypeError: neither or both of ``code`` and ``secret``; an argument of the wrong type.
+            InvalidDispatchError: a bad field, named by ``err.field`` (``tenantId``, ``userId``,
+                ``connector``: no such connector loaded, ``code``, ``secret``, ``scopes``,
+                ``expiresIn``, ``metadata``); in a tenant's view, a ``tenant_id`` naming another.
+            ConnectorAuthorizationMissingError: the provider refused the code (the user connects
+                again: ``err.connect_url`` when the connector gives one).
+            PluginError: the connector failed otherwise (its provider could not be reached).
+        """
+        return self._add_grant(_grant_args(connector, user_id, tenant_id, code, secret, scopes, expires_in, metadata))
+
+    def _add_grant(self, checked: _GrantArgs) -> Grant:
+        return Grant._from_core(self._core.add_grant(*checked, self._scope))
+
+    def grants(
+        self,
+        *,
+        user_id: Optional[str] = None,
+        connector: Optional[str] = None,
+        tenant_id: Optional[str] = None,
+        include_inactive: bool = False,
+        limit: int = 100,
+    ) -> List[Grant]:
+        """Grants, newest first: the active ones, or with ``include_inactive`` the revoked and
+        expired ones too; optionally of one user, one connector, one tenant. Never a secret. A
+        tenant's view lists only that tenant's (``tenant_id`` naming another lists nothing)."""
+        for name, value in (("user_id", user_id), ("connector", connector), ("tenant_id", tenant_id)):
+            if value is not None:
+                _str(name, value)
+        if not isinstance(include_inactive, bool):
+            raise TypeError(f"include_inactive must be a bool, not {type(include_inactive).__name__}")
+        rows = self._core.grants(tenant_id, user_id, connector, include_inactive, _limit(limit), self._scope)
+        return [Grant._from_core(d) for d in rows]
+
+    def revoke_grant(self, grant_id: str) -> None:
+        """Revokes a grant and deletes its secret: runs dispatched from now on no longer get it
+        (a run already going keeps what it was given). Revoking a revoked grant changes nothing.
+
+        Raises:
+            InvalidDispatchError: no such grant (``err.field == "grant_id"``); in a tenant's
+                view, another tenant's grant is no such grant.
+        """
+        self._core.revoke_grant(_str("grant_id", grant_id), self._scope)
 
     # ---- for Run ----
 
@@ -483,7 +645,9 @@ class Host(_RunCalls):
         ``RunNotFoundError`` with the same message as for an unknown id; ``runs()`` and
         ``pending_approvals()`` never list it),
         and a dispatch naming another tenant is refused (``InvalidDispatchError``, field
-        ``tenantId``). Cheap: make one per request.
+        ``tenantId``). Grants are walled alike: ``grants()`` lists the tenant's only, and
+        another tenant's grant cannot be revoked (``InvalidDispatchError``, field ``grant_id``,
+        as for an unknown id). Cheap: make one per request.
         """
         if not isinstance(tenant_id, str):
             raise TypeError(f"tenant_id must be a str, not {type(tenant_id).__name__}")
@@ -515,9 +679,9 @@ class Host(_RunCalls):
 
 class TenantView(_RunCalls):
     """A :class:`Host` as one tenant sees it (``host.for_tenant(tenant_id)``): ``dispatch``,
-    ``run``, ``runs``, ``events``, ``cancel``, ``pending_approvals`` and ``resolve_approval``, and
-    the runs they return (their ``events()``, ``aevents()``, ``wait()``, ``cancel()``...), all
-    walled to the tenant.
+    ``run``, ``runs``, ``events``, ``cancel``, ``pending_approvals``, ``resolve_approval``,
+    ``add_grant``, ``grants`` and ``revoke_grant``, and the runs they return (their ``events()``,
+    ``aevents()``, ``wait()``, ``cancel()``...), all walled to the tenant.
 
     It owns nothing: closing the Host ends it (calls raise ``HostClosedError``), and it has no
     ``close()``, no plugin listing, and no way back to the operator's Host.

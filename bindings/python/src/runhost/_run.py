@@ -113,7 +113,7 @@ class Run:
 
         answer = _approval_args(args, legacy, decision, scope, reason, by)  # warns at the caller's line
         self._host.resolve_approval(self._id, approval_id, decision="allow" if answer.allow else "deny",
-                                    reason=answer.reason, by=answer.by or None)
+                                    scope=answer.scope, reason=answer.reason, by=answer.by or None)
 
     def _wait_from(self) -> int:
         # The terminal event is the run's newest once it has one: start just before it.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from dataclasses import dataclass
-from typing import Any, Dict, List, Literal, Mapping, Optional, TypedDict
+from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple, TypedDict
 
 EventType = Literal[
     "run.started",
@@ -25,8 +25,9 @@ EventType = Literal[
     "run.failed",
     "run.cancelled",
     "runtime.unparsed",
+    "policy.decision",
 ]
-"""The 17 event types of schema ``runhost.event/1``."""
+"""The 18 event types of schema ``runhost.event/1``."""
 
 TERMINAL_EVENT_TYPES = frozenset({"run.completed", "run.failed", "run.cancelled"})
 """Every run ends with exactly one of these, and nothing follows it."""
@@ -143,9 +144,90 @@ DISPATCH_FIELD_NAMES: Mapping[str, str] = {
 
 Decision = Literal["allow", "deny"]
 """An answer to ``approval.required``."""
-ApprovalScope = Literal["once"]
-"""What an answer covers: ``"once"``, this request only (the only scope the host has today)."""
-ApprovalActionKind = Literal["tool", "command", "connector", "publish", "spend", "run"]
+ApprovalScope = Literal["once", "run"]
+"""What an answer covers: ``"once"``, this request only; ``"run"``, also every later request of
+the run for the same action name, policy and rule (answered without asking, recorded as
+``policy.decision`` naming this approval)."""
+ApprovalActionKind = Literal["tool", "command", "file", "mcp", "connector", "publish", "spend", "run"]
+PolicyEffect = Literal["allow", "ask", "deny"]
+"""One policy's answer, or the combined one (deny beats ask beats allow)."""
+
+
+class _PolicyVerdictOptional(TypedDict, total=False):
+    reason: str
+    rule: str
+
+
+class PolicyVerdict(_PolicyVerdictOptional):
+    """One policy's answer about a request (a ``PolicyDecision``'s ``decisions``)."""
+
+    policy: str
+    effect: PolicyEffect
+
+
+class _PolicyDecisionOptional(TypedDict, total=False):
+    policy: str
+    rule: str
+    reason: str
+
+
+class PolicyDecision(_PolicyDecisionOptional):
+    """What every policy said about one request (docs/events.md, "Decisions"): the combined
+    ``effect``, the deciding ``policy`` and its ``rule`` and ``reason`` (none when every policy
+    allowed), and each policy's answer in policy id order. ``run.started`` and ``tool.started``
+    carry one as ``policy``, ``approval.required`` as ``policy_decision``."""
+
+    effect: PolicyEffect
+    decisions: List[PolicyVerdict]
+
+
+class _RunStartedOptional(TypedDict, total=False):
+    pid: int
+    resume_id: str
+    policy: PolicyDecision
+
+
+class RunStartedPayload(_RunStartedOptional):
+    """The payload of ``run.started``; ``policy`` is what the policies said at run start."""
+
+    cwd: str
+    argv: List[str]
+
+
+class _ToolStartedOptional(TypedDict, total=False):
+    input: Any
+    kind: Literal["tool", "command", "mcp", "connector", "file"]
+    policy: PolicyDecision
+
+
+class ToolStartedPayload(_ToolStartedOptional):
+    """The payload of ``tool.started``; ``policy`` is what the policies said about the call."""
+
+    tool_call_id: str
+    name: str
+
+
+class _PolicyDecisionActionOptional(TypedDict, total=False):
+    name: str
+
+
+class PolicyDecisionAction(_PolicyDecisionActionOptional):
+    kind: ApprovalActionKind
+
+
+class _PolicyDecisionPayloadOptional(_PolicyDecisionOptional, total=False):
+    action: PolicyDecisionAction
+    tool_call_id: str
+    approval_id: str
+
+
+class PolicyDecisionPayload(_PolicyDecisionPayloadOptional):
+    """The payload of ``policy.decision``: the policies answered a runtime's request themselves
+    (allow or deny), or an earlier answer with scope ``"run"`` did (``approval_id`` names it)."""
+
+    phase: Literal["run.start", "action"]
+    effect: PolicyEffect
+    decisions: List[PolicyVerdict]
 
 
 class _ApprovalActionOptional(TypedDict, total=False):
@@ -163,16 +245,22 @@ class ApprovalAction(_ApprovalActionOptional):
 
 
 class _ApprovalRequestOptional(TypedDict, total=False):
+    request_id: str
+    tool_call_id: str
     reason: str
     policy: str
+    rule: str
+    policy_decision: PolicyDecision
     options: List[Decision]
     deadline: str
 
 
 class ApprovalRequest(_ApprovalRequestOptional):
     """The payload of an ``approval.required`` event (docs/events.md): the action, why (the
-    policy's reason), which ``policy`` asks, the answers it takes (``options``) and the
-    ``deadline`` (RFC 3339) after which no answer is a deny."""
+    policy's reason), which ``policy`` asks and by which ``rule``, every policy's answer
+    (``policy_decision``), the answers it takes (``options``) and the ``deadline`` (RFC 3339)
+    after which no answer is a deny. A runtime's own request (a live approval) also carries its
+    ``request_id`` and the ``tool_call_id`` of the call it is about."""
 
     approval_id: str
     action: ApprovalAction
@@ -180,6 +268,10 @@ class ApprovalRequest(_ApprovalRequestOptional):
 
 def _utc(us: int) -> _dt.datetime:
     return _dt.datetime.fromtimestamp(us / 1e6, tz=_dt.timezone.utc)
+
+
+def _utc_or_none(us: Optional[int]) -> Optional[_dt.datetime]:
+    return _utc(us) if us is not None else None
 
 
 @dataclass(frozen=True)
@@ -270,7 +362,7 @@ class PendingApproval:
 
     @property
     def deadline_at(self) -> Optional[_dt.datetime]:
-        return _utc(self.deadline_us) if self.deadline_us is not None else None
+        return _utc_or_none(self.deadline_us)
 
     @property
     def summary(self) -> str:
@@ -286,3 +378,56 @@ class PendingApproval:
         request = json.loads(fields.pop("request_json"))
         deadline = fields.pop("deadline_us")
         return cls(**fields, request=request, deadline_us=deadline or None)
+
+
+GrantState = Literal["active", "expired", "revoked"]
+"""A grant's state: usable (``active``), past its expiry, or revoked."""
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A connector grant as stored (``host.add_grant()``, ``host.grants()``): for one user of one
+    tenant, what they let a connector do, until when. Never its secret material: that is kept
+    apart in the store and only the connector sees it, when a run names it."""
+
+    id: str
+    """``grt_`` and a ULID: what ``revoke_grant`` takes."""
+    tenant_id: str
+    user_id: str
+    connector: str
+    scopes: Tuple[str, ...]
+    state: GrantState
+    created_us: int
+    expires_us: Optional[int]
+    """When it expires (microseconds since the epoch, UTC); None: never."""
+    revoked_us: Optional[int]
+    """When it was revoked; None: it was not."""
+    metadata: Mapping[str, Any]
+    """The JSON object kept with the grant (never secret)."""
+
+    @property
+    def active(self) -> bool:
+        """Whether a run naming the connector would get this grant now (neither revoked nor expired)."""
+        return self.state == "active"
+
+    @property
+    def created_at(self) -> _dt.datetime:
+        return _utc(self.created_us)
+
+    @property
+    def expires_at(self) -> Optional[_dt.datetime]:
+        return _utc_or_none(self.expires_us)
+
+    @property
+    def revoked_at(self) -> Optional[_dt.datetime]:
+        return _utc_or_none(self.revoked_us)
+
+    @classmethod
+    def _from_core(cls, d: Mapping[str, Any]) -> "Grant":
+        fields = dict(d)
+        metadata = json.loads(fields.pop("metadata_json") or "{}")
+        return cls(
+            **{**fields, "scopes": tuple(fields["scopes"]),
+               "expires_us": fields["expires_us"] or None, "revoked_us": fields["revoked_us"] or None},
+            metadata=metadata if isinstance(metadata, dict) else {},
+        )

@@ -30,6 +30,12 @@ def misuse_dispatch(host: runhost.Host) -> None:
     host.resolve_approval("run_1", "apr_1", decision="allow", scope="session")  # E
     host.resolve_approval("run_1", "apr_1", decision="allow", by=7)  # E
     runhost.Host(approval_timeout="1h")  # E
+    host.add_grant(connector="oauth2", code="c")  # E
+    host.add_grant(connector="oauth2", user_id="u1", secret=42)  # E
+    host.add_grant(connector="oauth2", user_id="u1", secret="t", expires_in="1h")  # E
+    host.grants(include_revoked=True)  # E
+    host.grants()[0].state = "revoked"  # E
+    host.grants()[0].state == "gone"  # E
     for p in host.pending_approvals():
         p.request["action"]["kind"] == "launch"  # E
         p.deadline_at.isoformat()  # E
@@ -44,3 +50,4 @@ async def misuse_async(host: runhost.AsyncHost) -> None:
     await r.resolve_approval("apr_1", True)  # E
     host.pending_approvals()[0]  # E
     info: runhost.RunInfo = r.info()  # E
+    g: runhost.Grant = host.add_grant(connector="oauth2", user_id="u1", secret="t")  # E

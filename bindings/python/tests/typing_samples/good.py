@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
-from typing import List, Optional, Union
+from typing import List, Optional, Union, cast
 
 import runhost
 from runhost import errors
@@ -121,6 +121,36 @@ def answer(host: runhost.Host, run: runhost.Run) -> None:
         host.resolve_approval(p.run_id, p.id, decision="allow", by="ada")
     with runhost.Host(approval_timeout=60, default_timeout=_dt.timedelta(minutes=5)) as other:
         print(other.pending_approvals())
+    standing: runhost.ApprovalScope = "run"
+    run.resolve_approval("apr_1", decision="allow", scope=standing)
+    host.resolve_approval(run.id, "apr_1", decision="allow", scope="run")
+
+
+def grants(host: runhost.Host) -> None:
+    acme = host.for_tenant("acme")
+    by_code: runhost.Grant = acme.add_grant(connector="oauth2", user_id="ada", code="c", scopes=["repo"])
+    by_secret = host.add_grant(connector="oauth2", user_id="ada", tenant_id="acme",
+                               secret={"access_token": "t", "refresh_token": "r"}, expires_in=_dt.timedelta(hours=8),
+                               metadata={"login": "ada"})
+    host.add_grant(connector="oauth2", user_id="ada", tenant_id="acme", secret="a-token", expires_in=3600)
+    for g in [by_code, by_secret, *acme.grants(user_id="ada", connector="oauth2", include_inactive=True, limit=10)]:
+        state: runhost.GrantState = g.state
+        expires: Optional[_dt.datetime] = g.expires_at
+        print(g.id, g.tenant_id, g.user_id, g.connector, g.scopes, state, g.created_at, expires, g.revoked_at,
+              g.metadata.get("login"), g.active)
+    acme.revoke_grant(by_code.id)
+
+
+def decisions(ev: runhost.Event) -> None:
+    if ev["type"] == "policy.decision":
+        decision = cast(runhost.PolicyDecisionPayload, ev["payload"])
+        verdicts: List[runhost.PolicyVerdict] = decision["decisions"]
+        effect: runhost.PolicyEffect = decision["effect"]
+        print(decision["phase"], decision.get("approval_id"), [v["policy"] for v in verdicts], effect)
+    if ev["type"] == "run.started":
+        started = cast(runhost.RunStartedPayload, ev["payload"])
+        policy: Optional[runhost.PolicyDecision] = started.get("policy")
+        print(started["argv"], policy["effect"] if policy else None)
 
 
 async def with_async_host() -> List[runhost.Event]:
@@ -139,6 +169,10 @@ async def with_async_host() -> List[runhost.Event]:
         await run.cancel()
         await run.resolve_approval("apr_1", decision="allow", reason="ok")
         await host.resolve_approval(run.id, "apr_1", decision="deny", by="ada")
+        grant: runhost.Grant = await host.for_tenant("acme").add_grant(connector="oauth2", user_id="u1", secret="t")
+        listed: List[runhost.Grant] = await host.grants(include_inactive=True)
+        await host.revoke_grant(grant.id)
+        print(listed)
         waiting: List[runhost.PendingApproval] = await host.for_tenant("acme").pending_approvals()
         print([p.summary for p in waiting])
         view: runhost.AsyncTenantView = host.for_tenant("acme")
