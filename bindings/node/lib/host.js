@@ -147,6 +147,18 @@ class RunCalls {
     await call((await this._use()).revokeGrant(grantId, this._scope));
   }
 
+  /**
+   * What the usage events of every process sharing the store add up to, per usage source, most
+   * spent first ({ source, costUsd, inputTokens, outputTokens, cachedInputTokens, events }): the
+   * spend budgets count. Every filter given must hold: userId, workspaceId, runId, tenantId,
+   * sinceUs / untilUs (microseconds since the epoch, as Date.now() * 1000; 0: unbounded). A TenantView adds
+   * up its tenant's only (another tenant's run or tenant gives []).
+   */
+  async usage(filter) {
+    const q = check.usageQuery(filter);
+    return call((await this._use()).usage(q.tenantId, q.userId, q.workspaceId, q.runId, q.sinceUs, q.untilUs, this._scope));
+  }
+
   async _info(runId) {
     check.runId(runId);
     return call((await this._use()).run(runId, this._scope));

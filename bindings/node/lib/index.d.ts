@@ -32,8 +32,10 @@ export interface Recovery {
   /** retry, request_quota: when trying again may work. */
   retry_after_ms?: number;
   hint?: string;
-  /** raise_budget, request_quota: which usage source ran out. */
+  /** raise_budget, request_quota: which usage source ran out ('runs' for a quota, 'all' when nothing was spent). */
   usage_source?: string;
+  /** raise_budget, request_quota: the limit reached, e.g. 'user_day_usd', 'concurrent_per_user'. */
+  limit?: string;
 }
 
 export interface RunhostErrorOptions {
@@ -360,6 +362,69 @@ export interface HostOptions {
   maxOutputBytes?: number;
   /** Which files become artifact.created (default: the local device's patterns). */
   artifactPatterns?: string[];
+  /**
+   * Budgets and quotas (docs/budgets.md), or their JSON text; left out, nothing is limited. A
+   * dispatch past one rejects with BudgetExceededError or QuotaExceededError. An unknown key or a
+   * bad value: the host does not open (InvalidDispatchError naming it).
+   */
+  limits?: Limits | string;
+}
+
+/** Budgets: USD and tokens (input + output) of usage events, per run, user-day (UTC) and tenant-month (UTC). */
+export interface BudgetLimits {
+  run_usd?: number;
+  run_tokens?: number;
+  user_day_usd?: number;
+  user_day_tokens?: number;
+  tenant_month_usd?: number;
+  tenant_month_tokens?: number;
+}
+
+/** Quotas: runs queued or running now, and runs started in a sliding window. */
+export interface QuotaLimits {
+  concurrent_per_tenant?: number;
+  concurrent_per_user?: number;
+  concurrent_per_workspace?: number;
+  runs_per_tenant_per_hour?: number;
+  runs_per_user_per_day?: number;
+}
+
+/** HostOptions.limits: every key optional; a key left out is no limit. */
+export interface Limits {
+  budgets?: BudgetLimits;
+  quotas?: QuotaLimits;
+  /** Per tenant: changes only the keys it names; null lifts a limit for that tenant. */
+  tenants?: Record<string, {
+    budgets?: { [K in keyof BudgetLimits]?: number | null };
+    quotas?: { [K in keyof QuotaLimits]?: number | null };
+  }>;
+}
+
+/** What the usage events of one usage source add up to (host.usage()). */
+export interface UsageTotal {
+  /** As the usage events name it: 'anthropic', 'openai'... */
+  source: string;
+  costUsd: number;
+  /** Cached input included, as runtimes report it. */
+  inputTokens: number;
+  outputTokens: number;
+  /** The part of inputTokens read from a cache. */
+  cachedInputTokens: number;
+  /** How many usage events were added up. */
+  events: number;
+}
+
+/** What usage() takes: every filter given must hold. */
+export interface UsageFilter {
+  userId?: string | null;
+  workspaceId?: string | null;
+  runId?: string | null;
+  /** The operator's total of one tenant (a TenantView adds up its own only). */
+  tenantId?: string | null;
+  /** Events at or after this, in microseconds since the epoch (Date.now() * 1000); 0: unbounded. */
+  sinceUs?: number;
+  /** Events before this, in microseconds since the epoch; 0: unbounded. */
+  untilUs?: number;
 }
 
 export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
@@ -624,6 +689,11 @@ declare class RunCalls<Dispatch> {
    * @throws InvalidDispatchError no such grant, field grant_id (in a TenantView: another tenant's is none).
    */
   revokeGrant(grantId: string): Promise<void>;
+  /**
+   * What the usage events of every process sharing the store add up to, per usage source, most
+   * spent first: the spend budgets count (in a TenantView: the tenant's only).
+   */
+  usage(filter?: UsageFilter): Promise<UsageTotal[]>;
 }
 
 /** The operator's view: every tenant's runs. Code acting for one tenant uses forTenant(). */

@@ -102,6 +102,14 @@ const HOST_OPTIONS = {
   approvalTimeoutSeconds: (name, v) => integer(name, v, 1),
   maxOutputBytes: (name, v) => integer(name, v, 1),
   artifactPatterns: (name, v) => list(name, v, nonEmptyString),
+  // Budgets and quotas (docs/budgets.md): an object, or its JSON text. The core judges the keys
+  // and values when the host opens (InvalidDispatchError naming the key).
+  limits: (name, v) => {
+    if (typeof v === 'string') return v;
+    if (!isPlainObject(v)) throw typeError(name, 'an object of budgets and quotas (or its JSON text)', v);
+    jsonValue(v, name, new Set(), (where, problem) => new TypeError(`${where} ${problem}`));
+    return JSON.stringify(v);
+  },
 };
 
 function hostOptions(value) {
@@ -145,6 +153,22 @@ function jsonValue(value, where, seen, fail) {
     default:
       throw fail(where, `JSON cannot represent ${typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`}`);
   }
+}
+
+const USAGE_KEYS = ['userId', 'workspaceId', 'runId', 'tenantId', 'sinceUs', 'untilUs'];
+
+/**
+ * usage()'s filter checked, as the addon takes it: { tenantId, userId, workspaceId, runId (null:
+ * any), sinceUs, untilUs (microseconds since the epoch, Date.now() * 1000; 0: unbounded) }.
+ */
+function usageQuery(value) {
+  const o = options('usage', value, USAGE_KEYS);
+  const id = (name) => (o[name] === undefined || o[name] === null ? null : string(name, o[name]));
+  const time = (name) => (o[name] === undefined || o[name] === null ? 0 : integer(name, o[name], 0));
+  return {
+    tenantId: id('tenantId'), userId: id('userId'), workspaceId: id('workspaceId'), runId: id('runId'),
+    sinceUs: time('sinceUs'), untilUs: time('untilUs'),
+  };
 }
 
 /** The dispatch as JSON text; InvalidDispatchError (made by `invalid`) for a value JSON cannot hold. */
@@ -257,7 +281,7 @@ function grantInput(value, invalid) {
 }
 
 module.exports = {
-  approvalAnswer, deprecatedPositionalApproval, grantInput,
+  approvalAnswer, deprecatedPositionalApproval, grantInput, usageQuery,
   describe, string, nonEmptyString, boolean, integer, options, oneOf, signal, hostOptions, dispatchJson,
   runId: (v) => nonEmptyString('runId', v),
   after: (v) => integer('after', v, 0),

@@ -85,6 +85,18 @@ Napi::Object grant_to_js(Napi::Env env, const GrantInfo& g) {
   return o;
 }
 
+// One usage source's totals: {source, costUsd, inputTokens, outputTokens, cachedInputTokens, events}.
+Napi::Object usage_to_js(Napi::Env env, const UsageTotal& t) {
+  auto o = Napi::Object::New(env);
+  o.Set("source", t.source);
+  o.Set("costUsd", Napi::Number::New(env, t.cost_usd));
+  o.Set("inputTokens", Napi::Number::New(env, static_cast<double>(t.input_tokens)));
+  o.Set("outputTokens", Napi::Number::New(env, static_cast<double>(t.output_tokens)));
+  o.Set("cachedInputTokens", Napi::Number::New(env, static_cast<double>(t.cached_input_tokens)));
+  o.Set("events", Napi::Number::New(env, static_cast<double>(t.events)));
+  return o;
+}
+
 // ---- Task: work on a libuv worker, a Promise on the JS thread ----------------------------------
 
 template <class T>
@@ -206,6 +218,7 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
                         InstanceMethod<&NativeHost::add_grant>("addGrant"),
                         InstanceMethod<&NativeHost::grants>("grants"),
                         InstanceMethod<&NativeHost::revoke_grant>("revokeGrant"),
+                        InstanceMethod<&NativeHost::usage>("usage"),
                         InstanceMethod<&NativeHost::run>("run"), InstanceMethod<&NativeHost::runs>("runs"),
                         InstanceMethod<&NativeHost::events>("events"), InstanceMethod<&NativeHost::watch>("watch"),
                         InstanceMethod<&NativeHost::plugins>("plugins"),
@@ -234,7 +247,7 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
  private:
   // open({store, pluginPaths, useEnvironment, useBundled, workspaceRoot, pluginConfig,
   //       defaultTimeoutSeconds, approvalTimeoutSeconds, durable, keepRaw, maxOutputBytes,
-  //       artifactPatterns}) → Promise:
+  //       artifactPatterns, limits}) → Promise:
   // opens the store (recovering runs a dead host left), loads the plugins. lib/validate.js has
   // checked the types; a wrong one here is still a TypeError, never a crash.
   Napi::Value open(const Napi::CallbackInfo& info) {
@@ -309,6 +322,7 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
     options.keep_raw = flag("keepRaw", false);
     if (auto n = integer("maxOutputBytes")) options.max_output_bytes = *n;
     options.artifact_patterns = strings("artifactPatterns");
+    if (auto s = str("limits")) options.limits = *s;  // JSON text; the core checks it as it opens
     return options;
   }
 
@@ -447,6 +461,24 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
   Napi::Value revoke_grant(const Napi::CallbackInfo& info) {
     return id_call(info, "grantId",
                    [](Host& h, const std::string& id, const Scope& scope) { return h.revoke_grant(id, scope); });
+  }
+
+  // usage(tenantId | null, userId | null, workspaceId | null, runId | null, sinceUs, untilUs, scope)
+  // → Promise<[{source, costUsd, inputTokens, outputTokens, cachedInputTokens, events}]>
+  Napi::Value usage(const Napi::CallbackInfo& info) {
+    UsageQuery q;
+    q.tenant_id = filter_arg(info, 0);
+    q.user_id = filter_arg(info, 1);
+    q.workspace_id = filter_arg(info, 2);
+    q.run_id = filter_arg(info, 3);
+    q.since_us = int_arg(info, 4, "sinceUs");
+    q.until_us = int_arg(info, 5, "untilUs");
+    auto scope = scope_arg(info, 6);
+    auto state = state_;
+    return Task<std::vector<UsageTotal>>::start(
+        info.Env(),
+        [state, q, scope] { return state->with_host([&](Host& h) { return value_or_throw(h.usage(q, scope)); }); },
+        [](Napi::Env env, std::vector<UsageTotal>& v) -> Napi::Value { return array_of(env, v, usage_to_js); });
   }
 
   // run(runId, scope) → Promise<RunInfo | null>: null for a run missing or outside the scope.

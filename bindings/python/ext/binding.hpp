@@ -34,6 +34,8 @@ py::dict to_dict(const RunInfo& info);
 py::dict to_dict(const PluginInfo& info);
 // A grant as listed (GrantInfo never holds the secret); metadata stays JSON text.
 py::dict to_dict(const GrantInfo& info);
+// One usage source's totals (runhost.UsageTotal's fields).
+py::dict to_dict(const UsageTotal& total);
 // The event's envelope as a dict (json.loads of its JSON text).
 py::object decode_event(const Event& event);
 

@@ -82,6 +82,17 @@ py::dict to_dict(const GrantInfo& info) {
   return d;
 }
 
+py::dict to_dict(const UsageTotal& total) {
+  py::dict d;
+  d["source"] = total.source;
+  d["cost_usd"] = total.cost_usd;
+  d["input_tokens"] = total.input_tokens;
+  d["output_tokens"] = total.output_tokens;
+  d["cached_input_tokens"] = total.cached_input_tokens;
+  d["events"] = total.events;
+  return d;
+}
+
 namespace {
 
 // The decoders, looked up once and kept for the life of the process (never released: a static

@@ -30,7 +30,7 @@ class PyHost {
   PyHost(const std::string& store, const std::vector<std::string>& plugin_dirs, bool use_environment, bool use_bundled,
          const std::string& workspace_root, const std::map<std::string, std::string>& plugin_config,
          int64_t default_timeout_seconds, bool durable, bool keep_raw, int64_t max_output_bytes,
-         const std::vector<std::string>& artifact_patterns, int64_t approval_timeout_seconds) {
+         const std::vector<std::string>& artifact_patterns, int64_t approval_timeout_seconds, const std::string& limits) {
     HostOptions options;
     options.store = store;
     for (const auto& d : plugin_dirs) options.plugins.directories.emplace_back(d);
@@ -44,6 +44,7 @@ class PyHost {
     options.max_output_bytes = max_output_bytes;
     options.artifact_patterns = artifact_patterns;
     options.approval_timeout = std::chrono::seconds(approval_timeout_seconds);
+    options.limits = limits;
     py::gil_scoped_release release;
     state_ = std::make_shared<HostState>();
     state_->open(std::move(options));
@@ -149,6 +150,25 @@ class PyHost {
   void revoke_grant(const std::string& grant_id, const std::optional<std::string>& tenant) {
     py::gil_scoped_release release;
     state_->with_host([&](Host& h) { ok_or_throw(h.revoke_grant(grant_id, scope_of(tenant))); });
+  }
+
+  // Per usage source, most spent first, each as a dict of UsageTotal's fields.
+  py::list usage(std::optional<std::string> tenant_id, std::optional<std::string> user_id,
+                 std::optional<std::string> workspace_id, std::optional<std::string> run_id, int64_t since_us,
+                 int64_t until_us, const std::optional<std::string>& tenant) {
+    std::vector<UsageTotal> rows;
+    {
+      UsageQuery query;
+      query.tenant_id = std::move(tenant_id);
+      query.user_id = std::move(user_id);
+      query.workspace_id = std::move(workspace_id);
+      query.run_id = std::move(run_id);
+      query.since_us = since_us;
+      query.until_us = until_us;
+      py::gil_scoped_release release;
+      rows = state_->with_host([&](Host& h) { return value_or_throw(h.usage(query, scope_of(tenant))); });
+    }
+    return list_of(rows, [](const UsageTotal& t) { return to_dict(t); });
   }
 
   // None for a run that is missing or outside the scope.
@@ -286,11 +306,11 @@ PYBIND11_MODULE(_core, m) {
   py::class_<PyHost>(m, "Host")
       .def(py::init<const std::string&, const std::vector<std::string>&, bool, bool, const std::string&,
                     const std::map<std::string, std::string>&, int64_t, bool, bool, int64_t, const std::vector<std::string>&,
-                    int64_t>(),
+                    int64_t, const std::string&>(),
            py::arg("store"), py::arg("plugin_dirs"), py::arg("use_environment"), py::arg("use_bundled"),
            py::arg("workspace_root"), py::arg("plugin_config"), py::arg("default_timeout_seconds"), py::arg("durable"),
            py::arg("keep_raw"), py::arg("max_output_bytes"), py::arg("artifact_patterns"),
-           py::arg("approval_timeout_seconds"))
+           py::arg("approval_timeout_seconds"), py::arg("limits"))
       // `scope`: the acting tenant (runhost.TenantView), or None for the operator.
       .def("dispatch", &PyHost::dispatch, py::arg("json"), py::arg("scope"))
       .def("cancel", &PyHost::cancel, py::arg("run_id"), py::arg("scope"))
@@ -303,6 +323,8 @@ PYBIND11_MODULE(_core, m) {
       .def("grants", &PyHost::grants, py::arg("tenant_id"), py::arg("user_id"), py::arg("connector"),
            py::arg("include_inactive"), py::arg("limit"), py::arg("scope"))
       .def("revoke_grant", &PyHost::revoke_grant, py::arg("grant_id"), py::arg("scope"))
+      .def("usage", &PyHost::usage, py::arg("tenant_id"), py::arg("user_id"), py::arg("workspace_id"),
+           py::arg("run_id"), py::arg("since_us"), py::arg("until_us"), py::arg("scope"))
       .def("run", &PyHost::run, py::arg("run_id"), py::arg("scope"))
       .def("info", &PyHost::info, py::arg("run_id"), py::arg("scope"))
       .def("runs", &PyHost::runs, py::arg("tenant_id"), py::arg("status"), py::arg("limit"), py::arg("scope"))

@@ -21,7 +21,8 @@ import builtins
 import sys
 
 # Codes whose recovery has members worth typed accessors: the mixin in runhost/_errors_base.py.
-MIXINS = {"connector_authorization_missing": "ConnectAccountRecovery"}
+MIXINS = {"connector_authorization_missing": "ConnectAccountRecovery", "budget_exceeded": "LimitRecovery",
+          "quota_exceeded": "LimitRecovery"}
 # Codes that are also a builtin exception, so that `except LookupError` catches a missing run as
 # it catches a missing key. After RunhostError in the bases: its __init__ takes the keywords.
 BUILTIN_BASES = {"run_not_found": "LookupError"}

@@ -7,6 +7,7 @@ import {
   DevicePromptDispatch, Plugins, TerminalEvent, TenantView, TenantDispatch, RunNotFoundError,
   StoreUnavailableError, EventErrorCode, PendingApproval, ApprovalRequest, ApprovalAction,
   ApprovalActionKind, ApprovalScope, PolicyDecision, PolicyEffect, Grant, GrantInput, GrantState,
+  BudgetExceededError, QuotaExceededError, Limits, UsageTotal, UsageFilter,
 } from '../..';
 
 async function main(): Promise<void> {
@@ -140,6 +141,23 @@ async function main(): Promise<void> {
     void state; void when; void what; void meta;
   }
   await acme.revokeGrant(byCode.id);
+  const limits: Limits = { budgets: { user_day_usd: 20 }, quotas: { concurrent_per_user: 3 },
+    tenants: { acme: { quotas: { concurrent_per_user: null } } } };
+  const limited = new Host({ limits });
+  const filter: UsageFilter = { userId: 'u', sinceUs: Date.now() * 1000 };
+  const spent: UsageTotal[] = [...(await limited.usage(filter)), ...(await limited.forTenant('acme').usage())];
+  for (const u of spent) {
+    const totals: [string, number, number, number, number, number] =
+      [u.source, u.costUsd, u.inputTokens, u.outputTokens, u.cachedInputTokens, u.events];
+    void totals;
+  }
+  try {
+    await limited.dispatch(request);
+  } catch (e) {
+    if (e instanceof BudgetExceededError) { const l: string | undefined = e.recovery?.limit; void l; }
+    if (e instanceof QuotaExceededError) { const after: number | undefined = e.recovery?.retry_after_ms; void after; }
+  }
+  await new Host({ limits: '{"budgets": {"run_usd": 5}}' }).close();
   const all: PendingApproval[] = await host.pendingApprovals();
   void all;
   try {
@@ -176,6 +194,12 @@ async function mistakes(host: Host): Promise<void> {
   await run?.resolveApproval({ approvalId: 'a', decision: true });
   // @ts-expect-error the scopes are 'once' and 'run'
   await run?.resolveApproval({ approvalId: 'a', decision: 'allow', scope: 'session' });
+  // @ts-expect-error a budget is a number
+  new Host({ limits: { budgets: { run_usd: '5' } } });
+  // @ts-expect-error an unknown budget key (the host refuses it as it opens)
+  new Host({ limits: { budgets: { run_usdd: 5 } } });
+  // @ts-expect-error usage() times are microseconds, numbers
+  await host.usage({ sinceUs: new Date() });
   // @ts-expect-error a grant takes a code or a secret, not both
   await host.addGrant({ connector: 'oauth2', userId: 'u', code: 'c', secret: 't' });
   // @ts-expect-error and at least one of them

@@ -65,6 +65,7 @@ from ._types import (
     RunStartedPayload,
     RunStatus,
     ToolStartedPayload,
+    UsageTotal,
 )
 from .errors import HostClosedError, RunhostError, StreamConsumedError
 
@@ -114,6 +115,7 @@ __all__ = [
     "ToolStartedPayload",
     "Grant",
     "GrantState",
+    "UsageTotal",
     "PluginInfo",
     "PluginRefusal",
     "TERMINAL_EVENT_TYPES",

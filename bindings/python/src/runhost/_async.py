@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable, List, Literal, Mapping, Optional, Se
 
 from ._host import (
     Host, StrPath, TenantView, _approval_args, _core_options, _grant_args, _request_of, _RunCalls, _str,
+    _usage_args,
 )
 from ._native import _core
 from ._run import Run, _check_after, _failure
@@ -43,6 +44,7 @@ from ._types import (
     PluginInfo,
     PluginRefusal,
     RunInfo,
+    UsageTotal,
 )
 from .errors import HostClosedError
 
@@ -211,6 +213,15 @@ class _AsyncRunCalls:
         sync = self._sync()
         await self._engine.call(sync.revoke_grant, _str("grant_id", grant_id))
 
+    async def usage(self, *, user_id: Optional[str] = None, workspace_id: Optional[str] = None,
+                    run_id: Optional[str] = None, tenant_id: Optional[str] = None,
+                    since: Union[_dt.datetime, int, None] = None,
+                    until: Union[_dt.datetime, int, None] = None) -> List[UsageTotal]:
+        """What the usage events add up to, per usage source, most spent first (``Host.usage``)."""
+        checked = _usage_args(tenant_id, user_id, workspace_id, run_id, since, until)
+        sync = self._sync()
+        return await self._engine.call(sync._usage, checked)
+
 
 class AsyncHost(_AsyncRunCalls):
     """runhost in this process, for asyncio: ``Host``'s arguments and calls, every call a
@@ -222,7 +233,7 @@ class AsyncHost(_AsyncRunCalls):
     (``run.events()``) needs no worker while it waits.
 
     Raises (from ``open``): what ``Host(...)`` raises: ``StoreUnavailableError``,
-    ``PluginError``; argument errors (``TypeError``, ``ValueError``) at construction.
+    ``PluginError``, ``InvalidDispatchError`` for bad ``limits``; argument errors (``TypeError``, ``ValueError``) at construction.
     """
 
     def __init__(
@@ -234,6 +245,7 @@ class AsyncHost(_AsyncRunCalls):
         plugin_config: Optional[Mapping[str, Union[Mapping[str, Any], str]]] = None,
         default_timeout: Union[float, _dt.timedelta] = 3600,
         approval_timeout: Union[float, _dt.timedelta] = 3600,
+        limits: Union[Mapping[str, Any], str, None] = None,
         durable: bool = True,
         keep_raw: bool = False,
         max_output_bytes: int = 64 << 20,
@@ -246,8 +258,8 @@ class AsyncHost(_AsyncRunCalls):
             raise ValueError(f"max_workers must be a positive int, not {max_workers!r}")
         options = _core_options(
             store, plugin_paths, workspace_root=workspace_root, plugin_config=plugin_config,
-            default_timeout=default_timeout, approval_timeout=approval_timeout, durable=durable, keep_raw=keep_raw,
-            max_output_bytes=max_output_bytes, artifact_patterns=artifact_patterns,
+            default_timeout=default_timeout, approval_timeout=approval_timeout, limits=limits, durable=durable,
+            keep_raw=keep_raw, max_output_bytes=max_output_bytes, artifact_patterns=artifact_patterns,
             use_environment=use_environment, use_bundled=use_bundled)
         self._engine = _Engine(options, max_workers)
 

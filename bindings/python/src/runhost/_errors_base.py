@@ -1,7 +1,9 @@
 """RunhostError, the base of every typed runhost exception, and the recovery mixins."""
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple, Type
+from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple, Type, TypeVar
+
+T = TypeVar("T")
 
 
 def _rebuild(cls: "Type[RunhostError]", message: str, state: Dict[str, Any]) -> "RunhostError":
@@ -78,6 +80,14 @@ class RunhostError(Exception):
         return (_rebuild, (type(self), self.message, dict(self.__dict__)))
 
 
+def _member(recovery: Mapping[str, Any], key: str, kind: Type[T]) -> Optional[T]:
+    """``recovery[key]`` when it is of ``kind`` (never a bool for an int), else None."""
+    value = recovery.get(key)
+    if isinstance(value, bool) and kind is not bool:
+        return None
+    return value if isinstance(value, kind) else None
+
+
 class ConnectAccountRecovery:
     """For ``connector_authorization_missing``: where to send the user to connect the account."""
 
@@ -86,11 +96,30 @@ class ConnectAccountRecovery:
     @property
     def connect_url(self) -> Optional[str]:
         """``recovery["connect_url"]``: send the user there, then retry."""
-        url = self.recovery.get("connect_url")
-        return url if isinstance(url, str) else None
+        return _member(self.recovery, "connect_url", str)
 
     @property
     def connector(self) -> Optional[str]:
         """The connector that has no grant, e.g. ``"github"``."""
-        connector = self.recovery.get("connector")
-        return connector if isinstance(connector, str) else None
+        return _member(self.recovery, "connector", str)
+
+
+class LimitRecovery:
+    """For ``budget_exceeded`` and ``quota_exceeded`` (docs/budgets.md): which limit, and what ran out."""
+
+    recovery: Dict[str, Any]
+
+    @property
+    def limit(self) -> Optional[str]:
+        """``recovery["limit"]``: the limit reached, e.g. ``"user_day_usd"``, ``"concurrent_per_user"``."""
+        return _member(self.recovery, "limit", str)
+
+    @property
+    def usage_source(self) -> Optional[str]:
+        """``recovery["usage_source"]``: the source that spent the most (``"runs"`` for a quota)."""
+        return _member(self.recovery, "usage_source", str)
+
+    @property
+    def retry_after_ms(self) -> Optional[int]:
+        """``recovery["retry_after_ms"]``: for a quota, when trying again may work."""
+        return _member(self.recovery, "retry_after_ms", int)

@@ -27,6 +27,7 @@ from ._types import (
     PluginInfo,
     PluginRefusal,
     RunInfo,
+    UsageTotal,
 )
 from .errors import InvalidDispatchError
 
@@ -260,6 +261,59 @@ def _seconds(name: str, value: object) -> int:
     return int(math.ceil(value))
 
 
+def _limits_json(limits: object) -> str:
+    """The ``limits`` option as the core's JSON text ("": none). The core judges the keys and
+    values when the host opens (InvalidDispatchError naming the key)."""
+    if limits is None:
+        return ""
+    if isinstance(limits, str):
+        return limits
+    if not isinstance(limits, Mapping):
+        raise TypeError(f"limits must be a dict (or JSON text), not {type(limits).__name__}")
+    try:
+        return json.dumps(dict(limits), allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"limits holds a value JSON cannot represent ({e})") from None
+
+
+def _epoch_us(name: str, value: object) -> int:
+    """usage()'s ``since``/``until``: a timezone-aware datetime, or microseconds since the epoch
+    (0: unbounded), as the core's microseconds."""
+    if value is None:
+        return 0
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"{name} must be timezone-aware (a naive datetime is ambiguous: "
+                             "add tzinfo=datetime.timezone.utc)")
+        delta = value - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+        return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a datetime or microseconds since the epoch (an int), "
+                        f"not {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be microseconds since the epoch (>= 0), not {value}")
+    return value
+
+
+class _UsageArgs(NamedTuple):
+    """usage()'s arguments, checked, as the core's UsageQuery takes them."""
+
+    tenant_id: Optional[str]
+    user_id: Optional[str]
+    workspace_id: Optional[str]
+    run_id: Optional[str]
+    since_us: int
+    until_us: int
+
+
+def _usage_args(tenant_id: object, user_id: object, workspace_id: object, run_id: object, since: object,
+                until: object) -> _UsageArgs:
+    ids = {name: None if value is None else _str(name, value)
+           for name, value in (("tenant_id", tenant_id), ("user_id", user_id), ("workspace_id", workspace_id),
+                               ("run_id", run_id))}
+    return _UsageArgs(**ids, since_us=_epoch_us("since", since), until_us=_epoch_us("until", until))
+
+
 def _core_options(
     store: Optional[StrPath],
     plugin_paths: Iterable[StrPath],
@@ -268,6 +322,7 @@ def _core_options(
     plugin_config: Optional[Mapping[str, Union[Mapping[str, Any], str]]],
     default_timeout: Union[float, _dt.timedelta],
     approval_timeout: Union[float, _dt.timedelta],
+    limits: Union[Mapping[str, Any], str, None],
     durable: bool,
     keep_raw: bool,
     max_output_bytes: int,
@@ -305,6 +360,7 @@ def _core_options(
         plugin_config=config,
         default_timeout_seconds=timeouts["default_timeout"],
         approval_timeout_seconds=timeouts["approval_timeout"],
+        limits=_limits_json(limits),
         durable=bool(durable),
         keep_raw=bool(keep_raw),
         max_output_bytes=max_output_bytes,
@@ -530,6 +586,33 @@ class _RunCalls:
         """
         self._core.revoke_grant(_str("grant_id", grant_id), self._scope)
 
+    # ---- budgets ----
+
+    def usage(
+        self,
+        *,
+        user_id: Optional[str] = None,
+        workspace_id: Optional[str] = None,
+        run_id: Optional[str] = None,
+        tenant_id: Optional[str] = None,
+        since: Union[_dt.datetime, int, None] = None,
+        until: Union[_dt.datetime, int, None] = None,
+    ) -> List[UsageTotal]:
+        """What the ``usage`` events of every process sharing the store add up to, per usage
+        source, most spent first: the spend that budgets count (docs/budgets.md). Each condition
+        given must hold: one user, workspace, run or tenant; events at or after ``since`` and
+        before ``until`` (a timezone-aware datetime, or microseconds since the epoch; None or 0:
+        unbounded). A tenant's view adds up only its tenant's (another tenant's run or tenant
+        gives ``[]``).
+
+        Raises:
+            TypeError, ValueError: an argument of the wrong type; a naive datetime.
+        """
+        return self._usage(_usage_args(tenant_id, user_id, workspace_id, run_id, since, until))
+
+    def _usage(self, checked: _UsageArgs) -> List[UsageTotal]:
+        return [UsageTotal(**d) for d in self._core.usage(*checked, self._scope)]
+
     # ---- for Run ----
 
     def _info(self, run_id: str) -> RunInfo:
@@ -560,6 +643,10 @@ class Host(_RunCalls):
             as a timedelta; none by then is a deny (``approval.resolved`` with source
             ``"deadline"``, then ``run.failed`` with ``policy_denied``). The deadline is in the
             request.
+        limits: budgets and quotas (docs/budgets.md), a dict or its JSON text, e.g.
+            ``{"budgets": {"user_day_usd": 20}, "quotas": {"concurrent_per_user": 3}}``; None:
+            nothing is limited. A dispatch past one raises ``BudgetExceededError`` or
+            ``QuotaExceededError``.
         durable: fsync each group commit (False: a run survives a crash of this process but
             not of the machine).
         keep_raw: keep each event's native line in ``raw``.
@@ -570,6 +657,7 @@ class Host(_RunCalls):
     Raises:
         StoreUnavailableError: the store cannot be opened.
         PluginError: a policy or connector plugin refused its configuration.
+        InvalidDispatchError: ``limits`` has an unknown key or a bad value (the message names it).
 
     Every method may be called from any thread; none holds the GIL while it waits.
 
@@ -588,6 +676,7 @@ class Host(_RunCalls):
         plugin_config: Optional[Mapping[str, Union[Mapping[str, Any], str]]] = None,
         default_timeout: Union[float, _dt.timedelta] = 3600,
         approval_timeout: Union[float, _dt.timedelta] = 3600,
+        limits: Union[Mapping[str, Any], str, None] = None,
         durable: bool = True,
         keep_raw: bool = False,
         max_output_bytes: int = 64 << 20,
@@ -597,8 +686,8 @@ class Host(_RunCalls):
     ) -> None:
         self._core = _core.Host(**_core_options(
             store, plugin_paths, workspace_root=workspace_root, plugin_config=plugin_config,
-            default_timeout=default_timeout, approval_timeout=approval_timeout, durable=durable, keep_raw=keep_raw,
-            max_output_bytes=max_output_bytes, artifact_patterns=artifact_patterns,
+            default_timeout=default_timeout, approval_timeout=approval_timeout, limits=limits, durable=durable,
+            keep_raw=keep_raw, max_output_bytes=max_output_bytes, artifact_patterns=artifact_patterns,
             use_environment=use_environment, use_bundled=use_bundled))
 
     @classmethod

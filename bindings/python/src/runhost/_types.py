@@ -431,3 +431,25 @@ class Grant:
                "expires_us": fields["expires_us"] or None, "revoked_us": fields["revoked_us"] or None},
             metadata=metadata if isinstance(metadata, dict) else {},
         )
+
+
+@dataclass(frozen=True)
+class UsageTotal:
+    """What the ``usage`` events of one usage source add up to (``host.usage()``), from every
+    process sharing the store: the spend budgets count (docs/budgets.md)."""
+
+    source: str
+    """The usage source, as the events name it: ``"anthropic"``, ``"openai"``..."""
+    cost_usd: float
+    input_tokens: int
+    """Input tokens, cached input included (as runtimes report it)."""
+    output_tokens: int
+    cached_input_tokens: int
+    """The part of ``input_tokens`` read from a cache."""
+    events: int
+    """How many usage events were added up."""
+
+    @property
+    def tokens(self) -> int:
+        """``input_tokens + output_tokens``: what a token budget counts."""
+        return self.input_tokens + self.output_tokens

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional
 from . import _codes
 from ._codes import *  # noqa: F401,F403  (one class per code; _codes.__all__ lists them)
 from ._codes import BY_CODE, DEPRECATED_NAMES, ERROR_CODES
-from ._errors_base import ConnectAccountRecovery, RunhostError
+from ._errors_base import ConnectAccountRecovery, LimitRecovery, RunhostError
 
 
 class HostClosedError(RuntimeError):
@@ -92,6 +92,7 @@ if not TYPE_CHECKING:  # type checkers see the old names as aliases (runhost/_co
 __all__ = [
     "RunhostError",
     "ConnectAccountRecovery",
+    "LimitRecovery",
     "HostClosedError",
     "StreamConsumedError",
     "ERROR_CODES",

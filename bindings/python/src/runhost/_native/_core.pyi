@@ -56,6 +56,7 @@ class Host:
         max_output_bytes: int,
         artifact_patterns: List[str],
         approval_timeout_seconds: int,
+        limits: str,
     ) -> None: ...
     # `scope`: the acting tenant (runhost.TenantView), or None for the operator (every tenant).
     def dispatch(self, json: str, scope: Optional[str]) -> Tuple[Dict[str, Any], bool]: ...
@@ -88,6 +89,18 @@ class Host:
         scope: Optional[str],
     ) -> List[Dict[str, Any]]: ...
     def revoke_grant(self, grant_id: str, scope: Optional[str]) -> None: ...
+    # Per usage source, most spent first: {source, cost_usd, input_tokens, output_tokens,
+    # cached_input_tokens, events}. Times in microseconds since the epoch; 0: unbounded.
+    def usage(
+        self,
+        tenant_id: Optional[str],
+        user_id: Optional[str],
+        workspace_id: Optional[str],
+        run_id: Optional[str],
+        since_us: int,
+        until_us: int,
+        scope: Optional[str],
+    ) -> List[Dict[str, Any]]: ...
     def run(self, run_id: str, scope: Optional[str]) -> Optional[Dict[str, Any]]: ...
     def info(self, run_id: str, scope: Optional[str]) -> Dict[str, Any]: ...
     def runs(self, tenant_id: Optional[str], status: Optional[str], limit: int, scope: Optional[str]) -> List[Dict[str, Any]]: ...
