@@ -247,9 +247,10 @@ TEST(StoreGrants, AVersionThreeStoreIsMigratedAndKeepsItsRuns) {
     ASSERT_TRUE(store->create_run(make_run("run_old")));
   }
   {
-    // Exactly what version 3 had: versions 1-3 are unchanged, versions 4 and 5 only add these.
+    // Exactly what version 3 had: versions 1-3 are unchanged, versions 4 to 6 only add these.
     RawConnection raw(path);
-    raw.exec("DROP TABLE usage_ledger; DROP INDEX agent_runs_by_user; DROP INDEX agent_runs_live; "
+    raw.exec("ALTER TABLE projects DROP COLUMN tenant_id; ALTER TABLE projects DROP COLUMN updated_at; "
+             "DROP TABLE usage_ledger; DROP INDEX agent_runs_by_user; DROP INDEX agent_runs_live; "
              "DROP TABLE grant_secrets; DROP TABLE grants; PRAGMA user_version = 3;");
     EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'grant%'"), "0");
   }

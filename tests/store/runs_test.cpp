@@ -218,7 +218,7 @@ TEST(StoreRuns, ArtifactsBelongToTheirRun) {
   TempDir dir;
   auto store = open_store(dir / "runhost.db");
   ASSERT_TRUE(store->create_run(make_run("run_A")));
-  ArtifactRow artifact{"art_1", "run_A", "dist/app.js", "text/javascript", 1234, std::string(64, 'a'), 55};
+  ArtifactRow artifact{"art_1", "run_A", "dist/app.js", "text/javascript", 1234, std::string(64, 'a'), 55, "miosa_exp_1", {}, "https://dl.example/app.js"};
   ASSERT_TRUE(store->add_artifact(artifact));
   auto artifacts = store->artifacts("run_A");
   ASSERT_TRUE(artifacts);
@@ -229,6 +229,9 @@ TEST(StoreRuns, ArtifactsBelongToTheirRun) {
   EXPECT_EQ((*artifacts)[0].size_bytes, 1234);
   EXPECT_EQ((*artifacts)[0].sha256, std::string(64, 'a'));
   EXPECT_EQ((*artifacts)[0].created_us, 55);
+  EXPECT_EQ((*artifacts)[0].device_artifact_id, "miosa_exp_1");
+  EXPECT_EQ((*artifacts)[0].preview_url, "") << "unset stays unset";
+  EXPECT_EQ((*artifacts)[0].download_url, "https://dl.example/app.js");
 
   artifact.run_id = "run_missing";
   artifact.id = "art_2";
@@ -241,6 +244,33 @@ TEST(StoreRuns, ArtifactsBelongToTheirRun) {
   EXPECT_EQ(store->artifacts("run_A")->size(), 1u);
 }
 
+TEST(StoreRuns, TheDeviceARunResolvedToIsTheProjectsCurrentForItsTenantOnly) {
+  TempDir dir;
+  auto store = open_store(dir / "runhost.db");
+  NewRun a = make_run("run_A", "t1", "k1", "h1");
+  a.device_type = "sandbox";
+  a.device_id = "";
+  a.project_id = "proj_1";
+  ASSERT_TRUE(store->create_run(a));
+  EXPECT_EQ(*store->current_device("t1", "proj_1", "sandbox"), std::nullopt);
+
+  ASSERT_TRUE(store->assign_device({"run_A", "t1", std::string("proj_1"), "sandbox", "sbx_1"}));
+  EXPECT_EQ(store->run("run_A")->value().device_id, "sbx_1");
+  EXPECT_EQ(*store->current_device("t1", "proj_1", "sandbox"), "sbx_1");
+  EXPECT_EQ(*store->current_device("t1", "proj_1", "computer"), std::nullopt);
+  EXPECT_EQ(*store->current_device("t2", "proj_1", "sandbox"), std::nullopt) << "another tenant never reads it";
+
+  // A later run moves the project on; another tenant's run naming the same project does not.
+  ASSERT_TRUE(store->create_run(make_run("run_B", "t1", "k2", "h2")));
+  ASSERT_TRUE(store->assign_device({"run_B", "t1", std::string("proj_1"), "sandbox", "sbx_2"}));
+  EXPECT_EQ(*store->current_device("t1", "proj_1", "sandbox"), "sbx_2");
+  ASSERT_TRUE(store->create_run(make_run("run_C", "t2", "k3", "h3")));
+  ASSERT_TRUE(store->assign_device({"run_C", "t2", std::string("proj_1"), "sandbox", "sbx_evil"}));
+  EXPECT_EQ(store->run("run_C")->value().device_id, "sbx_evil") << "the run itself records its device";
+  EXPECT_EQ(*store->current_device("t1", "proj_1", "sandbox"), "sbx_2");
+  EXPECT_EQ(*store->current_device("t2", "proj_1", "sandbox"), std::nullopt);
+}
+
 TEST(StoreRuns, ReopeningKeepsEverything) {
   TempDir dir;
   {
@@ -248,7 +278,7 @@ TEST(StoreRuns, ReopeningKeepsEverything) {
     ASSERT_TRUE(store->create_run(make_run("run_A")));
     ASSERT_TRUE(store->set_status("run_A", RunStatus::running));
     for (int seq = 1; seq <= 3; ++seq) store->append(make_event("run_A", seq), nullptr);
-    ASSERT_TRUE(store->add_artifact({"art_1", "run_A", "out.txt", "text/plain", 3, std::string(64, 'b'), 1}));
+    ASSERT_TRUE(store->add_artifact({"art_1", "run_A", "out.txt", "text/plain", 3, std::string(64, 'b'), 1, {}, {}, {}}));
     // No flush: the destructor drains the queue.
   }
   auto store = open_store(dir / "runhost.db");

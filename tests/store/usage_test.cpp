@@ -29,7 +29,7 @@ TEST(StoreUsage, TheLedgerIsWrittenWithItsEventAndAddedUpPerSource) {
                                 usage_event("run_A", 3, "anthropic", 0.25, 3000), usage_event("run_B", 1, "anthropic", 9, 1000),
                                 usage_event("run_A", 9, "anthropic", 100, 4000)});  // a gap: refused, and its ledger row too
   ASSERT_TRUE(st[0] && st[1] && st[2] && st[3]);
-  EXPECT_EQ(latest_schema_version(), 5);
+  EXPECT_GE(latest_schema_version(), 5);
   EXPECT_FALSE(st[4]);
 
   UsageFilter f;

@@ -224,14 +224,13 @@ test('connector_authorization_missing carries the connect action', async (t) => 
   assert.equal(e.retryable, false);
 });
 
-test('runtime_not_found, runtime_error, runtime_crashed, timeout, device_unavailable', async (t) => {
+test('runtime_not_found, runtime_error, runtime_crashed, timeout', async (t) => {
   const host = env(t).host();
   const cases = [
     [customDispatch(['runhost-no-such-command']), runhost.RuntimeNotFoundError, false, 'install_runtime'],
     [sh('exit 3'), runhost.RuntimeErrorError, false, null],
     [sh('kill -KILL $$'), runhost.RuntimeCrashedError, true, 'retry'],
     [sh('sleep 30', { timeoutSeconds: 1 }), runhost.TimeoutError, true, null],
-    [sh('true', { deviceType: 'sandbox' }), runhost.DeviceUnavailableError, true, null],
   ];
   const runs = await Promise.all(cases.map(([d]) => host.dispatch(d)));
   for (const [i, run] of runs.entries()) {
@@ -241,6 +240,18 @@ test('runtime_not_found, runtime_error, runtime_crashed, timeout, device_unavail
     assert.equal(e.retryable, retryable, cls.name);
     if (action) assert.equal(e.action, action, cls.name);
   }
+});
+
+test('device_unavailable: a host without a sandbox driver refuses the dispatch, recording nothing', async (t) => {
+  const host = env(t).host();
+  await assert.rejects(host.dispatch(sh('true', { deviceType: 'sandbox' })), (e) => {
+    assert.ok(e instanceof runhost.DeviceUnavailableError, `${e.name}: ${e.message}`);
+    assert.equal(e.recovery.action, 'configure_device');
+    assert.equal(e.recovery.field, 'deviceType');
+    assert.match(e.message, /MIOSA_API_KEY/);
+    return true;
+  });
+  assert.deepEqual((await host.runs()).filter((r) => r.deviceType === 'sandbox'), []);
 });
 
 test('device_lost after the owning host died', async (t) => {

@@ -210,9 +210,15 @@ def test_timeout(host):
     assert isinstance(e, runhost.RunhostTimeoutError) and e.retryable
 
 
-def test_device_unavailable(host):
-    e = failure_of(host.dispatch(sh("true", deviceType="sandbox")))
-    assert isinstance(e, runhost.DeviceUnavailableError) and e.retryable
+def test_device_unavailable_without_a_driver_is_refused_at_dispatch(host):
+    # The host has no MIOSA credentials (use_environment=False): no sandbox driver, and the
+    # dispatch is refused before anything is recorded, naming the field and what to set.
+    with pytest.raises(runhost.DeviceUnavailableError) as caught:
+        host.dispatch(sh("true", deviceType="sandbox"))
+    e = caught.value
+    assert e.recovery["action"] == "configure_device" and e.recovery["field"] == "deviceType"
+    assert "MIOSA_API_KEY" in e.message and e.run_id is None
+    assert all(r.device_type != "sandbox" for r in host.runs())
 
 
 def test_device_lost_after_the_owning_host_dies(env):

@@ -69,6 +69,8 @@ struct Error {
   // What the caller can do about it, as the JSON object of run.failed's `recovery`
   // ({"action": "fix_dispatch", "field": "cwd"}); empty when there is nothing specific.
   std::string recovery_json;
+  // The id of the remote request that failed (a MIOSA call's x-request-id); empty otherwise.
+  std::string request_id;
 
   Error() = default;
   Error(ErrorCode c, std::string m, std::string recovery = {})

@@ -53,8 +53,8 @@ bool is_output_type(std::string_view type) {
 
 }  // namespace
 
-ActiveRun::ActiveRun(HostImpl& host, store::RunRow row, Dispatch dispatch, std::filesystem::path cwd,
-                     const plugins::LoadedPlugin& adapter)
+ActiveRun::ActiveRun(HostImpl& host, store::RunRow row, Dispatch dispatch, std::string cwd,
+                     const plugins::LoadedPlugin& adapter, devices::DeviceDriver& driver)
     : host_(host),
       who_(identity_of(row)),
       budget_(host.limits().for_tenant(row.tenant_id), who_),
@@ -62,6 +62,7 @@ ActiveRun::ActiveRun(HostImpl& host, store::RunRow row, Dispatch dispatch, std::
       dispatch_json_(json::parse(dispatch_.canonical_json)),
       cwd_(std::move(cwd)),
       adapter_(adapter),
+      driver_(driver),
       timeout_(host.io()),
       seq_(row.last_seq),
       started_at_(std::chrono::steady_clock::now()) {}
@@ -71,7 +72,7 @@ ActiveRun::~ActiveRun() = default;
 // ---- starting ---------------------------------------------------------------------------------
 
 void ActiveRun::start() {
-  const Decision d = host_.policies().at_run_start(who_.run_id, dispatch_json_, cwd_.string());
+  const Decision d = host_.policies().at_run_start(who_.run_id, dispatch_json_, cwd_);
   constraints_ = d.constraints;
   if (!host_.policies().empty()) start_decision_ = d.to_json();
   if (d.effect == Effect::deny) {
@@ -93,6 +94,29 @@ void ActiveRun::start() {
 }
 
 void ActiveRun::after_run_start_policy() {
+  phase_ = Phase::resolving;
+  devices::DeviceRequest request{who_.run_id,  who_.tenant_id,           who_.workspace_id, who_.project_id,
+                                 who_.user_id, dispatch_.device_id,      dispatch_.idempotency_key, cwd_};
+  device_ = driver_.open(std::move(request), *this);
+  device_->resolve();
+}
+
+void ActiveRun::on_resolved(const Result<devices::DeviceRef>& resolved, std::string_view request_id) {
+  if (phase_ != Phase::resolving) return;
+  const auto stamped = stamp(request_id);
+  if (!resolved) return fail(resolved.error());
+  // Events from here on name the device the run resolved to, and so does its record.
+  if (resolved->id != who_.device_id) {
+    who_.device_id = resolved->id;
+    store::DeviceAssignment assignment{who_.run_id, who_.tenant_id, who_.project_id, who_.device_type, resolved->id};
+    host_.on_worker([&store = host_.store(), assignment] {
+      if (auto st = store.assign_device(assignment); !st) {
+        util::logger()->warn("run {}: its device {} was not recorded: {}", assignment.run_id, assignment.device_id,
+                             st.error().message);
+      }
+    });
+  }
+  cwd_ = resolved->cwd;
   phase_ = Phase::connecting;
   connect(dispatch_.connectors);
 }
@@ -146,7 +170,7 @@ void ActiveRun::launch() {
   args.constraints_json = constraints_.dump();
   args.config_json = host_.plugin_config(adapter_);
   args.resume_id = dispatch_.resume_session_id.value_or("");
-  args.cwd = cwd_.string();
+  args.cwd = cwd_;
   args.mcp_servers_json = mcp_servers_.dump();
   auto session = plugins::RuntimeSession::create(adapter_, args, this);
   if (!session) {
@@ -157,8 +181,7 @@ void ActiveRun::launch() {
   auto spec_text = session_->launch();
   if (!spec_text) return fail(Error{ErrorCode::plugin_error, spec_text.error().message});
   const json spec = json::parse(*spec_text, nullptr, false);
-  devices::local::SpawnSpec spawn;
-  std::map<std::string, std::string> extra;
+  devices::LaunchSpec spawn;
   if (spec.is_object() && spec.contains("argv") && spec["argv"].is_array()) {
     for (const auto& a : spec["argv"]) {
       if (a.is_string()) spawn.argv.push_back(a.get<std::string>());
@@ -169,13 +192,10 @@ void ActiveRun::launch() {
   }
   if (spec.contains("env") && spec["env"].is_object()) {
     for (const auto& [k, v] : spec["env"].items()) {
-      if (v.is_string()) extra[k] = v.get<std::string>();
+      if (v.is_string()) spawn.env[k] = v.get<std::string>();
     }
   }
-  for (const auto& [k, v] : connector_env_) extra[k] = v;
-  spawn.env = devices::local::controlled_environment(extra);
-  spawn.cwd = cwd_;
-  spawn.run_id = who_.run_id;
+  for (const auto& [k, v] : connector_env_) spawn.env[k] = v;
   spawn.stdin_data = spec.value("stdin", std::string());
   spawn.keep_stdin_open = spec.value("keep_stdin_open", false);
   live_stdin_ = spawn.keep_stdin_open;
@@ -190,20 +210,22 @@ void ActiveRun::launch() {
     }
   }
   argv_ = spawn.argv;
-  auto process = devices::local::LocalProcess::start(host_.io(), host_.spawner(), std::move(spawn), host_.local_options(),
-                                                     *this, host_.sweeper());
+  auto process = device_->launch(std::move(spawn));
   if (!process) return spawn_failed(process.error());
   process_ = std::move(*process);
   phase_ = Phase::spawning;
 }
 
-void ActiveRun::on_started(const Result<pid_t>& started) {
+void ActiveRun::on_started(const Result<devices::Started>& started, std::string_view request_id) {
+  const auto stamped = stamp(request_id);
   if (!started) {
     process_.reset();  // it never ran; nothing of it follows
     return spawn_failed(started.error());
   }
   phase_ = Phase::running;
-  json started_payload{{"cwd", cwd_.string()}, {"argv", argv_}, {"pid", *started}};
+  json started_payload{{"cwd", cwd_}, {"argv", argv_}};
+  if (started->pid >= 0) started_payload["pid"] = started->pid;
+  if (!started->process_id.empty()) started_payload["process_id"] = started->process_id;
   if (!start_decision_.is_null()) started_payload["policy"] = start_decision_;
   record("run.started", "host", std::move(started_payload));
   // The final status is written with the terminal event; should this write land later, the
@@ -273,8 +295,12 @@ void ActiveRun::cancel(std::string reason) {
   record("run.cancelled", "host", {{"reason", cancel_reason_}});
 }
 
-void ActiveRun::on_exit(const rh_exit& exit_in) {
+void ActiveRun::on_exit(const rh_exit& exit_in, const std::optional<Error>& device_error) {
   timeout_.cancel();
+  const auto stamped = stamp({});
+  // The device lost the runtime (a sandbox gone, its stream beyond recovery): that is what the
+  // run fails with, unless a reason to stop came first.
+  if (device_error && !forced_failure_ && cancel_reason_.empty()) forced_failure_ = *device_error;
   if (store_error_) {
     boost::asio::post(host_.io(), [self = shared_from_this()] { self->process_.reset(); });
     return abandon();
@@ -305,6 +331,13 @@ void ActiveRun::on_exit(const rh_exit& exit_in) {
 }
 
 // ---- events -----------------------------------------------------------------------------------
+
+ActiveRun::Stamp::Stamp(std::shared_ptr<ActiveRun> run, std::string_view request_id)
+    : run_(std::move(run)), saved_(std::exchange(run_->request_id_, std::string(request_id))) {}
+
+ActiveRun::Stamp::~Stamp() { run_->request_id_ = std::move(saved_); }
+
+ActiveRun::Stamp ActiveRun::stamp(std::string_view request_id) { return Stamp(shared_from_this(), request_id); }
 
 rh_status ActiveRun::emit(const rh_event& event) noexcept try {
   const std::string_view type = view(event.type);
@@ -388,7 +421,8 @@ bool ActiveRun::record_unlimited(std::string_view type, std::string_view source,
   if (terminal && output_truncated_) payload["output_truncated"] = true;
   std::optional<store::UsageEntry> usage;
   if (type == "usage") usage = usage_entry(payload);  // its ledger row, in the event's transaction
-  store::EventRow row = make_event(who_, ++seq_, type, source, std::move(payload), raw);
+  store::EventRow row = make_event(who_, ++seq_, type, source, std::move(payload), raw,
+                                   request_id_.empty() ? std::nullopt : std::optional<std::string>(request_id_));
   row.approval = std::move(approval);
   row.usage = std::move(usage);
   if (terminal) {
@@ -440,12 +474,14 @@ void ActiveRun::on_durable(int64_t seq, const Status& status) {
 
 // ---- what the device saw ----------------------------------------------------------------------
 
-void ActiveRun::on_output(rh_stream stream, std::string_view bytes) {
+void ActiveRun::on_output(rh_stream stream, std::string_view bytes, std::string_view request_id) {
   if (!session_) return;
+  const auto stamped = stamp(request_id);
   if (auto st = session_->feed(stream, bytes); !st) util::logger()->debug("run {}: {}", who_.run_id, st.error().message);
 }
 
-void ActiveRun::on_file_changed(const devices::local::FileChange& change) {
+void ActiveRun::on_file_changed(const devices::FileChange& change, std::string_view request_id) {
+  const auto stamped = stamp(request_id);
   // The runtime's own report of the same file wins; the device's fills in what it did not say.
   if (auto it = runtime_reported_files_.find(change.path);
       it != runtime_reported_files_.end() && std::chrono::steady_clock::now() - it->second < std::chrono::seconds(5)) {
@@ -457,25 +493,29 @@ void ActiveRun::on_file_changed(const devices::local::FileChange& change) {
   record("file.changed", "device", std::move(payload));
 }
 
-void ActiveRun::on_artifact(const devices::local::Artifact& artifact) {
-  if (!record("artifact.created", "device",
-              {{"path", artifact.path},
+void ActiveRun::on_artifact(const devices::Artifact& artifact, std::string_view request_id) {
+  const auto stamped = stamp(request_id);
+  json payload{{"path", artifact.path},
                {"size_bytes", artifact.size_bytes},
                {"content_type", artifact.content_type},
-               {"sha256", artifact.sha256}})) {
-    return;
-  }
+               {"sha256", artifact.sha256}};
+  if (!artifact.device_artifact_id.empty()) payload["device_artifact_id"] = artifact.device_artifact_id;
+  if (!artifact.download_url.empty()) payload["download_url"] = artifact.download_url;
+  if (!record("artifact.created", "device", std::move(payload))) return;
   store::ArtifactRow row{events::new_id("art"), who_.run_id, artifact.path, artifact.content_type,
-                         artifact.size_bytes, artifact.sha256, now_us()};
+                         artifact.size_bytes, artifact.sha256, now_us(), artifact.device_artifact_id, {},
+                         artifact.download_url};
   host_.on_worker([&store = host_.store(), row] { (void)store.add_artifact(row); });
 }
 
-void ActiveRun::on_listening(const devices::local::ListeningPort& port) {
-  const bool any = port.address == "0.0.0.0" || port.address == "::" || port.address.empty();
-  const std::string host = any ? "127.0.0.1" : port.address.find(':') != std::string::npos ? "[" + port.address + "]" : port.address;
-  record("preview.ready", "device",
-         {{"port", port.port}, {"url", "http://" + host + ":" + std::to_string(port.port) + "/"}, {"address", port.address},
-          {"pid", port.pid}});
+void ActiveRun::on_preview(const devices::Preview& preview, std::string_view request_id) {
+  const auto stamped = stamp(request_id);
+  json payload{{"port", preview.port}, {"url", preview.url}};
+  if (!preview.address.empty()) payload["address"] = preview.address;
+  if (preview.pid > 0) payload["pid"] = preview.pid;
+  if (!preview.preview_id.empty()) payload["preview_id"] = preview.preview_id;
+  if (!preview.expires_at.empty()) payload["expires_at"] = preview.expires_at;
+  record("preview.ready", "device", std::move(payload));
 }
 
 }  // namespace runhost::engine

@@ -1,5 +1,7 @@
-// One run in progress on this host: policy at start, connectors, the adapter session, the
-// local process, and every event it produces — stamped, checked, persisted, then announced.
+// One run in progress on this host: policy at start, its device, connectors, the adapter
+// session, the runtime launched in the device, and every event it produces — stamped, checked,
+// persisted, then announced. It drives the device through devices/device.hpp only: which kind
+// it is (this machine, a MIOSA sandbox) is the driver's business.
 //
 // Lives on the host's reactor thread: every method runs there, and so do the adapter's calls
 // (feed, finish) and the device's callbacks. It is the rh_run the adapter emits into.
@@ -18,7 +20,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
-#include "devices/local/local_device.hpp"
+#include "devices/device.hpp"
 #include "engine/budgets.hpp"
 #include "engine/dispatch.hpp"
 #include "engine/envelope.hpp"
@@ -31,16 +33,17 @@ namespace runhost::engine {
 class HostImpl;
 
 class ActiveRun final : public rh_run,
-                        public devices::local::ProcessObserver,
+                        public devices::DeviceObserver,
                         public std::enable_shared_from_this<ActiveRun> {
  public:
-  ActiveRun(HostImpl& host, store::RunRow row, Dispatch dispatch, std::filesystem::path cwd,
-            const plugins::LoadedPlugin& adapter);
+  // `cwd`: the run's working directory in the device, as the driver's check() gave it.
+  ActiveRun(HostImpl& host, store::RunRow row, Dispatch dispatch, std::string cwd, const plugins::LoadedPlugin& adapter,
+            devices::DeviceDriver& driver);
   ~ActiveRun();
 
   const std::string& id() const noexcept { return who_.run_id; }
 
-  void start();                                   // policy, connectors, then launch
+  void start();                                   // policy, the device, connectors, then launch
   void cancel(std::string reason);                // from the user or the host closing
   // Applies the answers recorded (by any process) to this run's pending approvals, if any.
   void check_answer();
@@ -55,16 +58,17 @@ class ActiveRun final : public rh_run,
   rh_status emit(const rh_event& event) noexcept override;
   rh_status send_input(std::string_view data, uint32_t flags) noexcept override;
 
-  // devices::local::ProcessObserver
-  void on_started(const Result<pid_t>& started) override;
-  void on_output(rh_stream stream, std::string_view bytes) override;
-  void on_file_changed(const devices::local::FileChange& change) override;
-  void on_artifact(const devices::local::Artifact& artifact) override;
-  void on_listening(const devices::local::ListeningPort& port) override;
-  void on_exit(const rh_exit& exit) override;
+  // devices::DeviceObserver
+  void on_resolved(const Result<devices::DeviceRef>& resolved, std::string_view request_id) override;
+  void on_started(const Result<devices::Started>& started, std::string_view request_id) override;
+  void on_output(rh_stream stream, std::string_view bytes, std::string_view request_id) override;
+  void on_file_changed(const devices::FileChange& change, std::string_view request_id) override;
+  void on_artifact(const devices::Artifact& artifact, std::string_view request_id) override;
+  void on_preview(const devices::Preview& preview, std::string_view request_id) override;
+  void on_exit(const rh_exit& exit, const std::optional<Error>& device_error) override;
 
  private:
-  enum class Phase { starting, awaiting_approval, connecting, spawning, running, finishing, done };
+  enum class Phase { starting, awaiting_approval, resolving, connecting, spawning, running, finishing, done };
 
   // An approval waiting for its answer: asked by a policy at run start (no request_id), or by
   // the runtime about an action (request_id: the runtime's own id, answered through respond()).
@@ -130,6 +134,20 @@ class ActiveRun final : public rh_run,
   // tool.completed: an action policy stopped at tool.started must have been asked about by now.
   void check_completed(const nlohmann::json& tool_completed);
   void redact(nlohmann::json& payload, std::string& raw) const;
+  // While a device callback is handled: its request id on every event recorded, and the run kept
+  // alive (the callback may end it).
+  class Stamp {
+   public:
+    Stamp(std::shared_ptr<ActiveRun> run, std::string_view request_id);
+    ~Stamp();
+    Stamp(const Stamp&) = delete;
+    Stamp& operator=(const Stamp&) = delete;
+
+   private:
+    std::shared_ptr<ActiveRun> run_;
+    std::string saved_;
+  };
+  Stamp stamp(std::string_view request_id);
 
   HostImpl& host_;
   RunIdentity who_;
@@ -137,8 +155,9 @@ class ActiveRun final : public rh_run,
   bool budget_read_ = false;  // launch() waits for read_budget() once, when a budget applies
   Dispatch dispatch_;
   nlohmann::json dispatch_json_;
-  std::filesystem::path cwd_;
+  std::string cwd_;  // in the device
   const plugins::LoadedPlugin& adapter_;
+  devices::DeviceDriver& driver_;
   Phase phase_ = Phase::starting;
 
   nlohmann::json constraints_ = nlohmann::json::object();
@@ -156,7 +175,11 @@ class ActiveRun final : public rh_run,
   std::map<std::string, Decision> expected_asks_;
 
   std::unique_ptr<plugins::RuntimeSession> session_;
-  std::unique_ptr<devices::local::LocalProcess> process_;
+  std::unique_ptr<devices::Device> device_;
+  std::unique_ptr<devices::Execution> process_;  // the runtime in the device, once launched
+  // The request id of the device call behind the callback being handled (MIOSA's x-request-id):
+  // stamped on the events recorded meanwhile, the adapter's included.
+  std::string request_id_;
   std::vector<std::string> argv_;  // as launched, for run.started
   boost::asio::steady_timer timeout_;
   std::optional<Error> forced_failure_;  // a policy stopped the run: this replaces the adapter's terminal event

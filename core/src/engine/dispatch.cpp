@@ -111,7 +111,7 @@ Result<Dispatch> parse_dispatch(std::string_view text, const std::optional<std::
     std::string* out;
   };
   for (auto [name, out] : {Required{"tenantId", &d.tenant_id}, Required{"workspaceId", &d.workspace_id},
-                           Required{"userId", &d.user_id}, Required{"deviceId", &d.device_id},
+                           Required{"userId", &d.user_id},
                            Required{"runtime", &d.runtime}, Required{"idempotencyKey", &d.idempotency_key}}) {
     auto v = id_field(doc, name, true);
     if (!v) return v.error();
@@ -124,6 +124,11 @@ Result<Dispatch> parse_dispatch(std::string_view text, const std::optional<std::
   auto device_type = one_of(doc, "deviceType", {"local", "sandbox", "computer"});
   if (!device_type) return device_type.error();
   d.device_type = std::move(*device_type);
+  // A sandbox or computer may be left to the device to find or create (idempotently, from the
+  // dispatch's key); a local run names its machine.
+  auto device_id = id_field(doc, "deviceId", d.device_type == "local");
+  if (!device_id) return device_id.error();
+  d.device_id = device_id->value_or("");
   auto approval = one_of(doc, "approvalPolicy", {"auto", "confirm-risky", "manual"});
   if (!approval) return approval.error();
   d.approval_policy = std::move(*approval);

@@ -29,7 +29,8 @@ std::string format_time(int64_t unix_us) {
 }
 
 nlohmann::json failure_payload(const Error& error) {
-  nlohmann::json e{{"code", to_string(error.code)}, {"message", error.message}, {"request_id", nullptr},
+  nlohmann::json e{{"code", to_string(error.code)}, {"message", error.message},
+                   {"request_id", error.request_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(error.request_id)},
                    {"retryable", default_retryable(error.code)}};
   if (!error.recovery_json.empty()) {
     nlohmann::json recovery = nlohmann::json::parse(error.recovery_json, nullptr, false);

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "engine/budgets.hpp"
+#include "devices/local/local_driver.hpp"
 #include "engine/dispatch.hpp"
 #include "events/event_types.hpp"
 #include "events/ids.hpp"
@@ -160,6 +161,9 @@ HostImpl::HostImpl(HostOptions options, std::unique_ptr<store::Store> store, std
   self_.start_time = process_start_time(self_.pid);
   struct stat info {};
   if (::stat(store_->path().c_str(), &info) == 0) store_identity_ = {info.st_dev, info.st_ino};
+  auto local = std::make_unique<devices::local::LocalDriver>(io_, spawner_.get_executor(), workers_.get_executor(),
+                                                              workspace_root_, local_options());
+  drivers_.emplace(std::string(local->type()), std::move(local));
   watch_store_commits();
   reactor_ = std::thread([this] { io_.run(); });
   boost::asio::post(io_, [this] { poll_tick(); });
@@ -361,12 +365,11 @@ Result<DispatchResult> HostImpl::dispatch(std::string_view dispatch_json, const 
                                              joined(registry_->ids(PluginKind::connector)));
     }
   }
-  std::filesystem::path cwd;
-  if (d.device_type == "local") {
-    auto confined = devices::local::confine_cwd(workspace_root_, d.cwd.value_or(""));
-    if (!confined) return confined.error();
-    cwd = std::move(*confined);
-  }
+  auto driver = driver_for(d.device_type);
+  if (!driver) return driver.error();
+  auto checked = (*driver)->check(d.cwd.value_or(""), d.device_id);
+  if (!checked) return checked.error();
+  std::string cwd = std::move(*checked);
 
   // approvalPolicy is never silently downgraded: a runtime that cannot ask while it runs cannot
   // honour confirm-risky or manual, and the dispatch is refused before anything is recorded.
@@ -434,7 +437,7 @@ struct DryRun final : rh_run {
 // The adapter is asked (create, then destroy, on the reactor where adapters live) before any
 // run row exists: a dispatch it refuses (the custom runtime without a command, say) is the
 // caller's mistake, answered at once, not a run that fails.
-Status HostImpl::check_with_adapter(const Dispatch& d, const plugins::LoadedPlugin& adapter, const std::filesystem::path& cwd) {
+Status HostImpl::check_with_adapter(const Dispatch& d, const plugins::LoadedPlugin& adapter, const std::string& cwd) {
   return on_reactor([&]() -> Status {
     DryRun dry;
     plugins::RuntimeSessionArgs args;
@@ -442,7 +445,7 @@ Status HostImpl::check_with_adapter(const Dispatch& d, const plugins::LoadedPlug
     args.dispatch_json = d.canonical_json;
     args.config_json = plugin_config(adapter);
     args.resume_id = d.resume_session_id.value_or("");
-    args.cwd = cwd.string();
+    args.cwd = cwd;
     auto session = plugins::RuntimeSession::create(adapter, args, &dry);
     if (!session) {
       return Error{ErrorCode::invalid_dispatch, session.error().message, R"({"action":"fix_dispatch"})"};
@@ -451,19 +454,23 @@ Status HostImpl::check_with_adapter(const Dispatch& d, const plugins::LoadedPlug
   });
 }
 
-void HostImpl::start_run(store::RunRow row, Dispatch d, std::filesystem::path cwd, const plugins::LoadedPlugin* adapter) {
+void HostImpl::start_run(store::RunRow row, Dispatch d, std::string cwd, const plugins::LoadedPlugin* adapter) {
   const std::string id = row.id;
-  const bool local = d.device_type == "local";
-  const std::string device_type = d.device_type;
-  auto run = std::make_shared<ActiveRun>(*this, std::move(row), std::move(d), std::move(cwd), *adapter);
+  auto& driver = *drivers_.find(d.device_type)->second;  // dispatch() checked it
+  auto run = std::make_shared<ActiveRun>(*this, std::move(row), std::move(d), std::move(cwd), *adapter, driver);
   active_[id] = run;
   if (closing_) return run->cancel("the host is shutting down");
-  if (!local) {
-    return run->fail(Error{ErrorCode::device_unavailable,
-                                        "no driver for " + device_type + " devices on this host yet (available: local)",
-                                        R"({"action":"retry"})"});
-  }
   run->start();
+}
+
+Result<devices::DeviceDriver*> HostImpl::driver_for(const std::string& device_type) const {
+  if (auto it = drivers_.find(device_type); it != drivers_.end()) return it->second.get();
+  std::string available;
+  for (const auto& [type, driver] : drivers_) available += (available.empty() ? "" : ", ") + type;
+  return Error{ErrorCode::device_unavailable,
+               "this host has no driver for " + device_type + " devices (available: " + available + ")" +
+                   (device_type == "sandbox" ? "; set MIOSA_API_KEY (and MIOSA_BASE_URL) to run in MIOSA sandboxes" : ""),
+               nlohmann::json{{"action", "configure_device"}, {"field", "deviceType"}}.dump()};
 }
 
 void HostImpl::run_done(const std::string& run_id) {

@@ -18,6 +18,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include "devices/device.hpp"
+#include "devices/local/local_device.hpp"
 #include "devices/local/watchdog.hpp"
 #include "engine/active_run.hpp"
 #include "engine/limits.hpp"
@@ -68,7 +70,6 @@ class HostImpl final : public Host {
   const Limits& limits() const noexcept { return limits_; }
   plugins::ConnectorInstance* connector(const std::string& id) const;
   std::string plugin_config(const plugins::LoadedPlugin& plugin) const;
-  devices::local::LocalOptions local_options() const;
   // Runs `work` on a worker thread, then `done` on the reactor (blocking calls: connectors, store writes).
   void on_worker(std::function<void()> work, std::function<void()> done = {});
   void event_durable(const std::string& run_id);  // wakes the run's subscribers
@@ -91,8 +92,11 @@ class HostImpl final : public Host {
   std::optional<Error> unrecorded(const std::string& run_id);
   // The run, if it exists and `scope` sees it; else run_not_found (the same error either way).
   Result<store::RunRow> visible_run(std::string_view run_id, const Scope& scope);
-  Status check_with_adapter(const Dispatch& d, const plugins::LoadedPlugin& adapter, const std::filesystem::path& cwd);
-  void start_run(store::RunRow row, Dispatch dispatch, std::filesystem::path cwd, const plugins::LoadedPlugin* adapter);
+  Status check_with_adapter(const Dispatch& d, const plugins::LoadedPlugin& adapter, const std::string& cwd);
+  void start_run(store::RunRow row, Dispatch dispatch, std::string cwd, const plugins::LoadedPlugin* adapter);
+  devices::local::LocalOptions local_options() const;
+  // The driver for a dispatch's deviceType, or device_unavailable naming the ones there are.
+  Result<devices::DeviceDriver*> driver_for(const std::string& device_type) const;
   void schedule_pull(const std::shared_ptr<SubscriptionState>& sub);
   void pull(const std::shared_ptr<SubscriptionState>& sub);
   void poll_tick();
@@ -127,6 +131,9 @@ class HostImpl final : public Host {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   boost::asio::thread_pool workers_{2};
   boost::asio::thread_pool spawner_{1};
+  // One per device type this host can run in (after the pools their executors name; before the
+  // runs that use them).
+  std::map<std::string, std::unique_ptr<devices::DeviceDriver>, std::less<>> drivers_;
   boost::asio::steady_timer poll_timer_;
   // inotify on the hosts' directory (for CommitSignal's file); closed when inotify cannot be
   // used, and then poll_tick wakes those subscribers instead.

@@ -56,7 +56,8 @@ EventRow event_from(const sqlite::Query& q) {
 }
 
 ArtifactRow artifact_from(const sqlite::Query& q) {
-  return {q.text(0), q.text(1), q.text(2), q.text(3), q.int64(4), q.text(5), q.int64(6)};
+  return {q.text(0),  q.text(1),  q.text(2),  q.text(3),  q.int64(4), q.text(5), q.int64(6),
+          q.optional_text(7).value_or(""), q.optional_text(8).value_or(""), q.optional_text(9).value_or("")};
 }
 
 // Every row of a bound query, mapped.
@@ -127,10 +128,23 @@ Result<std::vector<EventRow>> select_events(sqlite::Connection& conn, std::strin
 
 Result<std::vector<ArtifactRow>> select_artifacts(sqlite::Connection& conn, std::string_view run_id) {
   auto q = conn.query(
-      "SELECT id, run_id, path, content_type, size_bytes, sha256, created_at FROM agent_artifacts "
-      "WHERE run_id = ?1 ORDER BY created_at, id");
+      "SELECT id, run_id, path, content_type, size_bytes, sha256, created_at, miosa_artifact_id, preview_url, "
+      "download_url FROM agent_artifacts WHERE run_id = ?1 ORDER BY created_at, id");
   if (q) q->bind(1, run_id);
   return collect(std::move(q), artifact_from);
+}
+
+Result<std::optional<std::string>> select_current_device(sqlite::Connection& conn, std::string_view tenant_id,
+                                                         std::string_view project_id, std::string_view device_type) {
+  auto q = conn.query(
+      "SELECT CASE ?3 WHEN 'sandbox' THEN current_sandbox_id WHEN 'computer' THEN current_computer_id END "
+      "FROM projects WHERE id = ?1 AND tenant_id = ?2");
+  if (!q) return std::move(q).error();
+  q->bind(1, project_id).bind(2, tenant_id).bind(3, device_type);
+  auto row = q->step();
+  if (!row) return std::move(row).error();
+  if (!*row) return std::optional<std::string>();
+  return q->optional_text(0);
 }
 
 #define RUNHOST_APPROVAL_COLUMNS                                                                       \

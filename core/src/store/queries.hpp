@@ -19,6 +19,8 @@ Result<std::vector<RunRow>> select_active_runs(sqlite::Connection& conn);
 Result<std::vector<EventRow>> select_events(sqlite::Connection& conn, std::string_view run_id, int64_t after_seq,
                                             size_t limit);
 Result<std::vector<ArtifactRow>> select_artifacts(sqlite::Connection& conn, std::string_view run_id);
+Result<std::optional<std::string>> select_current_device(sqlite::Connection& conn, std::string_view tenant_id,
+                                                         std::string_view project_id, std::string_view device_type);
 Result<std::optional<ApprovalRow>> select_approval(sqlite::Connection& conn, std::string_view approval_id);
 Result<std::vector<ApprovalRow>> select_pending_approvals(sqlite::Connection& conn, const std::optional<std::string>& tenant_id);
 

@@ -190,6 +190,14 @@ CREATE INDEX agent_runs_live ON agent_runs (tenant_id, user_id, workspace_id)
 PRAGMA user_version = 5;
 )sql";
 
+// Version 6: devices. A project's current sandbox or computer (the seed's projects table) is
+// written by the runs that resolve one, and read back only by the same tenant's.
+constexpr const char* kVersion6 = R"sql(
+ALTER TABLE projects ADD COLUMN tenant_id TEXT;
+ALTER TABLE projects ADD COLUMN updated_at INTEGER;
+PRAGMA user_version = 6;
+)sql";
+
 Status to_version_1(sqlite::Connection& conn) {
   return conn.exec(kVersion1, "creating the schema");
 }
@@ -210,10 +218,14 @@ Status to_version_5(sqlite::Connection& conn) {
   return conn.exec(kVersion5, "adding the usage ledger (schema version 5)");
 }
 
+Status to_version_6(sqlite::Connection& conn) {
+  return conn.exec(kVersion6, "adding the projects' devices (schema version 6)");
+}
+
 using Migration = Status (*)(sqlite::Connection&);
 // kMigrations[i] takes a file from version i to i + 1 and sets user_version to i + 1.
-constexpr std::array<Migration, 5> kMigrations = {to_version_1, to_version_2, to_version_3, to_version_4,
-                                                  to_version_5};
+constexpr std::array<Migration, 6> kMigrations = {to_version_1, to_version_2, to_version_3, to_version_4,
+                                                  to_version_5, to_version_6};
 
 }  // namespace
 

@@ -68,6 +68,17 @@ Status SqliteStore::add_artifact(const ArtifactRow& artifact) {
   return writer_.call([&](sqlite::Connection& conn, int64_t) { return insert_artifact(conn, artifact); });
 }
 
+Status SqliteStore::assign_device(const DeviceAssignment& assignment) {
+  return writer_.call([&](sqlite::Connection& conn, int64_t now_us) { return write_device(conn, assignment, now_us); });
+}
+
+Result<std::optional<std::string>> SqliteStore::current_device(std::string_view tenant_id, std::string_view project_id,
+                                                               std::string_view device_type) {
+  auto conn = readers_.lease();
+  if (!conn) return std::move(conn).error();
+  return select_current_device(**conn, tenant_id, project_id, device_type);
+}
+
 void SqliteStore::append(EventRow event, std::function<void(const Status&)> on_durable) {
   writer_.append(std::move(event), std::move(on_durable));
 }

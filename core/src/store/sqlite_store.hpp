@@ -27,6 +27,9 @@ class SqliteStore final : public Store {
   Status set_status(std::string_view run_id, RunStatus status, std::optional<std::string> error_code) override;
   Status request_cancel(std::string_view run_id) override;
   Status add_artifact(const ArtifactRow& artifact) override;
+  Status assign_device(const DeviceAssignment& assignment) override;
+  Result<std::optional<std::string>> current_device(std::string_view tenant_id, std::string_view project_id,
+                                                    std::string_view device_type) override;
   void append(EventRow event, std::function<void(const Status&)> on_durable) override;
   Status flush() override;
   Result<bool> finish_orphan(std::string_view run_id, const Owner& owner, MakeTerminal make_terminal) override;

@@ -176,6 +176,20 @@ struct ArtifactRow {
   int64_t size_bytes = 0;
   std::string sha256;  // lowercase hex
   int64_t created_us = 0;
+  // The device's own record of it (a MIOSA export), when the device keeps one.
+  std::string device_artifact_id;
+  std::string preview_url;
+  std::string download_url;
+};
+
+// The device a run resolved to (a sandbox created or found for it): written on the run, and as
+// the project's current device of that type (the seed's projects.current_sandbox_id).
+struct DeviceAssignment {
+  std::string run_id;
+  std::string tenant_id;
+  std::optional<std::string> project_id;
+  std::string device_type;  // local | sandbox | computer
+  std::string device_id;
 };
 
 // Which ledger rows to add up: Host::usage's query (every condition given must hold; times
@@ -253,6 +267,12 @@ class Store {
   virtual Status set_status(std::string_view run_id, RunStatus status, std::optional<std::string> error_code = {}) = 0;
   virtual Status request_cancel(std::string_view run_id) = 0;  // not_found-style error if no such run
   virtual Status add_artifact(const ArtifactRow& artifact) = 0;
+  // The run's device (agent_runs.device_id, and sandbox_id or computer_id), and the project's
+  // current one of that type. A project another tenant's runs assigned is left alone.
+  virtual Status assign_device(const DeviceAssignment& assignment) = 0;
+  // The project's current device of `device_type`, for `tenant_id` only; nothing if none.
+  virtual Result<std::optional<std::string>> current_device(std::string_view tenant_id, std::string_view project_id,
+                                                            std::string_view device_type) = 0;
 
   // Queues one event; returns at once. `on_durable` gets OK once the event is committed, or the
   // error if it could not be (a gap or repeat in seq, the disk full...); nothing after a failed

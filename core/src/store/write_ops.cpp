@@ -138,12 +138,41 @@ Status insert_artifact(sqlite::Connection& conn, const ArtifactRow& artifact) {
   if (!current) return std::move(current).error();
   if (!*current) return no_such_run(artifact.run_id);
   auto q = conn.query(
-      "INSERT INTO agent_artifacts (id, run_id, path, content_type, size_bytes, sha256, created_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+      "INSERT INTO agent_artifacts (id, run_id, path, content_type, size_bytes, sha256, created_at, "
+      "miosa_artifact_id, preview_url, download_url) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, nullif(?8, ''), nullif(?9, ''), nullif(?10, ''))");
   if (!q) return std::move(q).error();
   q->bind(1, artifact.id).bind(2, artifact.run_id).bind(3, artifact.path).bind(4, artifact.content_type);
   q->bind(5, artifact.size_bytes).bind(6, artifact.sha256).bind(7, artifact.created_us);
+  q->bind(8, artifact.device_artifact_id).bind(9, artifact.preview_url).bind(10, artifact.download_url);
   return q->run();
+}
+
+Status write_device(sqlite::Connection& conn, const DeviceAssignment& a, int64_t now_us) {
+  const bool sandbox = a.device_type == "sandbox";
+  const bool computer = a.device_type == "computer";
+  auto run = conn.query(
+      "UPDATE agent_runs SET device_id = ?2, "
+      "sandbox_id = CASE WHEN ?3 THEN ?2 ELSE sandbox_id END, "
+      "computer_id = CASE WHEN ?4 THEN ?2 ELSE computer_id END WHERE id = ?1");
+  if (!run) return std::move(run).error();
+  run->bind(1, a.run_id).bind(2, a.device_id).bind(3, int64_t{sandbox}).bind(4, int64_t{computer});
+  if (auto st = run->run(); !st) return st;
+  if (!a.project_id || (!sandbox && !computer)) return {};
+  // The project's current device; a row of another tenant's (project ids are the backend's,
+  // unique across its tenants, so this means a confused caller) is not taken over.
+  auto project = conn.query(
+      "INSERT INTO projects (id, tenant_id, updated_at, current_sandbox_id, current_computer_id) "
+      "VALUES (?1, ?2, ?3, CASE WHEN ?5 THEN ?4 END, CASE WHEN ?6 THEN ?4 END) "
+      "ON CONFLICT (id) DO UPDATE SET updated_at = ?3, "
+      "current_sandbox_id = CASE WHEN ?5 THEN ?4 ELSE current_sandbox_id END, "
+      "current_computer_id = CASE WHEN ?6 THEN ?4 ELSE current_computer_id END, "
+      "tenant_id = coalesce(tenant_id, ?2) "
+      "WHERE coalesce(projects.tenant_id, ?2) = ?2");
+  if (!project) return std::move(project).error();
+  project->bind(1, *a.project_id).bind(2, a.tenant_id).bind(3, now_us).bind(4, a.device_id);
+  project->bind(5, int64_t{sandbox}).bind(6, int64_t{computer});
+  return project->run();
 }
 
 Status write_answer(sqlite::Connection& conn, std::string_view run_id, std::string_view approval_id,

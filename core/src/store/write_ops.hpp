@@ -30,6 +30,7 @@ Result<bool> end_orphan(sqlite::Connection& conn, std::string_view run_id, const
 // A finished run has nothing to cancel: OK, unchanged.
 Status mark_cancel_requested(sqlite::Connection& conn, std::string_view run_id, int64_t now_us);
 Status insert_artifact(sqlite::Connection& conn, const ArtifactRow& artifact);
+Status write_device(sqlite::Connection& conn, const DeviceAssignment& assignment, int64_t now_us);
 // Store::answer_approval's write.
 Status write_answer(sqlite::Connection& conn, std::string_view run_id, std::string_view approval_id,
                     const ApprovalAnswer& answer, int64_t now_us);

@@ -110,7 +110,11 @@ void ArtifactHasher::report(const std::string& path, const std::string& identity
   auto& last = reported_[path];
   if (last == identity) return;
   last = identity;
-  Artifact artifact{path, size, std::string(content_type_for(path)), std::move(sha256)};
+  Artifact artifact;
+  artifact.path = path;
+  artifact.size_bytes = size;
+  artifact.content_type = content_type_for(path);
+  artifact.sha256 = std::move(sha256);
   on_artifact_(artifact);
 }
 

@@ -40,6 +40,7 @@
 #include <boost/asio/io_context.hpp>
 #include <runhost/runtime.h>
 
+#include "devices/device.hpp"
 #include "runhost/error.hpp"
 
 namespace runhost::devices::local {
@@ -69,19 +70,9 @@ struct SpawnSpec {
   std::string run_id;
 };
 
-struct FileChange {
-  std::string path;    // relative to cwd, '/'-separated
-  std::string change;  // created | modified | deleted | renamed
-  std::string from;    // for renamed: the old relative path (empty otherwise)
-  int64_t size_bytes = -1;  // -1 when deleted or unknown
-};
-
-struct Artifact {
-  std::string path;  // relative to cwd
-  int64_t size_bytes = 0;
-  std::string content_type;  // from the extension: application/pdf, text/html, image/png, ...
-  std::string sha256;        // lowercase hex
-};
+// What changed and what was made, as every device reports them (devices/device.hpp).
+using devices::Artifact;
+using devices::FileChange;
 
 struct ListeningPort {
   int port = 0;
