@@ -82,10 +82,12 @@ json build_dispatch(const Args& args) {
   }
   const std::pair<const char*, std::string> defaults[] = {
       {"tenantId", "local"}, {"workspaceId", "default"}, {"userId", default_actor()}, {"deviceType", "local"},
-      {"deviceId", hostname()}, {"prompt", ""}, {"approvalPolicy", "auto"}, {"idempotencyKey", random_key()}};
+      {"prompt", ""}, {"approvalPolicy", "auto"}, {"idempotencyKey", random_key()}};
   for (const auto& [field, value] : defaults) {
     if (!d.contains(field)) d[field] = value;
   }
+  // A local run names this machine; a sandbox without --device-id is found or created.
+  if (!d.contains("deviceId") && d["deviceType"] == "local") d["deviceId"] = hostname();
   return d;
 }
 

@@ -37,7 +37,7 @@ constexpr std::array kCommands = {
     CommandHelp{"run",
                 "runhost run [OPTIONS] [-- COMMAND ARGS...]", "dispatch one run and print its events live",
                 R"(Usage: runhost run [--dispatch FILE|-] [--runtime ID] [--prompt TEXT] [--cwd DIR]
-                   [--device local] [--tenant T] [--workspace W] [--project P] [--user U]
+                   [--device local|sandbox] [--tenant T] [--workspace W] [--project P] [--user U]
                    [--device-id ID] [--approval-policy auto|confirm-risky|manual]
                    [--idempotency-key K] [--connector ID]... [--timeout SECONDS]
                    [--output-mode text|jsonl] [--resume SESSION] [--json] [--keep-raw]
@@ -49,8 +49,13 @@ Dispatch one run and print its events as they become durable (JSON lines with --
                           flag below sets one field on top of it
   --runtime ID            claude-code, codex, gemini-cli, opencode, custom, ... (runhost plugins)
   --prompt TEXT           the user's prompt
-  --cwd DIR               the run's working directory (inside --workspace-root)
-  --device local          deviceType; --device-id ID its id (default: this host's name)
+  --cwd DIR               the run's working directory (inside --workspace-root; in a
+                          sandbox, inside /workspace)
+  --device local|sandbox  deviceType (default local). sandbox: a MIOSA sandbox (needs
+                          MIOSA_API_KEY; docs/devices.md)
+  --device-id ID          local: this host's name (the default); sandbox: the sandbox to run
+                          in, resumed if paused (default: the --project's current sandbox, or a
+                          new one, created once per --idempotency-key)
   --tenant, --workspace, --project, --user    who the run is for (tenantId, workspaceId, ...)
   --approval-policy P     auto (default), confirm-risky or manual
   --idempotency-key K     the same key with the same request replays the run instead of
@@ -242,6 +247,11 @@ Environment:
   RUNHOST_PLUGIN_PATH     extra plugin directories, ':'-separated
   RUNHOST_WORKSPACE_ROOT  the default --workspace-root
   RUNHOST_LIMITS          the default --limits (a file, or the JSON itself)
+  MIOSA_BASE_URL          the MIOSA API for --device sandbox (default https://api.miosa.ai;
+                          /api/v1 is appended as the SDK does)
+  MIOSA_API_KEY           its key (or MIOSA_ACCESS_TOKEN); a secret, never printed or stored
+  MIOSA_TENANT            sent as X-MIOSA-Tenant
+  RUNHOST_MIOSA_TEMPLATE  the template of the sandboxes runhost creates (default miosa-sandbox)
   RUNHOST_LOG             log level on stderr: trace, debug, info, warn (default), error, off
   NO_COLOR                disable colour on a terminal
 )";

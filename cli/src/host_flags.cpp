@@ -98,6 +98,8 @@ std::unique_ptr<Host> open_host(const Args& args) {
   } else if (const char* env = std::getenv("RUNHOST_LIMITS"); env != nullptr && *env) {
     options.limits = read_limits(env, "RUNHOST_LIMITS");
   }
+  // MIOSA_BASE_URL, MIOSA_API_KEY and MIOSA_TENANT are read by the host itself.
+  if (const char* env = std::getenv("RUNHOST_MIOSA_TEMPLATE"); env != nullptr && *env) options.miosa.template_id = env;
   std::string stdin_reader = args.value("--dispatch") == "-" ? "--dispatch -" : "";  // runhost run read it
   for (const auto& flag : args.values("--plugin-config")) {
     auto [id, config] = read_plugin_config(flag, stdin_reader);

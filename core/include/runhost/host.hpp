@@ -51,6 +51,18 @@ struct HostOptions {
   //    "quotas": {"concurrent_per_tenant": 10, "concurrent_per_user": 3, "runs_per_user_per_day": 50},
   //    "tenants": {"acme": {"budgets": {"tenant_month_usd": 2000}}}}
   std::string limits;
+  // The sandbox device: MIOSA sandboxes over HTTP (docs/devices.md). A field left empty is read
+  // from the SDK's own variables when use_environment is set: MIOSA_BASE_URL (default
+  // https://api.miosa.ai/api/v1), MIOSA_API_KEY (or MIOSA_ACCESS_TOKEN), MIOSA_TENANT. Without
+  // a key there is no sandbox device, and a sandbox dispatch is refused (device_unavailable).
+  // The key is a secret: it never reaches an event, a log line or the store.
+  struct Miosa {
+    std::string base_url;
+    std::string api_key;
+    std::string tenant;
+    std::string template_id;  // for the sandboxes runhost creates; empty: "miosa-sandbox"
+    bool use_environment = true;
+  } miosa;
 };
 
 // $XDG_DATA_HOME/runhost/runhost.db, or ~/.local/share/runhost/runhost.db.

@@ -38,14 +38,7 @@
 #include <runhost/runtime.h>
 
 #include "runhost/error.hpp"
-
-// Asserts that the caller runs on `io_context`'s thread (debug builds only), as LevelDB's
-// Mutex::AssertHeld states a lock rule in code.
-#ifdef NDEBUG
-#define RUNHOST_ASSERT_ON_REACTOR(io_context) ((void)0)
-#else
-#define RUNHOST_ASSERT_ON_REACTOR(io_context) assert((io_context).get_executor().running_in_this_thread())
-#endif
+#include "util/reactor_assert.hpp"
 
 namespace runhost::devices {
 
@@ -57,6 +50,9 @@ struct DeviceRequest {
   std::optional<std::string> project_id;
   std::string user_id;
   std::string device_id;        // as dispatched; empty: the device finds or creates one
+  // device_id was not dispatched but is the project's current device (the store remembers it):
+  // if it is gone, the device makes another rather than failing.
+  bool remembered = false;
   std::string idempotency_key;  // the dispatch's: a retried dispatch resolves to the same device
   std::string cwd;              // what DeviceDriver::check() answered
 };
@@ -117,7 +113,7 @@ class DeviceObserver {
   virtual void on_preview(const Preview& preview, std::string_view request_id) = 0;
   // The runtime ended (or the device lost it: `device_error` says why, and the run fails with
   // it). After stdout and stderr were delivered to the end and pending changes were reported.
-  virtual void on_exit(const rh_exit& exit, const std::optional<Error>& device_error) = 0;
+  virtual void on_exit(const rh_exit& exit, const std::optional<Error>& device_error, std::string_view request_id) = 0;
 
  protected:
   ~DeviceObserver() = default;

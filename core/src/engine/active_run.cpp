@@ -95,8 +95,33 @@ void ActiveRun::start() {
 
 void ActiveRun::after_run_start_policy() {
   phase_ = Phase::resolving;
-  devices::DeviceRequest request{who_.run_id,  who_.tenant_id,           who_.workspace_id, who_.project_id,
-                                 who_.user_id, dispatch_.device_id,      dispatch_.idempotency_key, cwd_};
+  devices::DeviceRequest request;
+  request.run_id = who_.run_id;
+  request.tenant_id = who_.tenant_id;
+  request.workspace_id = who_.workspace_id;
+  request.project_id = who_.project_id;
+  request.user_id = who_.user_id;
+  request.device_id = dispatch_.device_id;
+  request.idempotency_key = dispatch_.idempotency_key;
+  request.cwd = cwd_;
+  if (!request.device_id.empty() || !request.project_id || driver_.type() == "local") return open_device(std::move(request));
+  // No device named: the project's current one, if it has one (read off the reactor).
+  auto current = std::make_shared<Result<std::optional<std::string>>>(std::optional<std::string>());
+  host_.on_worker(
+      [&store = host_.store(), current, tenant = who_.tenant_id, project = *who_.project_id, type = who_.device_type] {
+        *current = store.current_device(tenant, project, type);
+      },
+      [self = shared_from_this(), current, request = std::move(request)]() mutable {
+        if (*current && **current) {
+          request.device_id = ***current;
+          request.remembered = true;
+        }
+        self->open_device(std::move(request));
+      });
+}
+
+void ActiveRun::open_device(devices::DeviceRequest request) {
+  if (phase_ != Phase::resolving) return;  // cancelled meanwhile
   device_ = driver_.open(std::move(request), *this);
   device_->resolve();
 }
@@ -295,9 +320,9 @@ void ActiveRun::cancel(std::string reason) {
   record("run.cancelled", "host", {{"reason", cancel_reason_}});
 }
 
-void ActiveRun::on_exit(const rh_exit& exit_in, const std::optional<Error>& device_error) {
+void ActiveRun::on_exit(const rh_exit& exit_in, const std::optional<Error>& device_error, std::string_view request_id) {
   timeout_.cancel();
-  const auto stamped = stamp({});
+  const auto stamped = stamp(request_id);
   // The device lost the runtime (a sandbox gone, its stream beyond recovery): that is what the
   // run fails with, unless a reason to stop came first.
   if (device_error && !forced_failure_ && cancel_reason_.empty()) forced_failure_ = *device_error;

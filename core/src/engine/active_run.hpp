@@ -65,7 +65,7 @@ class ActiveRun final : public rh_run,
   void on_file_changed(const devices::FileChange& change, std::string_view request_id) override;
   void on_artifact(const devices::Artifact& artifact, std::string_view request_id) override;
   void on_preview(const devices::Preview& preview, std::string_view request_id) override;
-  void on_exit(const rh_exit& exit, const std::optional<Error>& device_error) override;
+  void on_exit(const rh_exit& exit, const std::optional<Error>& device_error, std::string_view request_id) override;
 
  private:
   enum class Phase { starting, awaiting_approval, resolving, connecting, spawning, running, finishing, done };
@@ -87,6 +87,7 @@ class ActiveRun final : public rh_run,
   };
 
   void after_run_start_policy();
+  void open_device(devices::DeviceRequest request);  // then resolve it
   // Records approval.required (durable, with its deadline) and waits for the answer.
   void ask(const Decision& d, nlohmann::json action, std::string request_id, std::string tool_call_id);
   // Records approval.resolved for a pending approval (settling its record), then goes on: at run

@@ -19,6 +19,7 @@
 
 #include "engine/budgets.hpp"
 #include "devices/local/local_driver.hpp"
+#include "devices/sandbox/sandbox_driver.hpp"
 #include "engine/dispatch.hpp"
 #include "events/event_types.hpp"
 #include "events/ids.hpp"
@@ -138,7 +139,8 @@ class SubscriptionHandle final : public Subscription {
 
 HostImpl::HostImpl(HostOptions options, std::unique_ptr<store::Store> store, std::string host_id, store::HostLock lock,
                    std::shared_ptr<const PluginRegistry> registry, std::unique_ptr<PolicyGate> policies,
-                   std::map<std::string, std::unique_ptr<plugins::ConnectorInstance>> connectors, Limits limits)
+                   std::map<std::string, std::unique_ptr<plugins::ConnectorInstance>> connectors, Limits limits,
+                   std::optional<devices::sandbox::MiosaConfig> miosa)
     : options_(std::move(options)),
       store_(std::move(store)),
       lock_(std::move(lock)),
@@ -164,6 +166,15 @@ HostImpl::HostImpl(HostOptions options, std::unique_ptr<store::Store> store, std
   auto local = std::make_unique<devices::local::LocalDriver>(io_, spawner_.get_executor(), workers_.get_executor(),
                                                               workspace_root_, local_options());
   drivers_.emplace(std::string(local->type()), std::move(local));
+  if (miosa) {
+    curl_ = std::make_unique<http::CurlMulti>(io_);
+    miosa_ = std::make_unique<devices::sandbox::MiosaClient>(io_, *curl_, std::move(*miosa));
+    devices::sandbox::SandboxOptions sandbox;
+    if (!options_.miosa.template_id.empty()) sandbox.template_id = options_.miosa.template_id;
+    if (!options_.artifact_patterns.empty()) sandbox.artifact_patterns = options_.artifact_patterns;
+    auto driver = std::make_unique<devices::sandbox::SandboxDriver>(io_, *miosa_, std::move(sandbox));
+    drivers_.emplace(std::string(driver->type()), std::move(driver));
+  }
   watch_store_commits();
   reactor_ = std::thread([this] { io_.run(); });
   boost::asio::post(io_, [this] { poll_tick(); });
@@ -177,6 +188,8 @@ Result<std::unique_ptr<Host>> HostImpl::open(HostOptions options) {
   (void)prctl(PR_SET_CHILD_SUBREAPER, 1);
   auto limits = Limits::parse(options.limits);
   if (!limits) return limits.error();
+  auto miosa = miosa_config(options);
+  if (!miosa) return miosa.error();
   const auto path = options.store.empty() ? default_store_path() : options.store;
   store::StoreOptions store_options;
   store_options.durable = options.durable;
@@ -212,7 +225,7 @@ Result<std::unique_ptr<Host>> HostImpl::open(HostOptions options) {
   std::unique_ptr<HostImpl> host(new HostImpl(std::move(options), std::move(*store), std::move(host_id), std::move(*lock),
                                               std::move(registry),
                                               std::make_unique<PolicyGate>(std::move(policies)), std::move(connectors),
-                                              std::move(*limits)));
+                                              std::move(*limits), std::move(*miosa)));
   // Before any run: a runtime of ours never outlives us, however we die.
   auto watchdog = devices::local::Watchdog::start(host->self_.host_id);
   if (watchdog) {
@@ -223,6 +236,21 @@ Result<std::unique_ptr<Host>> HostImpl::open(HostOptions options) {
   // Runs of hosts that died are ended off this thread: opening waits for no one.
   host->schedule_sweep();
   return std::unique_ptr<Host>(std::move(host));
+}
+
+Result<std::optional<devices::sandbox::MiosaConfig>> HostImpl::miosa_config(const HostOptions& options) {
+  devices::sandbox::MiosaOptions given{options.miosa.base_url, options.miosa.api_key, {}, options.miosa.tenant};
+  devices::sandbox::EnvLookup env = [&](const char* name) -> std::optional<std::string> {
+    const char* value = options.miosa.use_environment ? std::getenv(name) : nullptr;
+    if (value == nullptr || *value == '\0') return std::nullopt;
+    return std::string(value);
+  };
+  if (given.api_key.empty() && !env("MIOSA_API_KEY") && !env("MIOSA_ACCESS_TOKEN")) {
+    return std::optional<devices::sandbox::MiosaConfig>();  // no sandbox device
+  }
+  auto config = devices::sandbox::MiosaConfig::from_env_and_options(given, env);
+  if (!config) return config.error();
+  return std::optional<devices::sandbox::MiosaConfig>(std::move(*config));
 }
 
 HostImpl::~HostImpl() {

@@ -21,6 +21,8 @@
 #include "devices/device.hpp"
 #include "devices/local/local_device.hpp"
 #include "devices/local/watchdog.hpp"
+#include "devices/sandbox/miosa_client.hpp"
+#include "http/curl_multi.hpp"
 #include "engine/active_run.hpp"
 #include "engine/limits.hpp"
 #include "engine/policy_gate.hpp"
@@ -36,6 +38,9 @@ struct SubscriptionState;
 class HostImpl final : public Host {
  public:
   static Result<std::unique_ptr<Host>> open(HostOptions options);
+  // The MIOSA configuration HostOptions::miosa and the environment give; nothing when there is
+  // no key (no sandbox device), an error when what is given is unusable.
+  static Result<std::optional<devices::sandbox::MiosaConfig>> miosa_config(const HostOptions& options);
   ~HostImpl() override;
 
   Result<DispatchResult> dispatch(std::string_view dispatch_json, const Scope& scope) override;
@@ -84,7 +89,8 @@ class HostImpl final : public Host {
  private:
   HostImpl(HostOptions options, std::unique_ptr<store::Store> store, std::string host_id, store::HostLock lock,
            std::shared_ptr<const PluginRegistry> registry, std::unique_ptr<PolicyGate> policies,
-           std::map<std::string, std::unique_ptr<plugins::ConnectorInstance>> connectors, Limits limits);
+           std::map<std::string, std::unique_ptr<plugins::ConnectorInstance>> connectors, Limits limits,
+           std::optional<devices::sandbox::MiosaConfig> miosa);
   void recover_orphans();  // worker thread
   void sweep();            // worker thread
   void schedule_sweep();
@@ -133,6 +139,8 @@ class HostImpl final : public Host {
   boost::asio::thread_pool spawner_{1};
   // One per device type this host can run in (after the pools their executors name; before the
   // runs that use them).
+  std::unique_ptr<http::CurlMulti> curl_;                  // the sandbox device's HTTP, on the reactor
+  std::unique_ptr<devices::sandbox::MiosaClient> miosa_;  // when MIOSA is configured
   std::map<std::string, std::unique_ptr<devices::DeviceDriver>, std::less<>> drivers_;
   boost::asio::steady_timer poll_timer_;
   // inotify on the hosts' directory (for CommitSignal's file); closed when inotify cannot be

@@ -52,7 +52,7 @@ class LocalExecution final : public Execution, private ProcessObserver {
   void on_listening(const ListeningPort& port) override {
     observer_.on_preview(Preview{port.port, port.address, port.pid, local_url(port), {}, {}}, {});
   }
-  void on_exit(const rh_exit& exit) override { observer_.on_exit(exit, std::nullopt); }
+  void on_exit(const rh_exit& exit) override { observer_.on_exit(exit, std::nullopt, {}); }
 
   boost::asio::io_context& io_;
   DeviceObserver& observer_;
