@@ -150,7 +150,7 @@ class DeviceDriver {
   virtual std::string_view type() const noexcept = 0;
   // At dispatch, before anything is recorded (any thread): the run's working directory in the
   // device, or why the dispatch cannot run here (invalid_dispatch naming the field).
-  virtual Result<std::string> check(std::string_view requested_cwd, std::string_view device_id) const = 0;
+  virtual Result<std::string> check(std::string_view requested_cwd) const = 0;
   virtual std::unique_ptr<Device> open(DeviceRequest request, DeviceObserver& observer) = 0;
 };
 

@@ -395,7 +395,7 @@ Result<DispatchResult> HostImpl::dispatch(std::string_view dispatch_json, const 
   }
   auto driver = driver_for(d.device_type);
   if (!driver) return driver.error();
-  auto checked = (*driver)->check(d.cwd.value_or(""), d.device_id);
+  auto checked = (*driver)->check(d.cwd.value_or(""));
   if (!checked) return checked.error();
   std::string cwd = std::move(*checked);
 

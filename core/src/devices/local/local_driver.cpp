@@ -113,7 +113,7 @@ LocalDriver::LocalDriver(boost::asio::io_context& io, boost::asio::any_io_execut
       root_(std::move(workspace_root)),
       options_(std::move(options)) {}
 
-Result<std::string> LocalDriver::check(std::string_view requested_cwd, std::string_view) const {
+Result<std::string> LocalDriver::check(std::string_view requested_cwd) const {
   auto confined = confine_cwd(root_, requested_cwd);
   if (!confined) return confined.error();
   return confined->string();

@@ -24,7 +24,7 @@ class LocalDriver final : public DeviceDriver {
 
   std::string_view type() const noexcept override { return "local"; }
   // The cwd confined to the workspace root (confine_cwd): canonical, existing, inside it.
-  Result<std::string> check(std::string_view requested_cwd, std::string_view device_id) const override;
+  Result<std::string> check(std::string_view requested_cwd) const override;
   std::unique_ptr<Device> open(DeviceRequest request, DeviceObserver& observer) override;
 
  private:

@@ -90,7 +90,6 @@ class SandboxDevice;
 class SandboxExecution final : public Execution {
  public:
   explicit SandboxExecution(SandboxDevice& device) : device_(device) {}
-  ~SandboxExecution() override;
   void write_stdin(std::string_view bytes) override;
   void close_stdin() override;
   void terminate(uint32_t flags) override;
@@ -194,8 +193,6 @@ class SandboxDevice final : public Device {
     paused_ = false;
     tail_.resume();
   }
-
-  void execution_gone() { execution_alive_ = false; }
 
  private:
   std::string sandbox_path(const std::string& rest) const { return "/sandboxes/" + sandbox_id_ + rest; }
@@ -675,8 +672,8 @@ class SandboxDevice final : public Device {
     if ((path.front() == '/' ? path : base + rel).rfind(run_dir_ + "/", 0) == 0 || rel.rfind(".runhost/", 0) == 0) {
       return std::nullopt;
     }
-    for (std::string_view skip : {".git", "node_modules", "__pycache__", ".venv"}) {
-      const std::string dir = std::string(skip) + "/";
+    for (const auto& skip : options_.ignore_dirs) {
+      const std::string dir = skip + "/";
       if (rel.rfind(dir, 0) == 0 || rel.find("/" + dir) != std::string::npos) return std::nullopt;
     }
     if (rel.empty()) return std::nullopt;
@@ -884,7 +881,6 @@ class SandboxDevice final : public Device {
   std::optional<Error> exit_error_;
   int pending_ = 0;  // previews and artifacts in flight, and the settle window after the exit
   bool settled_ = false;
-  bool execution_alive_ = false;
 
   boost::asio::steady_timer poll_timer_;
   boost::asio::steady_timer debounce_timer_;
@@ -894,7 +890,6 @@ class SandboxDevice final : public Device {
   boost::asio::steady_timer watch_timer_;
 };
 
-SandboxExecution::~SandboxExecution() { device_.execution_gone(); }
 void SandboxExecution::write_stdin(std::string_view bytes) { device_.write_stdin(bytes); }
 void SandboxExecution::close_stdin() { device_.close_stdin(); }
 void SandboxExecution::terminate(uint32_t flags) { device_.terminate(flags); }
@@ -906,7 +901,7 @@ void SandboxExecution::resume_output() { device_.resume_output(); }
 SandboxDriver::SandboxDriver(boost::asio::io_context& io, MiosaClient& client, SandboxOptions options)
     : io_(io), client_(client), options_(std::move(options)) {}
 
-Result<std::string> SandboxDriver::check(std::string_view requested_cwd, std::string_view) const {
+Result<std::string> SandboxDriver::check(std::string_view requested_cwd) const {
   auto invalid = [](const std::string& problem) {
     return Error{ErrorCode::invalid_dispatch, "cwd " + problem, R"({"action":"fix_dispatch","field":"cwd"})"};
   };

@@ -37,15 +37,17 @@
 #include <boost/asio/io_context.hpp>
 
 #include "devices/device.hpp"
+#include "devices/local/local_device.hpp"
 #include "devices/sandbox/miosa_client.hpp"
 
 namespace runhost::devices::sandbox {
 
 struct SandboxOptions {
   std::string template_id = "miosa-sandbox";  // for the sandboxes runhost creates
-  std::vector<std::string> artifact_patterns = {"*.pdf", "*.docx", "*.xlsx", "*.pptx", "*.png", "*.jpg", "*.jpeg",
-                                                "*.gif", "*.svg", "*.zip", "*.tar.gz", "*.html", "*.csv", "*.md"};
-  int64_t artifact_max_bytes = 512ll << 20;  // larger files are reported without sha256
+  // What counts as an artifact, and which directories' changes are noise: as on the local device.
+  std::vector<std::string> artifact_patterns = local::LocalOptions{}.artifact_patterns;
+  std::vector<std::string> ignore_dirs = local::LocalOptions{}.ignore_dirs;
+  int64_t artifact_max_bytes = local::LocalOptions{}.artifact_max_bytes;  // larger: reported without sha256
   std::chrono::milliseconds readiness_timeout{180'000};
   std::chrono::milliseconds poll{200};        // readiness, checkpoints
   std::chrono::milliseconds debounce{150};    // file changes
@@ -66,7 +68,7 @@ class SandboxDriver final : public DeviceDriver {
   std::string_view type() const noexcept override { return "sandbox"; }
   // The cwd in the sandbox: /workspace, or a path under it ("app" or "/workspace/app"); ".."
   // and paths elsewhere are invalid_dispatch naming "cwd".
-  Result<std::string> check(std::string_view requested_cwd, std::string_view device_id) const override;
+  Result<std::string> check(std::string_view requested_cwd) const override;
   std::unique_ptr<Device> open(DeviceRequest request, DeviceObserver& observer) override;
 
   // The Idempotency-Key for `purpose` of one dispatch: a UUID (RFC 9562 version 8, from
