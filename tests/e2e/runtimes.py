@@ -45,11 +45,13 @@ class Launch:
     env: dict[str, str]
     files: dict[str, str] = field(default_factory=dict)
 
-    def write_files(self) -> None:
+    def write_files(self, place: Callable[[Path], Path] = lambda p: p) -> None:
+        """Writes the files (and makes TMPDIR); `place` maps a path as the CLI sees it to where
+        this process writes it (a sandbox's home, seen from the host)."""
         if "TMPDIR" in self.env:
-            Path(self.env["TMPDIR"]).mkdir(parents=True, exist_ok=True)
+            place(Path(self.env["TMPDIR"])).mkdir(parents=True, exist_ok=True)
         for path, content in self.files.items():
-            p = Path(path)
+            p = place(Path(path))
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_text(content)
 

@@ -1,5 +1,7 @@
-"""End to end: each real agent CLI, run through runhost on the local device against the scripted
-model server, for every scenario. Asserts on the unified events and on the working directory.
+"""End to end: each real agent CLI, run through runhost against the scripted model server, for
+every scenario: on the local device, and (Claude Code and Codex) inside a sandbox of the loopback
+MIOSA emulator (tools/miosa-emulator), where the CLI runs confined with /workspace as its
+directory. Asserts on the unified events and on the working directory.
 
 A runtime whose CLI is not installed (scripts/install-runtimes) or whose adapter plugin is not
 built is reported SKIPPED with the reason, never passed; conftest.py turns a session in which
@@ -22,14 +24,17 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from modelserver import Scenario, make_server  # noqa: E402
-from runtimes import REPO, RUNTIMES, Runtime  # noqa: E402
+from runtimes import BIN_DIR, REPO, RUNTIMES, Runtime  # noqa: E402
+
+sys.path.insert(0, str(REPO / "tests" / "miosa"))
+from emu import Emulator  # noqa: E402
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 SCENARIOS = sorted(p.stem for p in SCENARIO_DIR.glob("*.json"))
@@ -85,24 +90,89 @@ def skip_reason(runtime: Runtime) -> str | None:
     return None
 
 
-def kill_cli(work: Path) -> list[int]:
-    """SIGKILL the process groups of every process working in `work`: the CLI, not runhost."""
-    groups = set()
+class Local:
+    """The local device: the CLI works in root/work with root/home as HOME, as this test sees them."""
+
+    def __init__(self, root: Path) -> None:
+        self.work = root / "work"  # where the scenario's files are, as this test reads them
+        self.cwd = self.work  # the run's cwd, as the CLI sees it
+        self.home = root / "home"
+        self.args: list[str] = []
+        self.env: dict[str, str] = {}
+        self.work.mkdir(parents=True)
+        self.home.mkdir()
+
+    def host_path(self, path: Path) -> Path:
+        """A path as the CLI sees it, as this test reaches it."""
+        return path
+
+    def kill_cli(self) -> None:
+        """SIGKILL the process groups of every process working in the run's directory: the CLI,
+        not runhost."""
+        kill(lambda pid: os.readlink(f"/proc/{pid}/cwd") == str(self.work), group=True)
+
+
+MIOSA_KEY = "msk_live_runhost_e2e_0123456789"
+SANDBOX_TEMPLATE = "agents"
+SANDBOX_HOME = Path("/home/user")
+
+
+class Sandbox:
+    """A sandbox of the emulator whose template holds the CLIs (their bin directory and packages,
+    read-only, where they are on the host), made before the dispatch as a backend makes a
+    project's sandbox: the scenario's files are written into its /workspace, the CLI's
+    configuration into its /home/user; runhost is given its id."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        status, _, body = emulator.raw("POST", "/api/v1/sandboxes", {"template_id": SANDBOX_TEMPLATE})
+        assert status == 201, body
+        self.id = json.loads(body)["data"]["id"]
+        self.work = emulator.root / self.id / "workspace"
+        self.cwd = Path("/workspace")
+        self.home = SANDBOX_HOME
+        self._home_dir = emulator.root / self.id / "home"
+        self.args = ["--device", "sandbox", "--device-id", self.id]
+        self.env = {"MIOSA_BASE_URL": emulator.base_url, "MIOSA_API_KEY": MIOSA_KEY}
+
+    def host_path(self, path: Path) -> Path:
+        return self._home_dir / path.relative_to(SANDBOX_HOME) if path.is_relative_to(SANDBOX_HOME) else path
+
+    def kill_cli(self) -> None:
+        """SIGKILL the CLI's processes in the sandbox, as an out-of-memory killer would: not the
+        shell runhost started them with, which shares their process group and reports how they
+        ended. (Their cwd reads /workspace from the host too: it is in the sandbox's mounts.)"""
+        runtimes = str(REPO / "tools" / "runtimes").encode()
+
+        def is_cli(pid: str) -> bool:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            starter = b"/.runhost/run_" in cmdline  # run.sh and its shell: the CLI's argv is theirs too
+            return os.readlink(f"/proc/{pid}/cwd") == "/workspace" and runtimes in cmdline and not starter
+
+        kill(is_cli, group=False)
+
+
+Place = Local | Sandbox
+
+
+def kill(match: Callable[[str], bool], *, group: bool) -> None:
+    """SIGKILL every process (or its process group) for which `match(pid)` holds; never this
+    test's own group."""
+    targets = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if Path(os.readlink(entry / "cwd")) == work:
-                groups.add(os.getpgid(int(entry.name)))
+            if match(entry.name):
+                targets.add(os.getpgid(int(entry.name)) if group else int(entry.name))
         except OSError:
             continue
-    groups.discard(os.getpgrp())
-    for pgid in groups:
+    if group:
+        targets.discard(os.getpgrp())
+    for target in targets:
         try:
-            os.killpg(pgid, signal.SIGKILL)
+            (os.killpg if group else os.kill)(target, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    return sorted(groups)
 
 
 def answer_approvals(root: Path, proc: subprocess.Popen[bytes], verb: str) -> list[dict[str, Any]]:
@@ -127,13 +197,16 @@ def answer_approvals(root: Path, proc: subprocess.Popen[bytes], verb: str) -> li
 
 
 def run_scenario(runtime: Runtime, name: str, policy: str = "auto", answer: str | None = None,
-                 answered: list[dict[str, Any]] | None = None) -> Run:
+                 answered: list[dict[str, Any]] | None = None, emulator: Emulator | None = None) -> Run:
+    """Run one scenario through `runhost run`: on the local device, or in a new sandbox of
+    `emulator`."""
     scenario = Scenario.load(SCENARIO_DIR / f"{name}.json")
-    root = WORK_ROOT / runtime.id / (name if policy == "auto" else f"{name}-{policy}-{answer}")
+    device = "local" if emulator is None else "sandbox"
+    root = WORK_ROOT / device / runtime.id / (name if policy == "auto" else f"{name}-{policy}-{answer}")
     shutil.rmtree(root, ignore_errors=True)
-    work, home = root / "work", root / "home"
-    work.mkdir(parents=True)
-    home.mkdir()
+    root.mkdir(parents=True)
+    place: Place = Local(root) if emulator is None else Sandbox(emulator)
+    work = place.work
     for rel, content in scenario.files.items():
         (work / rel).parent.mkdir(parents=True, exist_ok=True)
         (work / rel).write_text(content)
@@ -142,20 +215,21 @@ def run_scenario(runtime: Runtime, name: str, policy: str = "auto", answer: str 
         server = make_server(scenario, log)
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         try:
-            config, launch = runtime.plugin_config(port=server.server_address[1], home=home)
-            launch.write_files()
+            config, launch = runtime.plugin_config(port=server.server_address[1], home=place.home)
+            launch.write_files(place.host_path)
             # The configuration holds API keys: from a file, never on the command line.
             config_path = root / "plugin-config.json"
             config_path.write_text(json.dumps(config))
             config_path.chmod(0o600)
             argv = [str(RUNHOST), "run", "--json", "--store", str(root / "runhost.db"), "--workspace-root", str(root),
-                    "--runtime", runtime.id, "--cwd", str(work), "--prompt", scenario.prompt,
+                    "--runtime", runtime.id, "--cwd", str(place.cwd), "--prompt", scenario.prompt,
                     "--timeout", str(RUN_TIMEOUT_SECONDS), "--plugin-config", f"{runtime.id}=@{config_path}",
-                    "--approval-policy", policy]
+                    "--approval-policy", policy, *place.args]
             if EXTRA_PLUGIN_DIR:
                 argv[2:2] = ["--plugin-dir", EXTRA_PLUGIN_DIR]
             with open(root / "events.jsonl", "wb") as out, open(root / "runhost.stderr", "wb") as err:
-                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=root)
+                env = {k: v for k, v in os.environ.items() if not k.startswith("MIOSA_")} | place.env
+                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=root, env=env)
                 deadline = time.monotonic() + RUN_TIMEOUT_SECONDS + 30
                 if answer is not None:
                     got = answer_approvals(root, proc, answer)
@@ -165,7 +239,7 @@ def run_scenario(runtime: Runtime, name: str, policy: str = "auto", answer: str 
                     while proc.poll() is None and time.monotonic() < deadline:
                         if '"step": "hang"' in log_path.read_text(errors="replace"):
                             time.sleep(1.0)
-                            kill_cli(work)
+                            place.kill_cli()
                             break
                         time.sleep(0.1)
                 try:
@@ -173,7 +247,7 @@ def run_scenario(runtime: Runtime, name: str, policy: str = "auto", answer: str 
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
-                    kill_cli(work)
+                    place.kill_cli()
                     pytest.fail(f"runhost did not finish within {RUN_TIMEOUT_SECONDS + 30}s")
         finally:
             server.shutdown()
@@ -189,7 +263,36 @@ def test_scenario(runtime_id: str, scenario: str) -> None:
     reason = skip_reason(runtime)
     if reason:
         pytest.skip(reason)
-    run = run_scenario(runtime, scenario)
+    check_scenario(runtime_id, scenario, run_scenario(runtime, scenario))
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory):
+    """One loopback MIOSA for the sandbox scenarios, its "agents" template holding the CLIs."""
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap (bwrap) is not installed: the MIOSA emulator confines every sandbox with it "
+                    "(scripts/setup installs it)")
+    dirs = f"{BIN_DIR}:{REPO / 'tools' / 'runtimes'}"
+    emu = Emulator(tmp_path_factory.mktemp("miosa") / "root", "--template", f"{SANDBOX_TEMPLATE}:{dirs}")
+    yield emu
+    emu.stop()
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("runtime_id", ["claude-code", "codex"])
+def test_scenario_in_a_sandbox(runtime_id: str, scenario: str, request: pytest.FixtureRequest) -> None:
+    """The same scenario and the same checks, the CLI running inside a MIOSA sandbox."""
+    runtime = RUNTIMES[runtime_id]
+    reason = skip_reason(runtime)
+    if reason:
+        pytest.skip(reason)
+    run = run_scenario(runtime, scenario, emulator=request.getfixturevalue("emulator"))
+    for event in run.events:
+        assert event["device"]["type"] == "sandbox", run.describe()
+    check_scenario(runtime_id, scenario, run)
+
+
+def check_scenario(runtime_id: str, scenario: str, run: Run) -> None:
     info = run.describe()
 
     # Every run: started first, exactly one terminal event, last, and the expected files.
@@ -200,6 +303,7 @@ def test_scenario(runtime_id: str, scenario: str) -> None:
         assert run.file(rel) == want, f"{rel}: {run.file(rel)!r}\n{info}"
     for rel in run.scenario.raw["expect"].get("absent", []):
         assert not (run.work / rel).exists(), info
+    assert MIOSA_KEY not in json.dumps(run.events), "the MIOSA key is in an event"
 
     CHECKS[scenario](runtime_id, run, info)
 

@@ -20,7 +20,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "miosa"))
-from emu import Emulator, fetch, free_port, wait_until  # noqa: E402
+from emu import Emulator, fetch, free_port, pids_with_marker, wait_until  # noqa: E402
 
 RUNHOST = os.environ.get("RUNHOST_BIN", str(HERE.parents[1] / "build" / "default" / "bin" / "runhost"))
 KEY = "msk_live_runhost_sandbox_test_0123456789"
@@ -278,6 +278,34 @@ def test_cancel_stops_the_runtime_and_keeps_the_sandbox_and_events(runs, emu):
     sid = events[0]["device"]["id"]
     assert emu.raw("GET", f"/api/v1/sandboxes/{sid}")[0] == 200
     assert [e for e in emu.log() if e["method"] == "DELETE" and "/processes/" in e["path"]]
+
+
+def test_a_starter_killed_in_the_sandbox_ends_the_run_device_lost_not_at_its_timeout(runs, emu):
+    # kill -9 of the whole process group in the sandbox: the shell runhost started the runtime
+    # with, which would have written its exit status, dies with it. The reader notices its beat
+    # stopped and the run ends device_lost in seconds, not at the two-minute timeout.
+    proc = runs.start("--timeout", "120", "--", "sh", "-c", "echo started; sleep 100")
+    events = []
+    for line in proc.stdout:
+        events.append(json.loads(line))
+        if events[-1]["type"] == "command.output":
+            starters = [p for p in pids_with_marker("/.runhost/run_") if b"run.sh" in Path(f"/proc/{p}/cmdline").read_bytes()]
+            assert starters
+            killed_at = time.monotonic()
+            for pid in starters:
+                try:
+                    os.killpg(os.getpgid(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+    proc.wait(60)
+    took = time.monotonic() - killed_at
+    assert events[-1]["type"] == "run.failed", events[-2:]
+    error = events[-1]["payload"]["error"]
+    assert error["code"] == "device_lost" and error["retryable"], error
+    assert error["recovery"] == {"action": "resume_device", "device_id": events[0]["device"]["id"]}, error
+    assert "killed" in error["message"] and error["request_id"], error
+    assert took < 60, f"the loss took {took:.0f} s to notice"
+    assert output(events) == "started\n"
 
 
 def test_input_reaches_the_runtime_on_its_stdin(runs, emu):

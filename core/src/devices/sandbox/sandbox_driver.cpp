@@ -534,12 +534,10 @@ class SandboxDevice final : public Device {
       last_stream_error_ = end.error();
     }
     if (++drops_ > options_.max_stream_drops) {
-      Error lost{ErrorCode::device_lost,
-                 "lost the runtime's output from sandbox " + sandbox_id_ + " after " +
-                     std::to_string(options_.max_stream_drops) + " attempts in a row to read it" +
-                     (last_stream_error_ ? ": " + last_stream_error_->message : std::string()),
-                 json{{"action", "resume_device"}, {"device_id", sandbox_id_}}.dump()};
-      if (last_stream_error_) lost.request_id = last_stream_error_->request_id;
+      Error lost = lost_track("lost the runtime's output from sandbox " + sandbox_id_ + " after " +
+                              std::to_string(options_.max_stream_drops) + " attempts in a row to read it" +
+                              (last_stream_error_ ? ": " + last_stream_error_->message : std::string()),
+                              last_stream_error_ ? last_stream_error_->request_id : std::string());
       // The runtime may still run there: stop it, keep the sandbox.
       (void)client_.call("DELETE", sandbox_path("/processes/" + std::to_string(pid_)), std::nullopt, {},
                          [](MiosaResult<MiosaResponse>) {});
@@ -550,6 +548,14 @@ class SandboxDevice final : public Device {
     tail_timer_.async_wait(guarded([this](const boost::system::error_code& ec) {
       if (!ec) open_tail();
     }));
+  }
+
+  // device_lost: the sandbox is still there, the run's process is not within reach.
+  Error lost_track(std::string message, std::string request_id) const {
+    Error lost{ErrorCode::device_lost, std::move(message),
+               json{{"action", "resume_device"}, {"device_id", sandbox_id_}}.dump()};
+    lost.request_id = std::move(request_id);
+    return lost;
   }
 
   void reopen_tail_now() {
@@ -785,6 +791,14 @@ class SandboxDevice final : public Device {
   }
 
   void on_exit_status(const std::string& text) {
+    if (text == "lost") {
+      // run.sh was killed (its beat stopped) before it could write the runtime's status.
+      tail_.cancel();
+      return finish(rh_exit{sizeof(rh_exit), RH_EXIT_LOST, 0, 0, exit_flags_},
+                    lost_track("the process that ran the runtime in sandbox " + sandbox_id_ +
+                                   " was killed before it reported how the runtime ended",
+                               tail_request_id_));
+    }
     int status = 0;
     try {
       status = std::stoi(text);

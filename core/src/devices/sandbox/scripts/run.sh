@@ -8,6 +8,9 @@
 #   in.0 in.1 ...  input, written by the host in order; eof.N (N: the next index) closes it
 #   out err        the runtime's output, read back by tail.sh at byte offsets
 #   ports          "PORT ADDRESS PID" for each TCP socket a process of the run listens on
+#   beat           a counter this script's port watcher raises every 0.3 s while the script
+#                  lives, so tail.sh can tell a starter that was killed (no exit status will
+#                  come) from one still waiting, with no pid shared between their namespaces
 #   exit           the runtime's exit status, written last and atomically
 # A second start of the same run does nothing (mkdir is atomic), so the host may retry the
 # start. SIGTERM (the process API's stop) is passed on to the runtime; the status then says so.
@@ -57,7 +60,10 @@ listening() {
 }
 watch_ports() {
   known=" "  # inodes seen in LISTEN: reported, or another's
-  while :; do
+  beat=0
+  while kill -0 $$ 2>/dev/null; do  # $$: this script, also in the subshell
+    beat=$((beat + 1))
+    echo "$beat" >"$dir/beat"
     listening >"$dir/.listening"
     new=0
     while read -r inode port host; do
