@@ -249,6 +249,31 @@ def test_a_sandbox_still_starting_is_waited_for(runs, emu):
     assert output(events) == "up\n"
 
 
+def test_a_sandbox_slow_to_get_ready_is_waited_for_before_anything_runs(runs, emu):
+    emu.arm(route=r"POST .*/sandboxes$", kind="slow_readiness_ms", ms=2500)
+    code, events, err = runs.run("--", "sh", "-c", "echo ready")
+    assert code == 0, err
+    assert output(events) == "ready\n" and events[-1]["type"] == "run.completed"
+    log = emu.log()
+    readiness = [i for i, e in enumerate(log) if e["path"].endswith("/readiness")]
+    started = [i for i, e in enumerate(log) if e["method"] == "POST" and e["path"].endswith("/processes")]
+    assert len(readiness) >= 5, "polled while the sandbox was not ready"
+    assert started and started[0] > readiness[-1], "nothing was started before the sandbox was ready"
+
+
+def test_an_idempotency_conflict_on_create_is_typed_and_not_retried(runs, emu):
+    emu.arm(route=r"POST .*/sandboxes$", kind="idempotency_conflict", count=1)
+    code, events, err = runs.run("--idempotency-key", "dispatch-9", "--", "true")
+    assert code != 0
+    error = events[-1]["payload"]["error"]
+    assert events[-1]["type"] == "run.failed" and error["code"] == "idempotency_conflict", events[-1]
+    assert not error["retryable"]
+    assert error["recovery"]["action"] == "fix_dispatch" and error["recovery"]["field"] == "idempotencyKey"
+    assert error["recovery"]["device_code"] == "IDEMPOTENCY_CONFLICT" and error["request_id"]
+    creates = [e for e in emu.log() if e["method"] == "POST" and e["path"].endswith("/sandboxes")]
+    assert [e["status"] for e in creates] == [409], "a conflict is not retried: the same key would conflict again"
+
+
 def test_a_runtime_missing_from_the_template_is_runtime_not_found(runs, emu):
     code, events, _ = runs.run("--", "no-such-agent", "--flag")
     error = events[-1]["payload"]["error"]

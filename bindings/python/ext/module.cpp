@@ -30,7 +30,8 @@ class PyHost {
   PyHost(const std::string& store, const std::vector<std::string>& plugin_dirs, bool use_environment, bool use_bundled,
          const std::string& workspace_root, const std::map<std::string, std::string>& plugin_config,
          int64_t default_timeout_seconds, bool durable, bool keep_raw, int64_t max_output_bytes,
-         const std::vector<std::string>& artifact_patterns, int64_t approval_timeout_seconds, const std::string& limits) {
+         const std::vector<std::string>& artifact_patterns, int64_t approval_timeout_seconds, const std::string& limits,
+         const std::map<std::string, std::string>& miosa) {
     HostOptions options;
     options.store = store;
     for (const auto& d : plugin_dirs) options.plugins.directories.emplace_back(d);
@@ -45,6 +46,15 @@ class PyHost {
     options.artifact_patterns = artifact_patterns;
     options.approval_timeout = std::chrono::seconds(approval_timeout_seconds);
     options.limits = limits;
+    // _host.py has checked the names; one it does not know is a bug there, not a silent no-op.
+    for (const auto& [name, value] : miosa) {
+      if (name == "base_url") options.miosa.base_url = value;
+      else if (name == "api_key") options.miosa.api_key = value;
+      else if (name == "tenant") options.miosa.tenant = value;
+      else if (name == "template_id") options.miosa.template_id = value;
+      else throw py::type_error("unknown miosa option '" + name + "'");
+    }
+    options.miosa.use_environment = use_environment;
     py::gil_scoped_release release;
     state_ = std::make_shared<HostState>();
     state_->open(std::move(options));
@@ -306,11 +316,11 @@ PYBIND11_MODULE(_core, m) {
   py::class_<PyHost>(m, "Host")
       .def(py::init<const std::string&, const std::vector<std::string>&, bool, bool, const std::string&,
                     const std::map<std::string, std::string>&, int64_t, bool, bool, int64_t, const std::vector<std::string>&,
-                    int64_t, const std::string&>(),
+                    int64_t, const std::string&, const std::map<std::string, std::string>&>(),
            py::arg("store"), py::arg("plugin_dirs"), py::arg("use_environment"), py::arg("use_bundled"),
            py::arg("workspace_root"), py::arg("plugin_config"), py::arg("default_timeout_seconds"), py::arg("durable"),
            py::arg("keep_raw"), py::arg("max_output_bytes"), py::arg("artifact_patterns"),
-           py::arg("approval_timeout_seconds"), py::arg("limits"))
+           py::arg("approval_timeout_seconds"), py::arg("limits"), py::arg("miosa"))
       // `scope`: the acting tenant (runhost.TenantView), or None for the operator.
       .def("dispatch", &PyHost::dispatch, py::arg("json"), py::arg("scope"))
       .def("cancel", &PyHost::cancel, py::arg("run_id"), py::arg("scope"))

@@ -193,6 +193,15 @@ TEST(MiosaFailureToError, StartingAndTransientRestoreAreRetry) {
   EXPECT_EQ(failure(503, "RESTORE_TRANSIENT").to_error().code, ErrorCode::device_unavailable);
 }
 
+TEST(MiosaFailureToError, AnIdempotencyConflictIsTheDispatchsToFixNotToRetry) {
+  const Error e = failure(409, "IDEMPOTENCY_CONFLICT").to_error();
+  EXPECT_EQ(e.code, ErrorCode::idempotency_conflict);
+  EXPECT_FALSE(default_retryable(e.code));
+  EXPECT_EQ(recovery_of(e)["action"], "fix_dispatch");
+  EXPECT_EQ(recovery_of(e)["field"], "idempotencyKey");
+  EXPECT_EQ(recovery_of(e)["device_code"], "IDEMPOTENCY_CONFLICT");
+}
+
 TEST(MiosaFailureToError, NoSnapshotMeansForkFromOne) {
   const Error e = failure(409, "NO_SNAPSHOT_AVAILABLE").to_error();
   EXPECT_EQ(e.code, ErrorCode::device_unavailable);

@@ -40,6 +40,7 @@ from ._types import (
     DeviceType,
     Event,
     Grant,
+    MiosaOptions,
     PendingApproval,
     PluginInfo,
     PluginRefusal,
@@ -103,11 +104,11 @@ class _AsyncRunCalls:
         workspace_id: str,
         user_id: str,
         device_type: DeviceType,
-        device_id: str,
         runtime: str,
         prompt: str,
         approval_policy: ApprovalPolicy,
         idempotency_key: str,
+        device_id: str = ...,
         project_id: str = ...,
         cwd: str = ...,
         connectors: Sequence[str] = ...,
@@ -250,6 +251,7 @@ class AsyncHost(_AsyncRunCalls):
         keep_raw: bool = False,
         max_output_bytes: int = 64 << 20,
         artifact_patterns: Iterable[str] = (),
+        miosa: Optional[MiosaOptions] = None,
         use_environment: bool = True,
         use_bundled: bool = True,
         max_workers: int = DEFAULT_MAX_WORKERS,
@@ -260,7 +262,7 @@ class AsyncHost(_AsyncRunCalls):
             store, plugin_paths, workspace_root=workspace_root, plugin_config=plugin_config,
             default_timeout=default_timeout, approval_timeout=approval_timeout, limits=limits, durable=durable,
             keep_raw=keep_raw, max_output_bytes=max_output_bytes, artifact_patterns=artifact_patterns,
-            use_environment=use_environment, use_bundled=use_bundled)
+            miosa=miosa, use_environment=use_environment, use_bundled=use_bundled)
         self._engine = _Engine(options, max_workers)
 
     def _sync(self) -> Host:

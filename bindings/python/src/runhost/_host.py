@@ -20,9 +20,11 @@ from ._types import (
     ApprovalPolicy,
     ApprovalScope,
     Decision,
+    MIOSA_OPTION_NAMES,
     DeviceType,
     Event,
     Grant,
+    MiosaOptions,
     PendingApproval,
     PluginInfo,
     PluginRefusal,
@@ -327,6 +329,7 @@ def _core_options(
     keep_raw: bool,
     max_output_bytes: int,
     artifact_patterns: Iterable[str],
+    miosa: Optional[MiosaOptions],
     use_environment: bool,
     use_bundled: bool,
 ) -> Dict[str, Any]:
@@ -350,6 +353,12 @@ def _core_options(
     if isinstance(artifact_patterns, str):
         raise TypeError("artifact_patterns must be a list of patterns, not one string")
     patterns = [_str("artifact_patterns[]", p) for p in artifact_patterns]
+    if miosa is not None and not isinstance(miosa, Mapping):
+        raise TypeError(f"miosa must be a dict of {', '.join(MIOSA_OPTION_NAMES)}, not {type(miosa).__name__}")
+    for name in miosa or {}:
+        if name not in MIOSA_OPTION_NAMES:
+            raise TypeError(f"unknown miosa option {name!r} (the options: {', '.join(MIOSA_OPTION_NAMES)})")
+    account = {name: _str(f"miosa[{name!r}]", value) for name, value in (miosa or {}).items()}
 
     return dict(
         store=_path("store", store) if store is not None else "",
@@ -365,6 +374,7 @@ def _core_options(
         keep_raw=bool(keep_raw),
         max_output_bytes=max_output_bytes,
         artifact_patterns=patterns,
+        miosa=account,
     )
 
 
@@ -387,11 +397,11 @@ class _RunCalls:
         workspace_id: str,
         user_id: str,
         device_type: DeviceType,
-        device_id: str,
         runtime: str,
         prompt: str,
         approval_policy: ApprovalPolicy,
         idempotency_key: str,
+        device_id: str = ...,
         project_id: str = ...,
         cwd: str = ...,
         connectors: Sequence[str] = ...,
@@ -653,6 +663,14 @@ class Host(_RunCalls):
         max_output_bytes: output text recorded per run; the rest is counted and marked.
         artifact_patterns: which files of a local run are reported as ``artifact.created``
             (default: the local device's).
+        miosa: the sandbox device's MIOSA account, a :class:`MiosaOptions` dict (``base_url``,
+            ``api_key``, ``tenant``, ``template_id``); a member left out is read from
+            ``MIOSA_BASE_URL``, ``MIOSA_API_KEY``, ``MIOSA_TENANT`` (when ``use_environment``).
+            Without a key, a ``deviceType="sandbox"`` dispatch raises ``DeviceUnavailableError``
+            (recovery ``configure_device``). The key reaches no event, log line or store byte.
+        use_environment: read ``RUNHOST_PLUGIN_PATH`` and the ``MIOSA_*`` variables (default
+            True; False: only what is passed here counts).
+        use_bundled: load the plugins bundled in this package (default True).
 
     Raises:
         StoreUnavailableError: the store cannot be opened.
@@ -681,6 +699,7 @@ class Host(_RunCalls):
         keep_raw: bool = False,
         max_output_bytes: int = 64 << 20,
         artifact_patterns: Iterable[str] = (),
+        miosa: Optional[MiosaOptions] = None,
         use_environment: bool = True,
         use_bundled: bool = True,
     ) -> None:
@@ -688,7 +707,7 @@ class Host(_RunCalls):
             store, plugin_paths, workspace_root=workspace_root, plugin_config=plugin_config,
             default_timeout=default_timeout, approval_timeout=approval_timeout, limits=limits, durable=durable,
             keep_raw=keep_raw, max_output_bytes=max_output_bytes, artifact_patterns=artifact_patterns,
-            use_environment=use_environment, use_bundled=use_bundled))
+            miosa=miosa, use_environment=use_environment, use_bundled=use_bundled))
 
     @classmethod
     def _adopt(cls, core: _core.Host) -> "Host":

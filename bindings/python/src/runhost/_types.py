@@ -43,6 +43,26 @@ class Device(TypedDict):
     id: str
 
 
+class MiosaOptions(TypedDict, total=False):
+    """``Host(miosa=...)``: the sandbox device's MIOSA account (docs/devices.md). A member left
+    out is read from the official SDK's variables unless ``use_environment=False``."""
+
+    base_url: str
+    """The API, e.g. ``https://api.miosa.ai`` (normalised as the SDK does); default
+    ``MIOSA_BASE_URL``, else ``https://api.miosa.ai/api/v1``."""
+    api_key: str
+    """A secret: it reaches no event, log line or store byte. Default ``MIOSA_API_KEY`` (or
+    ``MIOSA_ACCESS_TOKEN``); none at all: no sandbox device, and a sandbox dispatch raises
+    ``DeviceUnavailableError`` (recovery ``configure_device``)."""
+    tenant: str
+    """Sent as ``X-MIOSA-Tenant``; default ``MIOSA_TENANT``."""
+    template_id: str
+    """The template of the sandboxes runhost creates; default ``"miosa-sandbox"``."""
+
+
+MIOSA_OPTION_NAMES = ("base_url", "api_key", "tenant", "template_id")
+
+
 class _EventOptional(TypedDict, total=False):
     project_id: str
     request_id: Optional[str]
@@ -71,6 +91,7 @@ class Event(_EventOptional):
 
 
 class _DispatchOptional(TypedDict, total=False):
+    deviceId: str  # required for local; a sandbox or computer without one is created or found
     projectId: str
     cwd: str
     connectors: List[str]
@@ -91,7 +112,6 @@ class DevicePromptDispatch(_DispatchOptional):
     workspaceId: str
     userId: str
     deviceType: DeviceType
-    deviceId: str
     runtime: str
     prompt: str
     approvalPolicy: ApprovalPolicy

@@ -347,6 +347,13 @@ Error MiosaFailure::to_error() const {
     recovery = {{"action", "raise_budget"}, {"usage_source", "miosa"}, {"hint", "add MIOSA credits or seats"}};
   } else if (status == 401 || status == 403) {
     recovery = {{"action", "configure_device"}, {"hint", "MIOSA refused the credentials: check MIOSA_API_KEY"}};
+  } else if (code == "IDEMPOTENCY_CONFLICT") {
+    // The key runhost derived from the dispatch's went with another request body before (another
+    // host with another template, say): the same key again can only conflict again.
+    error_code = ErrorCode::idempotency_conflict;
+    recovery = {{"action", "fix_dispatch"},
+                {"field", "idempotencyKey"},
+                {"hint", "MIOSA saw this dispatch's key with a different request: dispatch with a new idempotencyKey"}};
   } else if (code == "NO_SNAPSHOT_AVAILABLE") {
     recovery = {{"action", "fork_from_snapshot"}};
   } else if (status == 404) {

@@ -57,6 +57,7 @@ class Host:
         artifact_patterns: List[str],
         approval_timeout_seconds: int,
         limits: str,
+        miosa: Mapping[str, str],  # base_url, api_key, tenant, template_id
     ) -> None: ...
     # `scope`: the acting tenant (runhost.TenantView), or None for the operator (every tenant).
     def dispatch(self, json: str, scope: Optional[str]) -> Tuple[Dict[str, Any], bool]: ...
