@@ -127,6 +127,16 @@ def fetch(url: str, headers: Optional[dict] = None, timeout: float = 10) -> tupl
         return err.code, err.read()
 
 
+def store_bytes(store: Path) -> bytes:
+    """Every byte a runhost store keeps: the SQLite file, its -wal and -shm (where most of the
+    data is until a checkpoint) and whatever else lies beside it under its name."""
+    out = b""
+    for path in sorted(store.parent.glob(store.name + "*")):
+        for f in [path] if path.is_file() else sorted(q for q in path.rglob("*") if q.is_file()):
+            out += f.read_bytes()
+    return out
+
+
 def entries_for(log: list, method: str, suffix: str) -> list:
     return [e for e in log if e["method"] == method and e["path"].endswith(suffix)]
 

@@ -20,7 +20,7 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "miosa"))
-from emu import Emulator, fetch, free_port, pids_with_marker, wait_until  # noqa: E402
+from emu import Emulator, fetch, free_port, pids_with_marker, store_bytes, wait_until  # noqa: E402
 
 RUNHOST = os.environ.get("RUNHOST_BIN", str(HERE.parents[1] / "build" / "default" / "bin" / "runhost"))
 KEY = "msk_live_runhost_sandbox_test_0123456789"
@@ -124,7 +124,9 @@ def test_a_command_in_a_sandbox_streams_output_files_artifacts_previews_and_ends
             assert e["request_id"] in log_ids, e
     # The key never appears: not in an event, not in the store, not in a URL.
     assert KEY not in json.dumps(events)
-    assert KEY.encode() not in runs.store.read_bytes()
+    stored = store_bytes(runs.store)
+    assert b"made in a sandbox" in stored or b"table.csv" in stored, "the store's bytes were read"
+    assert KEY.encode() not in stored
     # runhost's run directory is gone; the sandbox and the run's work stay.
     wait_until(lambda: not (ws / ".runhost").exists() or not any((ws / ".runhost").iterdir()), "the run dir removed")
     assert (ws / "site" / "index.html").exists()
@@ -210,6 +212,23 @@ def test_a_stream_that_keeps_dropping_ends_the_run_device_lost_and_keeps_the_san
     assert error["recovery"]["action"] == "resume_device" and error["recovery"]["device_id"] == failed["device"]["id"]
     status, _, _ = emu.raw("GET", f"/api/v1/sandboxes/{failed['device']['id']}")
     assert status == 200, "the sandbox is kept"
+
+
+def test_changes_made_while_the_file_watch_was_down_are_reported_once(runs, emu):
+    code, _, err = runs.run("--project", "proj_w", "--", "sh", "-c", "echo old > pre.txt; echo keep > same.txt")
+    assert code == 0, err
+    # The watch cannot open for its first three tries (about 1.4 s of backoff): the runtime
+    # writes everything meanwhile, then a file while the watch is up.
+    emu.arm(route=r"GET .*/files/watch", kind="error", status=503, code="UNAVAILABLE", count=3)
+    code, events, err = runs.run("--project", "proj_w", "--", "sh", "-c",
+                                 "echo a > a.txt; echo more >> pre.txt; mkdir -p d && echo b > d/b.txt; "
+                                 "sleep 3; echo late > late.txt; sleep 1")
+    assert code == 0, err
+    changes = [(e["payload"]["path"], e["payload"]["change"]) for e in of(events, "file.changed")]
+    assert sorted(changes) == [("a.txt", "created"), ("d/b.txt", "created"), ("late.txt", "created"),
+                               ("pre.txt", "modified")], changes
+    watches = [e["status"] for e in emu.log() if e["path"].endswith("/files/watch")]
+    assert watches[-4:] == [503, 503, 503, 200], watches
 
 
 def test_retries_honour_retry_after_and_reuse_the_idempotency_key(runs, emu):

@@ -19,11 +19,12 @@ export type EventErrorCode = Exclude<ErrorCode, 'run_not_found'>;
 
 export type RecoveryAction =
   | 'retry' | 'fix_dispatch' | 'install_runtime' | 'connect_account' | 'review_policy'
-  | 'raise_budget' | 'request_quota' | 'resume_device' | 'contact_support';
+  | 'raise_budget' | 'request_quota' | 'resume_device' | 'contact_support'
+  | 'configure_device' | 'fork_from_snapshot';
 
 export interface Recovery {
   action: RecoveryAction;
-  /** fix_dispatch: the dispatch field to fix (camelCase). */
+  /** fix_dispatch, configure_device: the dispatch field to fix (camelCase). */
   field?: string;
   /** connect_account: which connector. */
   connector?: string;
@@ -36,6 +37,10 @@ export interface Recovery {
   usage_source?: string;
   /** raise_budget, request_quota: the limit reached, e.g. 'user_day_usd', 'concurrent_per_user'. */
   limit?: string;
+  /** The device the run resolved to (a sandbox id), kept for a retry. */
+  device_id?: string;
+  /** The device's own error code (MIOSA's: SANDBOX_STARTING, CREDIT_REQUIRED...). */
+  device_code?: string;
 }
 
 export interface RunhostErrorOptions {
@@ -313,7 +318,11 @@ export interface DevicePromptDispatch {
   projectId?: string;
   userId: string;
   deviceType: DeviceType;
-  deviceId: string;
+  /**
+   * The device: required for 'local'. For 'sandbox', a MIOSA sandbox id (sbx_...; resumed if
+   * paused); left out, the project's current sandbox, or a new one.
+   */
+  deviceId?: string;
   /** A runtime adapter's id: custom, claude-code, codex, gemini-cli, opencode... */
   runtime: string;
   prompt: string;
@@ -339,7 +348,11 @@ export interface HostOptions {
   store?: string | URL;
   /** Directories searched first for plugins. */
   pluginPaths?: Array<string | URL>;
-  /** Also search RUNHOST_PLUGIN_PATH (default true). */
+  /**
+   * Read the environment (default true): search RUNHOST_PLUGIN_PATH for plugins, and fill the
+   * `miosa` members left out from MIOSA_BASE_URL, MIOSA_API_KEY (or MIOSA_ACCESS_TOKEN) and
+   * MIOSA_TENANT. False: only what is passed here counts (no sandbox device without `miosa.apiKey`).
+   */
   useEnvironment?: boolean;
   /** Also load the bundled plugins (default true). */
   useBundled?: boolean;
@@ -368,6 +381,31 @@ export interface HostOptions {
    * bad value: the host does not open (InvalidDispatchError naming it).
    */
   limits?: Limits | string;
+  /**
+   * The sandbox device: MIOSA sandboxes (dispatch with deviceType 'sandbox'). Members left out
+   * are read from the environment (see useEnvironment). Without a key the host has no sandbox
+   * device, and a sandbox dispatch rejects with DeviceUnavailableError (recovery action
+   * 'configure_device').
+   */
+  miosa?: MiosaOptions;
+}
+
+/** HostOptions.miosa: the MIOSA account the sandbox device uses. Every member optional. */
+export interface MiosaOptions {
+  /**
+   * The MIOSA API (default: MIOSA_BASE_URL, else https://api.miosa.ai/api/v1); `/api/v1` is
+   * appended unless the URL ends in `/v<N>`.
+   */
+  baseUrl?: string;
+  /**
+   * The API key (default: MIOSA_ACCESS_TOKEN, else MIOSA_API_KEY). A secret: the host never puts
+   * it in an event, a log line, the store or a URL.
+   */
+  apiKey?: string;
+  /** Sent as X-MIOSA-Tenant (default: MIOSA_TENANT; none). */
+  tenant?: string;
+  /** The template of the sandboxes the host creates (default "miosa-sandbox"). */
+  templateId?: string;
 }
 
 /** Budgets: USD and tokens (input + output) of usage events, per run, user-day (UTC) and tenant-month (UTC). */

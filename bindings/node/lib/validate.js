@@ -81,6 +81,27 @@ function oneOf(name, value, values) {
   return value;
 }
 
+// HostOptions.miosa: the sandbox device's MIOSA account (docs/devices.md). Each member a string;
+// one left out (or empty) is read from the environment unless useEnvironment is false.
+const MIOSA_OPTIONS = ['baseUrl', 'apiKey', 'tenant', 'templateId'];
+
+function miosaOptions(name, value) {
+  if (!isPlainObject(value)) throw typeError(name, `an object { ${MIOSA_OPTIONS.join(', ')} }`, value);
+  const out = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (!MIOSA_OPTIONS.includes(key)) {
+      throw new TypeError(`unknown ${name} option ${JSON.stringify(key)} (the options: ${MIOSA_OPTIONS.join(', ')})`);
+    }
+    if (v === undefined) continue;
+    if (typeof v !== 'string') {
+      // The key is a secret: a message about it names its type only, never its value.
+      throw new TypeError(`${name}.${key} must be a string, not ${key === 'apiKey' ? kindOf(v) : describe(v)}`);
+    }
+    out[key] = v;
+  }
+  return out;
+}
+
 // new Host(options): every option, how it is checked and what the addon receives.
 const HOST_OPTIONS = {
   store: filePath,
@@ -110,6 +131,8 @@ const HOST_OPTIONS = {
     jsonValue(v, name, new Set(), (where, problem) => new TypeError(`${where} ${problem}`));
     return JSON.stringify(v);
   },
+  // The sandbox device (MIOSA): { baseUrl, apiKey, tenant, templateId }, strings.
+  miosa: miosaOptions,
 };
 
 function hostOptions(value) {

@@ -247,7 +247,7 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
  private:
   // open({store, pluginPaths, useEnvironment, useBundled, workspaceRoot, pluginConfig,
   //       defaultTimeoutSeconds, approvalTimeoutSeconds, durable, keepRaw, maxOutputBytes,
-  //       artifactPatterns, limits}) → Promise:
+  //       artifactPatterns, limits, miosa: {baseUrl, apiKey, tenant, templateId}}) → Promise:
   // opens the store (recovering runs a dead host left), loads the plugins. lib/validate.js has
   // checked the types; a wrong one here is still a TypeError, never a crash.
   Napi::Value open(const Napi::CallbackInfo& info) {
@@ -323,6 +323,23 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
     if (auto n = integer("maxOutputBytes")) options.max_output_bytes = *n;
     options.artifact_patterns = strings("artifactPatterns");
     if (auto s = str("limits")) options.limits = *s;  // JSON text; the core checks it as it opens
+    // The sandbox device (MIOSA). useEnvironment also governs the MIOSA_* variables: false, and
+    // only what is given here counts. The key is a secret: no message here quotes a value.
+    options.miosa.use_environment = options.plugins.use_environment;
+    if (auto v = o.Get("miosa"); !v.IsUndefined() && !v.IsNull()) {
+      if (!v.IsObject() || v.IsArray()) throw wrong("miosa", "an object");
+      auto m = v.As<Napi::Object>();
+      auto member = [&](const char* key, std::string& out) {
+        auto value = m.Get(key);
+        if (value.IsUndefined() || value.IsNull()) return;
+        if (!value.IsString()) throw Napi::TypeError::New(env, std::string("miosa.") + key + " must be a string");
+        out = value.As<Napi::String>().Utf8Value();
+      };
+      member("baseUrl", options.miosa.base_url);
+      member("apiKey", options.miosa.api_key);
+      member("tenant", options.miosa.tenant);
+      member("templateId", options.miosa.template_id);
+    }
     return options;
   }
 

@@ -22,6 +22,11 @@ test('wrong Host options are TypeErrors or RangeErrors naming the option', (t) =
     [{ pluginConfig: [] }, TypeError, /pluginConfig must be an object/],
     [{ artifactPatterns: ['*.txt', ''] }, TypeError, /artifactPatterns\[1\] must be a non-empty string/],
     [{ stor: e.store }, TypeError, /unknown Host option "stor"/],
+    [{ miosa: 'x' }, TypeError, /miosa must be an object \{ baseUrl, apiKey, tenant, templateId \}, not the string "x"/],
+    [{ miosa: [] }, TypeError, /miosa must be an object/],
+    [{ miosa: { apiKey: 5 } }, TypeError, /miosa\.apiKey must be a string, not a number/],
+    [{ miosa: { baseUrl: new URL('http://127.0.0.1:1') } }, TypeError, /miosa\.baseUrl must be a string, not a URL/],
+    [{ miosa: { apikey: 'k' } }, TypeError, /unknown miosa option "apikey" \(the options: baseUrl, apiKey, tenant, templateId\)/],
   ];
   for (const [options, cls, message] of cases) {
     assert.throws(() => new Host({ store: e.store, ...options }), (err) => err instanceof cls && message.test(err.message),
@@ -29,6 +34,31 @@ test('wrong Host options are TypeErrors or RangeErrors naming the option', (t) =
   }
   assert.throws(() => new Host('runhost.db'), /Host options must be an object/);
   assert.throws(() => new Host(null), /Host options must be an object/);
+});
+
+test('a MIOSA key of the wrong type is named, never quoted', (t) => {
+  const e = env(t);
+  const secret = 'msk_live_never_quoted_0123456789';
+  for (const apiKey of [[secret], { key: secret }, Buffer.from(secret)]) {
+    assert.throws(() => new Host({ store: e.store, miosa: { apiKey } }), (err) =>
+      err instanceof TypeError && /miosa\.apiKey must be a string/.test(err.message) && !err.message.includes(secret));
+  }
+});
+
+test('the addon itself refuses wrong MIOSA options with a TypeError, never a crash', () => {
+  // lib/validate.js checks first; the addon still defends itself when called directly.
+  const { NativeHost } = require('../lib/native');
+  for (const [options, message] of [
+    [{ miosa: 'x' }, /miosa must be an object/],
+    [{ miosa: 7 }, /miosa must be an object/],
+    [{ miosa: [] }, /miosa must be an object/],
+    [{ miosa: { apiKey: 5 } }, /miosa\.apiKey must be a string/],
+    [{ miosa: { baseUrl: {} } }, /miosa\.baseUrl must be a string/],
+    [{ miosa: { tenant: true } }, /miosa\.tenant must be a string/],
+    [{ miosa: { templateId: 1n } }, /miosa\.templateId must be a string/],
+  ]) {
+    assert.throws(() => new NativeHost().open(options), (err) => err instanceof TypeError && message.test(err.message), JSON.stringify(options, (k, v) => (typeof v === 'bigint' ? `${v}n` : v)));
+  }
 });
 
 test('wrong arguments to the methods are TypeErrors or RangeErrors naming the argument', async (t) => {

@@ -15,7 +15,7 @@ import runhost
 from conftest import REPO, sh
 
 sys.path.insert(0, str(REPO / "tests" / "miosa"))
-from emu import Emulator  # noqa: E402
+from emu import Emulator, store_bytes  # noqa: E402
 
 KEY = "msk_live_python_binding_0123456789"
 
@@ -58,7 +58,9 @@ def test_a_host_given_an_account_runs_in_a_sandbox_and_keeps_the_key_out(env, em
     assert sid.startswith("sbx_") and all(e["device"] == {"type": "sandbox", "id": sid} for e in events)
     assert any(e["type"] == "file.changed" and e["payload"]["path"] == "made.txt" for e in events)
     assert info.device_id == sid
-    assert KEY not in json.dumps(events) and KEY.encode() not in env.store.read_bytes()
+    stored = store_bytes(env.store)
+    assert b"hello from the sandbox" in stored, "the store's bytes were read"
+    assert KEY not in json.dumps(events) and KEY.encode() not in stored
     creates = [e for e in emulator.log() if e["method"] == "POST" and e["path"].endswith("/sandboxes")]
     assert len(creates) == 1 and creates[0]["authorization"] == {"present": True, "scheme": "Bearer"}
 

@@ -10,7 +10,7 @@ import runhost, {
   ModelApiErrorError, TurnLimitError, ContextLimitError, SessionNotFoundError, StoreUnavailableError,
   RunNotFoundError, errorFromEvent, errorCodes, defaultStorePath,
 } from 'runhost';
-import type { RunhostEvent, ApprovalAnswer, RunInfo, PendingApproval } from 'runhost';
+import type { RunhostEvent, ApprovalAnswer, RunInfo, PendingApproval, MiosaOptions } from 'runhost';
 
 const classes = [
   Host, TenantView, Run, EventStream, RunhostError, HostClosedError, StreamConsumedError, EventHandlerError,
@@ -28,7 +28,8 @@ const path: string = defaultStorePath;
 const codes: ReadonlyArray<{ readonly code: string }> = errorCodes;
 void path; void codes;
 
-const host = await Host.open({ store: '/tmp/esm.db' });
+const miosa: MiosaOptions = { baseUrl: 'http://127.0.0.1:8080', apiKey: 'msk_example' };
+const host = await Host.open({ store: '/tmp/esm.db', miosa });
 const ac = new AbortController();
 const run: Run = await host.dispatch({
   tenantId: 't', workspaceId: 'w', userId: 'u', deviceType: 'local', deviceId: 'd', runtime: 'custom',

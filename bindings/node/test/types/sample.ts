@@ -7,7 +7,8 @@ import {
   DevicePromptDispatch, Plugins, TerminalEvent, TenantView, TenantDispatch, RunNotFoundError,
   StoreUnavailableError, EventErrorCode, PendingApproval, ApprovalRequest, ApprovalAction,
   ApprovalActionKind, ApprovalScope, PolicyDecision, PolicyEffect, Grant, GrantInput, GrantState,
-  BudgetExceededError, QuotaExceededError, Limits, UsageTotal, UsageFilter,
+  BudgetExceededError, QuotaExceededError, Limits, UsageTotal, UsageFilter, MiosaOptions, HostOptions,
+  DeviceUnavailableError,
 } from '../..';
 
 async function main(): Promise<void> {
@@ -158,6 +159,20 @@ async function main(): Promise<void> {
     if (e instanceof QuotaExceededError) { const after: number | undefined = e.recovery?.retry_after_ms; void after; }
   }
   await new Host({ limits: '{"budgets": {"run_usd": 5}}' }).close();
+  // The sandbox device: a MIOSA account; a sandbox dispatch may leave deviceId out (a new sandbox).
+  const miosa: MiosaOptions = { baseUrl: 'http://127.0.0.1:8080', apiKey: process.env.MIOSA_KEY, tenant: 'acme', templateId: 'agents' };
+  const sandboxed: HostOptions = { miosa, useEnvironment: false };
+  const inSandbox = new Host(sandboxed);
+  try {
+    const { deviceId, ...noDevice } = request;
+    void deviceId;
+    const sandboxRun: Run = await inSandbox.dispatch({ ...noDevice, deviceType: 'sandbox' });
+    const sandboxId: string = sandboxRun.info.deviceId;
+    void sandboxId;
+  } catch (e) {
+    if (e instanceof DeviceUnavailableError) { const c: 'device_unavailable' = e.code; if (e.action === 'configure_device') { const f: string | undefined = e.recovery?.field; void f; } void c; }
+  }
+  await inSandbox.close();
   const all: PendingApproval[] = await host.pendingApprovals();
   void all;
   try {

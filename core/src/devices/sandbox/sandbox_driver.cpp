@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <charconv>
 #include <deque>
 #include <map>
 #include <optional>
@@ -631,9 +632,12 @@ class SandboxDevice final : public Device {
     callbacks.on_open = guarded([this](std::string_view request_id) {
       watch_request_id_ = request_id;
       watch_drops_ = 0;
+      watch_open_ = true;
+      if (pid_ >= 0) reconcile();  // the runtime ran while no watch was open
     });
     callbacks.on_event = guarded([this](const SseEvent& event) { on_watch_event(event); });
     callbacks.on_end = guarded([this](MiosaResult<StreamEnd> end) {
+      watch_open_ = false;
       if (settled_) return;
       if (!end) util::logger()->debug("run {}: file watch ended: {}", request_.run_id, end.failure().message);
       const auto delay = std::min<std::chrono::milliseconds>(options_.reopen_delay * (1 << std::min(watch_drops_++, 5)),
@@ -663,6 +667,69 @@ class SandboxDevice final : public Device {
     add_change(std::move(c));
   }
 
+  // Changes made while no watch was open (the runtime started before the first one opened, or
+  // the watch dropped) are found by listing the files changed since the run started: each path
+  // not seen yet is "created" (born after the start) or "modified". Not seen this way: a file
+  // changed again after it was reported, or deleted, while no watch was open.
+  void reconcile() {
+    if (settled_) return;
+    ++pending_;
+    std::string prune = "-name .runhost";
+    for (const auto& dir : options_.ignore_dirs) prune += " -o -name " + shell_quote(dir);
+    const std::string started = shell_quote(run_dir_ + "/started");
+    const std::string command = "cd " + shell_quote(cwd()) + " && stat -c %.9W " + started + "; find . \\( " + prune +
+                                " \\) -prune -o -type f -newer " + started + " -exec stat -c '%.9W %n' {} +";
+    call("POST", sandbox_path("/exec"), json{{"command", command}},
+         {run_key("files.reconcile." + std::to_string(reconciles_++)), {}}, [this](MiosaResult<MiosaResponse> r) {
+           if (!r || !field(r->data, "stdout").is_string()) {
+             util::logger()->warn("run {}: could not list the files changed in sandbox {} while the watch was down",
+                                  request_.run_id, sandbox_id_);
+             return settle_one();
+           }
+           const std::string& out = field(r->data, "stdout").get_ref<const std::string&>();
+           BirthTime run_born{0, 0};
+           size_t at = 0;
+           for (bool first = true; at < out.size(); first = false) {
+             size_t nl = out.find('\n', at);
+             if (nl == std::string::npos) nl = out.size();
+             const std::string_view line(out.data() + at, nl - at);
+             at = nl + 1;
+             if (first) {
+               run_born = birth_time(line);
+               continue;
+             }
+             const size_t space = line.find(' ');
+             if (space == std::string_view::npos || line.substr(space + 1, 2) != "./") continue;
+             auto relative = relative_path(std::string(line.substr(space + 3)));
+             if (!relative || seen_paths_.count(*relative)) continue;
+             const auto born = birth_time(line.substr(0, space));
+             FileChange c;
+             c.path = std::move(*relative);
+             c.change = known(run_born) && known(born) && born >= run_born ? "created" : "modified";
+             add_change(std::move(c));
+           }
+           if (exit_ && !pending_changes_.empty()) {  // the exit waits for these: no debounce now
+             debounce_timer_.cancel();
+             debounce_armed_ = false;
+             flush_changes();
+             if (!alive_) return;
+           }
+           settle_one();
+         });
+  }
+
+  // stat's %.9W: seconds and nanoseconds since the epoch; {0, 0} when the file system keeps no
+  // birth times (stat prints 0) or the text is not one.
+  using BirthTime = std::pair<int64_t, int64_t>;
+  static bool known(const BirthTime& t) { return t.first > 0; }
+  static BirthTime birth_time(std::string_view text) {
+    const size_t dot = std::min(text.find('.'), text.size());
+    BirthTime t{0, 0};
+    if (std::from_chars(text.data(), text.data() + dot, t.first).ec != std::errc() || t.first <= 0) return {0, 0};
+    if (dot < text.size()) std::from_chars(text.data() + dot + 1, text.data() + text.size(), t.second);
+    return t;
+  }
+
   // The path relative to the run's cwd; nothing for paths outside it, runhost's own files and
   // the directories nobody wants reported.
   std::optional<std::string> relative_path(const std::string& path) const {
@@ -689,6 +756,7 @@ class SandboxDevice final : public Device {
   // Debounced like the local device: created then modified is created; created then deleted
   // is nothing; modified then deleted is deleted.
   void add_change(FileChange c) {
+    seen_paths_.insert(c.path);
     auto it = pending_changes_.find(c.path);
     if (it != pending_changes_.end()) {
       const std::string before = it->second.change;
@@ -821,6 +889,7 @@ class SandboxDevice final : public Device {
     exit_error_ = std::move(error);
     kill_timer_.cancel();
     tail_timer_.cancel();
+    if (!watch_open_ && pid_ >= 0) reconcile();  // the watch is down: what changed since it was up
     ++pending_;  // the settle window itself
     settle_timer_.expires_after(options_.exit_settle);
     settle_timer_.async_wait(guarded([this](const boost::system::error_code&) {
@@ -888,6 +957,9 @@ class SandboxDevice final : public Device {
   std::map<std::string, FileChange> pending_changes_;
   bool debounce_armed_ = false;
   std::set<std::string> artifacts_hashed_;
+  std::set<std::string> seen_paths_;  // every path a change was noted for, in this run
+  bool watch_open_ = false;
+  int reconciles_ = 0;
 
   bool terminating_ = false;
   uint32_t exit_flags_ = 0;
