@@ -30,7 +30,7 @@ TEST(CliPlugins, ListsTheExamplesAndRefusesEveryFixtureWithItsReason) {
   for (const auto& r2 : out["refused"]) {
     refused[std::filesystem::path(r2["path"].get<std::string>()).filename().string()] = r2["reason"];
   }
-  EXPECT_EQ(refused.size(), 20u);
+  EXPECT_EQ(refused.size(), 21u);
   EXPECT_EQ(refused["init-fails.so"], "init() failed (status 9): fixture: cannot reach the licence server");
   EXPECT_EQ(refused["wrong-arch.so"], "built for aarch64; this host is x86_64");
   EXPECT_EQ(out["directories"].size(), 2u);
@@ -40,7 +40,7 @@ TEST(CliPlugins, PrintsAReadableListing) {
   const auto r = run_command({cli(), "plugins", "--no-env", "--plugin-dir", testing::kFixtureDir.string()});
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("Loaded (" + std::to_string(testing::bundled_plugins().size()) + ")"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("Refused (20)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Refused (21)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("runtime    example-echo"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("null-entry.so: runhost_plugin_entry_v1() returned NULL"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("\x1b["), std::string::npos) << "no colour when not on a terminal";

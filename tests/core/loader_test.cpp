@@ -59,6 +59,8 @@ TEST(Loader, RefusesEveryFixtureWithItsReason) {
       {"no-manifest.so", "no manifest (expected no-manifest.runhost.json beside the library)"},
       {"undefined-symbol.so", "undefined symbol: fixture_symbol_defined_nowhere"},
       {"incomplete-iface.so", "policy 'fixture-incomplete-iface': policy lacks one of create, evaluate, destroy"},
+      {"reserved-protocol.so",
+       "runtime 'fixture-reserved-protocol': declares RH_PROTOCOL_HTTP, which is reserved: this host does not implement it"},
       {"bad-id.so", "plugin #0: invalid id 'Bad Id!'"},
       {"wrong-arch.so", "built for aarch64; this host is x86_64"},
       {"loop-a.so", "cannot resolve path: symlink loop"},

@@ -518,9 +518,9 @@ TEST_F(CustomRuntime, FinishReportsEveryWayTheCommandCanEnd) {
                        "recovery": {"action": "resume_device"}}})")},
       {"spawn failed", spawn_failed(ENOENT), "run.failed",
        json::parse(
-           R"({"error": {"code": "runtime_not_found", "message": "custom: could not start \"make\": no such file or directory",
+           R"json({"error": {"code": "runtime_not_found", "message": "custom: could not start \"make\": not found (is it installed, and on PATH?)",
                        "retryable": false, "recovery": {"action": "install_runtime",
-                       "hint": "install make on the device (or put it on PATH), or fix \"command\" in the dispatch"}}})")},
+                       "hint": "install make on the device (or put it on PATH), or fix \"command\" in the dispatch"}}})json")},
       {"spawn failed, odd errno", spawn_failed(12345), "run.failed",
        json::parse(
            R"({"error": {"code": "runtime_not_found", "message": "custom: could not start \"make\": errno 12345",

@@ -429,13 +429,13 @@ static void test_echo_finish(const rh_runtime_adapter *echo) {
   static const exit_case cases[] = {
       {RH_EXIT_EXITED, 0, 0, 0, "run.completed", NULL, NULL, false},
       {RH_EXIT_EXITED, 3, 0, 0, "run.failed", "runtime_error",
-       "example-echo: printf exited with code 3", false},
+       "example-echo: \"printf\" exited with code 3", false},
       {RH_EXIT_SIGNALED, 0, 9, 0, "run.failed", "runtime_crashed",
-       "example-echo: printf was killed by signal 9", false},
+       "example-echo: \"printf\" was killed by signal 9", true},
       {RH_EXIT_SPAWN_FAILED, 2, 0, 0, "run.failed", "runtime_not_found",
-       "example-echo: could not start printf (errno 2)", false},
+       "example-echo: could not start \"printf\": not found (is it installed, and on PATH?)", false},
       {RH_EXIT_LOST, 0, 0, 0, "run.failed", "device_lost",
-       "example-echo: the device lost track of printf", true},
+       "example-echo: the device lost track of \"printf\"", true},
       {RH_EXIT_SIGNALED, 0, 15, RH_EXIT_FLAG_CANCELLED, "run.cancelled", NULL, NULL, false},
       {RH_EXIT_SIGNALED, 0, 9, RH_EXIT_FLAG_TIMED_OUT, "run.failed", "timeout",
        "example-echo: printf ran out of time", true}};

@@ -1,4 +1,4 @@
-/* Unit tests of runhost/json.h, in plain C11: the reader on valid, malformed, truncated and deeply
+/* Unit tests of runhost/json.h and runhost/exit.h, in plain C11: the reader on valid, malformed, truncated and deeply
  * nested input, string decoding (escapes, surrogate pairs, truncation), numbers and booleans,
  * and the writer's escaping of control characters and invalid UTF-8. Input lives in buffers of
  * exactly its own length, so a read past the end shows up under AddressSanitizer. */
@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <runhost/exit.h>
 #include <runhost/json.h>
 
 static int g_passed, g_failed;
@@ -339,6 +340,55 @@ static void test_round_trip(void) {
   rh_json_buffer_free(&out);
 }
 
+static void test_utf8(void) {
+  static const char *const bad[] = {"\x80", "\xC0\xAF", "\xC3", "\xE2\x82", "\xED\xA0\x80", "\xF4\x90\x80\x80",
+                                    "\xF8\x88\x80\x80\x80", "abcdefgh\xFF", "ok \xC3\xA9 then \xE9"};
+  size_t i;
+  rh_str view = text_of("plain ascii, long enough to take the eight-byte path");
+  CHECK(rh_json_utf8_valid(view.data, view.len));
+  release(view);
+  view = exact("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80 and \xF4\x8F\xBF\xBF", 18);
+  CHECK(rh_json_utf8_valid(view.data, view.len));
+  release(view);
+  CHECK(rh_json_utf8_valid("", 0));
+  for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    view = text_of(bad[i]);
+    CHECK(!rh_json_utf8_valid(view.data, view.len));
+    release(view);
+  }
+}
+
+/* The message and failure of each exit kind, as the table in exit.h says. */
+static void check_exit(rh_exit_kind kind, int32_t code, int32_t signal, const char *program, const char *error_code,
+                       bool retryable, const char *action, const char *message) {
+  rh_exit exit = {sizeof(rh_exit), kind, code, signal, 0};
+  rh_exit_failure f = rh_exit_failure_of(&exit);
+  rh_json_buffer out;
+  rh_json_buffer_init(&out);
+  CHECK(rh_exit_write_message(&exit, program, &out.writer) == RH_OK);
+  CHECK(out.len == strlen(message) && memcmp(out.data, message, out.len) == 0);
+  if (!(out.len == strlen(message) && memcmp(out.data, message, out.len) == 0))
+    fprintf(stderr, "  wrote %.*s\n", (int)out.len, out.data ? out.data : "");
+  CHECK(error_code ? f.code && strcmp(f.code, error_code) == 0 : f.code == NULL);
+  CHECK(f.retryable == retryable);
+  CHECK(action ? f.action && strcmp(f.action, action) == 0 : f.action == NULL);
+  rh_json_buffer_free(&out);
+}
+
+static void test_exit(void) {
+  check_exit(RH_EXIT_EXITED, 0, 0, "make", NULL, false, NULL, "\"make\" exited with code 0");
+  check_exit(RH_EXIT_EXITED, 3, 0, "make", "runtime_error", false, "retry", "\"make\" exited with code 3");
+  check_exit(RH_EXIT_SIGNALED, 0, 9, "make", "runtime_crashed", true, "retry", "\"make\" was killed by signal 9");
+  check_exit(RH_EXIT_SPAWN_FAILED, ENOENT, 0, "make", "runtime_not_found", false, "install_runtime",
+             "could not start \"make\": not found (is it installed, and on PATH?)");
+  check_exit(RH_EXIT_SPAWN_FAILED, 12345, 0, "make", "runtime_not_found", false, "install_runtime",
+             "could not start \"make\": errno 12345");
+  check_exit(RH_EXIT_LOST, 0, 0, "claude", "device_lost", true, "resume_device", "the device lost track of \"claude\"");
+  check_exit(RH_EXIT_EXITED, 1, 0, NULL, "runtime_error", false, "retry", "the runtime exited with code 1");
+  check_exit((rh_exit_kind)42, 0, 0, "x", "runtime_error", false, "retry",
+             "\"x\" ended in a way this host does not know (exit kind 42)");
+}
+
 int main(void) {
   test_parse();
   test_truncated_input();
@@ -350,6 +400,8 @@ int main(void) {
   test_scalars();
   test_writer();
   test_round_trip();
+  test_utf8();
+  test_exit();
   printf("json_test: %d passed, %d failed\n", g_passed, g_failed);
   return g_failed == 0 ? 0 : 1;
 }

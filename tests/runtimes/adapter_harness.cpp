@@ -224,4 +224,25 @@ std::vector<std::string> split_lines(const std::string& text) {
   return lines;
 }
 
+std::vector<nlohmann::json> of_type(const std::vector<RecordedEvent>& events, const std::string& type) {
+  std::vector<nlohmann::json> out;
+  for (const auto& e : events) {
+    if (e.type == type) out.push_back(e.payload);
+  }
+  return out;
+}
+
+Transcript load_transcript(const std::string& runtime, const std::string& name) {
+  for (const auto& dir : {kTranscriptDir / runtime, kRuntimeFixtureDir / runtime}) {
+    if (!std::filesystem::exists(dir / (name + ".stdout.jsonl"))) continue;
+    Transcript t;
+    t.out = read_text(dir / (name + ".stdout.jsonl"));
+    if (std::filesystem::exists(dir / (name + ".stderr.txt"))) t.err = read_text(dir / (name + ".stderr.txt"));
+    if (std::filesystem::exists(dir / (name + ".meta.json"))) t.meta = nlohmann::json::parse(read_text(dir / (name + ".meta.json")));
+    return t;
+  }
+  throw std::runtime_error("no " + runtime + " transcript " + name + " in " + kTranscriptDir.string() + " or " +
+                           kRuntimeFixtureDir.string());
+}
+
 }  // namespace runhost::testing

@@ -125,6 +125,17 @@ nlohmann::json neutral(const nlohmann::json& value);
 std::string read_text(const std::filesystem::path& path);
 std::vector<std::string> split_lines(const std::string& text);  // without their newlines
 
+// The payloads of the events of one type, in order.
+std::vector<nlohmann::json> of_type(const std::vector<RecordedEvent>& events, const std::string& type);
+
+// One recorded run of a runtime: NAME.stdout.jsonl, NAME.stderr.txt (may be absent: empty) and
+// NAME.meta.json (absent: null), from kTranscriptDir/RUNTIME, else kRuntimeFixtureDir/RUNTIME.
+struct Transcript {
+  std::string out, err;
+  nlohmann::json meta;
+};
+Transcript load_transcript(const std::string& runtime, const std::string& name);
+
 extern const std::filesystem::path kRuntimeFixtureDir;  // tests/fixtures/runtimes
 extern const std::filesystem::path kTranscriptDir;      // tests/runtimes/transcripts
 extern const std::filesystem::path kGoldenDir;          // tests/runtimes/golden

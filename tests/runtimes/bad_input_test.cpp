@@ -33,7 +33,7 @@ std::vector<json> mapped(const std::vector<RecordedEvent>& events) {
   return out;
 }
 
-std::vector<const RecordedEvent*> of_type(const std::vector<RecordedEvent>& events, const std::string& type) {
+std::vector<const RecordedEvent*> events_of_type(const std::vector<RecordedEvent>& events, const std::string& type) {
   std::vector<const RecordedEvent*> out;
   for (const auto& e : events) {
     if (e.type == type) out.push_back(&e);
@@ -85,7 +85,7 @@ TEST_P(AdapterBadInput, TheSpecTranscriptEndsWithItsResultLine) {
   // The no-result tests drop the last line: it must be the one that says how the run ended.
   ASSERT_GE(lines_.size(), 3u);
   const auto events = clean();
-  EXPECT_TRUE(of_type(events, "runtime.unparsed").empty()) << "the spec transcript maps cleanly";
+  EXPECT_TRUE(events_of_type(events, "runtime.unparsed").empty()) << "the spec transcript maps cleanly";
   AdapterSession s = start();
   s.feed(RH_STREAM_STDOUT, lines_from(0).substr(0, transcript_.size() - lines_.back().size() - 1));
   const auto without = s.finish(exited(0));
@@ -102,7 +102,7 @@ TEST_P(AdapterBadInput, TruncatedLastLineIsKeptAndTheRunStillEnds) {
   s.feed(RH_STREAM_STDOUT, cut);  // no newline: the process died mid-line
   const auto& events = s.finish(exited(0));
   expect_one_terminal_last(events);
-  const auto unparsed = of_type(events, "runtime.unparsed");
+  const auto unparsed = events_of_type(events, "runtime.unparsed");
   ASSERT_EQ(unparsed.size(), 1u);
   EXPECT_EQ(unparsed[0]->payload["line"], cut);
   EXPECT_EQ(unparsed[0]->payload["stream"], "stdout");
@@ -131,7 +131,7 @@ TEST_P(AdapterBadInput, InterleavedLinesAreKeptAndTheRestIsMapped) {
   s.feed(RH_STREAM_STDOUT, lines_from(3));
   const auto& events = s.finish(exited(0));
   expect_one_terminal_last(events);
-  const auto unparsed = of_type(events, "runtime.unparsed");
+  const auto unparsed = events_of_type(events, "runtime.unparsed");
   ASSERT_EQ(unparsed.size(), 2u);
   EXPECT_EQ(unparsed[0]->payload["line"], first);
   EXPECT_EQ(unparsed[1]->payload["line"], second);
@@ -145,7 +145,7 @@ TEST_P(AdapterBadInput, InvalidUtf8IsKeptWithReplacementCharacters) {
   s.feed_chunked(RH_STREAM_STDOUT, bad + "\n", 1);  // split inside the bad sequences too
   s.feed(RH_STREAM_STDOUT, lines_from(1));
   const auto& events = s.finish(exited(0));
-  const auto unparsed = of_type(events, "runtime.unparsed");
+  const auto unparsed = events_of_type(events, "runtime.unparsed");
   ASSERT_EQ(unparsed.size(), 1u);
   EXPECT_EQ(unparsed[0]->payload["line"], "{\"type\":\"x\",\"text\":\"ok \xEF\xBF\xBD\xEF\xBF\xBD cut \xEF\xBF\xBD\xEF\xBF\xBD\"}");
   EXPECT_EQ(unparsed[0]->raw, "") << "raw crosses the ABI as UTF-8, so a line that is not goes without";
@@ -161,7 +161,7 @@ TEST_P(AdapterBadInput, NonJsonLinesOnStdoutAreKeptVerbatim) {
   for (const auto& line : noise) s.feed(RH_STREAM_STDOUT, line + "\r\n");
   s.feed(RH_STREAM_STDOUT, lines_from(1));
   const auto& events = s.finish(exited(0));
-  const auto unparsed = of_type(events, "runtime.unparsed");
+  const auto unparsed = events_of_type(events, "runtime.unparsed");
   ASSERT_EQ(unparsed.size(), 8u) << "blank lines are nothing; the other four, twice";
   EXPECT_EQ(unparsed[0]->payload["line"], noise[0]);
   EXPECT_EQ(unparsed[0]->raw, noise[0]);
@@ -187,7 +187,7 @@ TEST_P(AdapterBadInput, AHundredMegabyteLineIsCutAndMemoryStaysBounded) {
 #if !defined(__SANITIZE_ADDRESS__)
   EXPECT_LT(peak - before, size_t{48} << 20) << "a 100 MB line must not be held whole";
 #endif
-  const auto unparsed = of_type(events, "runtime.unparsed");
+  const auto unparsed = events_of_type(events, "runtime.unparsed");
   ASSERT_EQ(unparsed.size(), 1u);
   EXPECT_EQ(unparsed[0]->payload.value("truncated", false), true);
   EXPECT_LE(unparsed[0]->payload["line"].get<std::string>().size(), size_t{1} << 20);
@@ -200,7 +200,7 @@ TEST_P(AdapterBadInput, JsonOfTheWrongShapeIsKeptWithAReason) {
     AdapterSession s = start();
     s.feed(RH_STREAM_STDOUT, lines_[0] + "\n" + bad + "\n" + lines_from(1));
     const auto& events = s.finish(exited(0));
-    const auto unparsed = of_type(events, "runtime.unparsed");
+    const auto unparsed = events_of_type(events, "runtime.unparsed");
     ASSERT_EQ(unparsed.size(), 1u) << bad;
     EXPECT_EQ(unparsed[0]->payload["line"], bad);
     EXPECT_FALSE(unparsed[0]->payload["reason"].get<std::string>().empty()) << bad;
@@ -298,7 +298,7 @@ TEST_P(AdapterBadInput, AFloodOfUnknownLinesIsKeptLineByLine) {
   AdapterSession s = start();
   s.feed_random(RH_STREAM_STDOUT, flood, 1 << 16, 7);
   const auto& events = s.finish(exited(0));
-  EXPECT_EQ(of_type(events, "runtime.unparsed").size(), n);
+  EXPECT_EQ(events_of_type(events, "runtime.unparsed").size(), n);
   expect_one_terminal_last(events);
 }
 

@@ -71,13 +71,6 @@ class ClaudeCode : public ::testing::Test {
     return events;
   }
 
-  static std::vector<json> of_type(const std::vector<RecordedEvent>& events, const std::string& type) {
-    std::vector<json> out;
-    for (const auto& e : events) {
-      if (e.type == type) out.push_back(e.payload);
-    }
-    return out;
-  }
 };
 
 // It asks through the host (--permission-prompt-tool stdio), in Claude's "default" mode unless

@@ -49,30 +49,8 @@ json agent_message(const std::string& id, const std::string& text) {
   return {{"id", id}, {"type", "agent_message"}, {"text", text}};
 }
 
-struct Transcript {
-  std::string out, err;
-  json meta;
-};
+Transcript transcript(const std::string& name) { return load_transcript("codex", name); }
 
-Transcript transcript(const std::string& name) {
-  for (const auto& dir : {kTranscriptDir / "codex", kRuntimeFixtureDir / "codex"}) {
-    if (!std::filesystem::exists(dir / (name + ".stdout.jsonl"))) continue;
-    Transcript t;
-    t.out = read_text(dir / (name + ".stdout.jsonl"));
-    t.err = read_text(dir / (name + ".stderr.txt"));
-    t.meta = json::parse(read_text(dir / (name + ".meta.json")));
-    return t;
-  }
-  throw std::runtime_error("no codex transcript " + name);
-}
-
-std::vector<json> of_type(const std::vector<RecordedEvent>& events, const std::string& type) {
-  std::vector<json> out;
-  for (const auto& e : events) {
-    if (e.type == type) out.push_back(e.payload);
-  }
-  return out;
-}
 
 std::vector<std::string> strings(const json& array) {
   std::vector<std::string> out;

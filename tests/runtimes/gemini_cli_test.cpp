@@ -77,30 +77,8 @@ json result_error(const std::string& type, const std::string& message) {
           {"stats", stats(0, 0, 0)}};
 }
 
-struct Transcript {
-  std::string out, err;
-  json meta;
-};
+Transcript transcript(const std::string& name) { return load_transcript("gemini-cli", name); }
 
-Transcript transcript(const std::string& name) {
-  for (const auto& dir : {kTranscriptDir / "gemini-cli", kRuntimeFixtureDir / "gemini-cli"}) {
-    if (!std::filesystem::exists(dir / (name + ".stdout.jsonl"))) continue;
-    Transcript t;
-    t.out = read_text(dir / (name + ".stdout.jsonl"));
-    t.err = read_text(dir / (name + ".stderr.txt"));
-    t.meta = json::parse(read_text(dir / (name + ".meta.json")));
-    return t;
-  }
-  throw std::runtime_error("no gemini-cli transcript " + name);
-}
-
-std::vector<json> of_type(const std::vector<RecordedEvent>& events, const std::string& type) {
-  std::vector<json> out;
-  for (const auto& e : events) {
-    if (e.type == type) out.push_back(e.payload);
-  }
-  return out;
-}
 
 std::vector<std::string> strings(const json& array) {
   std::vector<std::string> out;

@@ -107,13 +107,6 @@ class OpenCode : public ::testing::Test {
     return events;
   }
 
-  static std::vector<json> of_type(const std::vector<RecordedEvent>& events, const std::string& type) {
-    std::vector<json> out;
-    for (const auto& e : events) {
-      if (e.type == type) out.push_back(e.payload);
-    }
-    return out;
-  }
 };
 
 // runhost's approvalPolicy "auto" (the only one opencode run can honour: it cannot ask): --auto.

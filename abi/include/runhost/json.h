@@ -463,6 +463,26 @@ static inline size_t rh_json_impl_utf8_len(const unsigned char *s, size_t n) {
   return cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ? 0 : len;
 }
 
+/* Whether `data` is well-formed UTF-8 throughout (JSON text must be): no stray continuation
+ * byte, cut sequence, overlong form, surrogate or value past U+10FFFF. ASCII runs are checked
+ * eight bytes at a time. */
+static inline bool rh_json_utf8_valid(const char *data, size_t len) {
+  const unsigned char *s = (const unsigned char *)data;
+  size_t i = 0, n;
+  while (i < len) {
+    while (i + 8 <= len) {
+      uint64_t word;
+      memcpy(&word, s + i, 8);
+      if (word & UINT64_C(0x8080808080808080)) break;
+      i += 8;
+    }
+    if (i >= len) break;
+    if (!(n = rh_json_impl_utf8_len(s + i, len - i))) return false;
+    i += n;
+  }
+  return true;
+}
+
 /* Writes `data` escaped for the inside of a JSON string, without the quotes, so one string can
  * be written in parts: quote and backslash escaped, control characters as \n, \t... or \u00XX,
  * each byte of invalid UTF-8 as \ufffd. */

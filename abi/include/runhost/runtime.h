@@ -26,18 +26,24 @@ RH_BEGIN_DECLS
 /* The adapter's own per-run state; opaque to the host. */
 typedef struct rh_runtime_session rh_runtime_session;
 
-/* What the runtime speaks on its stdio. */
+/* What the runtime speaks on its stdio. Either way the host hands the adapter the bytes the
+ * runtime writes (feed) and writes what the adapter gives it to the runtime's stdin (the launch
+ * spec's "stdin", respond(), rh_host.send_input). */
 typedef uint32_t rh_runtime_protocol;
 enum {
   RH_PROTOCOL_LINES = 1,   /* newline-delimited text or JSON lines */
-  RH_PROTOCOL_JSONRPC = 2, /* JSON-RPC 2.0 over stdio, both directions (ACP) */
-  RH_PROTOCOL_HTTP = 3     /* the runtime is a service the adapter talks to over HTTP */
+  RH_PROTOCOL_JSONRPC = 2, /* JSON-RPC 2.0 over stdio, both directions (ACP): the adapter keeps
+                              stdin open and speaks with rh_host.send_input (1.2) */
+  /* Reserved, not implemented by this host: a plugin declaring it is refused at load. */
+  RH_PROTOCOL_HTTP = 3     /* the runtime as a service the adapter talks to over HTTP */
 };
 
 /* Capability flags; only ever appended. */
 #define RH_RUNTIME_CAP_APPROVALS (UINT64_C(1) << 0)  /* asks for live approvals; has respond() */
 #define RH_RUNTIME_CAP_RESUME (UINT64_C(1) << 1)     /* resumes a runtime session by id */
-#define RH_RUNTIME_CAP_MULTI_TURN (UINT64_C(1) << 2) /* takes further prompts on stdin */
+/* Reserved, not implemented by this host: it never sends a further prompt, so declaring it
+ * changes nothing. */
+#define RH_RUNTIME_CAP_MULTI_TURN (UINT64_C(1) << 2) /* would take further prompts on stdin */
 
 /* Which output stream bytes came from. */
 typedef uint32_t rh_stream;

@@ -23,7 +23,7 @@
 namespace runhost {
 
 struct CheckResult {
-  std::string name;    // "manifest", "exports", "policy 'deny-pattern'", ...
+  std::string name;  // "manifest", "exports", "policy 'deny-pattern'", ...
   bool passed = false;
   std::string detail;  // why it failed, or what was seen
 };

@@ -25,30 +25,30 @@ namespace runhost {
 // store_unavailable is mostly the host's own (its store cannot be opened or written); as a
 // run's failure it says the host could not record the run's events (a full disk, an I/O error,
 // a deleted store file), and is written once the store takes writes again.
-#define RUNHOST_ERROR_CODES(X)                                      \
-  X(invalid_dispatch, false, fix_dispatch)                          \
-  X(runtime_not_found, false, install_runtime)                      \
-  X(runtime_crashed, true, retry)                                   \
-  X(runtime_error, false, retry)                                    \
-  X(timeout, true, retry)                                           \
-  X(cancelled, false, retry)                                        \
-  X(policy_denied, false, review_policy)                            \
-  X(budget_exceeded, false, raise_budget)                           \
-  X(quota_exceeded, false, request_quota)                           \
-  X(connector_authorization_missing, false, connect_account)        \
-  X(device_unavailable, true, retry)                                \
-  X(device_lost, true, resume_device)                               \
-  X(plugin_error, false, contact_support)                           \
-  X(idempotency_conflict, false, fix_dispatch)                      \
-  X(internal, false, contact_support)                               \
-  X(auth_failed, false, retry)                                      \
-  X(rate_limited, true, request_quota)                              \
-  X(model_unavailable, true, retry)                                 \
-  X(model_api_error, false, retry)                                  \
-  X(turn_limit, false, raise_budget)                                \
-  X(context_limit, false, retry)                                    \
-  X(session_not_found, false, fix_dispatch)                         \
-  X(store_unavailable, true, retry)                                 \
+#define RUNHOST_ERROR_CODES(X)                               \
+  X(invalid_dispatch, false, fix_dispatch)                   \
+  X(runtime_not_found, false, install_runtime)               \
+  X(runtime_crashed, true, retry)                            \
+  X(runtime_error, false, retry)                             \
+  X(timeout, true, retry)                                    \
+  X(cancelled, false, retry)                                 \
+  X(policy_denied, false, review_policy)                     \
+  X(budget_exceeded, false, raise_budget)                    \
+  X(quota_exceeded, false, request_quota)                    \
+  X(connector_authorization_missing, false, connect_account) \
+  X(device_unavailable, true, retry)                         \
+  X(device_lost, true, resume_device)                        \
+  X(plugin_error, false, contact_support)                    \
+  X(idempotency_conflict, false, fix_dispatch)               \
+  X(internal, false, contact_support)                        \
+  X(auth_failed, false, retry)                               \
+  X(rate_limited, true, request_quota)                       \
+  X(model_unavailable, true, retry)                          \
+  X(model_api_error, false, retry)                           \
+  X(turn_limit, false, raise_budget)                         \
+  X(context_limit, false, retry)                             \
+  X(session_not_found, false, fix_dispatch)                  \
+  X(store_unavailable, true, retry)                          \
   X(run_not_found, false, fix_dispatch)
 
 enum class ErrorCode {
@@ -81,7 +81,7 @@ struct Error {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::move(value)) {}   // NOLINT(google-explicit-constructor)
+  Result(T value) : state_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Error error) : state_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const noexcept { return state_.index() == 0; }

@@ -33,13 +33,13 @@
 namespace runhost {
 
 struct HostOptions {
-  std::filesystem::path store;           // empty: default_store_path()
+  std::filesystem::path store;  // empty: default_store_path()
   PluginSearchPath plugins;
-  std::filesystem::path workspace_root;  // local runs' cwd must lie inside; empty: the current directory
+  std::filesystem::path workspace_root;              // local runs' cwd must lie inside; empty: the current directory
   std::map<std::string, std::string> plugin_config;  // plugin id -> JSON config, replacing the manifest's default
   std::chrono::seconds default_timeout{3600};        // per run; a dispatch's timeoutSeconds overrides it
-  bool durable = true;        // fsync each group commit (false: survives a runhost crash, not an OS crash)
-  bool keep_raw = false;      // keep each event's native line in `raw`
+  bool durable = true;                    // fsync each group commit (false: survives a runhost crash, not an OS crash)
+  bool keep_raw = false;                  // keep each event's native line in `raw`
   int64_t max_output_bytes = 64ll << 20;  // output text recorded per run; the rest is counted and marked truncated
   std::vector<std::string> artifact_patterns;  // empty: the local device's defaults
   // An approval.required nobody answers within this is denied (approval.resolved, source
@@ -121,19 +121,19 @@ struct ApprovalDecision {
   bool allow = false;
   std::string scope = "once";  // what the answer covers: this request ("once")
   std::string reason;
-  std::string actor;           // who answered, as the caller names them (recorded as `by`)
+  std::string actor;  // who answered, as the caller names them (recorded as `by`)
 };
 
 // An approval.required still waiting for its answer.
 struct PendingApproval {
-  std::string id;        // the approval_id to answer
+  std::string id;  // the approval_id to answer
   std::string run_id;
   std::string tenant_id;
-  int64_t seq = 0;       // its approval.required event
+  int64_t seq = 0;           // its approval.required event
   std::string request_json;  // that event's payload: the action, why, the options, the deadline
   int64_t created_us = 0;
-  int64_t deadline_us = 0;   // 0: none
-  bool answered = false;     // an answer is recorded; the run's host is applying it
+  int64_t deadline_us = 0;  // 0: none
+  bool answered = false;    // an answer is recorded; the run's host is applying it
 };
 
 // A connector grant to record: for one user of one tenant, what they let a connector do. The
@@ -223,8 +223,8 @@ class Host {
   // recorded at once (a second answer is refused, naming the first), and the run's host applies
   // it, recording approval.resolved (at once when that is this host; else within milliseconds,
   // woken by the store's commit). invalid_dispatch when there is no such pending approval.
-  virtual Status answer_approval(std::string_view run_id, std::string_view approval_id, const ApprovalDecision& decision,
-                                 const Scope& scope = {}) = 0;
+  virtual Status answer_approval(std::string_view run_id, std::string_view approval_id,
+                                 const ApprovalDecision& decision, const Scope& scope = {}) = 0;
   Status resolve_approval(std::string_view run_id, std::string_view approval_id, bool allow,
                           std::string_view reason = {}, const Scope& scope = {}) {
     return answer_approval(run_id, approval_id, ApprovalDecision{allow, "once", std::string(reason), {}}, scope);

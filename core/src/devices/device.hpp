@@ -49,7 +49,7 @@ struct DeviceRequest {
   std::string workspace_id;
   std::optional<std::string> project_id;
   std::string user_id;
-  std::string device_id;        // as dispatched; empty: the device finds or creates one
+  std::string device_id;  // as dispatched; empty: the device finds or creates one
   // device_id was not dispatched but is the project's current device (the store remembers it):
   // if it is gone, the device makes another rather than failing.
   bool remembered = false;
@@ -61,7 +61,7 @@ struct DeviceRequest {
 struct DeviceRef {
   std::string type;  // local | sandbox | computer
   std::string id;
-  std::string cwd;   // the run's working directory in the device
+  std::string cwd;       // the run's working directory in the device
   bool created = false;  // resolve() made it (rather than finding or resuming it)
 };
 
@@ -69,27 +69,27 @@ struct DeviceRef {
 struct LaunchSpec {
   std::vector<std::string> argv;
   std::map<std::string, std::string> env;  // the spec's env and the connectors' (secrets live here only)
-  std::string stdin_data;        // written first
-  bool keep_stdin_open = false;  // else stdin is closed after stdin_data
+  std::string stdin_data;                  // written first
+  bool keep_stdin_open = false;            // else stdin is closed after stdin_data
 };
 
 struct Started {
-  int64_t pid = -1;         // the runtime's process id in the device, when it has one
-  std::string process_id;   // the device's own handle for it, when that is not the pid
+  int64_t pid = -1;        // the runtime's process id in the device, when it has one
+  std::string process_id;  // the device's own handle for it, when that is not the pid
 };
 
 struct FileChange {
-  std::string path;    // relative to the run's cwd, '/'-separated
-  std::string change;  // created | modified | deleted | renamed
-  std::string from;    // for renamed: the old relative path (empty otherwise)
+  std::string path;         // relative to the run's cwd, '/'-separated
+  std::string change;       // created | modified | deleted | renamed
+  std::string from;         // for renamed: the old relative path (empty otherwise)
   int64_t size_bytes = -1;  // -1 when deleted or unknown
 };
 
 struct Artifact {
   std::string path;  // relative to the run's cwd
   int64_t size_bytes = 0;
-  std::string content_type;  // from the extension: application/pdf, text/html, image/png, ...
-  std::string sha256;        // lowercase hex; empty when too large to hash
+  std::string content_type;        // from the extension: application/pdf, text/html, image/png, ...
+  std::string sha256;              // lowercase hex; empty when too large to hash
   std::string device_artifact_id;  // the device's own id for it (MIOSA export), when it has one
   std::string download_url;        // never one that carries a credential
 };

@@ -3,6 +3,9 @@
 #include <csignal>
 #include <cstring>
 
+#include <runhost/exit.h>
+#include <runhost/json.h>
+
 #include "engine/grants.hpp"
 #include "engine/host_impl.hpp"
 #include "events/event_types.hpp"
@@ -24,27 +27,28 @@ std::string_view view(rh_str s) noexcept {
 }
 
 // What the host says when an adapter ended a run without a terminal event of its own.
-std::pair<std::string, json> terminal_for_exit(const rh_exit& exit) {
+// The terminal event when the adapter emitted none: the exit as runhost/exit.h reads it, the
+// same words every bundled adapter uses.
+std::pair<std::string, json> terminal_for_exit(const rh_exit& exit, const std::vector<std::string>& argv) {
   if (exit.flags & RH_EXIT_FLAG_CANCELLED) return {"run.cancelled", json{{"reason", "cancelled"}}};
-  auto failed = [&](ErrorCode code, std::string message) {
-    json p = failure_payload(Error{code, std::move(message), json{{"action", default_recovery_action(code)}}.dump()});
+  auto failed = [&](ErrorCode code, std::string message, const char* action) {
+    json p = failure_payload(Error{code, std::move(message), json{{"action", action}}.dump()});
     if (exit.kind == RH_EXIT_EXITED) p["exit_code"] = exit.code;
     if (exit.kind == RH_EXIT_SIGNALED) p["signal"] = exit.signal;
     return std::pair<std::string, json>{"run.failed", p};
   };
-  if (exit.flags & RH_EXIT_FLAG_TIMED_OUT) return failed(ErrorCode::timeout, "the run exceeded its time limit");
-  switch (exit.kind) {
-    case RH_EXIT_EXITED:
-      if (exit.code == 0) return {"run.completed", json{{"exit_code", 0}}};
-      return failed(ErrorCode::runtime_error, "the runtime exited with code " + std::to_string(exit.code));
-    case RH_EXIT_SIGNALED:
-      return failed(ErrorCode::runtime_crashed, std::string("the runtime was killed by signal ") + std::to_string(exit.signal) +
-                                                    " (" + strsignal(exit.signal) + ")");
-    case RH_EXIT_SPAWN_FAILED:
-      return failed(ErrorCode::runtime_not_found, "the runtime could not be started");
-    default:
-      return failed(ErrorCode::device_lost, "the device lost track of the runtime");
-  }
+  if (exit.flags & RH_EXIT_FLAG_TIMED_OUT)
+    return failed(ErrorCode::timeout, "the run exceeded its time limit", "retry");
+  const rh_exit_failure implied = rh_exit_failure_of(&exit);
+  if (!implied.code) return {"run.completed", json{{"exit_code", 0}}};
+  rh_json_buffer message;
+  rh_json_buffer_init(&message);
+  const rh_status written =
+      rh_exit_write_message(&exit, argv.empty() ? nullptr : argv.front().c_str(), &message.writer);
+  std::string text = written == RH_OK ? std::string(message.data, message.len) : "the runtime ended";
+  rh_json_buffer_free(&message);
+  return failed(error_code_from_string(implied.code).value_or(ErrorCode::runtime_error), std::move(text),
+                implied.action);
 }
 
 bool is_output_type(std::string_view type) {
@@ -76,7 +80,8 @@ void ActiveRun::start() {
   constraints_ = d.constraints;
   if (!host_.policies().empty()) start_decision_ = d.to_json();
   if (d.effect == Effect::deny) {
-    return fail(Error{ErrorCode::policy_denied, d.reason, json{{"action", "review_policy"}, {"policy", d.policy}}.dump()});
+    return fail(
+        Error{ErrorCode::policy_denied, d.reason, json{{"action", "review_policy"}, {"policy", d.policy}}.dump()});
   }
   if (d.effect == Effect::ask) {
     // What is asked about is the run itself (the runtime, the prompt, where, the command and
@@ -104,20 +109,19 @@ void ActiveRun::after_run_start_policy() {
   request.device_id = dispatch_.device_id;
   request.idempotency_key = dispatch_.idempotency_key;
   request.cwd = cwd_;
-  if (!request.device_id.empty() || !request.project_id || driver_.type() == "local") return open_device(std::move(request));
+  if (!request.device_id.empty() || !request.project_id || driver_.type() == "local")
+    return open_device(std::move(request));
   // No device named: the project's current one, if it has one (read off the reactor).
   auto current = std::make_shared<Result<std::optional<std::string>>>(std::optional<std::string>());
-  host_.on_worker(
-      [&store = host_.store(), current, tenant = who_.tenant_id, project = *who_.project_id, type = who_.device_type] {
-        *current = store.current_device(tenant, project, type);
-      },
-      [self = shared_from_this(), current, request = std::move(request)]() mutable {
-        if (*current && **current) {
-          request.device_id = ***current;
-          request.remembered = true;
-        }
-        self->open_device(std::move(request));
-      });
+  host_.on_worker([&store = host_.store(), current, tenant = who_.tenant_id, project = *who_.project_id,
+                   type = who_.device_type] { *current = store.current_device(tenant, project, type); },
+                  [self = shared_from_this(), current, request = std::move(request)]() mutable {
+                    if (*current && **current) {
+                      request.device_id = ***current;
+                      request.remembered = true;
+                    }
+                    self->open_device(std::move(request));
+                  });
 }
 
 void ActiveRun::open_device(devices::DeviceRequest request) {
@@ -173,9 +177,9 @@ void ActiveRun::connect(std::vector<std::string> pending) {
         for (const auto& [name, config] : outcome->mcp_servers.items()) {
           std::string text = config.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
           if (util::secrets().redact(text)) {
-            return self->fail(Error{ErrorCode::plugin_error,
-                                    "a connector's MCP server '" + name + "' holds a secret; secrets go in \"env\", named "
-                                    "in the server's config as ${NAME}"});
+            return self->fail(Error{ErrorCode::plugin_error, "a connector's MCP server '" + name +
+                                                                 "' holds a secret; secrets go in \"env\", named "
+                                                                 "in the server's config as ${NAME}"});
           }
           if (self->mcp_servers_.contains(name)) {
             return self->fail(Error{ErrorCode::plugin_error, "two connectors name the same MCP server '" + name + "'"});
@@ -230,8 +234,9 @@ void ActiveRun::launch() {
   for (const auto& arg : spawn.argv) {
     std::string copy = arg;
     if (util::secrets().redact(copy)) {
-      return fail(Error{ErrorCode::plugin_error, "runtime '" + who_.runtime +
-                                                     "' launch() put a secret in the command line; secrets go in \"env\""});
+      return fail(
+          Error{ErrorCode::plugin_error,
+                "runtime '" + who_.runtime + "' launch() put a secret in the command line; secrets go in \"env\""});
     }
   }
   argv_ = spawn.argv;
@@ -255,9 +260,11 @@ void ActiveRun::on_started(const Result<devices::Started>& started, std::string_
   record("run.started", "host", std::move(started_payload));
   // The final status is written with the terminal event; should this write land later, the
   // store refuses it (a final status is final), so no ordering is needed here.
-  host_.on_worker([&store = host_.store(), id = who_.run_id] { (void)store.set_status(id, store::RunStatus::running); });
+  host_.on_worker(
+      [&store = host_.store(), id = who_.run_id] { (void)store.set_status(id, store::RunStatus::running); });
 
-  const auto limit = dispatch_.timeout_seconds ? std::chrono::seconds(*dispatch_.timeout_seconds) : host_.options().default_timeout;
+  const auto limit =
+      dispatch_.timeout_seconds ? std::chrono::seconds(*dispatch_.timeout_seconds) : host_.options().default_timeout;
   timeout_.expires_after(limit);
   timeout_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
     if (ec) return;
@@ -341,7 +348,7 @@ void ActiveRun::on_exit(const rh_exit& exit_in, const std::optional<Error>& devi
     if (auto st = session_->finish(exit); !st) util::logger()->warn("run {}: {}", who_.run_id, st.error().message);
   }
   if (!terminal_recorded_) {
-    auto [type, payload] = terminal_for_exit(exit);
+    auto [type, payload] = terminal_for_exit(exit, argv_);
     if (forced_failure_) {
       type = "run.failed";
       payload = failure_payload(*forced_failure_);
@@ -360,9 +367,13 @@ void ActiveRun::on_exit(const rh_exit& exit_in, const std::optional<Error>& devi
 ActiveRun::Stamp::Stamp(std::shared_ptr<ActiveRun> run, std::string_view request_id)
     : run_(std::move(run)), saved_(std::exchange(run_->request_id_, std::string(request_id))) {}
 
-ActiveRun::Stamp::~Stamp() { run_->request_id_ = std::move(saved_); }
+ActiveRun::Stamp::~Stamp() {
+  run_->request_id_ = std::move(saved_);
+}
 
-ActiveRun::Stamp ActiveRun::stamp(std::string_view request_id) { return Stamp(shared_from_this(), request_id); }
+ActiveRun::Stamp ActiveRun::stamp(std::string_view request_id) {
+  return Stamp(shared_from_this(), request_id);
+}
 
 rh_status ActiveRun::emit(const rh_event& event) noexcept try {
   const std::string_view type = view(event.type);
@@ -372,20 +383,23 @@ rh_status ActiveRun::emit(const rh_event& event) noexcept try {
   if (payload.is_discarded() || !payload.is_object()) {
     host::set_last_error("emit: the payload of " + std::string(type) + " is not a JSON object");
     record("runtime.unparsed", "runtime",
-           {{"stream", "stdout"}, {"line", raw.empty() ? std::string(text.substr(0, 4096)) : raw},
+           {{"stream", "stdout"},
+            {"line", raw.empty() ? std::string(text.substr(0, 4096)) : raw},
             {"reason", "the adapter emitted " + std::string(type) + " with a payload that is not a JSON object"}});
     return RH_ERR_INVALID_ARGUMENT;
   }
   if (auto valid = events::validate_payload(type, payload); !valid) {
     host::set_last_error(valid.error().message);
     record("runtime.unparsed", "runtime",
-           {{"stream", "stdout"}, {"line", raw.empty() ? payload.dump(-1, ' ', false, json::error_handler_t::replace) : raw},
+           {{"stream", "stdout"},
+            {"line", raw.empty() ? payload.dump(-1, ' ', false, json::error_handler_t::replace) : raw},
             {"reason", std::string(type) + " does not match the event schema: " + valid.error().message}});
     return RH_ERR_INVALID_ARGUMENT;
   }
   if (events::is_terminal_event_type(type) && forced_failure_) return RH_OK;  // the host's failure replaces it
   if (type == "run.cancelled" && !cancel_reason_.empty()) payload["reason"] = cancel_reason_;  // the host knows why
-  if (type == "file.changed") runtime_reported_files_[payload.value("path", std::string())] = std::chrono::steady_clock::now();
+  if (type == "file.changed")
+    runtime_reported_files_[payload.value("path", std::string())] = std::chrono::steady_clock::now();
   if (type == "approval.required") {
     on_runtime_ask(std::move(payload), std::move(raw));
     return RH_OK;
@@ -409,10 +423,10 @@ bool ActiveRun::over_output_limit(std::string_view type, const json& payload) {
   if (output_bytes_ <= host_.options().max_output_bytes) return false;
   output_truncated_ = true;
   record_unlimited("command.output", "host",
-         {{"stream", "stderr"},
-          {"text", "[runhost] this run's output passed " + std::to_string(host_.options().max_output_bytes) +
-                       " bytes; further output is not recorded"},
-          {"truncated", true}});
+                   {{"stream", "stderr"},
+                    {"text", "[runhost] this run's output passed " + std::to_string(host_.options().max_output_bytes) +
+                                 " bytes; further output is not recorded"},
+                    {"truncated", true}});
   return true;
 }
 
@@ -458,7 +472,8 @@ bool ActiveRun::record_unlimited(std::string_view type, std::string_view source,
                                             : store::RunStatus::cancelled;
     if (final_status_ == store::RunStatus::failed) {
       const auto envelope = json::parse(row.json, nullptr, false);
-      final_error_code_ = envelope.is_object() ? envelope["payload"]["error"].value("code", std::string("internal")) : "internal";
+      final_error_code_ =
+          envelope.is_object() ? envelope["payload"]["error"].value("code", std::string("internal")) : "internal";
     }
     row.final_status = final_status_;  // the store ends the run in the event's own transaction
     row.error_code = final_error_code_;
@@ -502,7 +517,8 @@ void ActiveRun::on_durable(int64_t seq, const Status& status) {
 void ActiveRun::on_output(rh_stream stream, std::string_view bytes, std::string_view request_id) {
   if (!session_) return;
   const auto stamped = stamp(request_id);
-  if (auto st = session_->feed(stream, bytes); !st) util::logger()->debug("run {}: {}", who_.run_id, st.error().message);
+  if (auto st = session_->feed(stream, bytes); !st)
+    util::logger()->debug("run {}: {}", who_.run_id, st.error().message);
 }
 
 void ActiveRun::on_file_changed(const devices::FileChange& change, std::string_view request_id) {
@@ -527,8 +543,15 @@ void ActiveRun::on_artifact(const devices::Artifact& artifact, std::string_view 
   if (!artifact.device_artifact_id.empty()) payload["device_artifact_id"] = artifact.device_artifact_id;
   if (!artifact.download_url.empty()) payload["download_url"] = artifact.download_url;
   if (!record("artifact.created", "device", std::move(payload))) return;
-  store::ArtifactRow row{events::new_id("art"), who_.run_id, artifact.path, artifact.content_type,
-                         artifact.size_bytes, artifact.sha256, now_us(), artifact.device_artifact_id, {},
+  store::ArtifactRow row{events::new_id("art"),
+                         who_.run_id,
+                         artifact.path,
+                         artifact.content_type,
+                         artifact.size_bytes,
+                         artifact.sha256,
+                         now_us(),
+                         artifact.device_artifact_id,
+                         {},
                          artifact.download_url};
   host_.on_worker([&store = host_.store(), row] { (void)store.add_artifact(row); });
 }

@@ -32,9 +32,7 @@ namespace runhost::engine {
 
 class HostImpl;
 
-class ActiveRun final : public rh_run,
-                        public devices::DeviceObserver,
-                        public std::enable_shared_from_this<ActiveRun> {
+class ActiveRun final : public rh_run, public devices::DeviceObserver, public std::enable_shared_from_this<ActiveRun> {
  public:
   // `cwd`: the run's working directory in the device, as the driver's check() gave it.
   ActiveRun(HostImpl& host, store::RunRow row, Dispatch dispatch, std::string cwd, const plugins::LoadedPlugin& adapter,
@@ -43,8 +41,8 @@ class ActiveRun final : public rh_run,
 
   const std::string& id() const noexcept { return who_.run_id; }
 
-  void start();                                   // policy, the device, connectors, then launch
-  void cancel(std::string reason);                // from the user or the host closing
+  void start();                     // policy, the device, connectors, then launch
+  void cancel(std::string reason);  // from the user or the host closing
   // Applies the answers recorded (by any process) to this run's pending approvals, if any.
   void check_answer();
   void on_durable(int64_t seq, const Status& status);  // the store committed (or failed) event `seq`
@@ -101,8 +99,8 @@ class ActiveRun final : public rh_run,
   void on_runtime_ask(nlohmann::json request, std::string raw);
   // Hands a decision to the adapter (after the current adapter call returns) and writes what it
   // answers to the runtime's stdin.
-  void answer_runtime(const std::string& request_id, const std::string& approval_id, bool allow, const std::string& reason,
-                      const std::string& scope, const std::string& source);
+  void answer_runtime(const std::string& request_id, const std::string& approval_id, bool allow,
+                      const std::string& reason, const std::string& scope, const std::string& source);
   // Records policy.decision for one evaluation.
   void record_decision(const Decision& d, std::string_view phase, const nlohmann::json& action,
                        const std::string& tool_call_id, const std::string& approval_id);
@@ -123,8 +121,8 @@ class ActiveRun final : public rh_run,
   // `approval`: the approval record an approval event changes, in the event's transaction.
   bool record(std::string_view type, std::string_view source, nlohmann::json payload, std::string_view raw = {},
               std::optional<store::ApprovalChange> approval = {});
-  bool record_unlimited(std::string_view type, std::string_view source, nlohmann::json payload, std::string_view raw = {},
-                        std::optional<store::ApprovalChange> approval = {});
+  bool record_unlimited(std::string_view type, std::string_view source, nlohmann::json payload,
+                        std::string_view raw = {}, std::optional<store::ApprovalChange> approval = {});
   bool over_output_limit(std::string_view type, const nlohmann::json& payload);
   // What policy says about the action a tool.started (or a runtime's report) describes; nothing
   // when there are no policies, the run is stopping, or the runtime asked about it already.
@@ -164,12 +162,12 @@ class ActiveRun final : public rh_run,
   nlohmann::json constraints_ = nlohmann::json::object();
   nlohmann::json start_decision_;  // what policy said at run start, for run.started
   std::map<std::string, std::string> connector_env_;
-  nlohmann::json mcp_servers_ = nlohmann::json::object();  // from the connectors: name -> MCP server config
-  std::map<std::string, PendingApproval> approvals_;     // by approval id
+  nlohmann::json mcp_servers_ = nlohmann::json::object();   // from the connectors: name -> MCP server config
+  std::map<std::string, PendingApproval> approvals_;        // by approval id
   std::map<std::string, StandingAnswer> standing_answers_;  // by scope key
   // Runs whose adapter asks live (it takes answers and its runtime's stdin stays open).
   bool live_approvals_ = false;
-  bool live_stdin_ = false;  // the runtime's stdin is open for send_input
+  bool live_stdin_ = false;                 // the runtime's stdin is open for send_input
   std::set<std::string> asked_tool_calls_;  // tool calls the runtime asked about
   // tool_call_id -> what policy said at tool.started, when it was not allow and the runtime
   // is expected to ask before it acts.
@@ -188,7 +186,7 @@ class ActiveRun final : public rh_run,
   std::string cancel_reason_;
 
   int64_t seq_ = 0;
-  int64_t pending_ = 0;          // appended, not yet durable
+  int64_t pending_ = 0;  // appended, not yet durable
   bool output_paused_ = false;
   int64_t output_bytes_ = 0;
   bool output_truncated_ = false;

@@ -29,7 +29,9 @@ std::string tokens(double v) {
 }
 
 // Budgets renew at midnight UTC: the date says when.
-std::string renewal(int64_t unix_us) { return "00:00 UTC on " + format_time(unix_us).substr(0, 10); }
+std::string renewal(int64_t unix_us) {
+  return "00:00 UTC on " + format_time(unix_us).substr(0, 10);
+}
 
 std::string duration(int64_t ms) {
   const int64_t minutes = (ms + 59'999) / 60'000;
@@ -39,9 +41,12 @@ std::string duration(int64_t ms) {
 
 std::string who(const std::string& tenant, const std::string& user, const std::string& workspace, RunCap::Of of) {
   switch (of) {
-    case RunCap::Of::user: return "user " + user + " of tenant " + tenant;
-    case RunCap::Of::workspace: return "workspace " + workspace + " of tenant " + tenant;
-    default: return "tenant " + tenant;
+    case RunCap::Of::user:
+      return "user " + user + " of tenant " + tenant;
+    case RunCap::Of::workspace:
+      return "workspace " + workspace + " of tenant " + tenant;
+    default:
+      return "tenant " + tenant;
   }
 }
 
@@ -61,8 +66,9 @@ struct BudgetState {
 Error budget_error(const BudgetState& b, bool stopped) {
   const std::string spent = b.in_usd ? usd(b.spent) : tokens(b.spent) + " tokens";
   const std::string limit = b.in_usd ? usd(b.limit) : tokens(b.limit) + "-token";
-  std::string message = b.holder + (stopped ? " spent " : " has spent ") + spent + (stopped ? ", past its " : " of its ") +
-                        limit + (*b.period ? " " + std::string(b.period) : std::string()) + " budget (" + b.key + ")";
+  std::string message = b.holder + (stopped ? " spent " : " has spent ") + spent +
+                        (stopped ? ", past its " : " of its ") + limit +
+                        (*b.period ? " " + std::string(b.period) : std::string()) + " budget (" + b.key + ")";
   if (!b.top_source.empty()) message += ", most of it on " + b.top_source;
   if (stopped) message += ": the run was stopped";
   std::string hint = "raise the limit budgets." + std::string(b.key);
@@ -193,10 +199,10 @@ Error refusal(const DispatchCaps& caps, const store::CapReached& reached, const 
     return quota_error(key, cap, reached, holder, now_us);
   }
   const bool daily = cap.of == RunCap::Of::user;
-  return budget_error(BudgetState{key, holder, daily ? "daily" : "monthly", cap.kind == RunCap::Kind::usd_since,
-                                  reached.used, cap.max, reached.top_source,
-                                  daily ? utc_next_day_start(now_us) : utc_next_month_start(now_us)},
-                      false);
+  return budget_error(
+      BudgetState{key, holder, daily ? "daily" : "monthly", cap.kind == RunCap::Kind::usd_since, reached.used, cap.max,
+                  reached.top_source, daily ? utc_next_day_start(now_us) : utc_next_month_start(now_us)},
+      false);
 }
 
 Result<RunBudget::Others> RunBudget::others_of(store::Store& store, const LimitSet& limits, const RunIdentity& who,
@@ -248,7 +254,8 @@ std::optional<Error> RunBudget::exceeded(int64_t now_us, bool before_start) cons
       {limits_.run_tokens, "run_tokens", run, "", false, own_, 0},
       {limits_.user_day_usd, "user_day_usd", user, "daily", true, user_day, utc_next_day_start(now_us)},
       {limits_.user_day_tokens, "user_day_tokens", user, "daily", false, user_day, utc_next_day_start(now_us)},
-      {limits_.tenant_month_usd, "tenant_month_usd", tenant, "monthly", true, tenant_month, utc_next_month_start(now_us)},
+      {limits_.tenant_month_usd, "tenant_month_usd", tenant, "monthly", true, tenant_month,
+       utc_next_month_start(now_us)},
       {limits_.tenant_month_tokens, "tenant_month_tokens", tenant, "monthly", false, tenant_month,
        utc_next_month_start(now_us)},
   };
@@ -257,9 +264,9 @@ std::optional<Error> RunBudget::exceeded(int64_t now_us, bool before_start) cons
     const Spend sum = total(c.spend);
     const double spent = c.in_usd ? sum.usd : sum.tokens;
     if (before_start ? spent < *c.limit : spent <= *c.limit) continue;
-    return budget_error(BudgetState{c.key, c.holder, c.period, c.in_usd, spent, *c.limit, top_source(c.spend, c.in_usd),
-                                    c.renews_us},
-                        !before_start);
+    return budget_error(
+        BudgetState{c.key, c.holder, c.period, c.in_usd, spent, *c.limit, top_source(c.spend, c.in_usd), c.renews_us},
+        !before_start);
   }
   return std::nullopt;
 }

@@ -56,12 +56,13 @@ Connected connect_one(const plugins::ConnectorInstance& connector, store::Store&
   if (state == "missing" || state == "expired") {
     const std::string url = answer.value("connect_url", std::string());
     if (url.empty()) {  // without a URL the user has nowhere to go: the connector is at fault
-      return failed(Error{ErrorCode::plugin_error, "connector '" + id + "' answered " + state + " without a connect_url"});
+      return failed(
+          Error{ErrorCode::plugin_error, "connector '" + id + "' answered " + state + " without a connect_url"});
     }
-    return failed(Error{ErrorCode::connector_authorization_missing,
-                        "connector '" + id + "' is " + (state == "missing" ? "not authorised" : "expired") +
-                            " for user " + who.user_id,
-                        json{{"action", "connect_account"}, {"connector", id}, {"connect_url", url}}.dump()});
+    return failed(Error{
+        ErrorCode::connector_authorization_missing,
+        "connector '" + id + "' is " + (state == "missing" ? "not authorised" : "expired") + " for user " + who.user_id,
+        json{{"action", "connect_account"}, {"connector", id}, {"connect_url", url}}.dump()});
   }
   if (state != "granted") {
     return failed(Error{ErrorCode::plugin_error, "connector '" + id + "' answered check() with no valid state"});
@@ -83,7 +84,8 @@ Connected connect_one(const plugins::ConnectorInstance& connector, store::Store&
   out.env = m.value("env", json::object());
   if (auto servers = m.find("mcp_servers"); servers != m.end() && !servers->is_null()) {
     if (!servers->is_object()) {
-      return failed(Error{ErrorCode::plugin_error, "connector '" + id + "' materialize(): \"mcp_servers\" is not an object"});
+      return failed(
+          Error{ErrorCode::plugin_error, "connector '" + id + "' materialize(): \"mcp_servers\" is not an object"});
     }
     for (const auto& [name, config] : servers->items()) {
       if (!config.is_object()) {

@@ -12,10 +12,10 @@ namespace {
 
 using nlohmann::json;
 
-const std::set<std::string> kKnownFields = {
-    "tenantId", "workspaceId", "projectId",  "userId",         "deviceType", "deviceId",      "runtime",
-    "prompt",   "cwd",         "connectors", "approvalPolicy", "idempotencyKey", "command", "outputMode",
-    "timeoutSeconds", "resumeSessionId"};
+const std::set<std::string> kKnownFields = {"tenantId",   "workspaceId", "projectId",      "userId",
+                                            "deviceType", "deviceId",    "runtime",        "prompt",
+                                            "cwd",        "connectors",  "approvalPolicy", "idempotencyKey",
+                                            "command",    "outputMode",  "timeoutSeconds", "resumeSessionId"};
 
 bool has_control_chars(std::string_view s) {
   for (unsigned char c : s) {
@@ -50,7 +50,8 @@ Result<std::string> one_of(const json& doc, const char* name, std::initializer_l
       if (it->get<std::string>() == a) return std::string(a);
     }
   }
-  return invalid_field(name, "must be one of: " + list + " (got " + it->dump(-1, ' ', false, json::error_handler_t::replace).substr(0, 64) + ")");
+  return invalid_field(name, "must be one of: " + list + " (got " +
+                                 it->dump(-1, ' ', false, json::error_handler_t::replace).substr(0, 64) + ")");
 }
 
 Result<std::vector<std::string>> string_list(const json& doc, const char* name, bool unique) {
@@ -63,7 +64,8 @@ Result<std::vector<std::string>> string_list(const json& doc, const char* name, 
     const json& v = (*it)[i];
     const std::string at = std::string(name) + "[" + std::to_string(i) + "]";
     if (!v.is_string() || v.get<std::string>().empty()) return invalid_field(at, "must be a non-empty string");
-    if (unique && !seen.insert(v.get<std::string>()).second) return invalid_field(at, "repeats \"" + v.get<std::string>() + "\"");
+    if (unique && !seen.insert(v.get<std::string>()).second)
+      return invalid_field(at, "repeats \"" + v.get<std::string>() + "\"");
     if (v.get<std::string>().find('\0') != std::string::npos) return invalid_field(at, "contains a NUL byte");
     out.push_back(v.get<std::string>());
   }
@@ -90,10 +92,12 @@ Result<Dispatch> parse_dispatch(std::string_view text, const std::optional<std::
     return Error{ErrorCode::invalid_dispatch, "invalid dispatch: not valid JSON", R"({"action":"fix_dispatch"})"};
   }
   if (!doc.is_object()) {
-    return Error{ErrorCode::invalid_dispatch, "invalid dispatch: must be a JSON object", R"({"action":"fix_dispatch"})"};
+    return Error{ErrorCode::invalid_dispatch, "invalid dispatch: must be a JSON object",
+                 R"({"action":"fix_dispatch"})"};
   }
   for (const auto& [key, value] : doc.items()) {
-    if (!kKnownFields.count(key)) return invalid_field(key, "is not a field of DevicePromptDispatch (fields are camelCase, e.g. tenantId)");
+    if (!kKnownFields.count(key))
+      return invalid_field(key, "is not a field of DevicePromptDispatch (fields are camelCase, e.g. tenantId)");
   }
 
   if (acting_tenant) {
@@ -101,7 +105,9 @@ Result<Dispatch> parse_dispatch(std::string_view text, const std::optional<std::
     if (tenant == doc.end() || tenant->is_null()) {
       doc["tenantId"] = *acting_tenant;
     } else if (!tenant->is_string() || tenant->get_ref<const std::string&>() != *acting_tenant) {
-      return invalid_field("tenantId", "names another tenant than the one acting (a tenant-scoped host dispatches for its own tenant only)");
+      return invalid_field(
+          "tenantId",
+          "names another tenant than the one acting (a tenant-scoped host dispatches for its own tenant only)");
     }
   }
 
@@ -110,9 +116,9 @@ Result<Dispatch> parse_dispatch(std::string_view text, const std::optional<std::
     const char* name;
     std::string* out;
   };
-  for (auto [name, out] : {Required{"tenantId", &d.tenant_id}, Required{"workspaceId", &d.workspace_id},
-                           Required{"userId", &d.user_id},
-                           Required{"runtime", &d.runtime}, Required{"idempotencyKey", &d.idempotency_key}}) {
+  for (auto [name, out] :
+       {Required{"tenantId", &d.tenant_id}, Required{"workspaceId", &d.workspace_id}, Required{"userId", &d.user_id},
+        Required{"runtime", &d.runtime}, Required{"idempotencyKey", &d.idempotency_key}}) {
     auto v = id_field(doc, name, true);
     if (!v) return v.error();
     *out = std::move(**v);
@@ -142,7 +148,8 @@ Result<Dispatch> parse_dispatch(std::string_view text, const std::optional<std::
   if (auto cwd = doc.find("cwd"); cwd != doc.end() && !cwd->is_null()) {
     if (!cwd->is_string()) return invalid_field("cwd", "must be a string");
     const auto value = cwd->get<std::string>();
-    if (value.find('\0') != std::string::npos || has_control_chars(value)) return invalid_field("cwd", "contains control characters");
+    if (value.find('\0') != std::string::npos || has_control_chars(value))
+      return invalid_field("cwd", "contains control characters");
     if (value.size() > 4096) return invalid_field("cwd", "is longer than 4096 bytes");
     d.cwd = value;
   }
@@ -168,7 +175,8 @@ Result<Dispatch> parse_dispatch(std::string_view text, const std::optional<std::
     d.timeout_seconds = t->get<int64_t>();
   }
   if (auto r = doc.find("resumeSessionId"); r != doc.end() && !r->is_null()) {
-    if (!r->is_string() || r->get<std::string>().empty()) return invalid_field("resumeSessionId", "must be a non-empty string");
+    if (!r->is_string() || r->get<std::string>().empty())
+      return invalid_field("resumeSessionId", "must be a non-empty string");
     const auto value = r->get<std::string>();
     if (value.size() > 512) return invalid_field("resumeSessionId", "is longer than 512 bytes");
     if (value.find('\0') != std::string::npos || has_control_chars(value)) {

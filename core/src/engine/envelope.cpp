@@ -3,13 +3,14 @@
 #include <chrono>
 #include <ctime>
 
-#include "events/ids.hpp"
 #include "events/event_types.hpp"
+#include "events/ids.hpp"
 
 namespace runhost::engine {
 
 RunIdentity identity_of(const store::RunRow& run) {
-  return {run.id, run.tenant_id, run.workspace_id, run.project_id, run.user_id, run.runtime, run.device_type, run.device_id};
+  return {run.id,      run.tenant_id, run.workspace_id, run.project_id,
+          run.user_id, run.runtime,   run.device_type,  run.device_id};
 }
 
 int64_t now_us() {
@@ -29,9 +30,11 @@ std::string format_time(int64_t unix_us) {
 }
 
 nlohmann::json failure_payload(const Error& error) {
-  nlohmann::json e{{"code", to_string(error.code)}, {"message", error.message},
-                   {"request_id", error.request_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(error.request_id)},
-                   {"retryable", default_retryable(error.code)}};
+  nlohmann::json e{
+      {"code", to_string(error.code)},
+      {"message", error.message},
+      {"request_id", error.request_id.empty() ? nlohmann::json(nullptr) : nlohmann::json(error.request_id)},
+      {"retryable", default_retryable(error.code)}};
   if (!error.recovery_json.empty()) {
     nlohmann::json recovery = nlohmann::json::parse(error.recovery_json, nullptr, false);
     if (recovery.is_object()) e["recovery"] = std::move(recovery);

@@ -55,7 +55,8 @@ GrantInfo info_of(const store::GrantRow& g, int64_t now) {
 
 Status check_id(std::string_view field, const std::string& value) {
   if (value.empty()) return invalid_grant(field, "is required");
-  if (value.size() > kMaxIdBytes) return invalid_grant(field, "is longer than " + std::to_string(kMaxIdBytes) + " bytes");
+  if (value.size() > kMaxIdBytes)
+    return invalid_grant(field, "is longer than " + std::to_string(kMaxIdBytes) + " bytes");
   return {};
 }
 
@@ -126,8 +127,9 @@ Result<GrantInfo> HostImpl::add_grant(const GrantInput& input, const Scope& scop
                                           "'); available: " + (loaded.empty() ? "(none loaded)" : loaded));
   }
   if (input.code.has_value() == input.secret_json.has_value()) {
-    return invalid_grant("code", input.code ? "and \"secret\" were both given; give one of them"
-                                            : "or \"secret\" is required: an authorization code, or the secret material");
+    return invalid_grant("code", input.code
+                                     ? "and \"secret\" were both given; give one of them"
+                                     : "or \"secret\" is required: an authorization code, or the secret material");
   }
   for (const auto& s : input.scopes) {
     if (s.empty()) return invalid_grant("scopes", "holds an empty scope");
@@ -157,8 +159,8 @@ Result<GrantInfo> HostImpl::add_grant(const GrantInput& input, const Scope& scop
       return invalid_grant("code", "cannot be used: connector '" + input.connector +
                                        "' has no exchange(); give the secret material instead");
     }
-    const json request{{"connector", input.connector}, {"tenantId", tenant}, {"userId", input.user_id},
-                       {"scopes", input.scopes}};
+    const json request{
+        {"connector", input.connector}, {"tenantId", tenant}, {"userId", input.user_id}, {"scopes", input.scopes}};
     auto exchanged = connector->exchange(*input.code, request.dump());
     if (!exchanged) {
       Error error = std::move(exchanged).error();

@@ -20,7 +20,7 @@ namespace runhost::engine {
 void register_grant_secret(const nlohmann::json& secret);
 
 struct Connected {
-  std::optional<Error> error;                     // connector_authorization_missing, plugin_error...
+  std::optional<Error> error;                             // connector_authorization_missing, plugin_error...
   nlohmann::json env = nlohmann::json::object();          // materialize()'s "env"
   nlohmann::json mcp_servers = nlohmann::json::object();  // materialize()'s "mcp_servers": name -> config
 };

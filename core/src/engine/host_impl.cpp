@@ -17,9 +17,9 @@
 
 #include <sys/stat.h>
 
-#include "engine/budgets.hpp"
 #include "devices/local/local_driver.hpp"
 #include "devices/sandbox/sandbox_driver.hpp"
+#include "engine/budgets.hpp"
 #include "engine/dispatch.hpp"
 #include "events/event_types.hpp"
 #include "events/ids.hpp"
@@ -34,10 +34,13 @@ std::filesystem::path default_store_path() {
     return std::filesystem::path(xdg) / "runhost" / "runhost.db";
   }
   const char* home = std::getenv("HOME");
-  return std::filesystem::path(home != nullptr && *home ? home : "/tmp") / ".local" / "share" / "runhost" / "runhost.db";
+  return std::filesystem::path(home != nullptr && *home ? home : "/tmp") / ".local" / "share" / "runhost" /
+         "runhost.db";
 }
 
-Result<std::unique_ptr<Host>> Host::open(HostOptions options) { return engine::HostImpl::open(std::move(options)); }
+Result<std::unique_ptr<Host>> Host::open(HostOptions options) {
+  return engine::HostImpl::open(std::move(options));
+}
 
 namespace engine {
 namespace {
@@ -102,7 +105,9 @@ RunInfo info_of(const store::RunRow& r) {
   return i;
 }
 
-Event event_of(const store::EventRow& row) { return {row.run_id, row.seq, row.type, row.json}; }
+Event event_of(const store::EventRow& row) {
+  return {row.run_id, row.seq, row.type, row.json};
+}
 
 std::string joined(const std::vector<std::string>& items) {
   std::string out;
@@ -164,7 +169,7 @@ HostImpl::HostImpl(HostOptions options, std::unique_ptr<store::Store> store, std
   struct stat info {};
   if (::stat(store_->path().c_str(), &info) == 0) store_identity_ = {info.st_dev, info.st_ino};
   auto local = std::make_unique<devices::local::LocalDriver>(io_, spawner_.get_executor(), workers_.get_executor(),
-                                                              workspace_root_, local_options());
+                                                             workspace_root_, local_options());
   drivers_.emplace(std::string(local->type()), std::move(local));
   if (miosa) {
     curl_ = std::make_unique<http::CurlMulti>(io_);
@@ -196,7 +201,8 @@ Result<std::unique_ptr<Host>> HostImpl::open(HostOptions options) {
   auto store = store::Store::open(path, store_options);
   if (!store) return store.error();
   if (!options.workspace_root.empty() && !std::filesystem::is_directory(options.workspace_root)) {
-    return Error{ErrorCode::invalid_dispatch, "workspace root " + options.workspace_root.string() + " is not a directory"};
+    return Error{ErrorCode::invalid_dispatch,
+                 "workspace root " + options.workspace_root.string() + " is not a directory"};
   }
 
   auto registry = PluginRegistry::load(options.plugins);
@@ -222,16 +228,16 @@ Result<std::unique_ptr<Host>> HostImpl::open(HostOptions options) {
   std::string host_id = events::new_id("host");
   auto lock = store::HostLock::acquire((*store)->path(), host_id);
   if (!lock) return lock.error();
-  std::unique_ptr<HostImpl> host(new HostImpl(std::move(options), std::move(*store), std::move(host_id), std::move(*lock),
-                                              std::move(registry),
-                                              std::make_unique<PolicyGate>(std::move(policies)), std::move(connectors),
-                                              std::move(*limits), std::move(*miosa)));
+  std::unique_ptr<HostImpl> host(new HostImpl(
+      std::move(options), std::move(*store), std::move(host_id), std::move(*lock), std::move(registry),
+      std::make_unique<PolicyGate>(std::move(policies)), std::move(connectors), std::move(*limits), std::move(*miosa)));
   // Before any run: a runtime of ours never outlives us, however we die.
   auto watchdog = devices::local::Watchdog::start(host->self_.host_id);
   if (watchdog) {
     host->watchdog_ = std::move(*watchdog);
   } else {
-    util::logger()->warn("no watchdog for this host ({}): its runtimes would outlive a kill -9", watchdog.error().message);
+    util::logger()->warn("no watchdog for this host ({}): its runtimes would outlive a kill -9",
+                         watchdog.error().message);
   }
   // Runs of hosts that died are ended off this thread: opening waits for no one.
   host->schedule_sweep();
@@ -314,11 +320,11 @@ void HostImpl::recover_orphans() {
       held = std::move(probe->taken);
     }
     for (const store::RunRow* run : runs) {
-      const json payload = failure_payload(
-          Error{ErrorCode::device_lost,
-                "the host running this run (" + (owner.empty() ? std::string("pid ") : owner + ", pid ") +
-                    std::to_string(run->owner.pid) + ") stopped before it finished",
-                R"({"action":"retry"})"});
+      const json payload = failure_payload(Error{ErrorCode::device_lost,
+                                                 "the host running this run (" +
+                                                     (owner.empty() ? std::string("pid ") : owner + ", pid ") +
+                                                     std::to_string(run->owner.pid) + ") stopped before it finished",
+                                                 R"({"action":"retry"})"});
       auto ended = store_->finish_orphan(run->id, run->owner, [&](const store::RunRow& row) {
         store::EventRow event = make_event(identity_of(row), row.last_seq + 1, "run.failed", "host", payload);
         event.final_status = store::RunStatus::failed;
@@ -328,7 +334,8 @@ void HostImpl::recover_orphans() {
       if (!ended) {
         util::logger()->warn("run {} was left by a stopped host; ending it failed: {}", run->id, ended.error().message);
       } else if (*ended) {
-        util::logger()->warn("run {} was left running by a host that stopped ({}); marked failed (device_lost) by {}", run->id, owner, self_.host_id);
+        util::logger()->warn("run {} was left running by a host that stopped ({}); marked failed (device_lost) by {}",
+                             run->id, owner, self_.host_id);
       }
     }
   }
@@ -355,7 +362,8 @@ void HostImpl::sweep() {
   }
   for (const auto& [id, error] : unrecorded) {
     auto ended = store_->finish_orphan(id, self_, [&](const store::RunRow& row) {
-      store::EventRow event = make_event(identity_of(row), row.last_seq + 1, "run.failed", "host", failure_payload(error));
+      store::EventRow event =
+          make_event(identity_of(row), row.last_seq + 1, "run.failed", "host", failure_payload(error));
       event.final_status = store::RunStatus::failed;
       event.error_code = std::string(to_string(error.code));
       return event;
@@ -372,8 +380,9 @@ void HostImpl::sweep() {
 
 Result<DispatchResult> HostImpl::dispatch(std::string_view dispatch_json, const Scope& scope) {
   if (store_lost_) {
-    return Error{ErrorCode::store_unavailable,
-                 "store " + store_->path().string() + " was deleted or replaced while this host was using it; open a new host"};
+    return Error{
+        ErrorCode::store_unavailable,
+        "store " + store_->path().string() + " was deleted or replaced while this host was using it; open a new host"};
   }
   auto parsed = parse_dispatch(dispatch_json, scope.tenant_id);
   if (!parsed) return parsed.error();
@@ -381,16 +390,16 @@ Result<DispatchResult> HostImpl::dispatch(std::string_view dispatch_json, const 
 
   const auto* adapter = registry_->impl().find(PluginKind::runtime, d.runtime);
   if (adapter == nullptr) {
-    return invalid_field("runtime", "names no loaded runtime ('" + d.runtime + "'); available: " +
-                                        joined(registry_->ids(PluginKind::runtime)));
+    return invalid_field("runtime", "names no loaded runtime ('" + d.runtime +
+                                        "'); available: " + joined(registry_->ids(PluginKind::runtime)));
   }
   if (d.resume_session_id && (adapter->desc->iface.runtime->capabilities & RH_RUNTIME_CAP_RESUME) == 0) {
     return invalid_field("resumeSessionId", "runtime '" + d.runtime + "' cannot resume a session");
   }
   for (const auto& c : d.connectors) {
     if (!connectors_.count(c)) {
-      return invalid_field("connectors", "names no loaded connector ('" + c + "'); available: " +
-                                             joined(registry_->ids(PluginKind::connector)));
+      return invalid_field("connectors", "names no loaded connector ('" + c +
+                                             "'); available: " + joined(registry_->ids(PluginKind::connector)));
     }
   }
   auto driver = driver_for(d.device_type);
@@ -409,8 +418,9 @@ Result<DispatchResult> HostImpl::dispatch(std::string_view dispatch_json, const 
                        d.approval_policy + "' cannot be honoured (it is never downgraded)",
                    json{{"action", "fix_dispatch"},
                         {"field", "approvalPolicy"},
-                        {"hint", "use approvalPolicy \"auto\" (policies still deny what they must), or a runtime that asks "
-                                 "live: claude-code, or this agent over ACP"}}
+                        {"hint",
+                         "use approvalPolicy \"auto\" (policies still deny what they must), or a runtime that asks "
+                         "live: claude-code, or this agent over ACP"}}
                        .dump()};
     }
   }
@@ -495,10 +505,11 @@ Result<devices::DeviceDriver*> HostImpl::driver_for(const std::string& device_ty
   if (auto it = drivers_.find(device_type); it != drivers_.end()) return it->second.get();
   std::string available;
   for (const auto& [type, driver] : drivers_) available += (available.empty() ? "" : ", ") + type;
-  return Error{ErrorCode::device_unavailable,
-               "this host has no driver for " + device_type + " devices (available: " + available + ")" +
-                   (device_type == "sandbox" ? "; set MIOSA_API_KEY (and MIOSA_BASE_URL) to run in MIOSA sandboxes" : ""),
-               nlohmann::json{{"action", "configure_device"}, {"field", "deviceType"}}.dump()};
+  return Error{
+      ErrorCode::device_unavailable,
+      "this host has no driver for " + device_type + " devices (available: " + available + ")" +
+          (device_type == "sandbox" ? "; set MIOSA_API_KEY (and MIOSA_BASE_URL) to run in MIOSA sandboxes" : ""),
+      nlohmann::json{{"action", "configure_device"}, {"field", "deviceType"}}.dump()};
 }
 
 void HostImpl::run_done(const std::string& run_id) {
@@ -535,8 +546,8 @@ Status HostImpl::cancel(std::string_view run_id_view, const Scope& scope) {
   return store_->request_cancel(run_id);
 }
 
-Status HostImpl::answer_approval(std::string_view run_id, std::string_view approval_id, const ApprovalDecision& decision,
-                                 const Scope& scope) {
+Status HostImpl::answer_approval(std::string_view run_id, std::string_view approval_id,
+                                 const ApprovalDecision& decision, const Scope& scope) {
   auto run = visible_run(run_id, scope);
   if (!run) return std::move(run).error();
   if (decision.scope != "once" && decision.scope != "run") {
@@ -592,7 +603,9 @@ Result<std::vector<RunInfo>> HostImpl::runs(const RunQuery& query, const Scope& 
   }
   if (query.status) {
     filter.status = store::run_status_from_string(*query.status);
-    if (!filter.status) return Error{ErrorCode::invalid_dispatch, "unknown run status '" + *query.status + "' (queued, running, succeeded, failed, cancelled)"};
+    if (!filter.status)
+      return Error{ErrorCode::invalid_dispatch,
+                   "unknown run status '" + *query.status + "' (queued, running, succeeded, failed, cancelled)"};
   }
   auto rows = store_->runs(filter);
   if (!rows) return rows.error();
@@ -601,7 +614,8 @@ Result<std::vector<RunInfo>> HostImpl::runs(const RunQuery& query, const Scope& 
   return out;
 }
 
-Result<std::vector<Event>> HostImpl::events(std::string_view run_id, int64_t after_seq, size_t limit, const Scope& scope) {
+Result<std::vector<Event>> HostImpl::events(std::string_view run_id, int64_t after_seq, size_t limit,
+                                            const Scope& scope) {
   if (auto run = visible_run(run_id, scope); !run) return std::move(run).error();
   auto rows = store_->events(run_id, after_seq, limit);
   if (!rows) return rows.error();
@@ -623,8 +637,9 @@ Result<std::vector<UsageTotal>> HostImpl::usage(const UsageQuery& query, const S
 
 // ---- subscriptions ----------------------------------------------------------------------------
 
-Result<std::unique_ptr<Subscription>> HostImpl::subscribe(std::string_view run_id, int64_t after_seq, EventCallback on_event,
-                                                          EndCallback on_end, const Scope& scope) {
+Result<std::unique_ptr<Subscription>> HostImpl::subscribe(std::string_view run_id, int64_t after_seq,
+                                                          EventCallback on_event, EndCallback on_end,
+                                                          const Scope& scope) {
   if (auto run = visible_run(run_id, scope); !run) return std::move(run).error();
   auto state = std::make_shared<SubscriptionState>();
   state->run_id = std::string(run_id);
@@ -714,7 +729,8 @@ void HostImpl::watch_store_commits() {
 void HostImpl::read_store_commits() {
   if (reading_commits_ || !commit_watch_.is_open()) return;
   reading_commits_ = true;
-  commit_watch_.async_read_some(boost::asio::buffer(commit_buffer_), [this](const boost::system::error_code& ec, size_t n) {
+  commit_watch_.async_read_some(boost::asio::buffer(commit_buffer_), [this](const boost::system::error_code& ec,
+                                                                            size_t n) {
     reading_commits_ = false;
     if (ec == boost::asio::error::operation_aborted || !commit_watch_.is_open()) return;
     if (ec) {
@@ -837,7 +853,9 @@ plugins::ConnectorInstance* HostImpl::connector(const std::string& id) const {
   return it == connectors_.end() ? nullptr : it->second.get();
 }
 
-std::string HostImpl::plugin_config(const plugins::LoadedPlugin& plugin) const { return config_for(options_, plugin); }
+std::string HostImpl::plugin_config(const plugins::LoadedPlugin& plugin) const {
+  return config_for(options_, plugin);
+}
 
 devices::local::LocalOptions HostImpl::local_options() const {
   devices::local::LocalOptions o;

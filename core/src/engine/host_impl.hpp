@@ -22,10 +22,10 @@
 #include "devices/local/local_device.hpp"
 #include "devices/local/watchdog.hpp"
 #include "devices/sandbox/miosa_client.hpp"
-#include "http/curl_multi.hpp"
 #include "engine/active_run.hpp"
 #include "engine/limits.hpp"
 #include "engine/policy_gate.hpp"
+#include "http/curl_multi.hpp"
 #include "plugins/registry.hpp"
 #include "runhost/host.hpp"
 #include "store/host_lock.hpp"
@@ -50,7 +50,8 @@ class HostImpl final : public Host {
   Result<std::vector<PendingApproval>> pending_approvals(const Scope& scope) override;
   Result<std::optional<RunInfo>> run(std::string_view run_id, const Scope& scope) override;
   Result<std::vector<RunInfo>> runs(const RunQuery& query, const Scope& scope) override;
-  Result<std::vector<Event>> events(std::string_view run_id, int64_t after_seq, size_t limit, const Scope& scope) override;
+  Result<std::vector<Event>> events(std::string_view run_id, int64_t after_seq, size_t limit,
+                                    const Scope& scope) override;
   Result<std::unique_ptr<Subscription>> subscribe(std::string_view run_id, int64_t after_seq, EventCallback on_event,
                                                   EndCallback on_end, const Scope& scope) override;
   // Connector grants: grants.cpp.
@@ -119,7 +120,7 @@ class HostImpl final : public Host {
   HostOptions options_;
   std::filesystem::path workspace_root_;
   std::unique_ptr<store::Store> store_;
-  std::optional<store::HostLock> lock_;  // held for the host's life: proves to other hosts that it lives
+  std::optional<store::HostLock> lock_;                 // held for the host's life: proves to other hosts that it lives
   std::unique_ptr<devices::local::Watchdog> watchdog_;  // ends our runtimes should we die without ending them
   std::shared_ptr<const PluginRegistry> registry_;
   std::unique_ptr<PolicyGate> policies_;
@@ -130,7 +131,7 @@ class HostImpl final : public Host {
   std::atomic<bool> sweeping_{false};
   std::atomic<bool> store_lost_{false};
   std::mutex unrecorded_mutex_;
-  std::map<std::string, Error> unrecorded_;  // guarded by unrecorded_mutex_: runs whose events the store refused
+  std::map<std::string, Error> unrecorded_;       // guarded by unrecorded_mutex_: runs whose events the store refused
   std::vector<std::filesystem::path> own_files_;  // the store's files, for LocalOptions::ignore_files
 
   boost::asio::io_context io_;
@@ -139,14 +140,14 @@ class HostImpl final : public Host {
   boost::asio::thread_pool spawner_{1};
   // One per device type this host can run in (after the pools their executors name; before the
   // runs that use them).
-  std::unique_ptr<http::CurlMulti> curl_;                  // the sandbox device's HTTP, on the reactor
+  std::unique_ptr<http::CurlMulti> curl_;                 // the sandbox device's HTTP, on the reactor
   std::unique_ptr<devices::sandbox::MiosaClient> miosa_;  // when MIOSA is configured
   std::map<std::string, std::unique_ptr<devices::DeviceDriver>, std::less<>> drivers_;
   boost::asio::steady_timer poll_timer_;
   // inotify on the hosts' directory (for CommitSignal's file); closed when inotify cannot be
   // used, and then poll_tick wakes those subscribers instead.
   boost::asio::posix::stream_descriptor commit_watch_;
-  bool reading_commits_ = false;  // reactor only: a read of commit_watch_ is pending
+  bool reading_commits_ = false;         // reactor only: a read of commit_watch_ is pending
   alignas(8) char commit_buffer_[4096];  // inotify records (struct inotify_event is 8-aligned)
   std::thread reactor_;
 

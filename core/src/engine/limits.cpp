@@ -50,8 +50,8 @@ Status apply(const json& doc, const std::string& prefix, bool allow_tenants, Lim
   for (const auto& [section, members] : doc.items()) {
     if (section == "tenants" && allow_tenants) continue;
     if (section != "budgets" && section != "quotas") {
-      return bad(prefix + section, std::string("is not a limits section (budgets, quotas") +
-                                       (allow_tenants ? ", tenants)" : ")"));
+      return bad(prefix + section,
+                 std::string("is not a limits section (budgets, quotas") + (allow_tenants ? ", tenants)" : ")"));
     }
     if (!members.is_object()) return bad(prefix + section, "must be an object");
     for (const auto& [name, value] : members.items()) {
@@ -60,7 +60,8 @@ Status apply(const json& doc, const std::string& prefix, bool allow_tenants, Lim
         if (section == k.section && name == k.name) key = &k;
       }
       const std::string where = prefix + section + "." + name;
-      if (key == nullptr) return bad(where, "is not a known limit (" + known_in(section == "budgets" ? "budgets" : "quotas") + ")");
+      if (key == nullptr)
+        return bad(where, "is not a known limit (" + known_in(section == "budgets" ? "budgets" : "quotas") + ")");
       if (value.is_null() && !prefix.empty()) {
         into.*(key->member) = std::nullopt;
         continue;
@@ -77,7 +78,9 @@ Status apply(const json& doc, const std::string& prefix, bool allow_tenants, Lim
   return {};
 }
 
-int64_t to_us(std::tm& utc) { return static_cast<int64_t>(timegm(&utc)) * 1'000'000; }
+int64_t to_us(std::tm& utc) {
+  return static_cast<int64_t>(timegm(&utc)) * 1'000'000;
+}
 
 std::tm utc_of(int64_t unix_us) {
   const std::time_t seconds = static_cast<std::time_t>(unix_us / 1'000'000);

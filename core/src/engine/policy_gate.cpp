@@ -8,7 +8,9 @@ namespace {
 
 using nlohmann::json;
 
-int network_rank(const std::string& n) { return n == "none" ? 0 : n == "loopback" ? 1 : 2; }
+int network_rank(const std::string& n) {
+  return n == "none" ? 0 : n == "loopback" ? 1 : 2;
+}
 
 std::set<std::string> strings(const json& j) {
   std::set<std::string> out;
@@ -44,7 +46,8 @@ Verdict read_verdict(const std::string& policy, const Result<std::string>& answe
   } else {
     return deny("its decision has no valid \"effect\" (allow, deny or ask)");
   }
-  if (auto rule = doc.find("rule"); rule != doc.end() && rule->is_string()) v.rule = rule->get<std::string>().substr(0, 128);
+  if (auto rule = doc.find("rule"); rule != doc.end() && rule->is_string())
+    v.rule = rule->get<std::string>().substr(0, 128);
   if (auto c = doc.find("constraints"); c != doc.end()) {
     if (!c->is_object()) return deny("its \"constraints\" is not an object");
     constraints = *c;
@@ -52,7 +55,9 @@ Verdict read_verdict(const std::string& policy, const Result<std::string>& answe
   return v;
 }
 
-int rank(Effect e) { return e == Effect::deny ? 2 : e == Effect::ask ? 1 : 0; }
+int rank(Effect e) {
+  return e == Effect::deny ? 2 : e == Effect::ask ? 1 : 0;
+}
 
 }  // namespace
 
@@ -61,7 +66,8 @@ json merge_constraints(const json& a, const json& b) {
   if (!b.is_object()) return out;
   for (const auto& [key, value] : b.items()) {
     if (key == "network" && value.is_string()) {
-      if (!out.contains("network") || network_rank(value.get<std::string>()) < network_rank(out.value("network", "any"))) {
+      if (!out.contains("network") ||
+          network_rank(value.get<std::string>()) < network_rank(out.value("network", "any"))) {
         out["network"] = value;
       }
     } else if (key == "read_only" && value.is_boolean()) {
@@ -112,7 +118,8 @@ json Decision::to_json() const {
   return out;
 }
 
-PolicyGate::PolicyGate(std::vector<std::unique_ptr<plugins::PolicyInstance>> policies) : policies_(std::move(policies)) {
+PolicyGate::PolicyGate(std::vector<std::unique_ptr<plugins::PolicyInstance>> policies)
+    : policies_(std::move(policies)) {
   std::stable_sort(policies_.begin(), policies_.end(),
                    [](const auto& a, const auto& b) { return a->info().id < b->info().id; });
 }

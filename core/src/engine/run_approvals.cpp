@@ -57,7 +57,8 @@ std::string summarize(const json& action, const std::string& runtime) {
   }
   std::string detail = string_at(input, {"command", "file_path", "filePath", "path", "notebook_path", "url", "query"});
   if (detail.empty() && input.is_object() && input.contains("command") && input["command"].is_array()) {
-    for (const auto& a : input["command"]) detail += (detail.empty() ? "" : " ") + (a.is_string() ? a.get<std::string>() : a.dump());
+    for (const auto& a : input["command"])
+      detail += (detail.empty() ? "" : " ") + (a.is_string() ? a.get<std::string>() : a.dump());
   }
   if (detail.empty() && !input.is_null()) detail = input.dump(-1, ' ', false, json::error_handler_t::replace);
   return one_line(name + (detail.empty() ? std::string() : ": " + detail), 160);
@@ -71,14 +72,16 @@ json ActiveRun::action_of(const json& payload) {
   std::string kind = source->value("kind", std::string("tool"));
   static const std::set<std::string> kinds{"tool", "command", "file", "mcp", "connector", "publish", "spend"};
   if (!kinds.count(kind)) kind = "tool";
-  return json{{"kind", kind}, {"name", source->value("name", std::string())}, {"input", source->value("input", json())}};
+  return json{
+      {"kind", kind}, {"name", source->value("name", std::string())}, {"input", source->value("input", json())}};
 }
 
-void ActiveRun::record_decision(const Decision& d, std::string_view phase, const json& action, const std::string& tool_call_id,
-                                const std::string& approval_id) {
+void ActiveRun::record_decision(const Decision& d, std::string_view phase, const json& action,
+                                const std::string& tool_call_id, const std::string& approval_id) {
   json payload = d.to_json();
   payload["phase"] = phase;
-  payload["action"] = json{{"kind", action.value("kind", std::string("tool"))}, {"name", action.value("name", std::string())}};
+  payload["action"] =
+      json{{"kind", action.value("kind", std::string("tool"))}, {"name", action.value("name", std::string())}};
   if (!tool_call_id.empty()) payload["tool_call_id"] = tool_call_id;
   if (!approval_id.empty()) payload["approval_id"] = approval_id;
   record("policy.decision", "policy", std::move(payload));
@@ -87,15 +90,16 @@ void ActiveRun::record_decision(const Decision& d, std::string_view phase, const
 // ---- asking a human ---------------------------------------------------------------------------
 
 void ActiveRun::ask(const Decision& d, json action, std::string request_id, std::string tool_call_id) {
-  if (!action.contains("summary") || !action["summary"].is_string() || action["summary"].get_ref<const std::string&>().empty()) {
+  if (!action.contains("summary") || !action["summary"].is_string() ||
+      action["summary"].get_ref<const std::string&>().empty()) {
     action["summary"] = summarize(action, dispatch_.runtime);
   }
   PendingApproval pending;
   pending.id = events::new_id("apr");
   pending.request_id = std::move(request_id);
   pending.tool_call_id = std::move(tool_call_id);
-  pending.scope_key = action.value("kind", std::string()) + '\x1f' + action.value("name", std::string()) + '\x1f' + d.policy +
-                      '\x1f' + d.rule;
+  pending.scope_key = action.value("kind", std::string()) + '\x1f' + action.value("name", std::string()) + '\x1f' +
+                      d.policy + '\x1f' + d.rule;
   const auto timeout = host_.options().approval_timeout;
   const int64_t deadline_us = now_us() + std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
   json payload{{"approval_id", pending.id},
@@ -121,7 +125,8 @@ void ActiveRun::ask(const Decision& d, json action, std::string request_id, std:
     auto self = weak.lock();
     if (ec || !self || !self->approvals_.count(id)) return;
     self->check_answer();  // an answer recorded just before the deadline still counts
-    if (self->approvals_.count(id)) self->settle_approval(id, false, "once", "no answer by the deadline", "deadline", "deadline");
+    if (self->approvals_.count(id))
+      self->settle_approval(id, false, "once", "no answer by the deadline", "deadline", "deadline");
   });
   approvals_.emplace(id, std::move(pending));
   host_.awaiting_answer(who_.run_id, true);
@@ -166,7 +171,7 @@ void ActiveRun::settle_approval(std::string id, bool allow, const std::string& s
 
   if (!pending.request_id.empty()) {  // the runtime asked: tell it, and it goes on either way
     if (scope == "run") standing_answers_[pending.scope_key] = StandingAnswer{allow, id, reason};
-    const std::string why = allow ? reason
+    const std::string why = allow                  ? reason
                             : source == "deadline" ? "not approved by its deadline"
                                                    : "denied by " + (by.empty() ? std::string("the approver") : by) +
                                                          (reason.empty() ? std::string() : ": " + reason);
@@ -203,13 +208,14 @@ void ActiveRun::on_runtime_ask(json request, std::string raw) {
   }
   const Decision d = host_.policies().before_action(who_.run_id, dispatch_json_, cwd_, action);
   if (d.effect == Effect::ask) {
-    const std::string key = action.value("kind", std::string()) + '\x1f' + action.value("name", std::string()) + '\x1f' +
-                            d.policy + '\x1f' + d.rule;
+    const std::string key = action.value("kind", std::string()) + '\x1f' + action.value("name", std::string()) +
+                            '\x1f' + d.policy + '\x1f' + d.rule;
     if (auto standing = standing_answers_.find(key); standing != standing_answers_.end()) {
       const StandingAnswer answer = standing->second;  // answered for the rest of the run
       record_decision(d, "action", action, tool_call_id, answer.approval_id);
       return answer_runtime(request_id, answer.approval_id, answer.allow,
-                            answer.allow ? answer.reason : "denied for this run (" + answer.approval_id + ")", "run", "human");
+                            answer.allow ? answer.reason : "denied for this run (" + answer.approval_id + ")", "run",
+                            "human");
     }
     return ask(d, std::move(action), request_id, tool_call_id);
   }
@@ -241,7 +247,8 @@ rh_status ActiveRun::send_input(std::string_view data, uint32_t flags) noexcept 
     return RH_ERR_INVALID_ARGUMENT;
   }
   if (!live_stdin_) {
-    host::set_last_error("send_input: the runtime's stdin is closed (its launch spec did not keep it open, or it was closed)");
+    host::set_last_error(
+        "send_input: the runtime's stdin is closed (its launch spec did not keep it open, or it was closed)");
     return RH_ERR_INVALID_ARGUMENT;
   }
   if (!data.empty()) process_->write_stdin(data);
@@ -273,7 +280,8 @@ void ActiveRun::act_on(const Decision& d, const std::string& tool_call_id) {
   }
   // It reports actions as it takes them and cannot wait for an answer: a deny or an ask stops
   // the run before it goes further.
-  const std::string why = d.effect == Effect::deny ? d.reason : d.reason + " (needs approval; this runtime cannot wait for one)";
+  const std::string why =
+      d.effect == Effect::deny ? d.reason : d.reason + " (needs approval; this runtime cannot wait for one)";
   fail(Error{ErrorCode::policy_denied, why, json{{"action", "review_policy"}, {"policy", d.policy}}.dump()});
 }
 
@@ -283,8 +291,7 @@ void ActiveRun::check_completed(const json& payload) {
   const Decision d = it->second;
   expected_asks_.erase(it);
   if (forced_failure_) return;
-  fail(Error{ErrorCode::policy_denied,
-             d.reason + " (the runtime completed the call without asking for approval)",
+  fail(Error{ErrorCode::policy_denied, d.reason + " (the runtime completed the call without asking for approval)",
              json{{"action", "review_policy"}, {"policy", d.policy}}.dump()});
 }
 

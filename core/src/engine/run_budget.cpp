@@ -13,19 +13,17 @@ namespace runhost::engine {
 // which some do only at the end.
 void ActiveRun::read_budget() {
   auto others = std::make_shared<Result<RunBudget::Others>>(RunBudget::Others{});
-  host_.on_worker(
-      [others, &store = host_.store(), limits = budget_.limits(), who = who_] {
-        *others = RunBudget::others_of(store, limits, who, now_us());
-      },
-      [self = shared_from_this(), others] {
-        if (self->phase_ != Phase::connecting) return;  // cancelled meanwhile
-        if (!*others) return self->fail(others->error());
-        self->budget_.set_others(std::move(**others));
-        if (auto over = self->budget_.exceeded(now_us(), /*before_start=*/true)) return self->fail(*over);
-        if (auto left = self->budget_.remaining_usd()) self->constraints_["host_budget_usd"] = *left;
-        self->budget_read_ = true;
-        self->launch();
-      });
+  host_.on_worker([others, &store = host_.store(), limits = budget_.limits(),
+                   who = who_] { *others = RunBudget::others_of(store, limits, who, now_us()); },
+                  [self = shared_from_this(), others] {
+                    if (self->phase_ != Phase::connecting) return;  // cancelled meanwhile
+                    if (!*others) return self->fail(others->error());
+                    self->budget_.set_others(std::move(**others));
+                    if (auto over = self->budget_.exceeded(now_us(), /*before_start=*/true)) return self->fail(*over);
+                    if (auto left = self->budget_.remaining_usd()) self->constraints_["host_budget_usd"] = *left;
+                    self->budget_read_ = true;
+                    self->launch();
+                  });
 }
 
 void ActiveRun::on_usage(const store::UsageEntry& usage) {
@@ -38,19 +36,17 @@ void ActiveRun::on_usage(const store::UsageEntry& usage) {
                       budget_.limits().tenant_month_usd || budget_.limits().tenant_month_tokens;
   if (!shared) return;
   auto others = std::make_shared<Result<RunBudget::Others>>(RunBudget::Others{});
-  host_.on_worker(
-      [others, &store = host_.store(), limits = budget_.limits(), who = who_] {
-        *others = RunBudget::others_of(store, limits, who, now_us());
-      },
-      [self = shared_from_this(), others] {
-        if (self->forced_failure_ || self->terminal_recorded_) return;
-        if (!*others) {
-          return util::logger()->warn("run {}: reading its user's and tenant's spend: {}", self->who_.run_id,
-                                      others->error().message);
-        }
-        self->budget_.set_others(std::move(**others));
-        if (auto over = self->budget_.exceeded(now_us(), /*before_start=*/false)) self->fail(*over);
-      });
+  host_.on_worker([others, &store = host_.store(), limits = budget_.limits(),
+                   who = who_] { *others = RunBudget::others_of(store, limits, who, now_us()); },
+                  [self = shared_from_this(), others] {
+                    if (self->forced_failure_ || self->terminal_recorded_) return;
+                    if (!*others) {
+                      return util::logger()->warn("run {}: reading its user's and tenant's spend: {}",
+                                                  self->who_.run_id, others->error().message);
+                    }
+                    self->budget_.set_others(std::move(**others));
+                    if (auto over = self->budget_.exceeded(now_us(), /*before_start=*/false)) self->fail(*over);
+                  });
 }
 
 }  // namespace runhost::engine

@@ -10,11 +10,9 @@ namespace runhost::events {
 inline constexpr std::string_view kSchema = "runhost.event/1";
 
 inline constexpr std::array<std::string_view, 18> kEventTypes = {
-    "run.started",       "message",          "reasoning",        "tool.started",
-    "tool.completed",    "command.output",   "file.changed",     "preview.ready",
-    "artifact.created",  "approval.required", "approval.resolved", "deployment.ready",
-    "usage",             "run.completed",    "run.failed",       "run.cancelled",
-    "runtime.unparsed",  "policy.decision",
+    "run.started",  "message",       "reasoning",        "tool.started",      "tool.completed",    "command.output",
+    "file.changed", "preview.ready", "artifact.created", "approval.required", "approval.resolved", "deployment.ready",
+    "usage",        "run.completed", "run.failed",       "run.cancelled",     "runtime.unparsed",  "policy.decision",
 };
 
 constexpr bool is_event_type(std::string_view type) noexcept {

@@ -10,9 +10,9 @@ namespace runhost::events {
 
 std::string new_ulid() {
   static constexpr char kAlphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-  const auto ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                            std::chrono::system_clock::now().time_since_epoch())
-                                            .count());
+  const auto ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
   std::array<unsigned char, 10> random{};
   size_t got = 0;
   while (got < random.size()) {
@@ -38,6 +38,8 @@ std::string new_ulid() {
   return out;
 }
 
-std::string new_id(std::string_view prefix) { return std::string(prefix) + "_" + new_ulid(); }
+std::string new_id(std::string_view prefix) {
+  return std::string(prefix) + "_" + new_ulid();
+}
 
 }  // namespace runhost::events

@@ -34,11 +34,21 @@ void host_log(const rh_host* host, rh_log_level level, rh_str message) noexcept 
   try {
     auto lvl = spdlog::level::info;
     switch (level) {
-      case RH_LOG_TRACE: lvl = spdlog::level::trace; break;
-      case RH_LOG_DEBUG: lvl = spdlog::level::debug; break;
-      case RH_LOG_INFO: lvl = spdlog::level::info; break;
-      case RH_LOG_WARN: lvl = spdlog::level::warn; break;
-      default: lvl = spdlog::level::err; break;
+      case RH_LOG_TRACE:
+        lvl = spdlog::level::trace;
+        break;
+      case RH_LOG_DEBUG:
+        lvl = spdlog::level::debug;
+        break;
+      case RH_LOG_INFO:
+        lvl = spdlog::level::info;
+        break;
+      case RH_LOG_WARN:
+        lvl = spdlog::level::warn;
+        break;
+      default:
+        lvl = spdlog::level::err;
+        break;
     }
     util::logger()->log(lvl, "[{}] {}", owner(host).library_name(), view(message));
   } catch (...) {
@@ -54,7 +64,9 @@ void host_set_error(const rh_host*, rh_str message) noexcept {
   }
 }
 
-rh_str host_last_error(const rh_host*) noexcept { return {t_last_error.data(), t_last_error.size()}; }
+rh_str host_last_error(const rh_host*) noexcept {
+  return {t_last_error.data(), t_last_error.size()};
+}
 
 int64_t host_now_us(const rh_host*) noexcept {
   using namespace std::chrono;
@@ -166,8 +178,8 @@ void clear_plugin_error() noexcept {
 }
 
 std::string take_plugin_error() {
-  std::string detail = t_plugin_error_set && !t_plugin_error.empty() ? std::move(t_plugin_error)
-                                                                     : "(the plugin gave no detail)";
+  std::string detail =
+      t_plugin_error_set && !t_plugin_error.empty() ? std::move(t_plugin_error) : "(the plugin gave no detail)";
   clear_plugin_error();
   return detail;
 }

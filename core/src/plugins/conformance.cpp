@@ -69,18 +69,22 @@ Result<json> parse_object(const std::string& text, const std::string& what) {
   return doc;
 }
 
-Error fail(std::string what) { return {ErrorCode::plugin_error, std::move(what)}; }
+Error fail(std::string what) {
+  return {ErrorCode::plugin_error, std::move(what)};
+}
 
 // A run that records what a session emits, for the runtime smoke check.
 class RecordingRun final : public rh_run {
  public:
   rh_status emit(const rh_event& event) noexcept override {
     try {
-      const std::string_view payload = event.payload_json.len ? std::string_view(event.payload_json.data, event.payload_json.len)
-                                                              : std::string_view("{}");
+      const std::string_view payload = event.payload_json.len
+                                           ? std::string_view(event.payload_json.data, event.payload_json.len)
+                                           : std::string_view("{}");
       json doc = json::parse(payload, nullptr, false);
       if (doc.is_discarded() || !doc.is_object()) {
-        problems.push_back("emitted " + std::string(event.type.data, event.type.len) + " with a payload that is not a JSON object");
+        problems.push_back("emitted " + std::string(event.type.data, event.type.len) +
+                           " with a payload that is not a JSON object");
         return RH_ERR_INVALID_ARGUMENT;
       }
       types.emplace_back(event.type.data, event.type.len);
@@ -97,7 +101,8 @@ Status check_launch_spec(const std::string& text) {
   auto spec = parse_object(text, "launch spec");
   if (!spec) return spec.error();
   auto argv = spec->find("argv");
-  if (argv == spec->end() || !argv->is_array() || argv->empty()) return fail("launch spec has no non-empty \"argv\" array");
+  if (argv == spec->end() || !argv->is_array() || argv->empty())
+    return fail("launch spec has no non-empty \"argv\" array");
   for (const auto& a : *argv) {
     if (!a.is_string()) return fail("launch spec \"argv\" holds a non-string");
   }
@@ -127,9 +132,10 @@ Status smoke_session(const LoadedPlugin& plugin, const rh_exit& exit) {
   (void)(*session)->feed(RH_STREAM_STDOUT, " true}\n\xff\xfe not utf-8\n{\"type\":\"unknown\"}\n");
   (void)(*session)->feed(RH_STREAM_STDERR, "warning: noise on stderr\n");
   if ((*session)->can_respond()) {  // live approvals: a well-formed answer is taken, garbage never crashes it
-    for (const char* answer :
-         {R"({"request_id":"runhost-check-1","approval_id":"apr_check","decision":"allow","scope":"once","source":"policy"})",
-          R"({"request_id":"runhost-check-2","decision":"deny","reason":"the check says no","scope":"once","source":"human"})"}) {
+    for (
+        const char* answer :
+        {R"({"request_id":"runhost-check-1","approval_id":"apr_check","decision":"allow","scope":"once","source":"policy"})",
+         R"({"request_id":"runhost-check-2","decision":"deny","reason":"the check says no","scope":"once","source":"human"})"}) {
       if (auto bytes = (*session)->respond(answer); !bytes) {
         return fail("respond() refused a well-formed answer: " + bytes.error().message);
       }
@@ -161,9 +167,12 @@ Status check_decision(const std::string& text) {
   auto d = parse_object(text, "decision");
   if (!d) return d.error();
   const auto effect = d->value("effect", std::string());
-  if (effect != "allow" && effect != "deny" && effect != "ask") return fail("decision \"effect\" must be allow, deny or ask: " + text.substr(0, 200));
-  if (effect != "allow" && !d->value("reason", json()).is_string()) return fail("a " + effect + " decision needs a \"reason\" string");
-  if (auto c = d->find("constraints"); c != d->end() && !c->is_object()) return fail("decision \"constraints\" is not an object");
+  if (effect != "allow" && effect != "deny" && effect != "ask")
+    return fail("decision \"effect\" must be allow, deny or ask: " + text.substr(0, 200));
+  if (effect != "allow" && !d->value("reason", json()).is_string())
+    return fail("a " + effect + " decision needs a \"reason\" string");
+  if (auto c = d->find("constraints"); c != d->end() && !c->is_object())
+    return fail("decision \"constraints\" is not an object");
   return {};
 }
 
@@ -194,18 +203,21 @@ Status smoke_connector(const LoadedPlugin& plugin) {
   if (!d) return d.error();
   if (!d->value("id", json()).is_string()) return fail("description has no \"id\" string");
 
-  const std::string request = R"({"connector":")" + plugin.info.id +
-                              R"(","tenantId":"check-tenant","workspaceId":"check-workspace","userId":"runhost-check-user","grant":null})";
+  const std::string request =
+      R"({"connector":")" + plugin.info.id +
+      R"(","tenantId":"check-tenant","workspaceId":"check-workspace","userId":"runhost-check-user","grant":null})";
   auto checked = (*instance)->check(request);
   if (!checked) return checked.error();
   auto c = parse_object(*checked, "check result");
   if (!c) return c.error();
   const auto state = c->value("state", std::string());
   if (state == "missing" || state == "expired") {
-    if (!c->value("connect_url", json()).is_string()) return fail("a " + state + " check result needs a \"connect_url\"");
+    if (!c->value("connect_url", json()).is_string())
+      return fail("a " + state + " check result needs a \"connect_url\"");
     return {};
   }
-  if (state != "granted") return fail("check \"state\" must be granted, missing or expired: " + checked->substr(0, 200));
+  if (state != "granted")
+    return fail("check \"state\" must be granted, missing or expired: " + checked->substr(0, 200));
   auto material = (*instance)->materialize(request);
   if (!material) return material.error();
   auto m = parse_object(*material, "materialized grant");
@@ -213,7 +225,8 @@ Status smoke_connector(const LoadedPlugin& plugin) {
   if (auto env = m->find("env"); env != m->end()) {
     if (!env->is_object()) return fail("materialized \"env\" is not an object");
     for (const auto& [name, value] : env->items()) {
-      if (!value.is_object() || !value.value("value", json()).is_string() || !value.value("secret", json()).is_boolean()) {
+      if (!value.is_object() || !value.value("value", json()).is_string() ||
+          !value.value("secret", json()).is_boolean()) {
         return fail("materialized env \"" + name + "\" must be {\"value\": string, \"secret\": bool}");
       }
     }
@@ -233,7 +246,8 @@ void run_checks(const std::filesystem::path& input, Reporter& r) {
   if (!r.add("file", fs::is_regular_file(canonical), canonical.string())) return;
 
   auto manifest = plugins::read_manifest(plugins::manifest_path_for(path));
-  if (!r.add("manifest", manifest ? Status{} : Status{manifest.error()}, plugins::manifest_path_for(path).string())) return;
+  if (!r.add("manifest", manifest ? Status{} : Status{manifest.error()}, plugins::manifest_path_for(path).string()))
+    return;
   if (!r.add("manifest ABI", plugins::check_manifest_abi(*manifest))) return;
 
   if (auto exports = plugins::exported_symbols(canonical); !exports) {
@@ -243,14 +257,15 @@ void run_checks(const std::filesystem::path& input, Reporter& r) {
   } else {
     std::string list;
     for (const auto& s : *exports) list += (list.empty() ? "" : ", ") + s;
-    r.add("exports", false, "must export exactly " + std::string(RH_PLUGIN_ENTRY_SYMBOL) + "; exports: " +
-                                (list.empty() ? "nothing" : list) + " (use -fvisibility=hidden and a version script)");
+    r.add("exports", false,
+          "must export exactly " + std::string(RH_PLUGIN_ENTRY_SYMBOL) +
+              "; exports: " + (list.empty() ? "nothing" : list) + " (use -fvisibility=hidden and a version script)");
   }
 
   r.begin("load and init");
-  auto library = plugins::acquire_library(path, canonical, *manifest,
-                                          [&](std::string_view step, const Status& st) { r.add(std::string(step), st); },
-                                          /*fresh=*/true);
+  auto library = plugins::acquire_library(
+      path, canonical, *manifest, [&](std::string_view step, const Status& st) { r.add(std::string(step), st); },
+      /*fresh=*/true);
   if (!library) return;
 
   for (const rh_plugin_desc* desc : (*library)->descriptors()) {
@@ -265,12 +280,19 @@ void run_checks(const std::filesystem::path& input, Reporter& r) {
     r.begin(name);
     if (desc->get_extension != nullptr) {
       const void* ext = desc->get_extension(desc, "runhost.conformance-probe/1");
-      r.add(name + " extensions", ext == nullptr, ext ? "get_extension returned non-NULL for an unknown id" : "unknown id -> NULL");
+      r.add(name + " extensions", ext == nullptr,
+            ext ? "get_extension returned non-NULL for an unknown id" : "unknown id -> NULL");
     }
     switch (plugin.info.kind) {
-      case PluginKind::runtime: r.add(name, smoke_runtime(plugin), "create, launch, feed, respond (live approvals), finish x3, destroy"); break;
-      case PluginKind::policy: r.add(name, smoke_policy(plugin), "create, evaluate x3, destroy"); break;
-      case PluginKind::connector: r.add(name, smoke_connector(plugin), "create, describe, check, destroy"); break;
+      case PluginKind::runtime:
+        r.add(name, smoke_runtime(plugin), "create, launch, feed, respond (live approvals), finish x3, destroy");
+        break;
+      case PluginKind::policy:
+        r.add(name, smoke_policy(plugin), "create, evaluate x3, destroy");
+        break;
+      case PluginKind::connector:
+        r.add(name, smoke_connector(plugin), "create, describe, check, destroy");
+        break;
     }
   }
   r.begin("deinit");
@@ -323,9 +345,13 @@ CheckReport check_plugin_isolated(const std::filesystem::path& library, const Ch
     check_plugin_with(
         library,
         [&](const CheckResult& c) {
-          send(json{{"name", c.name}, {"passed", c.passed}, {"detail", c.detail}}.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
+          send(json{{"name", c.name}, {"passed", c.passed}, {"detail", c.detail}}.dump(-1, ' ', false,
+                                                                                       json::error_handler_t::replace) +
+               "\n");
         },
-        [&](const std::string& name) { send(json{{"begin", name}}.dump() + "\n"); });
+        [&](const std::string& name) {
+          send(json{{"begin", name}}.dump() + "\n");
+        });
     _exit(0);
   }
   close(fds[1]);
@@ -335,7 +361,8 @@ CheckReport check_plugin_isolated(const std::filesystem::path& library, const Ch
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   bool timed_out = false;
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       timed_out = true;
       break;
@@ -365,15 +392,18 @@ CheckReport check_plugin_isolated(const std::filesystem::path& library, const Ch
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   std::string after = in_progress.empty() ? "" : "while checking " + in_progress;
-  if (!report.checks.empty()) after += (after.empty() ? "" : ", ") + std::string("after '") + report.checks.back().name + "'";
+  if (!report.checks.empty())
+    after += (after.empty() ? "" : ", ") + std::string("after '") + report.checks.back().name + "'";
   if (after.empty()) after = "before the first check";
   if (timed_out) {
     parent.add("completes", false, "no result within " + std::to_string(timeout.count()) + " ms " + after + "; killed");
   } else if (WIFSIGNALED(status)) {
-    parent.add("completes", false, "the plugin crashed the check process with signal " + std::to_string(WTERMSIG(status)) +
-                                       " (" + strsignal(WTERMSIG(status)) + ") " + after);
+    parent.add("completes", false,
+               "the plugin crashed the check process with signal " + std::to_string(WTERMSIG(status)) + " (" +
+                   strsignal(WTERMSIG(status)) + ") " + after);
   } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    parent.add("completes", false, "the check process exited with status " + std::to_string(WEXITSTATUS(status)) + " " + after);
+    parent.add("completes", false,
+               "the check process exited with status " + std::to_string(WEXITSTATUS(status)) + " " + after);
   }
   return report;
 }

@@ -59,7 +59,8 @@ std::vector<Candidate> scan_directory(const std::filesystem::path& dir, bool mis
     auto canonical = fs::canonical(path, resolve_ec);
     if (resolve_ec) {
       const bool loop = resolve_ec == std::errc::too_many_symbolic_link_levels;
-      refusals.push_back({path, loop ? "cannot resolve path: symlink loop" : "cannot resolve path: " + resolve_ec.message()});
+      refusals.push_back(
+          {path, loop ? "cannot resolve path: symlink loop" : "cannot resolve path: " + resolve_ec.message()});
       continue;
     }
     if (!fs::is_regular_file(canonical, resolve_ec)) {

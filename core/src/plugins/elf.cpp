@@ -27,7 +27,9 @@ constexpr uint16_t this_machine() {
 #endif
 }
 
-Error elf_error(const std::string& what) { return {ErrorCode::plugin_error, what}; }
+Error elf_error(const std::string& what) {
+  return {ErrorCode::plugin_error, what};
+}
 
 Result<std::string> read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -49,14 +51,22 @@ std::optional<T> load(const std::string& bytes, uint64_t offset) {
 
 std::string elf_machine_name(uint16_t machine) {
   switch (machine) {
-    case EM_X86_64: return "x86_64";
-    case EM_AARCH64: return "aarch64";
-    case EM_386: return "i386";
-    case EM_ARM: return "arm";
-    case EM_RISCV: return "riscv";
-    case EM_PPC64: return "ppc64";
-    case EM_S390: return "s390";
-    default: return "machine " + std::to_string(machine);
+    case EM_X86_64:
+      return "x86_64";
+    case EM_AARCH64:
+      return "aarch64";
+    case EM_386:
+      return "i386";
+    case EM_ARM:
+      return "arm";
+    case EM_RISCV:
+      return "riscv";
+    case EM_PPC64:
+      return "ppc64";
+    case EM_S390:
+      return "s390";
+    default:
+      return "machine " + std::to_string(machine);
   }
 }
 
@@ -74,8 +84,8 @@ Result<ElfIdentity> check_elf_for_this_host(const std::filesystem::path& path) {
   id.little_endian = header[EI_DATA] == ELFDATA2LSB;
   const bool host_64 = sizeof(void*) == 8;
   if (id.is_64 != host_64) {
-    return elf_error(std::string("built as a ") + (id.is_64 ? "64" : "32") +
-                     "-bit ELF; this host is " + (host_64 ? "64" : "32") + "-bit");
+    return elf_error(std::string("built as a ") + (id.is_64 ? "64" : "32") + "-bit ELF; this host is " +
+                     (host_64 ? "64" : "32") + "-bit");
   }
   const bool host_le = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
   if (id.little_endian != host_le) return elf_error("ELF byte order differs from this host's");

@@ -7,7 +7,9 @@
 namespace runhost::plugins {
 namespace {
 
-rh_str str(std::string_view s) noexcept { return {s.data(), s.size()}; }
+rh_str str(std::string_view s) noexcept {
+  return {s.data(), s.size()};
+}
 
 std::string who(const PluginInfo& info, std::string_view fn) {
   return std::string(to_string(info.kind)) + " '" + info.id + "' " + std::string(fn) + "()";
@@ -30,7 +32,8 @@ Result<std::unique_ptr<Handle>> create_handle(const LoadedPlugin& plugin, const 
   Object* object = nullptr;
   host::clear_plugin_error();
   if (auto st = call_plugin(who(plugin.info, "create"), call(&object)); !st) return st.error();
-  if (object == nullptr) return Error{ErrorCode::plugin_error, who(plugin.info, "create") + " returned RH_OK and no object"};
+  if (object == nullptr)
+    return Error{ErrorCode::plugin_error, who(plugin.info, "create") + " returned RH_OK and no object"};
   return std::make_unique<Handle>(plugin, iface, object);
 }
 
@@ -42,7 +45,8 @@ Status call_plugin(std::string_view what, rh_status status) {
                std::string(what) + " failed (status " + std::to_string(status) + "): " + host::take_plugin_error()};
 }
 
-Result<std::unique_ptr<PolicyInstance>> PolicyInstance::create(const LoadedPlugin& plugin, std::string_view config_json) {
+Result<std::unique_ptr<PolicyInstance>> PolicyInstance::create(const LoadedPlugin& plugin,
+                                                               std::string_view config_json) {
   const auto* iface = plugin.desc->iface.policy;
   return create_handle<PolicyInstance, rh_policy_instance>(plugin, iface, [&](rh_policy_instance** out) {
     return iface->create(iface, plugin.library->host(), str(config_json), out);
@@ -50,10 +54,12 @@ Result<std::unique_ptr<PolicyInstance>> PolicyInstance::create(const LoadedPlugi
 }
 
 Result<std::string> PolicyInstance::evaluate(std::string_view request_json) const {
-  return collect(info_, "evaluate", [&](const rh_writer* w) { return iface_->evaluate(object_, str(request_json), w); });
+  return collect(info_, "evaluate",
+                 [&](const rh_writer* w) { return iface_->evaluate(object_, str(request_json), w); });
 }
 
-Result<std::unique_ptr<ConnectorInstance>> ConnectorInstance::create(const LoadedPlugin& plugin, std::string_view config_json) {
+Result<std::unique_ptr<ConnectorInstance>> ConnectorInstance::create(const LoadedPlugin& plugin,
+                                                                     std::string_view config_json) {
   const auto* iface = plugin.desc->iface.connector;
   return create_handle<ConnectorInstance, rh_connector_instance>(plugin, iface, [&](rh_connector_instance** out) {
     return iface->create(iface, plugin.library->host(), str(config_json), out);
@@ -69,7 +75,8 @@ Result<std::string> ConnectorInstance::check(std::string_view request_json) cons
 }
 
 Result<std::string> ConnectorInstance::materialize(std::string_view grant_json) const {
-  return collect(info_, "materialize", [&](const rh_writer* w) { return iface_->materialize(object_, str(grant_json), w); });
+  return collect(info_, "materialize",
+                 [&](const rh_writer* w) { return iface_->materialize(object_, str(grant_json), w); });
 }
 
 bool ConnectorInstance::can_exchange() const noexcept {
@@ -90,8 +97,8 @@ Result<std::string> ConnectorInstance::exchange(std::string_view code, std::stri
   return out.take();
 }
 
-Result<std::unique_ptr<RuntimeSession>> RuntimeSession::create(const LoadedPlugin& plugin, const RuntimeSessionArgs& args,
-                                                               rh_run* run) {
+Result<std::unique_ptr<RuntimeSession>> RuntimeSession::create(const LoadedPlugin& plugin,
+                                                               const RuntimeSessionArgs& args, rh_run* run) {
   rh_runtime_context ctx{};
   ctx.struct_size = sizeof ctx;
   ctx.host = plugin.library->host();
@@ -119,8 +126,9 @@ Status RuntimeSession::feed(rh_stream stream, std::string_view bytes) {
 
 Result<std::string> RuntimeSession::respond(std::string_view decision_json) {
   if (!can_respond()) return Error{ErrorCode::plugin_error, "runtime '" + info_.id + "' takes no answers to approvals"};
-  return collect(info_, "respond",
-                 [&](const rh_writer* w) { return iface_->respond(object_, rh_str{decision_json.data(), decision_json.size()}, w); });
+  return collect(info_, "respond", [&](const rh_writer* w) {
+    return iface_->respond(object_, rh_str{decision_json.data(), decision_json.size()}, w);
+  });
 }
 
 Status RuntimeSession::finish(const rh_exit& exit) {

@@ -69,7 +69,7 @@ struct RuntimeSessionArgs {
   std::string constraints_json = "{}";
   std::string config_json = "{}";
   std::string resume_id;
-  std::string cwd;  // absolute, on the device
+  std::string cwd;                      // absolute, on the device
   std::string mcp_servers_json = "{}";  // the run's MCP servers, from its connectors
 };
 

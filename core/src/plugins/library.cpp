@@ -25,7 +25,9 @@ std::map<std::filesystem::path, std::weak_ptr<Library>>& library_cache() {
   return cache;
 }
 
-Error refuse(std::string reason) { return {ErrorCode::plugin_error, std::move(reason)}; }
+Error refuse(std::string reason) {
+  return {ErrorCode::plugin_error, std::move(reason)};
+}
 
 std::string version_text(rh_abi_version v) {
   return std::to_string(v.major) + "." + std::to_string(v.minor);
@@ -40,8 +42,8 @@ Status observed(const StepObserver& observe, std::string_view name, Status outco
 Status check_entry_table(const rh_plugin_entry* entry) {
   if (entry == nullptr) return refuse(std::string(RH_PLUGIN_ENTRY_SYMBOL) + "() returned NULL");
   if (entry->struct_size < kEntryV1Size) {
-    return refuse("entry table struct_size is " + std::to_string(entry->struct_size) +
-                  "; ABI 1 needs at least " + std::to_string(kEntryV1Size));
+    return refuse("entry table struct_size is " + std::to_string(entry->struct_size) + "; ABI 1 needs at least " +
+                  std::to_string(kEntryV1Size));
   }
   if (entry->abi.major != RH_ABI_VERSION_MAJOR) {
     return refuse("built for ABI " + version_text(entry->abi) + "; this host speaks ABI " +
@@ -49,7 +51,8 @@ Status check_entry_table(const rh_plugin_entry* entry) {
                   version_text({RH_ABI_VERSION_MAJOR, RH_ABI_VERSION_MINOR}) + ")");
   }
   if (entry->plugin_count == 0 || entry->plugins == nullptr) return refuse("entry table lists no plugins");
-  if (entry->plugin_count > 1024) return refuse("entry table lists " + std::to_string(entry->plugin_count) + " plugins (at most 1024)");
+  if (entry->plugin_count > 1024)
+    return refuse("entry table lists " + std::to_string(entry->plugin_count) + " plugins (at most 1024)");
   return {};
 }
 
@@ -57,7 +60,8 @@ Status check_entry_table(const rh_plugin_entry* entry) {
 Status check_interface(const rh_plugin_desc& d, const std::string& who) {
   auto missing = [&](const char* what) { return refuse(who + ": " + what); };
   auto too_small = [&](uint32_t size, size_t need, const char* iface) {
-    return refuse(who + ": " + iface + " struct_size is " + std::to_string(size) + "; ABI 1 needs at least " + std::to_string(need));
+    return refuse(who + ": " + iface + " struct_size is " + std::to_string(size) + "; ABI 1 needs at least " +
+                  std::to_string(need));
   };
   if (d.iface.any == nullptr) return missing("interface pointer (iface) is NULL");
   switch (d.kind) {
@@ -69,6 +73,9 @@ Status check_interface(const rh_plugin_desc& d, const std::string& who) {
       }
       if ((r.capabilities & RH_RUNTIME_CAP_APPROVALS) && !r.respond) {
         return missing("declares RH_RUNTIME_CAP_APPROVALS but respond is NULL");
+      }
+      if (r.protocol == RH_PROTOCOL_HTTP) {
+        return missing("declares RH_PROTOCOL_HTTP, which is reserved: this host does not implement it");
       }
       if (r.protocol < RH_PROTOCOL_LINES || r.protocol > RH_PROTOCOL_HTTP) {
         return missing(("unknown protocol " + std::to_string(r.protocol)).c_str());
@@ -130,10 +137,14 @@ Status check_agreement(const Manifest& manifest, const std::filesystem::path& pa
   for (const auto& p : manifest.plugins) declared.emplace(p.id, std::string(to_string(p.kind)), p.version);
   for (const auto* d : descs) actual.emplace(d->id, describe_kind(d->kind), d->version);
   for (const auto& k : declared) {
-    if (!actual.count(k)) return refuse("manifest disagrees with the library: the manifest lists " + text(k) + ", the library does not have it");
+    if (!actual.count(k))
+      return refuse("manifest disagrees with the library: the manifest lists " + text(k) +
+                    ", the library does not have it");
   }
   for (const auto& k : actual) {
-    if (!declared.count(k)) return refuse("manifest disagrees with the library: the library has " + text(k) + ", the manifest does not list it");
+    if (!declared.count(k))
+      return refuse("manifest disagrees with the library: the library has " + text(k) +
+                    ", the manifest does not list it");
   }
   return {};
 }
@@ -142,10 +153,14 @@ Status check_agreement(const Manifest& manifest, const std::filesystem::path& pa
 
 std::string describe_kind(rh_plugin_kind kind) {
   switch (kind) {
-    case RH_PLUGIN_KIND_RUNTIME: return "runtime";
-    case RH_PLUGIN_KIND_POLICY: return "policy";
-    case RH_PLUGIN_KIND_CONNECTOR: return "connector";
-    default: return "kind " + std::to_string(kind);
+    case RH_PLUGIN_KIND_RUNTIME:
+      return "runtime";
+    case RH_PLUGIN_KIND_POLICY:
+      return "policy";
+    case RH_PLUGIN_KIND_CONNECTOR:
+      return "connector";
+    default:
+      return "kind " + std::to_string(kind);
   }
 }
 
@@ -153,10 +168,12 @@ Status check_descriptor(const rh_plugin_desc* d, size_t index) {
   const std::string at = "plugin #" + std::to_string(index);
   if (d == nullptr) return refuse(at + ": descriptor pointer is NULL");
   if (d->struct_size < kDescV1Size) {
-    return refuse(at + ": descriptor struct_size is " + std::to_string(d->struct_size) + "; ABI 1 needs at least " + std::to_string(kDescV1Size));
+    return refuse(at + ": descriptor struct_size is " + std::to_string(d->struct_size) + "; ABI 1 needs at least " +
+                  std::to_string(kDescV1Size));
   }
   if (d->kind < RH_PLUGIN_KIND_RUNTIME || d->kind > RH_PLUGIN_KIND_CONNECTOR) {
-    return refuse(at + ": unknown kind " + std::to_string(d->kind) + " (this host knows 1 runtime, 2 policy, 3 connector)");
+    return refuse(at + ": unknown kind " + std::to_string(d->kind) +
+                  " (this host knows 1 runtime, 2 policy, 3 connector)");
   }
   if (d->id == nullptr) return refuse(at + ": id is NULL");
   const std::string id(d->id, strnlen(d->id, 65));
@@ -176,8 +193,7 @@ Status check_manifest_abi(const Manifest& manifest) {
   return {};
 }
 
-Library::Library(std::filesystem::path path)
-    : path_(std::move(path)), services_(path_.filename().string()) {}
+Library::Library(std::filesystem::path path) : path_(std::move(path)), services_(path_.filename().string()) {}
 
 Library::~Library() {
   std::lock_guard lock(load_mutex());
@@ -186,20 +202,21 @@ Library::~Library() {
 }
 
 Result<std::shared_ptr<Library>> acquire_library(const std::filesystem::path& found_path,
-                                                 const std::filesystem::path& canonical_path,
-                                                 const Manifest& manifest, const StepObserver& observe,
-                                                 bool fresh) {
+                                                 const std::filesystem::path& canonical_path, const Manifest& manifest,
+                                                 const StepObserver& observe, bool fresh) {
   std::lock_guard lock(load_mutex());
   auto& cache = library_cache();
   if (auto it = cache.find(canonical_path); it != cache.end()) {
     if (auto existing = it->second.lock()) {
       if (fresh) return refuse("already loaded in this process; check it from a process of its own");
-      if (auto st = check_agreement(manifest, found_path, existing->entry().abi, existing->descriptors()); !st) return st.error();
+      if (auto st = check_agreement(manifest, found_path, existing->entry().abi, existing->descriptors()); !st)
+        return st.error();
       return existing;
     }
   }
 
-  if (auto elf = check_elf_for_this_host(canonical_path); !observed(observe, "ELF header", elf ? Status{} : Status{elf.error()})) {
+  if (auto elf = check_elf_for_this_host(canonical_path);
+      !observed(observe, "ELF header", elf ? Status{} : Status{elf.error()})) {
     return elf.error();
   }
 
@@ -216,14 +233,18 @@ Result<std::shared_ptr<Library>> acquire_library(const std::filesystem::path& fo
   if (!lib->dll_.has(RH_PLUGIN_ENTRY_SYMBOL)) {
     return observed(observe, "entry symbol",
                     refuse(std::string("no entry symbol ") + RH_PLUGIN_ENTRY_SYMBOL +
-                           " (define it with RH_EXPORT and build with -fvisibility=hidden)")).error();
+                           " (define it with RH_EXPORT and build with -fvisibility=hidden)"))
+        .error();
   }
   (void)observed(observe, "entry symbol", {});
   const auto entry_fn = lib->dll_.get<const rh_plugin_entry*()>(RH_PLUGIN_ENTRY_SYMBOL);
   lib->entry_ = entry_fn();
   if (auto st = observed(observe, "entry table", check_entry_table(lib->entry_)); !st) return st.error();
-  if (auto st = observed(observe, "descriptors", check_descriptors(*lib->entry_, lib->descriptors_)); !st) return st.error();
-  if (auto st = observed(observe, "manifest agreement", check_agreement(manifest, found_path, lib->entry_->abi, lib->descriptors_)); !st) {
+  if (auto st = observed(observe, "descriptors", check_descriptors(*lib->entry_, lib->descriptors_)); !st)
+    return st.error();
+  if (auto st = observed(observe, "manifest agreement",
+                         check_agreement(manifest, found_path, lib->entry_->abi, lib->descriptors_));
+      !st) {
     return st.error();
   }
 
@@ -231,7 +252,9 @@ Result<std::shared_ptr<Library>> acquire_library(const std::filesystem::path& fo
     host::clear_plugin_error();
     const rh_status status = lib->entry_->init(lib->host(), canonical_path.c_str());
     if (status != RH_OK) {
-      return observed(observe, "init", refuse("init() failed (status " + std::to_string(status) + "): " + host::take_plugin_error())).error();
+      return observed(observe, "init",
+                      refuse("init() failed (status " + std::to_string(status) + "): " + host::take_plugin_error()))
+          .error();
     }
   }
   lib->initialised_ = true;

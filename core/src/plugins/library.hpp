@@ -12,8 +12,8 @@
 #include <string_view>
 #include <vector>
 
-#include <boost/dll/shared_library.hpp>
 #include <runhost/runhost.h>
+#include <boost/dll/shared_library.hpp>
 
 #include "host/host_services.hpp"
 #include "plugins/manifest.hpp"
@@ -45,7 +45,7 @@ class Library {
 
  private:
   friend Result<std::shared_ptr<Library>> acquire_library(const std::filesystem::path&, const std::filesystem::path&,
-                                                           const Manifest&, const StepObserver&, bool);
+                                                          const Manifest&, const StepObserver&, bool);
   explicit Library(std::filesystem::path path);
 
   std::filesystem::path path_;
@@ -60,11 +60,11 @@ class Library {
 Status check_manifest_abi(const Manifest& manifest);
 
 // Opens (or finds already open) the library at `canonical_path` and checks it against
-// `manifest`, which describes it under the name it was found by (`found_path`, maybe a symlink). With `fresh` (the conformance check, which watches every step) the library must
-// not be loaded in this process already, and is not shared with later callers.
+// `manifest`, which describes it under the name it was found by (`found_path`, maybe a symlink). With `fresh` (the
+// conformance check, which watches every step) the library must not be loaded in this process already, and is not
+// shared with later callers.
 Result<std::shared_ptr<Library>> acquire_library(const std::filesystem::path& found_path,
-                                                 const std::filesystem::path& canonical_path,
-                                                 const Manifest& manifest,
+                                                 const std::filesystem::path& canonical_path, const Manifest& manifest,
                                                  const StepObserver& observe = {}, bool fresh = false);
 
 // Checks one descriptor (kind, id, version, interface); `index` names it in messages.

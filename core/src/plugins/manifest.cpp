@@ -73,7 +73,8 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
   for (auto [name, out] : {std::pair{"major", &m.abi_major}, std::pair{"minor", &m.abi_minor}}) {
     auto v = field(**abi, name, "abi.");
     if (!v) return v.error();
-    if (!(*v)->is_number_unsigned()) return manifest_error(path, std::string("'abi.") + name + "' must be a non-negative integer");
+    if (!(*v)->is_number_unsigned())
+      return manifest_error(path, std::string("'abi.") + name + "' must be a non-negative integer");
     *out = (*v)->get<uint32_t>();
   }
 
@@ -83,7 +84,8 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
   for (size_t i = 0; i < (*list)->size(); ++i) {
     const json& entry = (**list)[i];
     const std::string where = "plugins[" + std::to_string(i) + "].";
-    if (!entry.is_object()) return manifest_error(path, "'" + where.substr(0, where.size() - 1) + "' must be an object");
+    if (!entry.is_object())
+      return manifest_error(path, "'" + where.substr(0, where.size() - 1) + "' must be an object");
     ManifestPlugin p;
     for (auto [name, out] : {std::pair{"id", &p.id}, std::pair{"version", &p.version}}) {
       auto v = field(entry, name, where.c_str());
@@ -94,7 +96,8 @@ Result<Manifest> parse_manifest(std::string_view text, const std::filesystem::pa
       *out = (*v)->get<std::string>();
     }
     if (!valid_plugin_id(p.id)) {
-      return manifest_error(path, "'" + where + "id' is \"" + p.id + "\"; ids are [a-z0-9][a-z0-9._-]*, at most 64 bytes");
+      return manifest_error(path,
+                            "'" + where + "id' is \"" + p.id + "\"; ids are [a-z0-9][a-z0-9._-]*, at most 64 bytes");
     }
     auto kind = field(entry, "kind", where.c_str());
     if (!kind) return kind.error();

@@ -13,9 +13,12 @@ namespace runhost {
 
 std::string_view to_string(PluginKind kind) noexcept {
   switch (kind) {
-    case PluginKind::runtime: return "runtime";
-    case PluginKind::policy: return "policy";
-    case PluginKind::connector: return "connector";
+    case PluginKind::runtime:
+      return "runtime";
+    case PluginKind::policy:
+      return "policy";
+    case PluginKind::connector:
+      return "connector";
   }
   return "unknown";
 }
@@ -57,7 +60,8 @@ std::vector<std::filesystem::path> PluginSearchPath::resolve() const {
   }
   for (auto& dir : out) {
     dir = std::filesystem::absolute(dir).lexically_normal();
-    if (!dir.has_filename() && dir.has_parent_path() && dir != dir.root_path()) dir = dir.parent_path();  // "a/b/" -> "a/b"
+    if (!dir.has_filename() && dir.has_parent_path() && dir != dir.root_path())
+      dir = dir.parent_path();  // "a/b/" -> "a/b"
   }
   return out;
 }
@@ -130,7 +134,8 @@ std::shared_ptr<const PluginRegistry> PluginRegistry::load(const PluginSearchPat
     if (!seen_dirs.insert(dir).second) continue;
     impl->directories.push_back(dir);
     reported += (reported.empty() ? "" : ":") + dir.string();
-    const bool missing_ok = dir == bundled && std::find(search.directories.begin(), search.directories.end(), dir) == search.directories.end();
+    const bool missing_ok = dir == bundled && std::find(search.directories.begin(), search.directories.end(), dir) ==
+                                                  search.directories.end();
     for (const auto& candidate : plugins::scan_directory(dir, missing_ok, impl->refusals)) {
       if (!seen_libraries.insert(candidate.canonical).second) continue;  // same library, another name
       plugins::load_candidate(candidate, *impl);
@@ -143,9 +148,15 @@ std::shared_ptr<const PluginRegistry> PluginRegistry::load(const PluginSearchPat
 PluginRegistry::PluginRegistry(std::unique_ptr<plugins::Impl> impl) : impl_(std::move(impl)) {}
 PluginRegistry::~PluginRegistry() = default;
 
-const std::vector<PluginInfo>& PluginRegistry::plugins() const noexcept { return impl_->infos; }
-const std::vector<PluginRefusal>& PluginRegistry::refusals() const noexcept { return impl_->refusals; }
-const std::vector<std::filesystem::path>& PluginRegistry::directories() const noexcept { return impl_->directories; }
+const std::vector<PluginInfo>& PluginRegistry::plugins() const noexcept {
+  return impl_->infos;
+}
+const std::vector<PluginRefusal>& PluginRegistry::refusals() const noexcept {
+  return impl_->refusals;
+}
+const std::vector<std::filesystem::path>& PluginRegistry::directories() const noexcept {
+  return impl_->directories;
+}
 
 const PluginInfo* PluginRegistry::find(PluginKind kind, std::string_view id) const noexcept {
   const auto* p = impl_->find(kind, id);

@@ -14,7 +14,7 @@ struct LoadedPlugin {
   PluginInfo info;
   std::shared_ptr<Library> library;  // keeps the library loaded while this plugin is referenced
   const rh_plugin_desc* desc = nullptr;
-  std::string config_json = "{}";    // the manifest's default configuration
+  std::string config_json = "{}";  // the manifest's default configuration
 };
 
 struct Impl {

@@ -61,8 +61,12 @@ Status EventAppender::append(const EventRow& event) {
         "UPDATE agent_runs SET status = ?2, error_code = ?3, updated_at = ?4 "
         "WHERE id = ?1 AND status IN ('queued', 'running')");
     if (!status) return std::move(status).error();
-    status->bind(1, event.run_id).bind(2, to_string(*event.final_status)).bind(3, event.error_code).bind(4, event.time_us);
-    if (auto st = status->run(); !st) return st.error().code == ErrorCode::store_unavailable ? st : refuse(event, st.error().message);
+    status->bind(1, event.run_id)
+        .bind(2, to_string(*event.final_status))
+        .bind(3, event.error_code)
+        .bind(4, event.time_us);
+    if (auto st = status->run(); !st)
+      return st.error().code == ErrorCode::store_unavailable ? st : refuse(event, st.error().message);
   }
   return {};
 }

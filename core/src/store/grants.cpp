@@ -7,8 +7,8 @@ namespace {
 
 // expires_at and revoked_at are NULL for "never" and "not revoked": each is read with a flag
 // column beside it, since a NULL integer reads as 0.
-#define RUNHOST_GRANT_COLUMNS                                                                           \
-  "g.id, g.tenant_id, g.user_id, g.connector, g.scopes_json, g.metadata_json, g.created_at, "          \
+#define RUNHOST_GRANT_COLUMNS                                                                 \
+  "g.id, g.tenant_id, g.user_id, g.connector, g.scopes_json, g.metadata_json, g.created_at, " \
   "coalesce(g.expires_at, 0), g.expires_at IS NOT NULL, coalesce(g.revoked_at, 0), g.revoked_at IS NOT NULL"
 
 GrantRow grant_from(const sqlite::Query& q) {

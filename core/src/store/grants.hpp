@@ -20,6 +20,7 @@ Result<bool> mark_grant_revoked(sqlite::Connection& conn, std::string_view grant
 
 Result<std::vector<GrantRow>> select_grants(sqlite::Connection& conn, const GrantFilter& filter);
 Result<std::optional<GrantInUse>> select_grant_for(sqlite::Connection& conn, std::string_view tenant_id,
-                                                   std::string_view user_id, std::string_view connector, int64_t now_us);
+                                                   std::string_view user_id, std::string_view connector,
+                                                   int64_t now_us);
 
 }  // namespace runhost::store

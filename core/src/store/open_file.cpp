@@ -1,7 +1,7 @@
 #include "store/open_file.hpp"
 
-#include <sqlite3.h>
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -70,7 +70,8 @@ Status keep_private(const std::filesystem::path& path) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) {
     if (errno == EACCES || errno == EROFS) return {};  // SQLite says what is wrong with it, in its words
-    return Error(ErrorCode::store_unavailable, "cannot open store " + path.string() + ": " + std::generic_category().message(errno));
+    return Error(ErrorCode::store_unavailable,
+                 "cannot open store " + path.string() + ": " + std::generic_category().message(errno));
   }
   struct stat info {};
   if (::fstat(fd, &info) == 0 && info.st_uid == ::geteuid() && (info.st_mode & 077) != 0) (void)::fchmod(fd, 0600);
@@ -132,7 +133,8 @@ Result<std::unique_ptr<sqlite::Connection>> open_writer(const std::filesystem::p
   // time, or six refusals in a row would take microseconds (seen with one process opening the
   // store while others opened and closed it many times a second).
   Status ready = get_ready(**opened, options);
-  for (int attempt = 1; !ready && attempt < 8 && (sqlite3_errcode((*opened)->handle()) & 0xff) == SQLITE_BUSY; ++attempt) {
+  for (int attempt = 1; !ready && attempt < 8 && (sqlite3_errcode((*opened)->handle()) & 0xff) == SQLITE_BUSY;
+       ++attempt) {
     if ((*opened)->in_transaction()) (void)(*opened)->exec("ROLLBACK");
     std::this_thread::sleep_for(std::chrono::milliseconds(std::min(10 << attempt, 250)));
     ready = get_ready(**opened, options);

@@ -51,13 +51,21 @@ Result<std::optional<RunRow>> one_run(Result<sqlite::Query> q) {
 }
 
 EventRow event_from(const sqlite::Query& q) {
-  return {q.text(0), q.int64(1), q.text(2), q.text(3), q.int64(4), q.optional_text(5), q.text(6), std::nullopt, std::nullopt, std::nullopt,
-          std::nullopt};
+  return {q.text(0), q.int64(1),   q.text(2),    q.text(3),    q.int64(4),  q.optional_text(5),
+          q.text(6), std::nullopt, std::nullopt, std::nullopt, std::nullopt};
 }
 
 ArtifactRow artifact_from(const sqlite::Query& q) {
-  return {q.text(0),  q.text(1),  q.text(2),  q.text(3),  q.int64(4), q.text(5), q.int64(6),
-          q.optional_text(7).value_or(""), q.optional_text(8).value_or(""), q.optional_text(9).value_or("")};
+  return {q.text(0),
+          q.text(1),
+          q.text(2),
+          q.text(3),
+          q.int64(4),
+          q.text(5),
+          q.int64(6),
+          q.optional_text(7).value_or(""),
+          q.optional_text(8).value_or(""),
+          q.optional_text(9).value_or("")};
 }
 
 // Every row of a bound query, mapped.
@@ -147,7 +155,7 @@ Result<std::optional<std::string>> select_current_device(sqlite::Connection& con
   return q->optional_text(0);
 }
 
-#define RUNHOST_APPROVAL_COLUMNS                                                                       \
+#define RUNHOST_APPROVAL_COLUMNS                                                                            \
   "a.id, a.run_id, r.tenant_id, a.seq, a.status, a.action_json, a.created_at, coalesce(a.deadline_at, 0), " \
   "a.answer, a.answer_scope, a.answer_reason, a.answered_by"
 
@@ -169,7 +177,8 @@ ApprovalRow approval_from(const sqlite::Query& q) {
 }
 
 Result<std::optional<ApprovalRow>> select_approval(sqlite::Connection& conn, std::string_view approval_id) {
-  auto q = conn.query("SELECT " RUNHOST_APPROVAL_COLUMNS " FROM approvals a JOIN agent_runs r ON r.id = a.run_id WHERE a.id = ?1");
+  auto q = conn.query("SELECT " RUNHOST_APPROVAL_COLUMNS
+                      " FROM approvals a JOIN agent_runs r ON r.id = a.run_id WHERE a.id = ?1");
   if (q) q->bind(1, approval_id);
   auto rows = collect(std::move(q), approval_from);
   if (!rows) return std::move(rows).error();
@@ -177,11 +186,13 @@ Result<std::optional<ApprovalRow>> select_approval(sqlite::Connection& conn, std
   return std::optional<ApprovalRow>(std::move(rows->front()));
 }
 
-Result<std::vector<ApprovalRow>> select_pending_approvals(sqlite::Connection& conn, const std::optional<std::string>& tenant_id) {
-  auto q = conn.query("SELECT " RUNHOST_APPROVAL_COLUMNS
-                      " FROM approvals a JOIN agent_runs r ON r.id = a.run_id "
-                      "WHERE a.status = 'pending' AND r.status IN ('queued', 'running') AND (?1 IS NULL OR r.tenant_id = ?1) "
-                      "ORDER BY a.created_at, a.id");
+Result<std::vector<ApprovalRow>> select_pending_approvals(sqlite::Connection& conn,
+                                                          const std::optional<std::string>& tenant_id) {
+  auto q = conn.query(
+      "SELECT " RUNHOST_APPROVAL_COLUMNS
+      " FROM approvals a JOIN agent_runs r ON r.id = a.run_id "
+      "WHERE a.status = 'pending' AND r.status IN ('queued', 'running') AND (?1 IS NULL OR r.tenant_id = ?1) "
+      "ORDER BY a.created_at, a.id");
   if (q) q->bind(1, tenant_id);
   return collect(std::move(q), approval_from);
 }

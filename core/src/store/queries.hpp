@@ -22,6 +22,7 @@ Result<std::vector<ArtifactRow>> select_artifacts(sqlite::Connection& conn, std:
 Result<std::optional<std::string>> select_current_device(sqlite::Connection& conn, std::string_view tenant_id,
                                                          std::string_view project_id, std::string_view device_type);
 Result<std::optional<ApprovalRow>> select_approval(sqlite::Connection& conn, std::string_view approval_id);
-Result<std::vector<ApprovalRow>> select_pending_approvals(sqlite::Connection& conn, const std::optional<std::string>& tenant_id);
+Result<std::vector<ApprovalRow>> select_pending_approvals(sqlite::Connection& conn,
+                                                          const std::optional<std::string>& tenant_id);
 
 }  // namespace runhost::store

@@ -224,8 +224,8 @@ Status to_version_6(sqlite::Connection& conn) {
 
 using Migration = Status (*)(sqlite::Connection&);
 // kMigrations[i] takes a file from version i to i + 1 and sets user_version to i + 1.
-constexpr std::array<Migration, 6> kMigrations = {to_version_1, to_version_2, to_version_3, to_version_4,
-                                                  to_version_5, to_version_6};
+constexpr std::array<Migration, 6> kMigrations = {to_version_1, to_version_2, to_version_3,
+                                                  to_version_4, to_version_5, to_version_6};
 
 }  // namespace
 

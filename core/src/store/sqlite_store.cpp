@@ -111,8 +111,11 @@ Result<std::vector<ArtifactRow>> SqliteStore::artifacts(std::string_view run_id)
   return select_artifacts(**conn, run_id);
 }
 
-Status SqliteStore::answer_approval(std::string_view run_id, std::string_view approval_id, const ApprovalAnswer& answer) {
-  return writer_.call([&](sqlite::Connection& conn, int64_t now_us) { return write_answer(conn, run_id, approval_id, answer, now_us); });
+Status SqliteStore::answer_approval(std::string_view run_id, std::string_view approval_id,
+                                    const ApprovalAnswer& answer) {
+  return writer_.call([&](sqlite::Connection& conn, int64_t now_us) {
+    return write_answer(conn, run_id, approval_id, answer, now_us);
+  });
 }
 
 Result<std::optional<ApprovalRow>> SqliteStore::approval(std::string_view approval_id) {

@@ -7,10 +7,10 @@
 #include <memory>
 #include <mutex>
 
+#include "store/commit_signal.hpp"
 #include "store/reader_pool.hpp"
 #include "store/sqlite.hpp"
 #include "store/store.hpp"
-#include "store/commit_signal.hpp"
 #include "store/writer.hpp"
 
 namespace runhost::store {

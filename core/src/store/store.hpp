@@ -40,7 +40,7 @@ bool is_terminal(RunStatus status) noexcept;
 // and for people reading the store, its process. Stores of schema version 1 have no host id:
 // their runs are judged by pid and start time.
 struct Owner {
-  std::string host_id;     // "host_<ULID>"; empty for a run of a version-1 store
+  std::string host_id;  // "host_<ULID>"; empty for a run of a version-1 store
   int64_t pid = 0;
   int64_t start_time = 0;  // the process's start time (/proc/<pid>/stat field 22): pids are reused
 };
@@ -62,7 +62,7 @@ struct NewRun {
   std::string request_hash;   // hash of the canonical dispatch: same key + other hash = conflict
   std::string dispatch_json;  // the validated dispatch, canonical JSON
   int64_t created_us = 0;
-  Owner owner;                // recorded in the run's own INSERT: there is no moment without an owner
+  Owner owner;  // recorded in the run's own INSERT: there is no moment without an owner
 };
 
 struct RunRow : NewRun {
@@ -77,14 +77,14 @@ struct RunRow : NewRun {
 // transaction: approval.required inserts it (pending), approval.resolved settles it. So whoever
 // reads the event reads the record too, and a pending record always has its event.
 struct ApprovalChange {
-  std::string id;                   // "apr_<ULID>"
-  std::string status;               // "pending" | "allowed" | "denied"
-  std::string request_json;         // pending: the approval.required payload
-  int64_t deadline_us = 0;          // pending: when no answer means deny; 0: never
-  std::string decided_by;           // resolved: who (an actor, a policy id, "deadline", "cancel")
-  std::string reason;               // resolved
-  std::string scope;                // resolved: "once" | "run"
-  std::string source;               // resolved: "human" | "policy" | "deadline" | "cancel"
+  std::string id;            // "apr_<ULID>"
+  std::string status;        // "pending" | "allowed" | "denied"
+  std::string request_json;  // pending: the approval.required payload
+  int64_t deadline_us = 0;   // pending: when no answer means deny; 0: never
+  std::string decided_by;    // resolved: who (an actor, a policy id, "deadline", "cancel")
+  std::string reason;        // resolved
+  std::string scope;         // resolved: "once" | "run"
+  std::string source;        // resolved: "human" | "policy" | "deadline" | "cancel"
 };
 
 // An answer given by any process sharing the store, for the run's host to apply.
@@ -92,18 +92,18 @@ struct ApprovalAnswer {
   std::string decision;  // "allow" | "deny"
   std::string scope = "once";
   std::string reason;
-  std::string actor;     // who answered, as the caller names them; may be empty
+  std::string actor;  // who answered, as the caller names them; may be empty
 };
 
 struct ApprovalRow {
   std::string id;
   std::string run_id;
   std::string tenant_id;
-  int64_t seq = 0;             // the approval.required event
-  std::string status;          // "pending" | "allowed" | "denied"
+  int64_t seq = 0;     // the approval.required event
+  std::string status;  // "pending" | "allowed" | "denied"
   std::string request_json;
   int64_t created_us = 0;
-  int64_t deadline_us = 0;     // 0: none
+  int64_t deadline_us = 0;               // 0: none
   std::optional<ApprovalAnswer> answer;  // given, not yet applied by the run's host (or applied)
 };
 
@@ -204,9 +204,9 @@ struct UsageFilter : UsageQuery {
 // both take the last slot. Counted over the new run's tenant, and its user or workspace.
 struct RunCap {
   enum class Kind {
-    live_runs,   // runs queued or running now
-    runs_since,  // runs created at or after since_us
-    usd_since,   // the ledger's cost_usd since since_us
+    live_runs,     // runs queued or running now
+    runs_since,    // runs created at or after since_us
+    usd_since,     // the ledger's cost_usd since since_us
     tokens_since,  // the ledger's input + output tokens since since_us
   };
   enum class Of { tenant, user, workspace };
@@ -218,10 +218,10 @@ struct RunCap {
 
 // The first cap a new run was refused by (Created::refused): nothing was written.
 struct CapReached {
-  size_t index = 0;       // into the caps given
-  double used = 0;        // runs, USD or tokens counted
-  int64_t oldest_us = 0;  // runs_since: the oldest counted run's created_us (when the window frees)
-  std::string top_source; // usd_since / tokens_since: the usage source that spent the most
+  size_t index = 0;        // into the caps given
+  double used = 0;         // runs, USD or tokens counted
+  int64_t oldest_us = 0;   // runs_since: the oldest counted run's created_us (when the window frees)
+  std::string top_source;  // usd_since / tokens_since: the usage source that spent the most
 };
 
 struct RunFilter {
@@ -231,8 +231,8 @@ struct RunFilter {
 };
 
 struct StoreOptions {
-  bool durable = true;                 // synchronous=FULL; false: NORMAL (survives a crash of runhost, not of the OS)
-  int busy_timeout_ms = 5000;          // waiting for another process's write lock
+  bool durable = true;         // synchronous=FULL; false: NORMAL (survives a crash of runhost, not of the OS)
+  int busy_timeout_ms = 5000;  // waiting for another process's write lock
   // How long the writer waits for more after a batch's first item. 0 (the default): none; a batch
   // is whatever queued while the previous commit (its fsync) was in flight, which batches well
   // under load and adds no latency when idle.
@@ -297,7 +297,8 @@ class Store {
   virtual Result<std::vector<ArtifactRow>> artifacts(std::string_view run_id) = 0;
   // Records an answer to the run's pending approval, once: invalid_dispatch naming why when
   // there is no such approval, it was settled already, or another answer came first.
-  virtual Status answer_approval(std::string_view run_id, std::string_view approval_id, const ApprovalAnswer& answer) = 0;
+  virtual Status answer_approval(std::string_view run_id, std::string_view approval_id,
+                                 const ApprovalAnswer& answer) = 0;
   virtual Result<std::optional<ApprovalRow>> approval(std::string_view approval_id) = 0;
   // Pending approvals of runs still queued or running (a run that ended otherwise, a host that
   // died, leaves its approval unanswerable), oldest first, of one tenant or (nullopt) of all.

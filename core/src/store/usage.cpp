@@ -5,18 +5,19 @@ namespace {
 
 // One statement per leading condition, so that each uses its index (an "?N IS NULL OR ..."
 // term cannot): the rest of the filter follows every one of them.
-#define RUNHOST_USAGE_SUMS                                                                                    \
-  "SELECT source, total(cost_usd), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), "        \
+#define RUNHOST_USAGE_SUMS                                                                            \
+  "SELECT source, total(cost_usd), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), " \
   "coalesce(sum(cached_input_tokens), 0), count(*) FROM usage_ledger WHERE "
-#define RUNHOST_USAGE_REST                                                                                    \
-  " AND (?1 IS NULL OR tenant_id = ?1) AND (?2 IS NULL OR user_id = ?2) AND (?3 IS NULL OR workspace_id = ?3) " \
+#define RUNHOST_USAGE_REST                                                                                       \
+  " AND (?1 IS NULL OR tenant_id = ?1) AND (?2 IS NULL OR user_id = ?2) AND (?3 IS NULL OR workspace_id = ?3) "  \
   "AND (?4 IS NULL OR run_id = ?4) AND (?5 IS NULL OR run_id <> ?5) AND at_us >= ?6 AND (?7 = 0 OR at_us < ?7) " \
   "GROUP BY source ORDER BY 2 DESC, 1"
 
 const char* usage_sql(const UsageFilter& f) {
   if (f.run_id) return RUNHOST_USAGE_SUMS "run_id = ?4" RUNHOST_USAGE_REST;
   if (f.tenant_id && f.user_id) return RUNHOST_USAGE_SUMS "tenant_id = ?1 AND user_id = ?2" RUNHOST_USAGE_REST;
-  if (f.tenant_id && f.workspace_id) return RUNHOST_USAGE_SUMS "tenant_id = ?1 AND workspace_id = ?3" RUNHOST_USAGE_REST;
+  if (f.tenant_id && f.workspace_id)
+    return RUNHOST_USAGE_SUMS "tenant_id = ?1 AND workspace_id = ?3" RUNHOST_USAGE_REST;
   if (f.tenant_id) return RUNHOST_USAGE_SUMS "tenant_id = ?1" RUNHOST_USAGE_REST;
   return RUNHOST_USAGE_SUMS "1" RUNHOST_USAGE_REST;
 }
@@ -41,11 +42,13 @@ Result<CapReached> count_for(sqlite::Connection& conn, const NewRun& run, const 
   if (cap.kind == RunCap::Kind::live_runs || cap.kind == RunCap::Kind::runs_since) {
     // The live-run count matches agent_runs_live's WHERE, so it reads that partial index.
     auto q = cap.kind == RunCap::Kind::live_runs
-                 ? conn.query("SELECT count(*), 0 FROM agent_runs WHERE tenant_id = ?1 AND (?2 IS NULL OR user_id = ?2) "
-                              "AND (?3 IS NULL OR workspace_id = ?3) AND status IN ('queued', 'running')")
-                 : conn.query("SELECT count(*), coalesce(min(created_at), 0) FROM agent_runs WHERE tenant_id = ?1 "
-                              "AND (?2 IS NULL OR user_id = ?2) AND (?3 IS NULL OR workspace_id = ?3) "
-                              "AND created_at >= ?4");
+                 ? conn.query(
+                       "SELECT count(*), 0 FROM agent_runs WHERE tenant_id = ?1 AND (?2 IS NULL OR user_id = ?2) "
+                       "AND (?3 IS NULL OR workspace_id = ?3) AND status IN ('queued', 'running')")
+                 : conn.query(
+                       "SELECT count(*), coalesce(min(created_at), 0) FROM agent_runs WHERE tenant_id = ?1 "
+                       "AND (?2 IS NULL OR user_id = ?2) AND (?3 IS NULL OR workspace_id = ?3) "
+                       "AND created_at >= ?4");
     if (!q) return std::move(q).error();
     q->bind(1, run.tenant_id).bind(2, user).bind(3, workspace);
     if (cap.kind == RunCap::Kind::runs_since) q->bind(4, cap.since_us);
@@ -64,8 +67,8 @@ Result<CapReached> count_for(sqlite::Connection& conn, const NewRun& run, const 
   if (!totals) return std::move(totals).error();
   double top = -1;
   for (const auto& t : *totals) {
-    const double used = cap.kind == RunCap::Kind::usd_since ? t.cost_usd
-                                                            : static_cast<double>(t.input_tokens + t.output_tokens);
+    const double used =
+        cap.kind == RunCap::Kind::usd_since ? t.cost_usd : static_cast<double>(t.input_tokens + t.output_tokens);
     counted.used += used;
     if (used > top) {
       top = used;

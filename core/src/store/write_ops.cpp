@@ -21,9 +21,9 @@ Result<std::optional<RunStatus>> current_status(sqlite::Connection& conn, std::s
 
 Result<Store::Created> existing_or_conflict(RunRow existing, const NewRun& run) {
   if (existing.request_hash != run.request_hash) {
-    return Error(ErrorCode::idempotency_conflict, "idempotency key '" + run.idempotency_key +
-                                                      "' was already used by run " + existing.id +
-                                                      " with a different request",
+    return Error(ErrorCode::idempotency_conflict,
+                 "idempotency key '" + run.idempotency_key + "' was already used by run " + existing.id +
+                     " with a different request",
                  R"({"action":"fix_dispatch","field":"idempotencyKey"})");
   }
   return Store::Created{std::move(existing), false, std::nullopt};
@@ -113,8 +113,8 @@ Result<bool> end_orphan(sqlite::Connection& conn, std::string_view run_id, const
   }
   event.run_id = row.id;
   if (auto st = insert_event(conn, event); !st) return std::move(st).error();
-  auto update = conn.query(
-      "UPDATE agent_runs SET status = ?2, error_code = ?3, last_seq = ?4, updated_at = ?5 WHERE id = ?1");
+  auto update =
+      conn.query("UPDATE agent_runs SET status = ?2, error_code = ?3, last_seq = ?4, updated_at = ?5 WHERE id = ?1");
   if (!update) return std::move(update).error();
   update->bind(1, row.id).bind(2, to_string(*event.final_status)).bind(3, event.error_code);
   update->bind(4, event.seq).bind(5, event.time_us);
@@ -187,13 +187,16 @@ Status write_answer(sqlite::Connection& conn, std::string_view run_id, std::stri
   if (auto st = q->run(); !st) return st;
   if (conn.changes() > 0) return {};
   // Nothing changed: say why.
-  auto current = conn.query("SELECT status, answer, coalesce(decided_by, '') FROM approvals WHERE id = ?1 AND run_id = ?2");
+  auto current =
+      conn.query("SELECT status, answer, coalesce(decided_by, '') FROM approvals WHERE id = ?1 AND run_id = ?2");
   if (!current) return std::move(current).error();
   current->bind(1, approval_id).bind(2, run_id);
   auto row = current->step();
   if (!row) return std::move(row).error();
   const std::string which = "approval " + std::string(approval_id) + " of run " + std::string(run_id);
-  if (!*row) return Error(ErrorCode::invalid_dispatch, "run " + std::string(run_id) + " has no approval " + std::string(approval_id));
+  if (!*row)
+    return Error(ErrorCode::invalid_dispatch,
+                 "run " + std::string(run_id) + " has no approval " + std::string(approval_id));
   if (current->text(0) != "pending") {
     return Error(ErrorCode::invalid_dispatch, which + " was already settled: " + current->text(0) +
                                                   (current->text(2).empty() ? "" : " (" + current->text(2) + ")"));
@@ -203,10 +206,11 @@ Status write_answer(sqlite::Connection& conn, std::string_view run_id, std::stri
   auto run = current_status(conn, run_id);
   if (!run) return std::move(run).error();
   if (*run && is_terminal(**run)) {
-    return Error(ErrorCode::invalid_dispatch, which + " can no longer be answered: the run has ended (" +
-                                                  std::string(to_string(**run)) + ")");
+    return Error(ErrorCode::invalid_dispatch,
+                 which + " can no longer be answered: the run has ended (" + std::string(to_string(**run)) + ")");
   }
-  return Error(ErrorCode::invalid_dispatch, which + " was already answered (" + current->text(1) + "); its run applies it");
+  return Error(ErrorCode::invalid_dispatch,
+               which + " was already answered (" + current->text(1) + "); its run applies it");
 }
 
 Status apply_approval_change(sqlite::Connection& conn, const EventRow& event) {

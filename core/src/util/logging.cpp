@@ -43,8 +43,8 @@ std::shared_ptr<spdlog::sinks::sink> redacting_sink(std::shared_ptr<spdlog::sink
 
 std::shared_ptr<spdlog::logger> logger() {
   static const std::shared_ptr<spdlog::logger> instance = [] {
-    auto l = std::make_shared<spdlog::logger>(
-        "runhost", redacting_sink(std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));
+    auto l = std::make_shared<spdlog::logger>("runhost",
+                                              redacting_sink(std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));
     const char* level = std::getenv("RUNHOST_LOG");
     l->set_level(level != nullptr ? spdlog::level::from_str(level) : spdlog::level::warn);
     l->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %^%l%$ %v", spdlog::pattern_time_type::utc);

@@ -10,5 +10,6 @@
 #ifdef NDEBUG
 #define RUNHOST_ASSERT_ON_REACTOR(io_context) ((void)0)
 #else
-#define RUNHOST_ASSERT_ON_REACTOR(io_context) assert((io_context).get_executor().running_in_this_thread() || (io_context).stopped())
+#define RUNHOST_ASSERT_ON_REACTOR(io_context) \
+  assert((io_context).get_executor().running_in_this_thread() || (io_context).stopped())
 #endif

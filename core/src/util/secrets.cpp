@@ -22,9 +22,9 @@ constexpr char kUpperHex[] = "0123456789ABCDEF";
 // (ours; plugins' too), JavaScript's JSON.stringify, Python's json.dumps (ASCII only), Go's
 // encoding/json (escapes < > & and U+2028/9), PHP's json_encode (ASCII only, escapes /).
 struct JsonStyle {
-  bool upper_hex = false;    // \u001F rather than \u001f
-  bool ascii_only = false;   // non-ASCII as \uXXXX (UTF-16, surrogate pairs)
-  bool html_safe = false;    // < > & and U+2028/U+2029 as \u00xx / \u20xx
+  bool upper_hex = false;     // \u001F rather than \u001f
+  bool ascii_only = false;    // non-ASCII as \uXXXX (UTF-16, surrogate pairs)
+  bool html_safe = false;     // < > & and U+2028/U+2029 as \u00xx / \u20xx
   bool escape_slash = false;  // / as \/
 };
 
@@ -55,14 +55,29 @@ std::string json_escape(std::string_view s, const JsonStyle& style) {
   for (size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
     switch (c) {
-      case '"': out += "\\\""; continue;
-      case '\\': out += "\\\\"; continue;
-      case '\b': out += "\\b"; continue;
-      case '\f': out += "\\f"; continue;
-      case '\n': out += "\\n"; continue;
-      case '\r': out += "\\r"; continue;
-      case '\t': out += "\\t"; continue;
-      default: break;
+      case '"':
+        out += "\\\"";
+        continue;
+      case '\\':
+        out += "\\\\";
+        continue;
+      case '\b':
+        out += "\\b";
+        continue;
+      case '\f':
+        out += "\\f";
+        continue;
+      case '\n':
+        out += "\\n";
+        continue;
+      case '\r':
+        out += "\\r";
+        continue;
+      case '\t':
+        out += "\\t";
+        continue;
+      default:
+        break;
     }
     if (c < 0x20 || (style.html_safe && (c == '<' || c == '>' || c == '&'))) {
       append_u_escape(out, c, style.upper_hex);
@@ -119,12 +134,12 @@ std::string percent_encode(std::string_view s, const UrlStyle& style) {
 std::set<std::string> spellings(std::string_view secret) {
   std::set<std::string> all{std::string(secret)};
   const JsonStyle json_styles[] = {
-      {},                                  // nlohmann dump(), JSON.stringify
-      {true, false, false, false},         // upper-case \u00XX
-      {false, true, false, false},         // json.dumps, dump(ensure_ascii)
-      {true, true, false, false},          // both
-      {false, false, true, false},         // Go
-      {false, true, false, true},          // PHP
+      {},                           // nlohmann dump(), JSON.stringify
+      {true, false, false, false},  // upper-case \u00XX
+      {false, true, false, false},  // json.dumps, dump(ensure_ascii)
+      {true, true, false, false},   // both
+      {false, false, true, false},  // Go
+      {false, true, false, true},   // PHP
   };
   for (const auto& style : json_styles) {
     const std::string once = json_escape(secret, style);
@@ -178,10 +193,16 @@ size_t string_unit(std::string_view s, size_t i) {
 uint16_t pair_at(std::string_view s, size_t i) {
   return static_cast<uint16_t>(static_cast<unsigned char>(s[i]) << 8 | static_cast<unsigned char>(s[i + 1]));
 }
-void set_bit(std::vector<uint64_t>& bits, uint16_t at) { bits[at >> 6] |= uint64_t{1} << (at & 63); }
-bool test_bit(const std::vector<uint64_t>& bits, uint16_t at) { return (bits[at >> 6] >> (at & 63) & 1) != 0; }
+void set_bit(std::vector<uint64_t>& bits, uint16_t at) {
+  bits[at >> 6] |= uint64_t{1} << (at & 63);
+}
+bool test_bit(const std::vector<uint64_t>& bits, uint16_t at) {
+  return (bits[at >> 6] >> (at & 63) & 1) != 0;
+}
 
-bool in_literal(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '+' || c == '-'; }
+bool in_literal(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '+' || c == '-';
+}
 
 }  // namespace
 
@@ -315,8 +336,8 @@ bool named_like_secret(std::string_view key) {
   }
   // Words: split at anything but a letter or digit, and where a lower-case letter meets an
   // upper-case one (apiKey).
-  static const std::set<std::string, std::less<>> kWords = {"key",     "keys",   "auth", "authorization",
-                                                            "private", "session"};
+  static const std::set<std::string, std::less<>> kWords = {"key",           "keys",    "auth",
+                                                            "authorization", "private", "session"};
   std::string word;
   for (size_t i = 0; i <= key.size(); ++i) {
     const auto c = static_cast<unsigned char>(i < key.size() ? key[i] : ' ');

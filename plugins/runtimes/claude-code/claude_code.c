@@ -149,8 +149,15 @@ static rh_status read_options(rh_runtime_session *s) {
 
 /* ---- The adapter --------------------------------------------------------------------------- */
 
-static void free_session(rh_runtime_session *s) {
-  rhk_session_free(&s->kit);
+static rh_status claude_open(rh_runtime_session *s) {
+  rh_json_buffer_init(&s->extra);
+  rh_json_buffer_init(&s->terminal);
+  rh_json_buffer_init(&s->text);
+  rh_json_buffer_init(&s->output);
+  return read_options(s);
+}
+
+static void claude_close(rh_runtime_session *s) {
   free(s->model);
   free(s->permission_mode);
   free(s->usage_model);
@@ -158,31 +165,6 @@ static void free_session(rh_runtime_session *s) {
   rh_json_buffer_free(&s->terminal);
   rh_json_buffer_free(&s->text);
   rh_json_buffer_free(&s->output);
-  free(s);
-}
-
-static const rh_host *g_host; /* for failures before a session has its own */
-
-static rh_status claude_create(const rh_runtime_adapter *self, const rh_runtime_context *ctx,
-                               rh_runtime_session **out) {
-  rh_runtime_session *s;
-  rh_status status;
-  (void)self;
-  if (!(s = (rh_runtime_session *)calloc(1, sizeof *s))) {
-    rh_str m = RH_STR_LIT("claude-code: out of memory");
-    (ctx->host ? ctx->host : g_host)->set_error(ctx->host ? ctx->host : g_host, m);
-    return RH_ERR_NO_MEMORY;
-  }
-  rh_json_buffer_init(&s->extra);
-  rh_json_buffer_init(&s->terminal);
-  rh_json_buffer_init(&s->text);
-  rh_json_buffer_init(&s->output);
-  if ((status = rhk_session_init(&s->kit, &k_info, ctx)) != RH_OK || (status = read_options(s)) != RH_OK) {
-    free_session(s);
-    return status;
-  }
-  *out = s;
-  return RH_OK;
 }
 
 /* The tools to deny: the policy's, plus what read_only and network mean for Claude Code. */
@@ -288,56 +270,16 @@ static rh_status claude_launch(rh_runtime_session *s, const rh_writer *spec_out)
   return status;
 }
 
-static rh_status claude_feed(rh_runtime_session *s, rh_stream stream, const char *data, size_t len) {
-  return rhk_feed(&s->kit, stream, data, len);
-}
-
-static rh_status claude_finish(rh_runtime_session *s, const rh_exit *exit) { return rhk_finish(&s->kit, exit); }
-
-static void claude_destroy(rh_runtime_session *s) { free_session(s); }
-
-static rh_status claude_init(const rh_host *host, const char *library_path) {
-  (void)library_path;
-  g_host = host;
-  return RH_OK;
-}
-
-static void claude_deinit(void) { g_host = NULL; }
-
-static const rh_runtime_adapter k_adapter = {
-    .struct_size = sizeof(rh_runtime_adapter),
-    .protocol = RH_PROTOCOL_LINES,
-    .capabilities = RH_RUNTIME_CAP_RESUME | RH_RUNTIME_CAP_APPROVALS,
-    .create = claude_create,
-    .launch = claude_launch,
-    .feed = claude_feed,
-    .respond = claude_respond,
-    .finish = claude_finish,
-    .destroy = claude_destroy,
+static const rhk_adapter k_adapter = {
+    .abi = RHK_RUNTIME_ADAPTER(RH_PROTOCOL_LINES, RH_RUNTIME_CAP_RESUME | RH_RUNTIME_CAP_APPROVALS, claude_launch,
+                               claude_respond),
+    .info = &k_info,
+    .session_size = sizeof(rh_runtime_session),
+    .open = claude_open,
+    .close = claude_close,
+    .decide = NULL, /* the result line says it all; without one, the kit's rules */
 };
 
-static const rh_plugin_desc k_desc = {
-    .struct_size = sizeof(rh_plugin_desc),
-    .kind = RH_PLUGIN_KIND_RUNTIME,
-    .id = "claude-code",
-    .name = "Claude Code",
-    .version = CLAUDE_VERSION,
-    .vendor = "runhost",
-    .description = "Runs Anthropic's Claude Code CLI headless (claude -p, stream-json) and maps its "
-                   "output to unified events.",
-    .iface = {.runtime = &k_adapter},
-    .get_extension = NULL,
-};
-
-static const rh_plugin_desc *const k_plugins[] = {&k_desc};
-
-static const rh_plugin_entry k_entry = {
-    .struct_size = sizeof(rh_plugin_entry),
-    .abi = RH_ABI_VERSION_INIT,
-    .init = claude_init,
-    .deinit = claude_deinit,
-    .plugin_count = 1,
-    .plugins = k_plugins,
-};
-
-RH_EXPORT const rh_plugin_entry *runhost_plugin_entry_v1(void) { return &k_entry; }
+RHK_PLUGIN_ENTRY(k_adapter, "claude-code", "Claude Code", CLAUDE_VERSION,
+                 "Runs Anthropic's Claude Code CLI headless (claude -p, stream-json) and maps its output to unified "
+                 "events.")

@@ -32,8 +32,17 @@ static const rhk_runtime_info k_info = {
     codex_on_stderr_line,
 };
 
-static void free_session(rh_runtime_session *s) {
-  rhk_session_free(&s->kit);
+static rh_status codex_open(rh_runtime_session *s) {
+  rh_json_buffer_init(&s->final_message);
+  rh_json_buffer_init(&s->last_error_line);
+  rh_json_buffer_init(&s->extra);
+  rh_json_buffer_init(&s->terminal);
+  rh_json_buffer_init(&s->text);
+  rh_json_buffer_init(&s->build);
+  return codex_read_options(s);
+}
+
+static void codex_close(rh_runtime_session *s) {
   codex_free_options(&s->options);
   rh_json_buffer_free(&s->final_message);
   rh_json_buffer_free(&s->last_error_line);
@@ -41,33 +50,6 @@ static void free_session(rh_runtime_session *s) {
   rh_json_buffer_free(&s->terminal);
   rh_json_buffer_free(&s->text);
   rh_json_buffer_free(&s->build);
-  free(s);
-}
-
-static const rh_host *g_host; /* for failures before a session has its own */
-
-static rh_status codex_create(const rh_runtime_adapter *self, const rh_runtime_context *ctx, rh_runtime_session **out) {
-  rh_runtime_session *s;
-  rh_status status;
-  (void)self;
-  if (!(s = (rh_runtime_session *)calloc(1, sizeof *s))) {
-    const rh_host *host = ctx->host ? ctx->host : g_host;
-    rh_str m = RH_STR_LIT("codex: out of memory");
-    if (host) host->set_error(host, m);
-    return RH_ERR_NO_MEMORY;
-  }
-  rh_json_buffer_init(&s->final_message);
-  rh_json_buffer_init(&s->last_error_line);
-  rh_json_buffer_init(&s->extra);
-  rh_json_buffer_init(&s->terminal);
-  rh_json_buffer_init(&s->text);
-  rh_json_buffer_init(&s->build);
-  if ((status = rhk_session_init(&s->kit, &k_info, ctx)) != RH_OK || (status = codex_read_options(s)) != RH_OK) {
-    free_session(s);
-    return status;
-  }
-  *out = s;
-  return RH_OK;
 }
 
 static rh_status codex_launch(rh_runtime_session *s, const rh_writer *spec_out) {
@@ -91,14 +73,10 @@ static rh_status codex_launch(rh_runtime_session *s, const rh_writer *spec_out) 
   return status;
 }
 
-static rh_status codex_feed(rh_runtime_session *s, rh_stream stream, const char *data, size_t len) {
-  return rhk_feed(&s->kit, stream, data, len);
-}
-
 /* A run that exited non-zero without a turn result, after codex said why: that error is the
  * failure (a resume of a thread that does not exist, a config codex cannot load, a model error
  * before the turn could fail). Without one, the kit says what the exit implies. */
-static rh_status hold_last_error(rh_runtime_session *s, const rh_exit *exit) {
+static rh_status codex_decide(rh_runtime_session *s, const rh_exit *exit) {
   if (s->kit.outcome != RHK_OUTCOME_NONE || !s->last_error[0] || exit->kind != RH_EXIT_EXITED || exit->code == 0)
     return RH_OK;
   return codex_hold_failure(s, rhk_cstr(s->last_error),
@@ -106,58 +84,15 @@ static rh_status hold_last_error(rh_runtime_session *s, const rh_exit *exit) {
                             rhk_str(s->last_error_line.data, s->last_error_line.len));
 }
 
-static rh_status codex_finish(rh_runtime_session *s, const rh_exit *exit) {
-  rh_status status = RH_OK, ended;
-  /* A last line without its newline first (as rhk_finish would), so it counts below. */
-  if (!s->kit.finished) status = rhk_flush(&s->kit);
-  if (!s->kit.finished && (ended = hold_last_error(s, exit)) != RH_OK && status == RH_OK) status = ended;
-  ended = rhk_finish(&s->kit, exit);
-  return ended != RH_OK ? ended : status;
-}
-
-static void codex_destroy(rh_runtime_session *s) { free_session(s); }
-
-static rh_status codex_init(const rh_host *host, const char *library_path) {
-  (void)library_path;
-  g_host = host;
-  return RH_OK;
-}
-
-static void codex_deinit(void) { g_host = NULL; }
-
-static const rh_runtime_adapter k_adapter = {
-    .struct_size = sizeof(rh_runtime_adapter),
-    .protocol = RH_PROTOCOL_LINES,
-    .capabilities = RH_RUNTIME_CAP_RESUME,
-    .create = codex_create,
-    .launch = codex_launch,
-    .feed = codex_feed,
-    .respond = NULL, /* `codex exec` never asks: its sandbox is the boundary (live approvals are app-server only) */
-    .finish = codex_finish,
-    .destroy = codex_destroy,
+/* `codex exec` never asks: its sandbox is the boundary (live approvals are app-server only). */
+static const rhk_adapter k_adapter = {
+    .abi = RHK_RUNTIME_ADAPTER(RH_PROTOCOL_LINES, RH_RUNTIME_CAP_RESUME, codex_launch, NULL),
+    .info = &k_info,
+    .session_size = sizeof(rh_runtime_session),
+    .open = codex_open,
+    .close = codex_close,
+    .decide = codex_decide,
 };
 
-static const rh_plugin_desc k_desc = {
-    .struct_size = sizeof(rh_plugin_desc),
-    .kind = RH_PLUGIN_KIND_RUNTIME,
-    .id = "codex",
-    .name = "Codex",
-    .version = CODEX_VERSION,
-    .vendor = "runhost",
-    .description = "Runs OpenAI's Codex CLI headless (codex exec --json) and maps its output to unified events.",
-    .iface = {.runtime = &k_adapter},
-    .get_extension = NULL,
-};
-
-static const rh_plugin_desc *const k_plugins[] = {&k_desc};
-
-static const rh_plugin_entry k_entry = {
-    .struct_size = sizeof(rh_plugin_entry),
-    .abi = RH_ABI_VERSION_INIT,
-    .init = codex_init,
-    .deinit = codex_deinit,
-    .plugin_count = 1,
-    .plugins = k_plugins,
-};
-
-RH_EXPORT const rh_plugin_entry *runhost_plugin_entry_v1(void) { return &k_entry; }
+RHK_PLUGIN_ENTRY(k_adapter, "codex", "Codex", CODEX_VERSION,
+                 "Runs OpenAI's Codex CLI headless (codex exec --json) and maps its output to unified events.")

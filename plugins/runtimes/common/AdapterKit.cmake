@@ -11,7 +11,8 @@ if(NOT TARGET runhost_adapter_kit)
     ${CMAKE_CURRENT_LIST_DIR}/kit_emit.c
     ${CMAKE_CURRENT_LIST_DIR}/kit_tools.c
     ${CMAKE_CURRENT_LIST_DIR}/kit_launch.c
-    ${CMAKE_CURRENT_LIST_DIR}/kit_run.c)
+    ${CMAKE_CURRENT_LIST_DIR}/kit_run.c
+    ${CMAKE_CURRENT_LIST_DIR}/kit_plugin.c)
   target_link_libraries(runhost_adapter_kit PUBLIC runhost::abi)
   target_include_directories(runhost_adapter_kit PUBLIC ${CMAKE_CURRENT_LIST_DIR})
   set_target_properties(runhost_adapter_kit PROPERTIES

@@ -23,7 +23,10 @@
  *     the runtime's install hint when the program could not be started; "exited without a
  *     result line" when the runtime promised one and never printed it).
  *
- * An adapter, in outline (plugins/runtimes/claude-code/claude_code.c is the full example):
+ *   - the plugin itself: create, feed, finish and destroy, the descriptor and the entry point
+ *     (rhk_adapter, RHK_PLUGIN_ENTRY), so an adapter file holds only what differs.
+ *
+ * An adapter, in outline (plugins/runtimes/codex/codex.c is a full one):
  *
  *   struct rh_runtime_session { rhk_session kit; ...adapter state... };   // kit comes first
  *
@@ -38,11 +41,13 @@
  *   }
  *   static const rhk_runtime_info k_info = {"my-cli", "mycli", "My CLI", "npm i -g my-cli",
  *                                           "my-provider", 8u << 20, true, on_stdout_line, NULL};
- *   create:  calloc the session; rhk_session_init(&s->kit, &k_info, ctx); read adapter options
- *   launch:  rhk_launch_begin(&kit, &argv); rhk_argv_add...; rhk_launch_write(...)
- *   feed:    return rhk_feed(&s->kit, stream, data, len);
- *   finish:  return rhk_finish(&s->kit, exit);
- *   destroy: rhk_session_free(&s->kit); free(s);
+ *   static rh_status my_launch(rh_runtime_session *s, const rh_writer *spec_out) {
+ *     rhk_launch_begin(&s->kit, &argv); rhk_argv_add...; rhk_launch_write(...)
+ *   }
+ *   static const rhk_adapter k_adapter = {
+ *       RHK_RUNTIME_ADAPTER(RH_PROTOCOL_LINES, RH_RUNTIME_CAP_RESUME, my_launch, NULL),
+ *       &k_info, sizeof(rh_runtime_session), NULL, NULL, NULL};  // open, close, decide: see below
+ *   RHK_PLUGIN_ENTRY(k_adapter, "my-cli", "My CLI", "0.1.0", "Runs My CLI headless.")
  *
  * Conventions: every function taking a session that returns a status other than RH_OK has called
  * host->set_error() (except rhk_emit_file_changed's RH_ERR_NOT_FOUND, which is an answer); the
@@ -164,20 +169,21 @@ typedef struct rhk_tools {
 
 /* ---- Failures ------------------------------------------------------------------------------ */
 
-/* Why a run failed, as the runtime reported it. Each kind maps onto one unified error code with
- * its retryable flag and recovery action (rhk_failure_of); `cause` keeps the finer kind in the
- * payload (error.cause), since the unified code table has no auth or rate-limit codes of its own. */
+/* Why a run failed, as the runtime reported it. Each kind maps onto one unified error code
+ * (auth_failed, rate_limited, model_unavailable...; RUNHOST_ERROR_CODES) with its retryable flag
+ * and recovery action (rhk_failure_of); `cause` keeps the finer kind in the payload (error.cause)
+ * where several kinds share a code (model_api_error, budget_exceeded, runtime_error). */
 typedef enum rhk_failure_kind {
-  RHK_FAIL_AUTH = 0,           /* runtime_error, cause auth_failed: the model API refused the credentials */
-  RHK_FAIL_RATE_LIMITED,       /* quota_exceeded, cause rate_limited, retryable: 429 */
+  RHK_FAIL_AUTH = 0,           /* auth_failed: the model API refused the credentials */
+  RHK_FAIL_RATE_LIMITED,       /* rate_limited, retryable: 429 */
   RHK_FAIL_BILLING,            /* budget_exceeded, cause billing: the provider account has no credit */
-  RHK_FAIL_MODEL_UNAVAILABLE,  /* runtime_error, cause model_unavailable, retryable: overloaded, 5xx, network */
-  RHK_FAIL_MODEL_REQUEST,      /* runtime_error, cause model_request_rejected: 400/404/413, unknown model */
-  RHK_FAIL_MODEL_API,          /* runtime_error, cause model_api_error: any other model API failure */
-  RHK_FAIL_TURN_LIMIT,         /* budget_exceeded, cause turn_limit: the runtime's max turns were reached */
+  RHK_FAIL_MODEL_UNAVAILABLE,  /* model_unavailable, retryable: overloaded, 5xx, network */
+  RHK_FAIL_MODEL_REQUEST,      /* model_api_error, cause model_request_rejected: 400/404/413, unknown model */
+  RHK_FAIL_MODEL_API,          /* model_api_error: any other model API failure */
+  RHK_FAIL_TURN_LIMIT,         /* turn_limit: the runtime's max turns were reached */
   RHK_FAIL_BUDGET_LIMIT,       /* budget_exceeded, cause budget_limit: the runtime's spending cap was reached */
-  RHK_FAIL_CONTEXT_LIMIT,      /* runtime_error, cause context_limit: the conversation no longer fits */
-  RHK_FAIL_SESSION_NOT_FOUND,  /* runtime_error, cause session_not_found: the session to resume is gone */
+  RHK_FAIL_CONTEXT_LIMIT,      /* context_limit: the conversation no longer fits */
+  RHK_FAIL_SESSION_NOT_FOUND,  /* session_not_found: the session to resume is gone */
   RHK_FAIL_POLICY,             /* policy_denied, cause runtime_policy: the runtime's own sandbox/approval refused */
   RHK_FAIL_RUNTIME,            /* runtime_error, cause runtime_error: the runtime reported an error of its own */
   RHK_FAIL_NO_RESULT,          /* runtime_error, cause no_result, retryable: exited without a result line */
@@ -204,7 +210,10 @@ rhk_failure_kind rhk_failure_kind_for_http_status(int64_t status);
 
 typedef enum rhk_outcome_kind { RHK_OUTCOME_NONE = 0, RHK_OUTCOME_COMPLETED, RHK_OUTCOME_FAILED } rhk_outcome_kind;
 
+struct rhk_adapter;
+
 struct rhk_session {
+  const struct rhk_adapter *adapter; /* the plugin's, when rhk_adapter_create made the session */
   const rh_host *host; /* from the context: valid until destroy */
   rh_run *run;
   const rhk_runtime_info *info;
@@ -301,9 +310,6 @@ bool rhk_line_object(rhk_session *s, rh_stream stream, const char *line, size_t 
  * when the line is one JSON object; otherwise it has been dealt with as rhk_line_object says. */
 bool rhk_line_pick(rhk_session *s, rh_stream stream, const char *line, size_t len, bool truncated,
                    const char *const *names, size_t count, rh_str *values, rh_str *doc);
-
-/* Whether `s` is well-formed UTF-8. */
-bool rhk_utf8_valid(const char *s, size_t n);
 
 /* ---- JSON reading -------------------------------------------------------------------------- */
 
@@ -502,6 +508,63 @@ void rhk_argv_free(rhk_argv *argv);
 rh_status rhk_launch_write(rhk_session *s, const rhk_argv *argv, const char *const *env_defaults,
                            size_t default_count, rh_str stdin_text, bool keep_stdin_open,
                            const rh_writer *spec_out);
+
+/* ---- The plugin ---------------------------------------------------------------------------- */
+
+/* One adapter made with the kit. The host's rh_runtime_adapter comes first: the host hands that
+ * pointer back as create()'s `self`, which is how rhk_adapter_create finds the rest. The
+ * adapter's session type (struct rh_runtime_session) begins with its rhk_session. */
+typedef struct rhk_adapter {
+  rh_runtime_adapter abi; /* RHK_RUNTIME_ADAPTER(...) */
+  const rhk_runtime_info *info;
+  size_t session_size; /* sizeof(struct rh_runtime_session) */
+  /* After the kit has read the context into the zeroed session: the adapter's own options and
+   * buffers. A failure has called set_error; close() runs either way. NULL: nothing to do. */
+  rh_status (*open)(rh_runtime_session *session);
+  /* Frees what the adapter's part of the session holds (the kit frees its own, then the session).
+   * NULL: nothing to free. */
+  void (*close)(rh_runtime_session *session);
+  /* At finish, after each stream's last line (even one without its newline) was read and before
+   * the terminal event: holds the outcome the exit implies where the runtime's lines left it
+   * open or unclear (rhk_hold_*). Not called when the session has finished already. NULL: the
+   * kit's rules alone (rhk_finish). */
+  rh_status (*decide)(rh_runtime_session *session, const rh_exit *exit);
+} rhk_adapter;
+
+/* The members of rh_runtime_adapter the kit provides: create (calloc, rhk_session_init, open;
+ * out of memory is reported through the context's host, else the one init() was given), feed
+ * (rhk_feed), finish (rhk_flush, decide, rhk_finish) and destroy (close, free). */
+rh_status rhk_adapter_create(const rh_runtime_adapter *self, const rh_runtime_context *ctx,
+                             rh_runtime_session **out);
+rh_status rhk_adapter_feed(rh_runtime_session *session, rh_stream stream, const char *data, size_t len);
+rh_status rhk_adapter_finish(rh_runtime_session *session, const rh_exit *exit);
+void rhk_adapter_destroy(rh_runtime_session *session);
+
+/* The plugin entry's init/deinit (RHK_PLUGIN_ENTRY): keep the host for failures before a session
+ * has one. */
+rh_status rhk_plugin_init(const rh_host *host, const char *library_path);
+void rhk_plugin_deinit(void);
+
+/* rh_runtime_adapter with the kit's create, feed, finish and destroy; `respond` may be NULL. */
+#define RHK_RUNTIME_ADAPTER(protocol_, capabilities_, launch_, respond_)                             \
+  {                                                                                                \
+    .struct_size = sizeof(rh_runtime_adapter), .protocol = (protocol_), .capabilities = (capabilities_), \
+    .create = rhk_adapter_create, .launch = (launch_), .feed = rhk_adapter_feed, .respond = (respond_), \
+    .finish = rhk_adapter_finish, .destroy = rhk_adapter_destroy                                   \
+  }
+
+/* The library's one plugin, `adapter` (an rhk_adapter), and its entry point
+ * runhost_plugin_entry_v1. Use once per library, at file scope. */
+#define RHK_PLUGIN_ENTRY(adapter, id_, name_, version_, description_)                              \
+  static const rh_plugin_desc rhk_plugin_desc_ = {                                                 \
+      .struct_size = sizeof(rh_plugin_desc), .kind = RH_PLUGIN_KIND_RUNTIME, .id = (id_),          \
+      .name = (name_), .version = (version_), .vendor = "runhost", .description = (description_),  \
+      .iface = {.runtime = &(adapter).abi}, .get_extension = NULL};                                \
+  static const rh_plugin_desc *const rhk_plugin_list_[] = {&rhk_plugin_desc_};                     \
+  static const rh_plugin_entry rhk_plugin_entry_ = {                                               \
+      .struct_size = sizeof(rh_plugin_entry), .abi = RH_ABI_VERSION_INIT, .init = rhk_plugin_init, \
+      .deinit = rhk_plugin_deinit, .plugin_count = 1, .plugins = rhk_plugin_list_};                \
+  RH_EXPORT const rh_plugin_entry *runhost_plugin_entry_v1(void) { return &rhk_plugin_entry_; }
 
 /* ---- Small things -------------------------------------------------------------------------- */
 

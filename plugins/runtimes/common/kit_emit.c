@@ -55,7 +55,7 @@ rh_status rhk_impl_scrub(rhk_session *s) {
  * without raw; its payload is scrubbed). */
 rh_str rhk_impl_safe_raw(const rhk_session *s, rh_str raw) {
   size_t i;
-  if (raw.len == 0 || !rhk_utf8_valid(raw.data, raw.len)) return rhk_none();
+  if (raw.len == 0 || !rh_json_utf8_valid(raw.data, raw.len)) return rhk_none();
   for (i = 0; i < s->secret_count; i++)
     if (find(raw.data, raw.len, s->secrets[i], strlen(s->secrets[i]))) return rhk_none();
   return raw;
@@ -284,7 +284,7 @@ bool rhk_line_object(rhk_session *s, rh_stream stream, const char *line, size_t 
     return false;
   }
   if (blank(line, len)) return false;
-  if (!rhk_utf8_valid(line, len)) {
+  if (!rh_json_utf8_valid(line, len)) {
     (void)rhk_emit_unparsed(s, stream, line, len, false, "not valid UTF-8", rhk_none());
     return false;
   }
@@ -309,7 +309,7 @@ bool rhk_line_pick(rhk_session *s, rh_stream stream, const char *line, size_t le
     return false;
   }
   if (blank(line, len)) return false;
-  if (!rhk_utf8_valid(line, len)) {
+  if (!rh_json_utf8_valid(line, len)) {
     (void)rhk_emit_unparsed(s, stream, line, len, false, "not valid UTF-8", rhk_none());
     return false;
   }

@@ -3,47 +3,13 @@
  * Adapters read every line of a runtime's output, so the reader's speed is the adapters'
  * throughput. json.h decodes strings a character at a time even to skip them; this scanner skips
  * a string with one table lookup per byte and never copies. It checks the same grammar (RFC 8259;
- * depth bounded by RH_JSON_MAX_DEPTH); UTF-8 validity is rhk_utf8_valid's job, done once per line.
+ * depth bounded by RH_JSON_MAX_DEPTH); UTF-8 validity is rh_json_utf8_valid's job (json.h), done once per line.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "adapter_kit.h"
-
-/* ---- UTF-8 --------------------------------------------------------------------------------- */
-
-bool rhk_utf8_valid(const char *data, size_t n) {
-  const unsigned char *s = (const unsigned char *)data;
-  size_t i = 0, len, k;
-  unsigned long cp, min;
-  while (i < n) {
-    /* ASCII runs, eight bytes at a time. */
-    while (i + 8 <= n) {
-      uint64_t word;
-      memcpy(&word, s + i, 8);
-      if (word & UINT64_C(0x8080808080808080)) break;
-      i += 8;
-    }
-    if (i >= n) break;
-    if (s[i] < 0x80) {
-      i++;
-      continue;
-    }
-    if (s[i] >= 0xC2 && s[i] <= 0xDF) len = 2, cp = s[i] & 0x1Fu, min = 0x80;
-    else if ((s[i] & 0xF0) == 0xE0) len = 3, cp = s[i] & 0x0Fu, min = 0x800;
-    else if (s[i] >= 0xF0 && s[i] <= 0xF4) len = 4, cp = s[i] & 0x07u, min = 0x10000;
-    else return false;
-    if (n - i < len) return false;
-    for (k = 1; k < len; k++) {
-      if ((s[i + k] & 0xC0) != 0x80) return false;
-      cp = cp << 6 | (s[i + k] & 0x3Fu);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += len;
-  }
-  return true;
-}
 
 /* ---- Scanning ------------------------------------------------------------------------------ */
 

@@ -7,10 +7,11 @@
  * signal (runtime_crashed), its device lost it (device_lost), it exited without the result line
  * it always prints (no_result), or, for a runtime without one, its exit code.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <runhost/exit.h>
 
 #include "kit_internal.h"
 
@@ -226,88 +227,38 @@ static void message(rhk_session *s, const char *text) {
 
 static void message_add(rhk_session *s, const char *text) { rh_json_write_cstr(&s->scratch.writer, text); }
 
-static void message_add_int(rhk_session *s, long long value) {
-  char text[32];
-  snprintf(text, sizeof text, "%lld", value);
-  message_add(s, text);
-}
-
 static const char *program(const rhk_session *s) {
   return s->config.executable ? s->config.executable : s->info->program;
 }
 
-static const char *errno_text(int code) {
-  switch (code) {
-  case ENOENT: return "not found (is it installed and on PATH?)";
-  case EACCES: return "permission denied";
-  case ENOEXEC: return "not an executable format";
-  case ENOTDIR: return "a path component is not a directory";
-  case ELOOP: return "too many symbolic links";
-  case ENAMETOOLONG: return "name too long";
-  case E2BIG: return "argument list too long";
-  case ENOMEM: return "out of memory";
-  case ETXTBSY: return "text file busy";
-  default: return NULL;
-  }
-}
-
+/* What the exit implies (runhost/exit.h says it for every adapter and the host), except that a
+ * runtime that always ends with a result line failed when it exits without one, even with 0. */
 static rh_status emit_from_exit(rhk_session *s, const rh_exit *exit, bool truncated) {
+  const rh_exit_failure implied = rh_exit_failure_of(exit);
+  const bool exited = exit->kind == RH_EXIT_EXITED;
   rhk_failure f = *rhk_failure_of(RHK_FAIL_RUNTIME);
-  const char *why;
-  f.cause = NULL;
-  switch (exit->kind) {
-  case RH_EXIT_SPAWN_FAILED:
-    f.code = "runtime_not_found";
-    f.action = "install_runtime";
-    f.hint = s->info->install_hint;
-    message(s, "could not start \"");
-    message_add(s, program(s));
-    message_add(s, "\": ");
-    if ((why = errno_text(exit->code))) message_add(s, why);
-    else {
-      message_add(s, "errno ");
-      message_add_int(s, exit->code);
-    }
-    break;
-  case RH_EXIT_SIGNALED:
-    f.code = "runtime_crashed";
-    f.retryable = true;
-    f.hint = NULL;
-    message(s, "the runtime was killed by signal ");
-    message_add_int(s, exit->signal);
-    break;
-  case RH_EXIT_LOST:
-    f.code = "device_lost";
-    f.retryable = true;
-    f.action = "resume_device";
-    message(s, "the device lost track of the runtime");
-    break;
-  case RH_EXIT_EXITED:
-    if (exit->code == 0 && !s->info->expects_result) {
-      rh_json_buffer_reset(&s->payload);
-      if (rh_json_write_cstr(W, "{\"exit_code\":0")) return no_memory(s);
-      if (write_tail(s, false, false, truncated) != RH_OK) return no_memory(s);
-      return emit_terminal(s, "run.completed", rhk_none());
-    }
-    if (s->info->expects_result) {
-      f = *rhk_failure_of(RHK_FAIL_NO_RESULT);
-      if (exit->code != 0) f.retryable = false; /* it said why on stderr, most likely: read it first */
-      message(s, "exited with code ");
-      message_add_int(s, exit->code);
-      message_add(s, " without a result line");
-    } else {
-      message(s, "exited with code ");
-      message_add_int(s, exit->code);
-    }
-    if (s->last_stderr) {
-      message_add(s, "; last stderr line: ");
-      message_add(s, s->last_stderr);
-    }
-    break;
-  default:
-    message(s, "the runtime ended in a way this adapter does not know (kind ");
-    message_add_int(s, (long long)exit->kind);
-    message_add(s, ")");
+  if (!implied.code && !s->info->expects_result) {
+    rh_json_buffer_reset(&s->payload);
+    if (rh_json_write_cstr(W, "{\"exit_code\":0")) return no_memory(s);
+    if (write_tail(s, false, false, truncated) != RH_OK) return no_memory(s);
+    return emit_terminal(s, "run.completed", rhk_none());
+  }
+  if (exited && s->info->expects_result) {
+    f = *rhk_failure_of(RHK_FAIL_NO_RESULT);
+    if (exit->code != 0) f.retryable = false; /* it said why on stderr, most likely: read it first */
+  } else {
+    f.code = implied.code;
+    f.cause = NULL;
+    f.retryable = implied.retryable;
+    f.action = implied.action;
+    f.hint = exit->kind == RH_EXIT_SPAWN_FAILED ? s->info->install_hint : NULL;
+  }
+  message(s, "");
+  rh_exit_write_message(exit, program(s), &s->scratch.writer);
+  if (exited && s->info->expects_result) message_add(s, " without a result line");
+  if (exited && s->last_stderr) {
+    message_add(s, "; last stderr line: ");
+    message_add(s, s->last_stderr);
   }
   return emit_failed(s, &f, exit, false, truncated, rhk_none());
 }

@@ -13,12 +13,12 @@
  * cancelled the run or it timed out. Lines are reassembled across feed() calls and cut at 1 MiB
  * (the rest of such a line is dropped), so memory stays bounded whatever the command prints.
  */
-#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <runhost/exit.h>
 #include <runhost/json.h>
 #include <runhost/lines.h>
 #include <runhost/runhost.h>
@@ -76,31 +76,6 @@ static rh_status fail(const rh_host *host, rh_status status, const char *message
 
 /* ---- Small helpers ------------------------------------------------------------------------ */
 
-/* Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or values past U+10FFFF):
- * JSON text must be, and a jsonl line that is not never reaches the host as a payload. */
-static bool utf8_valid(const unsigned char *s, size_t n) {
-  size_t i = 0, len, k;
-  unsigned long cp, min;
-  while (i < n) {
-    if (s[i] < 0x80) {
-      i++;
-      continue;
-    }
-    if (s[i] >= 0xC2 && s[i] <= 0xDF) len = 2, cp = s[i] & 0x1Fu, min = 0x80;
-    else if ((s[i] & 0xF0) == 0xE0) len = 3, cp = s[i] & 0x0Fu, min = 0x800;
-    else if (s[i] >= 0xF0 && s[i] <= 0xF4) len = 4, cp = s[i] & 0x07u, min = 0x10000;
-    else return false;
-    if (n - i < len) return false;
-    for (k = 1; k < len; k++) {
-      if ((s[i + k] & 0xC0) != 0x80) return false;
-      cp = cp << 6 | (s[i + k] & 0x3Fu);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += len;
-  }
-  return true;
-}
-
 static bool is_blank(const char *s, size_t n) {
   size_t i;
   for (i = 0; i < n; i++)
@@ -134,7 +109,7 @@ static rh_status write_member(const rh_writer *w, bool first, const char *name, 
 /* The native line as an event's `raw`. Strings cross the ABI as UTF-8, so a line that is not
  * goes without: the payload's text or line has it, with U+FFFD for the bad bytes. */
 static rh_str raw_of(const char *line, size_t len) {
-  return utf8_valid((const unsigned char *)line, len) ? str_of(line, len) : str_of(NULL, 0);
+  return rh_json_utf8_valid(line, len) ? str_of(line, len) : str_of(NULL, 0);
 }
 
 static rh_status emit_event(rh_runtime_session *s, const char *type, rh_str payload, rh_str raw) {
@@ -230,7 +205,7 @@ static rh_status take_json_line(rh_runtime_session *s, const char *line, size_t 
   size_t type_len = 0;
   const char *type = NULL;
   if (is_blank(line, len)) return RH_OK; /* blank lines separate nothing; skip them */
-  if (!utf8_valid((const unsigned char *)line, len))
+  if (!rh_json_utf8_valid(line, len))
     return emit_unparsed_reason(s, line, len, "not valid UTF-8");
   if (rh_json_parse(str_of(line, len), &doc) != RH_OK)
     return emit_unparsed_reason(s, line, len, "not valid JSON");
@@ -420,27 +395,6 @@ static void message_add_program(rh_runtime_session *s) {
   rh_json_write_cstr(&s->scratch.writer, "\"");
 }
 
-static void message_add_int(rh_runtime_session *s, long value) {
-  char text[24];
-  snprintf(text, sizeof text, "%ld", value);
-  message_add(s, text);
-}
-
-static const char *errno_text(int code) {
-  switch (code) {
-  case ENOENT: return "no such file or directory";
-  case EACCES: return "permission denied";
-  case ENOEXEC: return "not an executable format";
-  case ENOTDIR: return "a path component is not a directory";
-  case ELOOP: return "too many symbolic links";
-  case ENAMETOOLONG: return "name too long";
-  case E2BIG: return "argument list too long";
-  case ENOMEM: return "out of memory";
-  case ETXTBSY: return "text file busy";
-  default: return NULL;
-  }
-}
-
 typedef struct failure {
   const char *code;
   bool retryable;
@@ -522,57 +476,21 @@ static rh_status emit_held(rh_runtime_session *s, bool truncated) {
                     str_of(s->held_line.data, s->held_line.len));
 }
 
-/* The terminal event the way the process ended implies. */
+/* The terminal event the way the process ended implies (runhost/exit.h). */
 static rh_status emit_exit(rh_runtime_session *s, const rh_exit *ended, bool truncated) {
+  const rh_exit_failure implied = rh_exit_failure_of(ended);
   failure f = {"runtime_error", false, "retry", false, false, 0, false, 0};
-  const char *why;
-  if (ended->kind == RH_EXIT_EXITED && ended->code == 0)
-    return emit_fixed(s, "run.completed", "\"exit_code\":0", truncated);
+  if (!implied.code) return emit_fixed(s, "run.completed", "\"exit_code\":0", truncated);
+  f.code = implied.code;
+  f.retryable = implied.retryable;
+  f.action = implied.action;
+  f.hint = ended->kind == RH_EXIT_SPAWN_FAILED;
+  f.has_exit_code = ended->kind == RH_EXIT_EXITED;
+  f.exit_code = ended->code;
+  f.has_signal = ended->kind == RH_EXIT_SIGNALED;
+  f.signal = ended->signal;
   message_begin(s);
-  switch (ended->kind) {
-  case RH_EXIT_EXITED:
-    f.has_exit_code = true;
-    f.exit_code = ended->code;
-    message_add_program(s);
-    message_add(s, " exited with code ");
-    message_add_int(s, ended->code);
-    break;
-  case RH_EXIT_SIGNALED:
-    f.code = "runtime_crashed";
-    f.retryable = true;
-    f.has_signal = true;
-    f.signal = ended->signal;
-    message_add_program(s);
-    message_add(s, " was killed by signal ");
-    message_add_int(s, ended->signal);
-    break;
-  case RH_EXIT_SPAWN_FAILED:
-    f.code = "runtime_not_found";
-    f.action = "install_runtime";
-    f.hint = true;
-    message_add(s, "could not start ");
-    message_add_program(s);
-    message_add(s, ": ");
-    if ((why = errno_text(ended->code))) {
-      message_add(s, why);
-    } else {
-      message_add(s, "errno ");
-      message_add_int(s, ended->code);
-    }
-    break;
-  case RH_EXIT_LOST:
-    f.code = "device_lost";
-    f.retryable = true;
-    f.action = "resume_device";
-    message_add(s, "the device lost track of ");
-    message_add_program(s);
-    break;
-  default:
-    message_add_program(s);
-    message_add(s, " ended in a way this adapter does not know (kind ");
-    message_add_int(s, (long)ended->kind);
-    message_add(s, ")");
-  }
+  rh_exit_write_message(ended, s->argv[0], &s->scratch.writer);
   return emit_failure(s, &f, truncated);
 }
 

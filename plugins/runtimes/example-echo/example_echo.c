@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <runhost/exit.h>
 #include <runhost/json.h>
 #include <runhost/lines.h>
 #include <runhost/runhost.h>
@@ -151,9 +152,8 @@ static rh_status emit_fixed(rh_runtime_session *s, const char *type, const char 
 static rh_status echo_finish(rh_runtime_session *s, const rh_exit *ended) {
   uint32_t flags =
       ended->struct_size >= offsetof(rh_exit, flags) + sizeof ended->flags ? ended->flags : 0;
-  char text[96];
-  const char *message = text, *code = "runtime_error";
-  bool retryable = false;
+  rh_exit_failure implied = rh_exit_failure_of(ended);
+  rh_json_buffer message;
   rh_status flushed = rh_lines_flush(&s->out, on_stdout_line, s);
   rh_status status = rh_lines_flush(&s->err, on_stderr_line, s);
   if (flushed == RH_OK) flushed = status;
@@ -162,33 +162,17 @@ static rh_status echo_finish(rh_runtime_session *s, const rh_exit *ended) {
     status = emit_fixed(s, "run.cancelled", "{}");
   } else if (flags & RH_EXIT_FLAG_TIMED_OUT) {
     status = emit_failure(s, "timeout", "example-echo: printf ran out of time", true);
-  } else if (ended->kind == RH_EXIT_EXITED && ended->code == 0) {
+  } else if (!implied.code) {
     status = emit_fixed(s, "run.completed", "{\"exit_code\":0}");
   } else {
-    switch (ended->kind) {
-    case RH_EXIT_EXITED:
-      snprintf(text, sizeof text, "example-echo: printf exited with code %d", (int)ended->code);
-      break;
-    case RH_EXIT_SIGNALED:
-      code = "runtime_crashed";
-      snprintf(text, sizeof text, "example-echo: printf was killed by signal %d",
-               (int)ended->signal);
-      break;
-    case RH_EXIT_SPAWN_FAILED:
-      code = "runtime_not_found";
-      snprintf(text, sizeof text, "example-echo: could not start printf (errno %d)",
-               (int)ended->code);
-      break;
-    case RH_EXIT_LOST:
-      code = "device_lost";
-      message = "example-echo: the device lost track of printf";
-      retryable = true;
-      break;
-    default:
-      snprintf(text, sizeof text, "example-echo: printf ended in an unknown way (kind %u)",
-               (unsigned)ended->kind);
-    }
-    status = emit_failure(s, code, message, retryable);
+    /* runhost/exit.h says what the exit means, the way the host and its adapters say it. */
+    rh_json_buffer_init(&message);
+    status = rh_json_write_cstr(&message.writer, "example-echo: ");
+    if (status == RH_OK) status = rh_exit_write_message(ended, "printf", &message.writer);
+    if (status == RH_OK) status = rh_json_write_raw(&message.writer, "", 1); /* NUL-terminated */
+    status = status == RH_OK ? emit_failure(s, implied.code, message.data, implied.retryable)
+                             : fail(s->host, status, "example-echo: out of memory building run.failed");
+    rh_json_buffer_free(&message);
   }
   return status != RH_OK ? status : flushed;
 }

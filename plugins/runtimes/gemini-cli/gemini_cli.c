@@ -357,9 +357,16 @@ static rh_status refine_api_failure(rh_runtime_session *s, int code) {
 
 /* ---- The adapter --------------------------------------------------------------------------- */
 
-static void free_session(rh_runtime_session *s) {
+static rh_status gemini_open(rh_runtime_session *s) {
+  rh_json_buffer_init(&s->reply);
+  rh_json_buffer_init(&s->extra);
+  rh_json_buffer_init(&s->terminal);
+  rh_json_buffer_init(&s->text);
+  return read_options(s);
+}
+
+static void gemini_close(rh_runtime_session *s) {
   size_t i;
-  rhk_session_free(&s->kit);
   free(s->model);
   free(s->usage_model);
   for (i = 0; i < s->allowed.count; i++) free(s->allowed.items[i]);
@@ -368,32 +375,6 @@ static void free_session(rh_runtime_session *s) {
   rh_json_buffer_free(&s->extra);
   rh_json_buffer_free(&s->terminal);
   rh_json_buffer_free(&s->text);
-  free(s);
-}
-
-static const rh_host *g_host; /* for failures before a session has its own */
-
-static rh_status gemini_create(const rh_runtime_adapter *self, const rh_runtime_context *ctx,
-                               rh_runtime_session **out) {
-  rh_runtime_session *s;
-  rh_status status;
-  (void)self;
-  if (!(s = (rh_runtime_session *)calloc(1, sizeof *s))) {
-    const rh_host *host = ctx->host ? ctx->host : g_host;
-    rh_str m = RH_STR_LIT("gemini-cli: out of memory");
-    if (host) host->set_error(host, m);
-    return RH_ERR_NO_MEMORY;
-  }
-  rh_json_buffer_init(&s->reply);
-  rh_json_buffer_init(&s->extra);
-  rh_json_buffer_init(&s->terminal);
-  rh_json_buffer_init(&s->text);
-  if ((status = rhk_session_init(&s->kit, &k_info, ctx)) != RH_OK || (status = read_options(s)) != RH_OK) {
-    free_session(s);
-    return status;
-  }
-  *out = s;
-  return RH_OK;
 }
 
 static rh_status gemini_launch(rh_runtime_session *s, const rh_writer *spec_out) {
@@ -420,69 +401,24 @@ static rh_status gemini_launch(rh_runtime_session *s, const rh_writer *spec_out)
   return status;
 }
 
-static rh_status gemini_feed(rh_runtime_session *s, rh_stream stream, const char *data, size_t len) {
-  return rhk_feed(&s->kit, stream, data, len);
-}
-
-static rh_status gemini_finish(rh_runtime_session *s, const rh_exit *exit) {
-  rh_status status = RH_OK, flushed = RH_OK;
-  /* The outcome depends on the last lines, even ones without their newline: stdout's may be the
-   * result line, stderr's the reason for an exit code. Flushed here, before the kit's finish
-   * (which then finds nothing left). */
-  if (!s->kit.finished) flushed = rhk_flush(&s->kit);
-  if (!s->kit.finished && exit->kind == RH_EXIT_EXITED) {
-    if (s->kit.outcome == RHK_OUTCOME_NONE) status = hold_exit_failure(s, exit->code);
-    else if (s->kit.outcome == RHK_OUTCOME_FAILED && s->api_status_unknown) status = refine_api_failure(s, exit->code);
-  }
-  if (status != RH_OK) return status;
-  status = rhk_finish(&s->kit, exit);
-  return status != RH_OK ? status : flushed;
-}
-
-static void gemini_destroy(rh_runtime_session *s) { free_session(s); }
-
-static rh_status gemini_init(const rh_host *host, const char *library_path) {
-  (void)library_path;
-  g_host = host;
+/* The exit code says more than the lines when they are silent or vague (gemini's exit codes). */
+static rh_status gemini_decide(rh_runtime_session *s, const rh_exit *exit) {
+  if (exit->kind != RH_EXIT_EXITED) return RH_OK;
+  if (s->kit.outcome == RHK_OUTCOME_NONE) return hold_exit_failure(s, exit->code);
+  if (s->kit.outcome == RHK_OUTCOME_FAILED && s->api_status_unknown) return refine_api_failure(s, exit->code);
   return RH_OK;
 }
 
-static void gemini_deinit(void) { g_host = NULL; }
-
-static const rh_runtime_adapter k_adapter = {
-    .struct_size = sizeof(rh_runtime_adapter),
-    .protocol = RH_PROTOCOL_LINES,
-    .capabilities = RH_RUNTIME_CAP_RESUME,
-    .create = gemini_create,
-    .launch = gemini_launch,
-    .feed = gemini_feed,
-    .respond = NULL, /* headless Gemini CLI never asks: a tool that would ask is not registered */
-    .finish = gemini_finish,
-    .destroy = gemini_destroy,
+/* Headless Gemini CLI never asks: a tool that would ask is not registered. */
+static const rhk_adapter k_adapter = {
+    .abi = RHK_RUNTIME_ADAPTER(RH_PROTOCOL_LINES, RH_RUNTIME_CAP_RESUME, gemini_launch, NULL),
+    .info = &k_info,
+    .session_size = sizeof(rh_runtime_session),
+    .open = gemini_open,
+    .close = gemini_close,
+    .decide = gemini_decide,
 };
 
-static const rh_plugin_desc k_desc = {
-    .struct_size = sizeof(rh_plugin_desc),
-    .kind = RH_PLUGIN_KIND_RUNTIME,
-    .id = "gemini-cli",
-    .name = "Gemini CLI",
-    .version = GEMINI_VERSION,
-    .vendor = "runhost",
-    .description = "Runs Google's Gemini CLI headless (stream-json, the prompt on stdin) and maps its "
-                   "output to unified events.",
-    .iface = {.runtime = &k_adapter},
-    .get_extension = NULL,
-};
-
-static const rh_plugin_desc *const k_plugins[] = {&k_desc};
-
-static const rh_plugin_entry k_entry = {
-    .struct_size = sizeof(rh_plugin_entry),
-    .abi = RH_ABI_VERSION_INIT,
-    .init = gemini_init,
-    .deinit = gemini_deinit,
-    .plugin_count = 1,
-    .plugins = k_plugins,
-};
-
-RH_EXPORT const rh_plugin_entry *runhost_plugin_entry_v1(void) { return &k_entry; }
+RHK_PLUGIN_ENTRY(k_adapter, "gemini-cli", "Gemini CLI", GEMINI_VERSION,
+                 "Runs Google's Gemini CLI headless (stream-json, the prompt on stdin) and maps its output to "
+                 "unified events.")

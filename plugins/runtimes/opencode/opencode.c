@@ -38,8 +38,17 @@ static const rhk_runtime_info k_info = {
     opencode_on_stderr_line,
 };
 
-static void free_session(rh_runtime_session *s) {
-  rhk_session_free(&s->kit);
+static rh_status opencode_open(rh_runtime_session *s) {
+  rh_json_buffer_init(&s->result);
+  rh_json_buffer_init(&s->error_message);
+  rh_json_buffer_init(&s->error_line);
+  rh_json_buffer_init(&s->extra);
+  rh_json_buffer_init(&s->text);
+  rh_json_buffer_init(&s->build);
+  return opencode_read_options(s);
+}
+
+static void opencode_close(rh_runtime_session *s) {
   opencode_free_options(&s->options);
   rh_json_buffer_free(&s->result);
   rh_json_buffer_free(&s->error_message);
@@ -47,34 +56,6 @@ static void free_session(rh_runtime_session *s) {
   rh_json_buffer_free(&s->extra);
   rh_json_buffer_free(&s->text);
   rh_json_buffer_free(&s->build);
-  free(s);
-}
-
-static const rh_host *g_host; /* for failures before a session has its own */
-
-static rh_status opencode_create(const rh_runtime_adapter *self, const rh_runtime_context *ctx,
-                                 rh_runtime_session **out) {
-  rh_runtime_session *s;
-  rh_status status;
-  (void)self;
-  if (!(s = (rh_runtime_session *)calloc(1, sizeof *s))) {
-    const rh_host *host = ctx->host ? ctx->host : g_host;
-    rh_str m = RH_STR_LIT("opencode: out of memory");
-    if (host) host->set_error(host, m);
-    return RH_ERR_NO_MEMORY;
-  }
-  rh_json_buffer_init(&s->result);
-  rh_json_buffer_init(&s->error_message);
-  rh_json_buffer_init(&s->error_line);
-  rh_json_buffer_init(&s->extra);
-  rh_json_buffer_init(&s->text);
-  rh_json_buffer_init(&s->build);
-  if ((status = rhk_session_init(&s->kit, &k_info, ctx)) != RH_OK || (status = opencode_read_options(s)) != RH_OK) {
-    free_session(s);
-    return status;
-  }
-  *out = s;
-  return RH_OK;
 }
 
 static rh_status opencode_launch(rh_runtime_session *s, const rh_writer *spec_out) {
@@ -95,63 +76,15 @@ static rh_status opencode_launch(rh_runtime_session *s, const rh_writer *spec_ou
   return status;
 }
 
-static rh_status opencode_feed(rh_runtime_session *s, rh_stream stream, const char *data, size_t len) {
-  return rhk_feed(&s->kit, stream, data, len);
-}
-
-static rh_status opencode_finish(rh_runtime_session *s, const rh_exit *exit) {
-  rh_status flushed, decided, status;
-  if (s->kit.finished) return rhk_finish(&s->kit, exit); /* the kit refuses a second finish */
-  flushed = rhk_flush(&s->kit); /* the ending depends on a last line without its newline */
-  decided = opencode_decide(s, exit);
-  status = rhk_finish(&s->kit, exit);
-  return status != RH_OK ? status : decided != RH_OK ? decided : flushed;
-}
-
-static void opencode_destroy(rh_runtime_session *s) { free_session(s); }
-
-static rh_status opencode_init(const rh_host *host, const char *library_path) {
-  (void)library_path;
-  g_host = host;
-  return RH_OK;
-}
-
-static void opencode_deinit(void) { g_host = NULL; }
-
-static const rh_runtime_adapter k_adapter = {
-    .struct_size = sizeof(rh_runtime_adapter),
-    .protocol = RH_PROTOCOL_LINES,
-    .capabilities = RH_RUNTIME_CAP_RESUME,
-    .create = opencode_create,
-    .launch = opencode_launch,
-    .feed = opencode_feed,
-    .respond = NULL, /* opencode run rejects what it would ask for; live approvals need `opencode acp` */
-    .finish = opencode_finish,
-    .destroy = opencode_destroy,
+/* opencode run rejects what it would ask for; live approvals need `opencode acp`. */
+static const rhk_adapter k_adapter = {
+    .abi = RHK_RUNTIME_ADAPTER(RH_PROTOCOL_LINES, RH_RUNTIME_CAP_RESUME, opencode_launch, NULL),
+    .info = &k_info,
+    .session_size = sizeof(rh_runtime_session),
+    .open = opencode_open,
+    .close = opencode_close,
+    .decide = opencode_decide,
 };
 
-static const rh_plugin_desc k_desc = {
-    .struct_size = sizeof(rh_plugin_desc),
-    .kind = RH_PLUGIN_KIND_RUNTIME,
-    .id = "opencode",
-    .name = "OpenCode",
-    .version = OPENCODE_VERSION,
-    .vendor = "runhost",
-    .description = "Runs the OpenCode CLI headless (opencode run --format json) and maps its output to "
-                   "unified events.",
-    .iface = {.runtime = &k_adapter},
-    .get_extension = NULL,
-};
-
-static const rh_plugin_desc *const k_plugins[] = {&k_desc};
-
-static const rh_plugin_entry k_entry = {
-    .struct_size = sizeof(rh_plugin_entry),
-    .abi = RH_ABI_VERSION_INIT,
-    .init = opencode_init,
-    .deinit = opencode_deinit,
-    .plugin_count = 1,
-    .plugins = k_plugins,
-};
-
-RH_EXPORT const rh_plugin_entry *runhost_plugin_entry_v1(void) { return &k_entry; }
+RHK_PLUGIN_ENTRY(k_adapter, "opencode", "OpenCode", OPENCODE_VERSION,
+                 "Runs the OpenCode CLI headless (opencode run --format json) and maps its output to unified events.")

@@ -48,7 +48,9 @@ void FileWatcher::on_inotify_drained() {
   if (pending_move_) moved_out(*std::exchange(pending_move_, std::nullopt));
 }
 
-FileWatcher::~FileWatcher() { stop(); }
+FileWatcher::~FileWatcher() {
+  stop();
+}
 
 void FileWatcher::stop() {
   if (hub_) {

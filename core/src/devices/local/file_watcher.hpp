@@ -70,7 +70,7 @@ class FileWatcher final : private InotifyClient {
   std::filesystem::path root_;
   std::vector<std::string> ignore_dirs_;
   std::function<void(const FsEvent&)> on_event_;
-  std::shared_ptr<InotifyHub> hub_;  // the io_context's one inotify instance
+  std::shared_ptr<InotifyHub> hub_;            // the io_context's one inotify instance
   std::unordered_map<int, std::string> dirs_;  // watch descriptor -> relative directory ("" is the root)
   std::optional<PendingMove> pending_move_;
   bool limit_logged_ = false;

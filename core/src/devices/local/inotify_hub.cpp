@@ -134,8 +134,9 @@ bool InotifyHub::read_batch() {
     }
     for (auto* client : to) {
       auto it = holders_.find(event.wd);
-      const bool still_held = (event.mask & IN_Q_OVERFLOW) ||
-                              (it != holders_.end() && std::find(it->second.begin(), it->second.end(), client) != it->second.end());
+      const bool still_held =
+          (event.mask & IN_Q_OVERFLOW) ||
+          (it != holders_.end() && std::find(it->second.begin(), it->second.end(), client) != it->second.end());
       if (!still_held) continue;
       client->on_inotify(event, name);
       if (std::find(heard_.begin(), heard_.end(), client) == heard_.end()) heard_.push_back(client);

@@ -57,7 +57,7 @@ class InotifyHub : public std::enable_shared_from_this<InotifyHub> {
   boost::asio::io_context& io_;
   boost::asio::posix::stream_descriptor fd_;
   std::unordered_map<int, std::vector<InotifyClient*>> holders_;  // wd -> watchers holding it
-  std::vector<InotifyClient*> heard_;  // clients that got events since the last drain
+  std::vector<InotifyClient*> heard_;                             // clients that got events since the last drain
   Lifetime lifetime_;
 };
 

@@ -36,9 +36,9 @@
 #include <string_view>
 #include <vector>
 
+#include <runhost/runtime.h>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
-#include <runhost/runtime.h>
 
 #include "devices/device.hpp"
 #include "runhost/error.hpp"
@@ -101,8 +101,8 @@ class ProcessObserver {
 struct LocalOptions {
   // Glob patterns (fnmatch, FNM_PATHNAME off) on the relative path of files that become
   // artifacts when written and closed.
-  std::vector<std::string> artifact_patterns = {"*.pdf", "*.docx", "*.xlsx", "*.pptx", "*.png", "*.jpg", "*.jpeg",
-                                                "*.gif", "*.svg", "*.zip", "*.tar.gz", "*.html", "*.csv", "*.md"};
+  std::vector<std::string> artifact_patterns = {"*.pdf", "*.docx", "*.xlsx", "*.pptx",   "*.png",  "*.jpg", "*.jpeg",
+                                                "*.gif", "*.svg",  "*.zip",  "*.tar.gz", "*.html", "*.csv", "*.md"};
   int64_t artifact_max_bytes = 512ll << 20;  // larger files are reported without sha256 (empty)
   std::chrono::milliseconds debounce{100};
   std::chrono::milliseconds port_poll{200};

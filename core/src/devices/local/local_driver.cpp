@@ -11,7 +11,7 @@ namespace {
 // The URL a browser on this machine reaches a listening socket at.
 std::string local_url(const ListeningPort& port) {
   const bool any = port.address == "0.0.0.0" || port.address == "::" || port.address.empty();
-  const std::string host = any ? "127.0.0.1"
+  const std::string host = any                                           ? "127.0.0.1"
                            : port.address.find(':') != std::string::npos ? "[" + port.address + "]"
                                                                          : port.address;
   return "http://" + host + ":" + std::to_string(port.port) + "/";
@@ -106,7 +106,8 @@ class LocalDeviceImpl final : public Device {
 }  // namespace
 
 LocalDriver::LocalDriver(boost::asio::io_context& io, boost::asio::any_io_executor spawner,
-                         boost::asio::any_io_executor sweeper, std::filesystem::path workspace_root, LocalOptions options)
+                         boost::asio::any_io_executor sweeper, std::filesystem::path workspace_root,
+                         LocalOptions options)
     : io_(io),
       spawner_(std::move(spawner)),
       sweeper_(std::move(sweeper)),

@@ -22,8 +22,8 @@
 #include <optional>
 #include <utility>
 
-#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "devices/local/artifact_hasher.hpp"
@@ -209,7 +209,8 @@ void LocalProcessImpl::run(SpawnedChild child) {
   stderr_.emplace(
       io_, std::move(child.stderr_), [this](std::string_view b) { observer_.on_output(RH_STREAM_STDERR, b); },
       [this] { on_pipe_closed(); });
-  ports_.emplace(io_, child.pid, options_.port_poll, [this](const ListeningPort& p) { observer_.on_listening(p); }, marker_);
+  ports_.emplace(
+      io_, child.pid, options_.port_poll, [this](const ListeningPort& p) { observer_.on_listening(p); }, marker_);
 
   stdin_->write(early_.stdin_data);
   early_.stdin_data.clear();
@@ -326,9 +327,10 @@ void LocalProcessImpl::on_change(const FileChange& change, bool complete) {
 
 }  // namespace
 
-Result<std::unique_ptr<LocalProcess>> LocalProcess::start(boost::asio::io_context& io, boost::asio::any_io_executor spawner,
-                                                          SpawnSpec spec, const LocalOptions& options,
-                                                          ProcessObserver& observer, boost::asio::any_io_executor sweeper) {
+Result<std::unique_ptr<LocalProcess>> LocalProcess::start(boost::asio::io_context& io,
+                                                          boost::asio::any_io_executor spawner, SpawnSpec spec,
+                                                          const LocalOptions& options, ProcessObserver& observer,
+                                                          boost::asio::any_io_executor sweeper) {
   if (spec.argv.empty()) return Error{ErrorCode::runtime_not_found, "no command to run: argv is empty"};
   std::error_code ec;
   spec.cwd = fs::absolute(spec.cwd, ec);
@@ -347,8 +349,8 @@ Result<std::unique_ptr<LocalProcess>> LocalProcess::start(boost::asio::io_contex
   std::string marker;
   if (!spec.run_id.empty()) marker = std::string(kRunIdVariable) + "=" + spec.run_id;
   // Watching starts before the process does, so that none of its changes are missed.
-  auto process =
-      std::make_unique<LocalProcessImpl>(io, std::move(spawner), std::move(sweeper), spec.cwd, options, std::move(marker), observer);
+  auto process = std::make_unique<LocalProcessImpl>(io, std::move(spawner), std::move(sweeper), spec.cwd, options,
+                                                    std::move(marker), observer);
   process->spawn(std::move(*program), std::move(spec));
   return std::unique_ptr<LocalProcess>(std::move(process));
 }

@@ -3,8 +3,8 @@
 #include <unordered_set>
 #include <vector>
 
-#include "devices/local/process_marker.hpp"
 #include "devices/local/proc_sockets.hpp"
+#include "devices/local/process_marker.hpp"
 
 namespace runhost::devices::local {
 

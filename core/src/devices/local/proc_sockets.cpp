@@ -1,10 +1,10 @@
 #include "devices/local/proc_sockets.hpp"
 
 #include <arpa/inet.h>
-#include <signal.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <charconv>

@@ -18,9 +18,9 @@ namespace {
 // `empty`: the file held nothing at all.
 bool stream_has_entry(int fd, const char* entry, size_t len, bool& empty) noexcept {
   char buf[4096];
-  size_t matched = 0;    // bytes of `entry` matched so far in the current entry
-  bool failed = false;   // the current entry already differs
-  bool any = false;      // read anything at all (a zombie's environ is empty)
+  size_t matched = 0;   // bytes of `entry` matched so far in the current entry
+  bool failed = false;  // the current entry already differs
+  bool any = false;     // read anything at all (a zombie's environ is empty)
   for (;;) {
     const ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
@@ -100,7 +100,9 @@ struct LinuxDirent64 {
 
 }  // namespace
 
-int open_pidfd(pid_t pid) noexcept { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+int open_pidfd(pid_t pid) noexcept {
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+}
 
 bool signal_pidfd(int pidfd, int sig) noexcept {
   return ::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) == 0;

@@ -216,13 +216,15 @@ class SandboxDevice final : public Device {
                  starting_retries](MiosaResult<MiosaResponse> result) mutable {
           prune_calls();
           if (!result && result.failure().code == "SANDBOX_STARTING" && starting_retries > 0) {
-            const auto wait = std::chrono::milliseconds(std::clamp<int64_t>(result.failure().retry_after_ms, 100, 5'000));
+            const auto wait =
+                std::chrono::milliseconds(std::clamp<int64_t>(result.failure().retry_after_ms, 100, 5'000));
             auto timer = std::make_shared<boost::asio::steady_timer>(io_, wait);
             timer->async_wait(guarded([this, timer, method = std::move(method), path = std::move(path),
                                        body = std::move(body), options = std::move(options), done = std::move(done),
                                        starting_retries](const boost::system::error_code& ec) mutable {
-              if (!ec) call(std::move(method), std::move(path), std::move(body), std::move(options), std::move(done),
-                            starting_retries - 1);
+              if (!ec)
+                call(std::move(method), std::move(path), std::move(body), std::move(options), std::move(done),
+                     starting_retries - 1);
             }));
             return;
           }
@@ -254,8 +256,9 @@ class SandboxDevice final : public Device {
     if (one_of(state, {"destroyed", "deleted", "terminated", "error", "failed"})) {
       if (request_.remembered) return create_sandbox();
       Error e{ErrorCode::device_unavailable,
-              "sandbox " + sandbox_id_ + " is " + state + ": it cannot run anything again; fork it from a snapshot, or "
-              "dispatch without a deviceId to get a new one",
+              "sandbox " + sandbox_id_ + " is " + state +
+                  ": it cannot run anything again; fork it from a snapshot, or "
+                  "dispatch without a deviceId to get a new one",
               json{{"action", "fork_from_snapshot"}, {"device_id", sandbox_id_}}.dump()};
       e.request_id = request_id;
       return resolve_failed(e);
@@ -288,7 +291,8 @@ class SandboxDevice final : public Device {
       const json& sandbox = sandbox_of(r->data);
       sandbox_id_ = string_field(sandbox, "id");
       if (sandbox_id_.empty()) {
-        Error e{ErrorCode::device_unavailable, "MIOSA answered the sandbox create without an id", R"({"action":"retry"})"};
+        Error e{ErrorCode::device_unavailable, "MIOSA answered the sandbox create without an id",
+                R"({"action":"retry"})"};
         e.request_id = r->request_id;
         return resolve_failed(e);
       }
@@ -385,10 +389,11 @@ class SandboxDevice final : public Device {
   // The runtime must be in the sandbox: its template decides what is installed.
   void probe() {
     const std::string& program = spec_.argv.front();
-    call("POST", sandbox_path("/exec"), json{{"command", "command -v " + shell_quote(program)}}, {run_key("run.probe"), {}},
-         [this, program](MiosaResult<MiosaResponse> r) {
+    call("POST", sandbox_path("/exec"), json{{"command", "command -v " + shell_quote(program)}},
+         {run_key("run.probe"), {}}, [this, program](MiosaResult<MiosaResponse> r) {
            if (!r) return start_failed(r.error());
-           const json& code = field(r->data, "exit_code").is_null() ? field(r->data, "exitCode") : field(r->data, "exit_code");
+           const json& code =
+               field(r->data, "exit_code").is_null() ? field(r->data, "exitCode") : field(r->data, "exit_code");
            if (!code.is_number_integer() || code.get<int64_t>() != 0) {
              Error e{ErrorCode::runtime_not_found,
                      "'" + program + "' is not installed in sandbox " + sandbox_id_ + " (`command -v " + program +
@@ -412,8 +417,9 @@ class SandboxDevice final : public Device {
     json env = json::object();
     for (const auto& [k, v] : spec_.env) env[k] = v;
     env["RUNHOST_RUN_ID"] = request_.run_id;
-    call("POST", sandbox_path("/processes"), json{{"command", command}, {"env", env}, {"name", "runhost-" + request_.run_id}},
-         {run_key("run.start"), {}}, [this](MiosaResult<MiosaResponse> r) {
+    call("POST", sandbox_path("/processes"),
+         json{{"command", command}, {"env", env}, {"name", "runhost-" + request_.run_id}}, {run_key("run.start"), {}},
+         [this](MiosaResult<MiosaResponse> r) {
            if (!r) return start_failed(r.error());
            const json& pid = field(r->data, "pid");
            if (!pid.is_number_integer()) {
@@ -451,7 +457,8 @@ class SandboxDevice final : public Device {
     input_writing_ = true;
     const std::optional<std::string> chunk = input_.front();
     const std::string name = (chunk ? "in." : "eof.") + std::to_string(input_index_);
-    json files = json::array({{{"path", run_dir_ + "/" + name}, {"content_base64", util::base64_encode(chunk.value_or(""))}}});
+    json files =
+        json::array({{{"path", run_dir_ + "/" + name}, {"content_base64", util::base64_encode(chunk.value_or(""))}}});
     call("POST", sandbox_path("/fs/write-many"), json{{"files", files}}, {run_key("run.input:" + name), {}},
          [this](MiosaResult<MiosaResponse> r) {
            input_writing_ = false;
@@ -511,7 +518,8 @@ class SandboxDevice final : public Device {
     }
     auto bytes = util::base64_decode(std::string_view(line).substr(space + 1));
     if (!bytes || offset < 0) {
-      util::logger()->warn("run {}: the sandbox reader sent a chunk that does not decode; reading again", request_.run_id);
+      util::logger()->warn("run {}: the sandbox reader sent a chunk that does not decode; reading again",
+                           request_.run_id);
       return reopen_tail_now();
     }
     drops_ = 0;
@@ -536,8 +544,8 @@ class SandboxDevice final : public Device {
     }
     if (++drops_ > options_.max_stream_drops) {
       Error lost = lost_track("lost the runtime's output from sandbox " + sandbox_id_ + " after " +
-                              std::to_string(options_.max_stream_drops) + " attempts in a row to read it" +
-                              (last_stream_error_ ? ": " + last_stream_error_->message : std::string()),
+                                  std::to_string(options_.max_stream_drops) + " attempts in a row to read it" +
+                                  (last_stream_error_ ? ": " + last_stream_error_->message : std::string()),
                               last_stream_error_ ? last_stream_error_->request_id : std::string());
       // The runtime may still run there: stop it, keep the sandbox.
       (void)client_.call("DELETE", sandbox_path("/processes/" + std::to_string(pid_)), std::nullopt, {},
@@ -573,7 +581,8 @@ class SandboxDevice final : public Device {
       Preview p;
       char address[128] = {};
       long long pid = 0;
-      if (std::sscanf(line.c_str(), "%d %127s %lld", &p.port, address, &pid) < 2 || p.port <= 0 || p.port > 65535) continue;
+      if (std::sscanf(line.c_str(), "%d %127s %lld", &p.port, address, &pid) < 2 || p.port <= 0 || p.port > 65535)
+        continue;
       p.address = address;
       p.pid = pid;
       if (!ports_seen_.insert(p.port).second) continue;
@@ -584,7 +593,8 @@ class SandboxDevice final : public Device {
   // A port the run listens on: a MIOSA preview of it, and a token URL a browser can open.
   void expose(Preview preview) {
     ++pending_;
-    call("POST", sandbox_path("/previews"), json{{"port", preview.port}}, {run_key("preview:" + std::to_string(preview.port)), {}},
+    call("POST", sandbox_path("/previews"), json{{"port", preview.port}},
+         {run_key("preview:" + std::to_string(preview.port)), {}},
          [this, preview](MiosaResult<MiosaResponse> r) mutable {
            if (!r) return preview_failed(preview, r.error());
            const json& made = field(r->data, "preview").is_object() ? field(r->data, "preview") : r->data;
@@ -595,7 +605,8 @@ class SandboxDevice final : public Device {
                 json{{"expires_in", options_.preview_token_ttl.count()}, {"scope", "read"}}, {},
                 [this, preview](MiosaResult<MiosaResponse> t) mutable {
                   if (t) {
-                    const json& token = field(t->data, "preview_token").is_object() ? field(t->data, "preview_token") : t->data;
+                    const json& token =
+                        field(t->data, "preview_token").is_object() ? field(t->data, "preview_token") : t->data;
                     if (auto url = string_field(token, "url"); !url.empty()) preview.url = url;
                     preview.expires_at = string_field(token, "expires_at");
                   } else if (preview.url.empty()) {
@@ -647,7 +658,8 @@ class SandboxDevice final : public Device {
         if (!ec) open_watch();
       }));
     });
-    watch_ = client_.stream("GET", sandbox_path("/files/watch"), std::nullopt, std::move(options), std::move(callbacks));
+    watch_ =
+        client_.stream("GET", sandbox_path("/files/watch"), std::nullopt, std::move(options), std::move(callbacks));
   }
 
   void on_watch_event(const SseEvent& event) {
@@ -797,7 +809,8 @@ class SandboxDevice final : public Device {
     const std::string absolute = cwd() + "/" + relative;
     const std::string quoted = shell_quote(absolute);
     const std::string command = "s=$(stat -c %s -- " + quoted + ") && echo \"$s\" && if [ \"$s\" -le " +
-                                std::to_string(options_.artifact_max_bytes) + " ]; then sha256sum -- " + quoted + "; fi";
+                                std::to_string(options_.artifact_max_bytes) + " ]; then sha256sum -- " + quoted +
+                                "; fi";
     call("POST", sandbox_path("/exec"), json{{"command", command}}, {run_key("artifact.hash:" + relative), {}},
          [this, relative, absolute](MiosaResult<MiosaResponse> r) {
            if (!r || !field(r->data, "stdout").is_string()) {
@@ -816,7 +829,8 @@ class SandboxDevice final : public Device {
            if (const size_t nl = out.find('\n'); nl != std::string::npos && out.size() >= nl + 65) {
              a.sha256 = out.substr(nl + 1, 64);
            }
-           call("POST", sandbox_path("/exports"), json{{"path", absolute}}, {run_key("artifact.export:" + relative), {}},
+           call("POST", sandbox_path("/exports"), json{{"path", absolute}},
+                {run_key("artifact.export:" + relative), {}},
                 [this, a = std::move(a), request_id = r->request_id](MiosaResult<MiosaResponse> e) mutable {
                   std::string rid = request_id;
                   if (e) {
@@ -875,8 +889,9 @@ class SandboxDevice final : public Device {
     }
     tail_.cancel();
     // POSIX sh reports a death by signal N as 128 + N.
-    rh_exit exit = status > 128 && status < 128 + 65 ? rh_exit{sizeof(rh_exit), RH_EXIT_SIGNALED, 0, status - 128, exit_flags_}
-                                                     : rh_exit{sizeof(rh_exit), RH_EXIT_EXITED, status, 0, exit_flags_};
+    rh_exit exit = status > 128 && status < 128 + 65
+                       ? rh_exit{sizeof(rh_exit), RH_EXIT_SIGNALED, 0, status - 128, exit_flags_}
+                       : rh_exit{sizeof(rh_exit), RH_EXIT_EXITED, status, 0, exit_flags_};
     finish(exit, std::nullopt);
   }
 
@@ -890,7 +905,7 @@ class SandboxDevice final : public Device {
     kill_timer_.cancel();
     tail_timer_.cancel();
     if (!watch_open_ && pid_ >= 0) reconcile();  // the watch is down: what changed since it was up
-    ++pending_;  // the settle window itself
+    ++pending_;                                  // the settle window itself
     settle_timer_.expires_after(options_.exit_settle);
     settle_timer_.async_wait(guarded([this](const boost::system::error_code&) {
       debounce_timer_.cancel();
@@ -976,11 +991,21 @@ class SandboxDevice final : public Device {
   boost::asio::steady_timer watch_timer_;
 };
 
-void SandboxExecution::write_stdin(std::string_view bytes) { device_.write_stdin(bytes); }
-void SandboxExecution::close_stdin() { device_.close_stdin(); }
-void SandboxExecution::terminate(uint32_t flags) { device_.terminate(flags); }
-void SandboxExecution::pause_output() { device_.pause_output(); }
-void SandboxExecution::resume_output() { device_.resume_output(); }
+void SandboxExecution::write_stdin(std::string_view bytes) {
+  device_.write_stdin(bytes);
+}
+void SandboxExecution::close_stdin() {
+  device_.close_stdin();
+}
+void SandboxExecution::terminate(uint32_t flags) {
+  device_.terminate(flags);
+}
+void SandboxExecution::pause_output() {
+  device_.pause_output();
+}
+void SandboxExecution::resume_output() {
+  device_.resume_output();
+}
 
 }  // namespace
 
@@ -1001,7 +1026,8 @@ Result<std::string> SandboxDriver::check(std::string_view requested_cwd) const {
   size_t start = 0;
   while (start <= rest.size()) {
     const size_t slash = rest.find('/', start);
-    const std::string_view part = rest.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    const std::string_view part =
+        rest.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     if (part == "..") return invalid("must not leave /workspace ('..' in '" + std::string(requested_cwd) + "')");
     if (part == ".runhost") return invalid("must not be runhost's own directory");
     if (!part.empty() && part != ".") out += "/" + std::string(part);

@@ -49,11 +49,11 @@ struct SandboxOptions {
   std::vector<std::string> ignore_dirs = local::LocalOptions{}.ignore_dirs;
   int64_t artifact_max_bytes = local::LocalOptions{}.artifact_max_bytes;  // larger: reported without sha256
   std::chrono::milliseconds readiness_timeout{180'000};
-  std::chrono::milliseconds poll{200};        // readiness, checkpoints
-  std::chrono::milliseconds debounce{150};    // file changes
+  std::chrono::milliseconds poll{200};          // readiness, checkpoints
+  std::chrono::milliseconds debounce{150};      // file changes
   std::chrono::milliseconds kill_grace{1'500};  // after MIOSA answered the process's DELETE
-  std::chrono::milliseconds exit_settle{400};  // after the exit: file changes still arriving
-  int max_stream_drops = 8;                    // in a row, before the runtime counts as lost
+  std::chrono::milliseconds exit_settle{400};   // after the exit: file changes still arriving
+  int max_stream_drops = 8;                     // in a row, before the runtime counts as lost
   std::chrono::milliseconds stream_idle{60'000};
   std::chrono::milliseconds reopen_delay{200};  // first reopen; doubles up to 5 s
   // The ports a run reports are put behind a MIOSA preview; the token lasts this long.
