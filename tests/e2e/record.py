@@ -145,6 +145,9 @@ def check(scenario: Scenario, exit_code: int | None, killed: bool, files: dict[s
     outcome = expect.get("outcome")
     if outcome == "completed":
         add("exit status 0", exit_code == 0, f"exit {exit_code}")
+    elif outcome == "failed" and '"type":"auto_retry_end"' in stdout.replace(" ", ""):
+        # Pi exits 0 whatever happens: its failure is in its last lines (auto_retry_end).
+        add("the failure in the output", '"success":false' in stdout.replace(" ", ""))
     elif outcome == "failed":
         add("exit status non-zero", exit_code not in (0, None), f"exit {exit_code}")
     elif outcome == "killed":
@@ -187,8 +190,12 @@ def record(runtime: Runtime, scenario: Scenario, out_dir: Path, timeout: float, 
             if audit_network:
                 argv = ["strace", "-f", "-qq", "-e", "trace=connect,sendto,sendmsg", "-o", str(root / "strace.log"), *argv]
             with open(root / "stdout", "wb") as so, open(root / "stderr", "wb") as se:
-                proc = subprocess.Popen(argv, cwd=work, env=launch.env, stdin=subprocess.DEVNULL,
+                proc = subprocess.Popen(argv, cwd=work, env=launch.env,
+                                        stdin=subprocess.PIPE if launch.stdin is not None else subprocess.DEVNULL,
                                         stdout=so, stderr=se, start_new_session=True)
+                if launch.stdin is not None:
+                    proc.stdin.write(launch.stdin.encode())
+                    proc.stdin.close()
                 try:
                     deadline = started + timeout
                     if scenario.raw.get("expect", {}).get("outcome") == "killed":

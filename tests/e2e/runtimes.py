@@ -44,6 +44,7 @@ class Launch:
     argv: list[str]
     env: dict[str, str]
     files: dict[str, str] = field(default_factory=dict)
+    stdin: str | None = None  # written to the CLI's stdin, then closed (None: no stdin at all)
 
     def write_files(self, place: Callable[[Path], Path] = lambda p: p) -> None:
         """Writes the files (and makes TMPDIR); `place` maps a path as the CLI sees it to where
@@ -182,6 +183,28 @@ def opencode(port: int, home: Path, prompt: str) -> Launch:
     })
 
 
+def pi(port: int, home: Path, prompt: str) -> Launch:
+    """Pi (@mariozechner/pi-coding-agent): an OpenAI-compatible provider "e2e" on the scripted
+    server, the default in settings.json, so the CLI needs no model flag. The prompt goes on
+    stdin (pi reads it there when stdin is not a terminal)."""
+    agent_dir = home / ".pi" / "agent"
+    models = {"providers": {"e2e": {
+        "baseUrl": f"http://127.0.0.1:{port}/v1", "api": "openai-completions", "apiKey": DUMMY_KEY,
+        "compat": {"supportsDeveloperRole": False, "supportsReasoningEffort": False},
+        "models": [{"id": "scripted", "reasoning": False, "contextWindow": 128000, "maxTokens": 4096}]}}}
+    # Retries capped as for the other CLIs (the first attempt, one retry, 200 ms apart); the
+    # provider SDK's own retries off, so only pi's count.
+    settings = {"defaultProvider": "e2e", "defaultModel": "scripted",
+                "retry": {"enabled": True, "maxRetries": MAX_RETRIES, "baseDelayMs": 200,
+                          "provider": {"maxRetries": 0}}}
+    env = base_env(home) | {"PI_CODING_AGENT_DIR": str(agent_dir), "PI_OFFLINE": "1"}
+    argv = [str(BIN_DIR / "pi"), "--mode", "json", "-p"]
+    return Launch("pi", argv, env, {
+        str(agent_dir / "models.json"): json.dumps(models, indent=2) + "\n",
+        str(agent_dir / "settings.json"): json.dumps(settings, indent=2) + "\n",
+    }, stdin=prompt)
+
+
 # What a run through runhost needs beyond the adapter's defaults, as plugin config members
 # (the adapters' "executable", "env", "args" and their own options); the environment of the
 # recipe is added as "env" (see Runtime.plugin_config).
@@ -193,6 +216,7 @@ ADAPTER_CONFIG: dict[str, dict[str, object]] = {
     "codex": {},
     "gemini-cli": {},
     "opencode": {},
+    "pi": {},
 }
 
 
@@ -227,6 +251,7 @@ RUNTIMES: dict[str, Runtime] = {
         Runtime("codex", "codex", "responses", codex),
         Runtime("gemini-cli", "gemini", "gemini", gemini_cli),
         Runtime("opencode", "opencode", "chat", opencode),
+        Runtime("pi", "pi", "chat", pi),
     )
 }
 

@@ -81,6 +81,7 @@ extern "C" {
 #define RHK_KEEP_BUFFER ((size_t)256 << 10)       /* a line buffer larger than this is freed after use */
 #define RHK_TOOL_TABLE_SIZE 1024                  /* tool calls open at once; then the oldest is forgotten */
 #define RHK_MAX_SECRETS 32
+#define RHK_SEEN_PATHS 256                        /* files a run is known to have read or written */
 
 typedef struct rhk_session rhk_session;
 
@@ -235,6 +236,8 @@ struct rhk_session {
   char *work_dir;         /* absolute directory file paths are relative to (rhk_set_work_dir) */
   char *last_stderr;      /* the last non-blank stderr line, cut at 512 bytes, for failure messages */
   rhk_tools tools;
+  uint64_t seen[RHK_SEEN_PATHS]; /* hashes of the files this run read or wrote (rhk_see_path) */
+  size_t seen_count, seen_next;
   char *secrets[RHK_MAX_SECRETS]; /* secret env values, JSON-escaped as payloads hold them */
   size_t secret_count;
 
@@ -418,6 +421,17 @@ rh_status rhk_emit_command_line(rhk_session *s, rh_stream stream, rh_str text, c
 typedef enum rhk_change { RHK_CREATED = 0, RHK_MODIFIED, RHK_DELETED, RHK_RENAMED } rhk_change;
 rh_status rhk_emit_file_changed(rhk_session *s, const char *path, size_t path_len, rhk_change change,
                                 const char *from, size_t from_len, int64_t size_bytes, rh_str raw);
+
+/* Files this run has seen, for runtimes whose write tool never says whether it created its file:
+ * one the run has read or written exists; any other is taken to be new. The last RHK_SEEN_PATHS
+ * are remembered. Paths as the runtime gives them (absolute or relative to the work dir). */
+void rhk_see_path(rhk_session *s, const char *path);
+bool rhk_path_seen(const rhk_session *s, const char *path);
+
+/* file.changed for a file tool call that succeeded (call->path, call->change, call->size_bytes);
+ * a change < 0 means "created unless seen" (above). The path is then seen. Nothing, and RH_OK,
+ * for a call without a path or one outside the work dir (the device's watcher reports those). */
+rh_status rhk_emit_tool_file_changed(rhk_session *s, const rhk_tool_call *call, rh_str raw);
 
 /* The path relative to the work dir, written into `out` (NUL-terminated): false when it cannot
  * be expressed (outside, "..", empty, too long). */

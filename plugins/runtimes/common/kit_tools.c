@@ -122,3 +122,38 @@ void rhk_tools_close(rhk_session *s, rhk_tool_call *call) {
   clear(call);
   s->tools.open_count--;
 }
+
+/* ---- Files the run has seen ----------------------------------------------------------------- */
+
+static uint64_t path_key(const rhk_session *s, const char *path) {
+  char rel[4097];
+  const char *p = rhk_relative_path(s, path, strlen(path), rel, sizeof rel) ? rel : path;
+  uint64_t h = UINT64_C(1469598103934665603); /* FNV-1a */
+  for (; *p; p++) h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
+  return h;
+}
+
+bool rhk_path_seen(const rhk_session *s, const char *path) {
+  const uint64_t key = path_key(s, path);
+  size_t i;
+  for (i = 0; i < s->seen_count; i++)
+    if (s->seen[i] == key) return true;
+  return false;
+}
+
+void rhk_see_path(rhk_session *s, const char *path) {
+  if (rhk_path_seen(s, path)) return;
+  s->seen[s->seen_next] = path_key(s, path);
+  s->seen_next = (s->seen_next + 1) % RHK_SEEN_PATHS;
+  if (s->seen_count < RHK_SEEN_PATHS) s->seen_count++;
+}
+
+rh_status rhk_emit_tool_file_changed(rhk_session *s, const rhk_tool_call *call, rh_str raw) {
+  rh_status status;
+  int change = call->change;
+  if (!call->path) return RH_OK;
+  if (change < 0) change = rhk_path_seen(s, call->path) ? RHK_MODIFIED : RHK_CREATED;
+  rhk_see_path(s, call->path);
+  status = rhk_emit_file_changed(s, call->path, strlen(call->path), (rhk_change)change, NULL, 0, call->size_bytes, raw);
+  return status == RH_ERR_NOT_FOUND ? RH_OK : status;
+}

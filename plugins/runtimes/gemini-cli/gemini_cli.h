@@ -10,7 +10,6 @@
 
 #define GEMINI_REPLY_LIMIT ((size_t)1 << 20) /* run.completed's result: the last reply, cut here */
 #define GEMINI_NOTE_MAX 512                  /* remembered error and stderr lines, cut here */
-#define GEMINI_SEEN_PATHS 256                /* files known to exist, remembered (then the oldest go) */
 #define GEMINI_TRUST_HINT                                                                              \
   "Gemini CLI does not run headless in an untrusted folder: set \"trust_workspace\": true in the "     \
   "gemini-cli plugin config, or trust the folder on the device"
@@ -31,9 +30,6 @@ struct rh_runtime_session {
   char *usage_model;         /* the model init named, for a result without per-model stats */
   char last_error[GEMINI_NOTE_MAX + 1]; /* the last error line of severity "error" */
   bool api_status_unknown;   /* the held failure is a model API error that named no status */
-  uint64_t seen[GEMINI_SEEN_PATHS]; /* hashes of the files this run read or wrote: a later
-                                       write_file to one modifies it rather than creates it */
-  size_t seen_count, seen_next;
 
   /* From stderr (gemini_cli.c). */
   char stderr_note[GEMINI_NOTE_MAX + 1]; /* the first stderr line that says what went wrong */

@@ -153,33 +153,6 @@ static rhk_tool_kind kind_of(const char *name) {
   return RHK_TOOL;
 }
 
-/* ---- Files this run has seen ---------------------------------------------------------------- */
-
-/* The stream never says whether write_file created its file. A file this run has already read or
- * written exists; any other is taken to be new (what write_file is mostly used for). */
-static uint64_t path_key(const rh_runtime_session *s, const char *path) {
-  char rel[4097];
-  const char *p = rhk_relative_path(&s->kit, path, strlen(path), rel, sizeof rel) ? rel : path;
-  uint64_t h = 1469598103934665603u; /* FNV-1a */
-  for (; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211u;
-  return h;
-}
-
-static bool seen_path(const rh_runtime_session *s, const char *path) {
-  uint64_t key = path_key(s, path);
-  size_t i;
-  for (i = 0; i < s->seen_count; i++)
-    if (s->seen[i] == key) return true;
-  return false;
-}
-
-static void see_path(rh_runtime_session *s, const char *path) {
-  if (seen_path(s, path)) return;
-  s->seen[s->seen_next] = path_key(s, path);
-  s->seen_next = (s->seen_next + 1) % GEMINI_SEEN_PATHS;
-  if (s->seen_count < GEMINI_SEEN_PATHS) s->seen_count++;
-}
-
 /* The file a file tool edits (or read_file reads), what the edit does to it, and (write_file) its
  * size after. */
 static rh_status note_file(rh_runtime_session *s, rhk_tool_call *call, rh_str input) {
@@ -254,15 +227,9 @@ static rh_status command_output(rh_runtime_session *s, const line *l, const char
 }
 
 static rh_status file_changed(rh_runtime_session *s, const line *l, const rhk_tool_call *call) {
-  rh_status status;
-  int change = call->change;
   /* Plan mode puts a relative path under its plans directory, not the working directory. */
-  if (!call->path || (s->approval_mode && strcmp(s->approval_mode, "plan") == 0)) return RH_OK;
-  if (change < 0) change = seen_path(s, call->path) ? RHK_MODIFIED : RHK_CREATED;
-  see_path(s, call->path);
-  status = rhk_emit_file_changed(&s->kit, call->path, strlen(call->path), (rhk_change)change, NULL, 0,
-                                 call->size_bytes, raw_of(l));
-  return status == RH_ERR_NOT_FOUND ? RH_OK : status; /* outside the work dir: the device's watcher has it */
+  if (s->approval_mode && strcmp(s->approval_mode, "plan") == 0) return RH_OK;
+  return rhk_emit_tool_file_changed(&s->kit, call, raw_of(l));
 }
 
 static rh_status map_tool_result(rh_runtime_session *s, const line *l) {
@@ -285,7 +252,7 @@ static rh_status map_tool_result(rh_runtime_session *s, const line *l) {
   s->in_reply = false;
   if (call && !failed && call->kind == RHK_COMMAND) status = command_output(s, l, call->call_id, l->v[T_OUTPUT]);
   if (status == RH_OK && call && !failed && call->kind == RHK_FILE) status = file_changed(s, l, call);
-  if (call && !failed && call->path && call->kind != RHK_FILE) see_path(s, call->path); /* read_file: it exists */
+  if (call && !failed && call->path && call->kind != RHK_FILE) rhk_see_path(&s->kit, call->path); /* read_file: it exists */
   if (status != RH_OK) return status;
   r.call_id = call ? call->call_id : id[0] ? id : "unknown";
   r.name = call ? call->name : NULL;

@@ -42,6 +42,8 @@ def function_call(call: ToolCall, schemas: dict[str, dict[str, Any]], cwd: str |
     args: dict[str, Any] = {_key(props, "filePath", "file_path", "path"): absolute(a["path"], cwd)}
     if call.tool == "write_file":
         args["content"] = a["content"]
+    elif call.tool == "edit_file" and "edits" in props:
+        args["edits"] = [{"oldText": a["old"], "newText": a["new"]}]  # Pi: a list of replacements
     elif call.tool == "edit_file":
         args[_key(props, "oldString", "old_string")] = a["old"]
         args[_key(props, "newString", "new_string")] = a["new"]
