@@ -223,6 +223,7 @@ struct rhk_session {
   char *prompt;       /* may hold U+0000 */
   size_t prompt_len;
   char *cwd;          /* the dispatch's "cwd", or NULL */
+  bool local_device;  /* the dispatch's deviceType is "local": the work dir is on this machine */
   char *resume_id;    /* the context's resume_id, or NULL when empty */
   char *mcp_servers;  /* the context's mcp_servers_json (1.2), or NULL when it names none */
   rhk_config config;

@@ -75,10 +75,10 @@ static rh_status add_string(rhk_strings *list, const char *text) {
 /* ---- Dispatch ------------------------------------------------------------------------------ */
 
 static rh_status read_dispatch(rhk_session *s, rh_str text) {
-  static const char *const names[] = {"prompt", "cwd"};
-  rh_str doc, v[2];
+  static const char *const names[] = {"prompt", "cwd", "deviceType"};
+  rh_str doc, v[3];
   bool bad;
-  if (!rhk_json_parse(text, &doc) || rhk_json_pick(doc, names, 2, v) != RH_OK)
+  if (!rhk_json_parse(text, &doc) || rhk_json_pick(doc, names, 3, v) != RH_OK)
     return rhk_fail(s, RH_ERR_INVALID_ARGUMENT, "the dispatch is not a JSON object");
   if (v[0].data && rh_json_type_of(v[0]) != RH_JSON_NULL) {
     if (rh_json_type_of(v[0]) != RH_JSON_STRING)
@@ -92,6 +92,8 @@ static rh_status read_dispatch(rhk_session *s, rh_str text) {
       return bad ? rhk_fail(s, RH_ERR_INVALID_ARGUMENT, "the dispatch's \"cwd\" must be a string")
                  : out_of_memory(s);
   }
+  /* The device the runtime runs on: only on "local" is the run's directory this process's too. */
+  s->local_device = !v[2].data || rhk_json_is(v[2], "local");
   return RH_OK;
 }
 
