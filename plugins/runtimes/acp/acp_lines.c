@@ -40,10 +40,6 @@ typedef struct line {
 } line;
 
 static rh_str raw_of(const line *l) { return rhk_str(l->data, l->len); }
-static bool is_string(rh_str v) { return v.len >= 2 && v.data[0] == '"'; }
-static bool is_object(rh_str v) { return v.len >= 2 && v.data[0] == '{'; }
-static bool is_array(rh_str v) { return v.len >= 2 && v.data[0] == '['; }
-static bool is_true(rh_str v) { return v.len == 4 && memcmp(v.data, "true", 4) == 0; }
 
 static rh_status no_memory(rhk_session *kit) { return rhk_fail(kit, RH_ERR_NO_MEMORY, "out of memory"); }
 
@@ -51,15 +47,9 @@ static rh_status unparsed(rhk_session *kit, const line *l, const char *reason, r
   return rhk_emit_unparsed(kit, RH_STREAM_STDOUT, l->data, l->len, false, reason, detail);
 }
 
-static rh_str decoded(rh_runtime_session *s, rh_str value) {
-  rh_json_buffer_reset(&s->text);
-  if (!is_string(value) || rhk_json_decode(value, &s->text) != RH_OK) return rhk_str("", 0);
-  return rhk_str(s->text.data ? s->text.data : "", s->text.len);
-}
-
 static rh_status pick(rh_str object, const char *const *names, size_t count, rh_str *values) {
   size_t i;
-  if (!is_object(object)) {
+  if (!rhk_json_is_object(object)) {
     for (i = 0; i < count; i++) values[i] = rhk_none();
     return RH_ERR_INVALID_ARGUMENT;
   }
@@ -116,28 +106,28 @@ static rh_status write_mcp_servers(rh_runtime_session *s) {
   if (rh_json_write_cstr(OUT, "[")) return no_memory(&s->kit);
   if (s->kit.mcp_servers && rhk_json_parse(rhk_cstr(s->kit.mcp_servers), &object) && rhk_json_begin(&servers, object)) {
     while (rhk_json_next(&servers, &name, &server)) {
-      if (pick(server, names, 6, v) != RH_OK || (!is_string(v[0]) && !is_string(v[3]))) continue;
+      if (pick(server, names, 6, v) != RH_OK || (!rhk_json_is_string(v[0]) && !rhk_json_is_string(v[3]))) continue;
       if (rh_json_write_cstr(OUT, first ? "{\"name\":" : ",{\"name\":") || rh_json_write_raw(OUT, name.data, name.len))
         return no_memory(&s->kit);
       first = false;
-      if (is_string(v[0])) {
+      if (rhk_json_is_string(v[0])) {
         if (rh_json_write_cstr(OUT, ",\"command\":") || rh_json_write_raw(OUT, v[0].data, v[0].len) ||
             rh_json_write_cstr(OUT, ",\"args\":") ||
-            (is_array(v[1]) ? rh_json_write_raw(OUT, v[1].data, v[1].len) : rh_json_write_cstr(OUT, "[]")) ||
+            (rhk_json_is_array(v[1]) ? rh_json_write_raw(OUT, v[1].data, v[1].len) : rh_json_write_cstr(OUT, "[]")) ||
             rh_json_write_cstr(OUT, ",\"env\":["))
           return no_memory(&s->kit);
       } else {
         if (rh_json_write_cstr(OUT, ",\"type\":") ||
-            (is_string(v[5]) ? rh_json_write_raw(OUT, v[5].data, v[5].len) : rh_json_write_cstr(OUT, "\"http\"")) ||
+            (rhk_json_is_string(v[5]) ? rh_json_write_raw(OUT, v[5].data, v[5].len) : rh_json_write_cstr(OUT, "\"http\"")) ||
             rh_json_write_cstr(OUT, ",\"url\":") || rh_json_write_raw(OUT, v[3].data, v[3].len) ||
             rh_json_write_cstr(OUT, ",\"headers\":["))
           return no_memory(&s->kit);
         v[2] = v[4];
       }
       first_member = true;
-      if (is_object(v[2]) && rhk_json_begin(&members, v[2])) {
+      if (rhk_json_is_object(v[2]) && rhk_json_begin(&members, v[2])) {
         while (rhk_json_next(&members, &key, &value)) {
-          if (!is_string(value)) continue;
+          if (!rhk_json_is_string(value)) continue;
           if (rh_json_write_cstr(OUT, first_member ? "{\"name\":" : ",{\"name\":") ||
               rh_json_write_raw(OUT, key.data, key.len) || rh_json_write_cstr(OUT, ",\"value\":") ||
               rh_json_write_raw(OUT, value.data, value.len) || rh_json_write_cstr(OUT, "}"))
@@ -221,7 +211,7 @@ static rh_status request_failed(rh_runtime_session *s, const line *l, const char
   rh_str text;
   (void)pick(l->v[T_ERROR], names, 2, e);
   code = rhk_json_int(e[0], 0);
-  text = decoded(s, e[1]);
+  text = rhk_decoded(&s->text, e[1]);
   snprintf(message, sizeof message, "%s failed: %.*s (JSON-RPC error %lld)", method, (int)(text.len > 1024 ? 1024 : text.len),
            text.data, (long long)code);
   if (code == -32000 || (text.len >= 14 && strstr(text.data, "uthenticat"))) return hold(s, RHK_FAIL_AUTH, NULL, message, l);
@@ -288,8 +278,8 @@ static rh_status map_response(rh_runtime_session *s, const line *l) {
                  (int)(r[0].len > 32 ? 32 : r[0].len), r[0].len ? r[0].data : "(none)");
         return hold(s, RHK_FAIL_RUNTIME, "acp_protocol", text, l);
       }
-      s->load_session = pick(r[1], cap_names, 1, c) == RH_OK && is_true(c[0]);
-      if (is_object(r[2])) { /* agentInfo {name, version}: named in the session's first message */
+      s->load_session = pick(r[1], cap_names, 1, c) == RH_OK && rhk_json_is_true(c[0]);
+      if (rhk_json_is_object(r[2])) { /* agentInfo {name, version}: named in the session's first message */
         static const char *const info_names[] = {"name", "version"};
         rh_str n[2];
         char agent[64] = "", version[64] = "";
@@ -308,7 +298,7 @@ static rh_status map_response(rh_runtime_session *s, const line *l) {
         snprintf(s->session_id, sizeof s->session_id, "%s", kit->resume_id);
       } else {
         (void)pick(l->v[T_RESULT], session_names, 1, r);
-        if (!is_string(r[0])) return hold(s, RHK_FAIL_RUNTIME, "acp_error", "session/new answered without a sessionId", l);
+        if (!rhk_json_is_string(r[0])) return hold(s, RHK_FAIL_RUNTIME, "acp_error", "session/new answered without a sessionId", l);
         rhk_json_text(r[0], s->session_id, sizeof s->session_id);
       }
       if ((status = rhk_set_session_id(kit, rhk_cstr(s->session_id), true)) != RH_OK) return status;
@@ -339,7 +329,7 @@ static rhk_tool_kind kind_of(rh_str kind) {
 static rh_str block_text(rh_str block) {
   static const char *const names[] = {"type", "text"};
   rh_str b[2];
-  if (pick(block, names, 2, b) != RH_OK || !rhk_json_is(b[0], "text") || !is_string(b[1])) return rhk_none();
+  if (pick(block, names, 2, b) != RH_OK || !rhk_json_is(b[0], "text") || !rhk_json_is_string(b[1])) return rhk_none();
   return b[1];
 }
 
@@ -350,13 +340,13 @@ static rh_status tool_content(rh_runtime_session *s, rh_str content, bool report
   rh_str key, item, v[4], text;
   rh_status status;
   rh_json_buffer_reset(&s->text);
-  if (!is_array(content) || !rhk_json_begin(&it, content)) return RH_OK;
+  if (!rhk_json_is_array(content) || !rhk_json_begin(&it, content)) return RH_OK;
   while (rhk_json_next(&it, &key, &item)) {
     if (pick(item, names, 4, v) != RH_OK) continue;
     if (rhk_json_is(v[0], "content") && (text = block_text(v[1])).data) {
       if (s->text.len && rh_json_write_raw(&s->text.writer, "\n", 1)) return no_memory(&s->kit);
       if (rhk_json_decode(text, &s->text) != RH_OK) return no_memory(&s->kit);
-    } else if (rhk_json_is(v[0], "diff") && report_diffs && is_string(v[2])) {
+    } else if (rhk_json_is(v[0], "diff") && report_diffs && rhk_json_is_string(v[2])) {
       char path[4097];
       rhk_json_text(v[2], path, sizeof path);
       status = rhk_emit_file_changed(&s->kit, path, strlen(path),
@@ -422,14 +412,14 @@ static rh_status map_tool_call(rh_runtime_session *s, rh_str update, bool is_upd
   char id[160];
   rhk_tool_call *call;
   rh_status status;
-  if (pick(update, k_tool_names, C_COUNT, c) != RH_OK || !is_string(c[C_ID]))
+  if (pick(update, k_tool_names, C_COUNT, c) != RH_OK || !rhk_json_is_string(c[C_ID]))
     return unparsed(kit, l, "a tool call without a toolCallId", rhk_none());
   call = rhk_tools_find(kit, rhk_cstr(rhk_json_text(c[C_ID], id, sizeof id)));
   if (!call) {
     /* The text before a tool call is not the final answer: that comes after the last one. */
     rh_json_buffer_reset(&s->reply);
     if (!(call = open_call(s, c))) return no_memory(kit);
-    if ((status = rhk_emit_tool_started(kit, call, is_object(c[C_RAW_INPUT]) ? c[C_RAW_INPUT] : rhk_none(), raw_of(l))) != RH_OK)
+    if ((status = rhk_emit_tool_started(kit, call, rhk_json_is_object(c[C_RAW_INPUT]) ? c[C_RAW_INPUT] : rhk_none(), raw_of(l))) != RH_OK)
       return status;
   }
   (void)is_update;
@@ -449,7 +439,7 @@ static rh_status map_plan(rh_runtime_session *s, rh_str update, const line *l) {
   (void)pick(update, names, 1, e);
   rh_json_buffer_init(&input);
   if (rh_json_write_cstr(&input.writer, "{\"entries\":") ||
-      (is_array(e[0]) ? rh_json_write_raw(&input.writer, e[0].data, e[0].len) : rh_json_write_cstr(&input.writer, "[]")) ||
+      (rhk_json_is_array(e[0]) ? rh_json_write_raw(&input.writer, e[0].data, e[0].len) : rh_json_write_cstr(&input.writer, "[]")) ||
       rh_json_write_cstr(&input.writer, "}")) {
     rh_json_buffer_free(&input);
     return no_memory(kit);
@@ -493,7 +483,7 @@ static rh_status map_usage_update(rh_runtime_session *s, rh_str update, const li
 
 static rh_status system_note(rh_runtime_session *s, const char *what, rh_str detail, const line *l) {
   char text[600];
-  rh_str d = decoded(s, detail);
+  rh_str d = rhk_decoded(&s->text, detail);
   snprintf(text, sizeof text, "%s%s%.*s", what, d.len ? ": " : "", (int)(d.len > 512 ? 512 : d.len), d.data);
   return rhk_emit_message(&s->kit, "system", rhk_cstr(text), false, false, raw_of(l));
 }
@@ -507,7 +497,7 @@ static rh_status map_update(rh_runtime_session *s, const line *l) {
   rh_str p[1], u[5], text;
   size_t i;
   rh_status status;
-  if (pick(l->v[T_PARAMS], names, 1, p) != RH_OK || pick(p[0], update_names, 5, u) != RH_OK || !is_string(u[0]))
+  if (pick(l->v[T_PARAMS], names, 1, p) != RH_OK || pick(p[0], update_names, 5, u) != RH_OK || !rhk_json_is_string(u[0]))
     return unparsed(kit, l, "session/update without an update.sessionUpdate", rhk_none());
   if (rhk_json_is(u[0], "agent_message_chunk")) {
     if (!(text = block_text(u[1])).data) return unparsed(kit, l, "an agent message chunk that is not text", rhk_none());
@@ -552,7 +542,7 @@ static rh_status map_permission(rh_runtime_session *s, const line *l) {
   rh_json_buffer request_id;
   char id[160], name[256];
   rh_status status;
-  if (pick(l->v[T_PARAMS], names, 2, p) != RH_OK || !is_array(p[1]))
+  if (pick(l->v[T_PARAMS], names, 2, p) != RH_OK || !rhk_json_is_array(p[1]))
     return answer_error(s, l->v[T_ID], -32602, "session/request_permission needs toolCall and options");
   if (!(slot = free_slot(s))) return answer_error(s, l->v[T_ID], -32603, "too many permission requests at once");
   memset(slot, 0, sizeof *slot);
@@ -562,7 +552,7 @@ static rh_status map_permission(rh_runtime_session *s, const line *l) {
   if (rhk_json_begin(&it, p[1])) {
     while (rhk_json_next(&it, &key, &option)) {
       char *target = NULL;
-      if (pick(option, option_names, 2, o) != RH_OK || !is_string(o[0])) continue;
+      if (pick(option, option_names, 2, o) != RH_OK || !rhk_json_is_string(o[0])) continue;
       if (rhk_json_is(o[1], "allow_once")) target = slot->allow_once;
       else if (rhk_json_is(o[1], "allow_always")) target = slot->allow_always;
       else if (rhk_json_is(o[1], "reject_once")) target = slot->reject_once;
@@ -571,13 +561,13 @@ static rh_status map_permission(rh_runtime_session *s, const line *l) {
     }
   }
   (void)pick(p[0], k_tool_names, C_COUNT, c);
-  if (is_string(c[C_ID])) call = rhk_tools_find(kit, rhk_cstr(rhk_json_text(c[C_ID], id, sizeof id)));
+  if (rhk_json_is_string(c[C_ID])) call = rhk_tools_find(kit, rhk_cstr(rhk_json_text(c[C_ID], id, sizeof id)));
   /* Some agents (Gemini CLI) ask before they report the call: report it first, so the approval
    * and the host's judgement of the call are about the same tool_call_id. */
-  if (!call && is_string(c[C_ID])) {
+  if (!call && rhk_json_is_string(c[C_ID])) {
     rh_json_buffer_reset(&s->reply);
     if (!(call = open_call(s, c))) return no_memory(kit);
-    if ((status = rhk_emit_tool_started(kit, call, is_object(c[C_RAW_INPUT]) ? c[C_RAW_INPUT] : rhk_none(), raw_of(l))) != RH_OK)
+    if ((status = rhk_emit_tool_started(kit, call, rhk_json_is_object(c[C_RAW_INPUT]) ? c[C_RAW_INPUT] : rhk_none(), raw_of(l))) != RH_OK)
       return status;
   }
   rhk_json_text(c[C_TITLE], name, sizeof name);
@@ -593,7 +583,7 @@ static rh_status map_permission(rh_runtime_session *s, const line *l) {
   request.call_id = call ? call->call_id : NULL;
   request.kind = call ? call->kind : kind_of(c[C_KIND]);
   request.name = rhk_cstr(name);
-  request.input = is_object(c[C_RAW_INPUT]) ? c[C_RAW_INPUT] : rhk_none();
+  request.input = rhk_json_is_object(c[C_RAW_INPUT]) ? c[C_RAW_INPUT] : rhk_none();
   request.summary = rhk_cstr(name);
   status = rhk_emit_approval_request(kit, &request, raw_of(l));
   rh_json_buffer_free(&request_id);
@@ -666,7 +656,7 @@ static rh_status serve_read(rh_runtime_session *s, const line *l) {
   int64_t first, limit, at = 1;
   int ch;
   rh_status status;
-  if (pick(l->v[T_PARAMS], names, 3, p) != RH_OK || !is_string(p[0]))
+  if (pick(l->v[T_PARAMS], names, 3, p) != RH_OK || !rhk_json_is_string(p[0]))
     return answer_error(s, l->v[T_ID], -32602, "fs/read_text_file needs a path");
   rhk_json_text(p[0], path, sizeof path);
   if (!inside(s, path, resolved, false)) return answer_error(s, l->v[T_ID], -32602, "the path is outside the run's directory");
@@ -706,12 +696,12 @@ static rh_status serve_write(rh_runtime_session *s, const line *l) {
   bool existed, ok;
   rh_json_buffer null_result;
   rh_status status;
-  if (pick(l->v[T_PARAMS], names, 2, p) != RH_OK || !is_string(p[0]) || !is_string(p[1]))
+  if (pick(l->v[T_PARAMS], names, 2, p) != RH_OK || !rhk_json_is_string(p[0]) || !rhk_json_is_string(p[1]))
     return answer_error(s, l->v[T_ID], -32602, "fs/write_text_file needs a path and content");
   rhk_json_text(p[0], path, sizeof path);
   if (!inside(s, path, resolved, false)) return answer_error(s, l->v[T_ID], -32602, "the path is outside the run's directory");
   existed = stat(resolved, &st) == 0;
-  text = decoded(s, p[1]);
+  text = rhk_decoded(&s->text, p[1]);
   if (!(f = fopen(resolved, "wb"))) return answer_error(s, l->v[T_ID], -32603, strerror(errno));
   ok = fwrite(text.data, 1, text.len, f) == text.len;
   ok = fclose(f) == 0 && ok;
@@ -745,9 +735,9 @@ rh_status acp_on_stdout_line(rhk_session *kit, const char *data, size_t len, boo
   l.len = len;
   if (!rhk_line_pick(kit, RH_STREAM_STDOUT, data, len, truncated, k_top, T_COUNT, l.v, &l.doc)) return RH_OK;
   if (!rhk_json_is(l.v[T_JSONRPC], "2.0")) return unparsed(kit, &l, "not a JSON-RPC 2.0 message", rhk_none());
-  if (is_string(l.v[T_METHOD]) && l.v[T_ID].data) return map_request(s, &l);
+  if (rhk_json_is_string(l.v[T_METHOD]) && l.v[T_ID].data) return map_request(s, &l);
   if (rhk_json_is(l.v[T_METHOD], "session/update")) return map_update(s, &l);
-  if (is_string(l.v[T_METHOD])) return unparsed(kit, &l, "a notification not mapped: ", l.v[T_METHOD]);
+  if (rhk_json_is_string(l.v[T_METHOD])) return unparsed(kit, &l, "a notification not mapped: ", l.v[T_METHOD]);
   if (l.v[T_ID].data && (l.v[T_RESULT].data || l.v[T_ERROR].data)) return map_response(s, &l);
   return unparsed(kit, &l, "neither a request, a notification nor a response", rhk_none());
 }

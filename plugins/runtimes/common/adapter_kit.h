@@ -356,6 +356,16 @@ const char *rhk_json_text(rh_str value, char *buf, size_t cap);
  * RH_ERR_INVALID_ARGUMENT when `value` is not a string, RH_ERR_NO_MEMORY. */
 rh_status rhk_json_decode(rh_str value, rh_json_buffer *out);
 
+/* What a view from the reader is, by its first byte (views are well-formed JSON). */
+static inline bool rhk_json_is_string(rh_str v) { return v.len >= 2 && v.data[0] == '"'; }
+static inline bool rhk_json_is_object(rh_str v) { return v.len >= 2 && v.data[0] == '{'; }
+static inline bool rhk_json_is_array(rh_str v) { return v.len >= 2 && v.data[0] == '['; }
+static inline bool rhk_json_is_true(rh_str v) { return v.len == 4 && memcmp(v.data, "true", 4) == 0; }
+static inline bool rhk_json_is_false(rh_str v) { return v.len == 5 && memcmp(v.data, "false", 5) == 0; }
+
+/* The decoded text of a string value in `buffer` (reset first); empty when it is not a string. */
+rh_str rhk_decoded(rh_json_buffer *buffer, rh_str value);
+
 /* An integer member value, or `fallback` when absent or not an integer. */
 int64_t rhk_json_int(rh_str value, int64_t fallback);
 

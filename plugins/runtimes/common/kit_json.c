@@ -372,3 +372,9 @@ rh_status rhk_write_number_member(const rh_writer *w, bool first, const char *na
   status = rhk_write_key(w, first, name);
   return status == RH_OK ? rh_json_write_raw(w, text, (size_t)n) : status;
 }
+
+rh_str rhk_decoded(rh_json_buffer *buffer, rh_str value) {
+  rh_json_buffer_reset(buffer);
+  if (!rhk_json_is_string(value) || rhk_json_decode(value, buffer) != RH_OK) return rhk_str("", 0);
+  return rhk_str(buffer->data ? buffer->data : "", buffer->len);
+}

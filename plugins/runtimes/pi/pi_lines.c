@@ -54,23 +54,11 @@ typedef struct line {
 } line;
 
 static rh_str raw_of(const line *l) { return rhk_str(l->data, l->len); }
-static bool is_string(rh_str v) { return v.len >= 2 && v.data[0] == '"'; }
-static bool is_object(rh_str v) { return v.len >= 2 && v.data[0] == '{'; }
-static bool is_array(rh_str v) { return v.len >= 2 && v.data[0] == '['; }
-static bool is_true(rh_str v) { return v.len == 4 && memcmp(v.data, "true", 4) == 0; }
-static bool is_false(rh_str v) { return v.len == 5 && memcmp(v.data, "false", 5) == 0; }
 
 static rh_status no_memory(rhk_session *kit) { return rhk_fail(kit, RH_ERR_NO_MEMORY, "out of memory"); }
 
 static rh_status unparsed(rhk_session *kit, const line *l, const char *reason, rh_str detail) {
   return rhk_emit_unparsed(kit, RH_STREAM_STDOUT, l->data, l->len, false, reason, detail);
-}
-
-/* A decoded string in the session's text buffer (reset first); empty when `value` is not one. */
-static rh_str decoded(rh_runtime_session *s, rh_str value) {
-  rh_json_buffer_reset(&s->text);
-  if (!is_string(value) || rhk_json_decode(value, &s->text) != RH_OK) return rhk_str("", 0);
-  return rhk_str(s->text.data ? s->text.data : "", s->text.len);
 }
 
 /* ---- Failures ------------------------------------------------------------------------------ */
@@ -101,10 +89,10 @@ static rh_status assistant_usage(rh_runtime_session *s, rh_str usage, rh_str mod
   rh_str u[4], c[1] = {{NULL, 0}};
   rhk_usage out;
   char model_text[256];
-  if (!is_object(usage) || rhk_json_pick(usage, names, 4, u) != RH_OK) return RH_OK;
-  if (is_object(u[3])) (void)rhk_json_pick(u[3], cost_names, 1, c);
+  if (!rhk_json_is_object(usage) || rhk_json_pick(usage, names, 4, u) != RH_OK) return RH_OK;
+  if (rhk_json_is_object(u[3])) (void)rhk_json_pick(u[3], cost_names, 1, c);
   out.source = NULL;
-  out.model = is_string(model) ? rhk_json_text(model, model_text, sizeof model_text) : NULL;
+  out.model = rhk_json_is_string(model) ? rhk_json_text(model, model_text, sizeof model_text) : NULL;
   out.input_tokens = rhk_json_int(u[0], -1);
   out.output_tokens = rhk_json_int(u[1], -1);
   out.cached_input_tokens = rhk_json_int(u[2], -1);
@@ -120,17 +108,17 @@ static rh_status assistant_message(rh_runtime_session *s, const line *l, const r
   rh_str key, block, b[3];
   rh_status status = RH_OK;
   bool first_text = true;
-  if (m[M_CONTENT].data && !is_array(m[M_CONTENT])) return unparsed(kit, l, "assistant content is not an array", rhk_none());
+  if (m[M_CONTENT].data && !rhk_json_is_array(m[M_CONTENT])) return unparsed(kit, l, "assistant content is not an array", rhk_none());
   if (m[M_CONTENT].data && rhk_json_begin(&it, m[M_CONTENT])) {
     while (status == RH_OK && rhk_json_next(&it, &key, &block)) {
-      if (!is_object(block) || rhk_json_pick(block, block_names, 3, b) != RH_OK) continue;
-      if (rhk_json_is(b[0], "text") && is_string(b[1]) && b[1].len > 2) {
+      if (!rhk_json_is_object(block) || rhk_json_pick(block, block_names, 3, b) != RH_OK) continue;
+      if (rhk_json_is(b[0], "text") && rhk_json_is_string(b[1]) && b[1].len > 2) {
         status = rhk_emit_message(kit, "assistant", b[1], true, false, raw_of(l));
         if (status == RH_OK && first_text) rh_json_buffer_reset(&s->reply);
         first_text = false;
         if (status == RH_OK && rhk_json_decode(b[1], &s->reply) != RH_OK) status = no_memory(kit);
         s->has_reply = true;
-      } else if (rhk_json_is(b[0], "thinking") && is_string(b[2]) && b[2].len > 2) {
+      } else if (rhk_json_is(b[0], "thinking") && rhk_json_is_string(b[2]) && b[2].len > 2) {
         status = rhk_emit_reasoning(kit, b[2], true, false, raw_of(l));
       }
       /* toolCall blocks: tool_execution_start reports the call. */
@@ -139,13 +127,13 @@ static rh_status assistant_message(rh_runtime_session *s, const line *l, const r
   if (status == RH_OK) status = assistant_usage(s, m[M_USAGE], m[M_MODEL], l);
   if (status != RH_OK) return status;
   s->last_failed = rhk_json_is(m[M_STOP], "error");
-  if (s->last_failed) return hold_failure(s, decoded(s, m[M_ERROR]), l);
+  if (s->last_failed) return hold_failure(s, rhk_decoded(&s->text, m[M_ERROR]), l);
   return RH_OK;
 }
 
 static rh_status map_message_end(rh_runtime_session *s, const line *l) {
   rh_str m[M_COUNT];
-  if (!is_object(l->v[T_MESSAGE]) || rhk_json_pick(l->v[T_MESSAGE], k_message, M_COUNT, m) != RH_OK)
+  if (!rhk_json_is_object(l->v[T_MESSAGE]) || rhk_json_pick(l->v[T_MESSAGE], k_message, M_COUNT, m) != RH_OK)
     return unparsed(&s->kit, l, "message_end without a message object", rhk_none());
   if (rhk_json_is(m[M_ROLE], "assistant")) return assistant_message(s, l, m);
   if (rhk_json_is(m[M_ROLE], "user") || rhk_json_is(m[M_ROLE], "toolResult")) return RH_OK;
@@ -165,8 +153,8 @@ static rh_status note_file(rh_runtime_session *s, rhk_tool_call *call, rh_str ar
   static const char *const names[] = {"path", "content"};
   rh_str v[2], path;
   size_t size;
-  if (!is_object(args) || rhk_json_pick(args, names, 2, v) != RH_OK) return RH_OK;
-  path = decoded(s, v[0]);
+  if (!rhk_json_is_object(args) || rhk_json_pick(args, names, 2, v) != RH_OK) return RH_OK;
+  path = rhk_decoded(&s->text, v[0]);
   if (path.len == 0) return RH_OK;
   if (!(call->path = (char *)malloc(path.len + 1))) return no_memory(&s->kit);
   memcpy(call->path, path.data, path.len);
@@ -174,7 +162,7 @@ static rh_status note_file(rh_runtime_session *s, rhk_tool_call *call, rh_str ar
   call->change = RHK_MODIFIED;
   if (strcmp(call->name, "write") == 0) {
     call->change = -1; /* created or modified: decided when it succeeds */
-    if (is_string(v[1]) && rh_json_string(v[1], NULL, 0, &size) != RH_ERR_INVALID_ARGUMENT) call->size_bytes = (int64_t)size;
+    if (rhk_json_is_string(v[1]) && rh_json_string(v[1], NULL, 0, &size) != RH_ERR_INVALID_ARGUMENT) call->size_bytes = (int64_t)size;
   }
   return RH_OK;
 }
@@ -184,7 +172,7 @@ static rh_status map_tool_start(rh_runtime_session *s, const line *l) {
   char name[256], id[160];
   rhk_tool_call *call;
   rh_status status;
-  if (!is_string(l->v[T_TOOL_NAME]) || !is_string(l->v[T_CALL_ID]))
+  if (!rhk_json_is_string(l->v[T_TOOL_NAME]) || !rhk_json_is_string(l->v[T_CALL_ID]))
     return unparsed(kit, l, "tool_execution_start without toolName and toolCallId strings", rhk_none());
   rhk_json_text(l->v[T_TOOL_NAME], name, sizeof name);
   rhk_json_text(l->v[T_CALL_ID], id, sizeof id);
@@ -192,7 +180,7 @@ static rh_status map_tool_start(rh_runtime_session *s, const line *l) {
   if (!(call = rhk_tools_open(kit, rhk_cstr(id), rhk_cstr(name), kind_of(name)))) return no_memory(kit);
   if ((call->kind == RHK_FILE || strcmp(name, "read") == 0) && (status = note_file(s, call, l->v[T_ARGS])) != RH_OK)
     return status;
-  return rhk_emit_tool_started(kit, call, is_object(l->v[T_ARGS]) ? l->v[T_ARGS] : rhk_none(), raw_of(l));
+  return rhk_emit_tool_started(kit, call, rhk_json_is_object(l->v[T_ARGS]) ? l->v[T_ARGS] : rhk_none(), raw_of(l));
 }
 
 /* The text blocks of a tool result, decoded and joined, into s->text. */
@@ -202,11 +190,11 @@ static rh_str result_text(rh_runtime_session *s, rh_str result) {
   rh_str content[1], key, block, b[2];
   rhk_json_iter it;
   rh_json_buffer_reset(&s->text);
-  if (!is_object(result) || rhk_json_pick(result, names, 1, content) != RH_OK || !is_array(content[0]))
+  if (!rhk_json_is_object(result) || rhk_json_pick(result, names, 1, content) != RH_OK || !rhk_json_is_array(content[0]))
     return rhk_str("", 0);
   if (rhk_json_begin(&it, content[0])) {
     while (rhk_json_next(&it, &key, &block)) {
-      if (is_object(block) && rhk_json_pick(block, block_names, 2, b) == RH_OK && rhk_json_is(b[0], "text") && is_string(b[1]))
+      if (rhk_json_is_object(block) && rhk_json_pick(block, block_names, 2, b) == RH_OK && rhk_json_is(b[0], "text") && rhk_json_is_string(b[1]))
         (void)rhk_json_decode(b[1], &s->text);
     }
   }
@@ -243,10 +231,10 @@ static rh_status map_tool_end(rh_runtime_session *s, const line *l) {
   size_t output_len = 0;
   bool failed, has_code = false;
   rh_status status = RH_OK;
-  if (!is_string(l->v[T_CALL_ID])) return unparsed(kit, l, "tool_execution_end without a toolCallId string", rhk_none());
-  if (!is_true(l->v[T_IS_ERROR]) && !is_false(l->v[T_IS_ERROR]))
+  if (!rhk_json_is_string(l->v[T_CALL_ID])) return unparsed(kit, l, "tool_execution_end without a toolCallId string", rhk_none());
+  if (!rhk_json_is_true(l->v[T_IS_ERROR]) && !rhk_json_is_false(l->v[T_IS_ERROR]))
     return unparsed(kit, l, "tool_execution_end without isError true or false", rhk_none());
-  failed = is_true(l->v[T_IS_ERROR]);
+  failed = rhk_json_is_true(l->v[T_IS_ERROR]);
   rhk_json_text(l->v[T_CALL_ID], id, sizeof id);
   call = rhk_tools_find(kit, rhk_cstr(id));
   text = result_text(s, l->v[T_RESULT]);
@@ -290,11 +278,11 @@ static rh_status map_session(rh_runtime_session *s, const line *l) {
   rhk_session *kit = &s->kit;
   char id[160], text[256];
   rh_status status;
-  if (!is_string(l->v[T_ID])) return unparsed(kit, l, "session without an id string", rhk_none());
+  if (!rhk_json_is_string(l->v[T_ID])) return unparsed(kit, l, "session without an id string", rhk_none());
   rhk_json_text(l->v[T_ID], id, sizeof id);
   if ((status = rhk_set_session_id(kit, rhk_cstr(id), true)) != RH_OK) return status;
-  if (is_string(l->v[T_CWD])) {
-    rh_str cwd = decoded(s, l->v[T_CWD]);
+  if (rhk_json_is_string(l->v[T_CWD])) {
+    rh_str cwd = rhk_decoded(&s->text, l->v[T_CWD]);
     if (cwd.len && (status = rhk_set_work_dir(kit, cwd)) != RH_OK) return status;
   }
   snprintf(text, sizeof text, "Pi session %s started", id);
@@ -309,7 +297,7 @@ static rh_status map_agent_end(rh_runtime_session *s, const line *l) {
 
 static rh_status map_retry_start(rh_runtime_session *s, const line *l) {
   char text[1200];
-  rh_str error = decoded(s, l->v[T_ERROR_MESSAGE]);
+  rh_str error = rhk_decoded(&s->text, l->v[T_ERROR_MESSAGE]);
   snprintf(text, sizeof text, "Pi retries (attempt %lld of %lld, in %lld ms) after: %.*s",
            (long long)rhk_json_int(l->v[T_ATTEMPT], 0), (long long)rhk_json_int(l->v[T_MAX_ATTEMPTS], 0),
            (long long)rhk_json_int(l->v[T_DELAY], 0), (int)(error.len > 1024 ? 1024 : error.len), error.data);
@@ -317,9 +305,9 @@ static rh_status map_retry_start(rh_runtime_session *s, const line *l) {
 }
 
 static rh_status map_retry_end(rh_runtime_session *s, const line *l) {
-  if (!is_false(l->v[T_SUCCESS])) return RH_OK; /* it worked: agent_end holds the ending */
+  if (!rhk_json_is_false(l->v[T_SUCCESS])) return RH_OK; /* it worked: agent_end holds the ending */
   s->last_failed = true;
-  return hold_failure(s, decoded(s, l->v[T_FINAL_ERROR]), l);
+  return hold_failure(s, rhk_decoded(&s->text, l->v[T_FINAL_ERROR]), l);
 }
 
 static rh_status map_compaction(rh_runtime_session *s, const line *l, bool start) {
@@ -339,7 +327,7 @@ rh_status pi_on_stdout_line(rhk_session *kit, const char *data, size_t len, bool
   l.data = data;
   l.len = len;
   if (!rhk_line_pick(kit, RH_STREAM_STDOUT, data, len, truncated, k_top, T_COUNT, l.v, &l.doc)) return RH_OK;
-  if (!is_string(l.v[T_TYPE])) return unparsed(kit, &l, "a line without a \"type\" string", rhk_none());
+  if (!rhk_json_is_string(l.v[T_TYPE])) return unparsed(kit, &l, "a line without a \"type\" string", rhk_none());
   for (i = 0; i < sizeof quiet / sizeof quiet[0]; i++)
     if (rhk_json_is(l.v[T_TYPE], quiet[i])) return RH_OK;
   if (rhk_json_is(l.v[T_TYPE], "message_end")) return map_message_end(s, &l);
