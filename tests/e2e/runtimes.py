@@ -205,6 +205,27 @@ def pi(port: int, home: Path, prompt: str) -> Launch:
     }, stdin=prompt)
 
 
+HERMES_VENV = REPO / "tools" / "runtimes" / "hermes-venv"
+
+
+def hermes(port: int, home: Path, prompt: str) -> Launch:
+    """Hermes (hermes-agent on PyPI, in tools/runtimes/hermes-venv) through its ACP server: a bare
+    "custom" provider on the scripted server (loopback base URLs are trusted), its config in a
+    private HOME; the e2e suite drives it with the hermes runtime (ACP), so argv is that server."""
+    config = f"""\
+# Written by tests/e2e/runtimes.py: hermes against the scripted model server.
+model:
+  provider: custom
+  base_url: http://127.0.0.1:{port}/v1
+  default: scripted
+  api_key: {DUMMY_KEY}
+"""
+    env = base_env(home) | {"PATH": f"{HERMES_VENV / 'bin'}:{base_env(home)['PATH']}", "HERMES_HOME": str(home / ".hermes"),
+                            "OPENAI_API_KEY": DUMMY_KEY}
+    argv = [str(HERMES_VENV / "bin" / "hermes"), "acp"]
+    return Launch("hermes", argv, env, {str(home / ".hermes" / "config.yaml"): config})
+
+
 # What a run through runhost needs beyond the adapter's defaults, as plugin config members
 # (the adapters' "executable", "env", "args" and their own options); the environment of the
 # recipe is added as "env" (see Runtime.plugin_config).
@@ -217,6 +238,7 @@ ADAPTER_CONFIG: dict[str, dict[str, object]] = {
     "gemini-cli": {},
     "opencode": {},
     "pi": {},
+    "hermes": {},
 }
 
 
@@ -226,10 +248,11 @@ class Runtime:
     binary: str  # under tools/runtimes/node_modules/.bin
     wire: str  # the model server's wire format (modelserver module)
     _make: Callable[[int, Path, str], Launch]
+    bin_dir: Path = BIN_DIR  # where scripts/install-runtimes puts the program
 
     @property
     def path(self) -> Path:
-        return BIN_DIR / self.binary
+        return self.bin_dir / self.binary
 
     def installed(self) -> bool:
         return os.access(self.path, os.X_OK)
@@ -252,6 +275,7 @@ RUNTIMES: dict[str, Runtime] = {
         Runtime("gemini-cli", "gemini", "gemini", gemini_cli),
         Runtime("opencode", "opencode", "chat", opencode),
         Runtime("pi", "pi", "chat", pi),
+        Runtime("hermes", "hermes", "chat", hermes, HERMES_VENV / "bin"),
     )
 }
 

@@ -419,6 +419,11 @@ def check_command_fail_then_succeed(runtime_id: str, run: Run, info: str) -> Non
 def check_edit_file(runtime_id: str, run: Run, info: str) -> None:
     assert run.terminal["type"] == "run.completed" and run.exit_code == 0, info
     changes = [e["payload"] for e in run.of_type("file.changed") if e["payload"]["path"] == "config.ini"]
+    if runtime_id == "hermes":
+        # Hermes replaces the file (a new file renamed over it), which the local device sees as a
+        # file created there; it reports no change itself.
+        assert changes, info
+        return
     assert changes and all(c["change"] == "modified" for c in changes), info
 
 
@@ -428,6 +433,11 @@ def check_tool_error(runtime_id: str, run: Run, info: str) -> None:
     if runtime_id == "codex":
         # codex exec --json reports no item for an apply_patch that fails verification (0.169):
         # the error goes to the model and to stderr only. Nothing to assert on the stream.
+        return
+    if runtime_id == "hermes":
+        # hermes acp (0.19) reports no completion for its file tools: the failed patch is only
+        # in its log (a system message) and its answer.
+        assert "Could not find a match" in run.text_of("message"), info
         return
     failed = [e for e in run.of_type("tool.completed") if e["payload"]["status"] == "error"]
     assert failed, info

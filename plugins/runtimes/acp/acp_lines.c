@@ -206,24 +206,38 @@ static rh_status hold(rh_runtime_session *s, rhk_failure_kind kind, const char *
 static rh_status request_failed(rh_runtime_session *s, const line *l, const char *method) {
   static const char *const names[] = {"code", "message"};
   rh_str e[2];
-  char message[1200];
+  char detail[1030], message[1200];
   int64_t code;
   rh_str text;
   (void)pick(l->v[T_ERROR], names, 2, e);
   code = rhk_json_int(e[0], 0);
   text = rhk_decoded(&s->text, e[1]);
-  snprintf(message, sizeof message, "%s failed: %.*s (JSON-RPC error %lld)", method, (int)(text.len > 1024 ? 1024 : text.len),
-           text.data, (long long)code);
-  if (code == -32000 || (text.len >= 14 && strstr(text.data, "uthenticat"))) return hold(s, RHK_FAIL_AUTH, NULL, message, l);
+  snprintf(detail, sizeof detail, "%.*s", (int)(text.len > 1024 ? 1024 : text.len), text.data); /* NUL-terminated */
+  snprintf(message, sizeof message, "%s failed: %s (JSON-RPC error %lld)", method, detail, (long long)code);
+  if (code == -32000 || strstr(detail, "uthenticat")) return hold(s, RHK_FAIL_AUTH, NULL, message, l);
   if (strcmp(method, "session/load") == 0) return hold(s, RHK_FAIL_SESSION_NOT_FOUND, NULL, message, l);
   /* A model API failure the agent passed on: some agents put its HTTP status in the error code
    * (Gemini CLI), others only say it in the message (OpenCode: -32603 "Internal error: ..."). */
   if (code >= 400 && code < 600) return hold(s, rhk_failure_kind_for_http_status(code), NULL, message, l);
-  if (text.len && (strstr(text.data, "rate limit") || strstr(text.data, "Rate limit") || strstr(text.data, "429")))
+  if (strstr(detail, "rate limit") || strstr(detail, "Rate limit") || strstr(detail, "429"))
     return hold(s, RHK_FAIL_RATE_LIMITED, NULL, message, l);
-  if (text.len && (strstr(text.data, "overloaded") || strstr(text.data, "Service Unavailable")))
+  if (strstr(detail, "overloaded") || strstr(detail, "Service Unavailable"))
     return hold(s, RHK_FAIL_MODEL_UNAVAILABLE, NULL, message, l);
   return hold(s, RHK_FAIL_RUNTIME, "acp_error", message, l);
+}
+
+/* Hermes ends a turn whose model calls all failed with end_turn and says so as its message:
+ * "API call failed after 3 retries: HTTP 429: slow down". That is a failure, typed by the status. */
+static rh_status model_failure_in_reply(rh_runtime_session *s, const line *l) {
+  char message[600];
+  const char *http;
+  int64_t status = 0;
+  size_t len = s->reply.len > 512 ? 512 : s->reply.len;
+  snprintf(message, sizeof message, "%.*s", (int)len, s->reply.data);
+  if ((http = strstr(message, "HTTP ")) && http[5] >= '1' && http[5] <= '5' && http[6] >= '0' && http[6] <= '9' &&
+      http[7] >= '0' && http[7] <= '9')
+    status = (http[5] - '0') * 100 + (http[6] - '0') * 10 + (http[7] - '0');
+  return hold(s, status ? rhk_failure_kind_for_http_status(status) : RHK_FAIL_MODEL_API, NULL, message, l);
 }
 
 static rh_status prompt_answered(rh_runtime_session *s, const line *l) {
@@ -246,6 +260,8 @@ static rh_status prompt_answered(rh_runtime_session *s, const line *l) {
       return status;
   }
   rhk_json_text(r[0], reason, sizeof reason);
+  if (strcmp(reason, "end_turn") == 0 && s->reply.len > 22 && memcmp(s->reply.data, "API call failed after ", 22) == 0)
+    return model_failure_in_reply(s, l);
   if (strcmp(reason, "end_turn") == 0) {
     done(s);
     return rhk_hold_completed(kit, rhk_str(s->reply.data ? s->reply.data : "", s->reply.len), true, -1, rhk_none(),
@@ -540,7 +556,7 @@ static rh_status map_permission(rh_runtime_session *s, const line *l) {
   rhk_approval_request request;
   rhk_tool_call *call = NULL;
   rh_json_buffer request_id;
-  char id[160], name[256];
+  char id[160] = "", name[256];
   rh_status status;
   if (pick(l->v[T_PARAMS], names, 2, p) != RH_OK || !rhk_json_is_array(p[1]))
     return answer_error(s, l->v[T_ID], -32602, "session/request_permission needs toolCall and options");
@@ -562,14 +578,9 @@ static rh_status map_permission(rh_runtime_session *s, const line *l) {
   }
   (void)pick(p[0], k_tool_names, C_COUNT, c);
   if (rhk_json_is_string(c[C_ID])) call = rhk_tools_find(kit, rhk_cstr(rhk_json_text(c[C_ID], id, sizeof id)));
-  /* Some agents (Gemini CLI) ask before they report the call: report it first, so the approval
-   * and the host's judgement of the call are about the same tool_call_id. */
-  if (!call && rhk_json_is_string(c[C_ID])) {
-    rh_json_buffer_reset(&s->reply);
-    if (!(call = open_call(s, c))) return no_memory(kit);
-    if ((status = rhk_emit_tool_started(kit, call, rhk_json_is_object(c[C_RAW_INPUT]) ? c[C_RAW_INPUT] : rhk_none(), raw_of(l))) != RH_OK)
-      return status;
-  }
+  /* Some agents ask before they report the call (Gemini CLI), some about an id of its own that
+   * is never reported (Hermes' "edit-approval-1"): the approval names the agent's id, which is
+   * the tool_call_id the call gets when it is reported (a usable native id is kept as it is). */
   rhk_json_text(c[C_TITLE], name, sizeof name);
   if (!name[0] && call) snprintf(name, sizeof name, "%s", call->name);
   if (!name[0]) snprintf(name, sizeof name, "tool");
@@ -580,7 +591,7 @@ static rh_status map_permission(rh_runtime_session *s, const line *l) {
     return no_memory(kit);
   }
   request.request_id = rhk_str(request_id.data, request_id.len);
-  request.call_id = call ? call->call_id : NULL;
+  request.call_id = call ? call->call_id : rhk_json_is_string(c[C_ID]) && id[0] ? id : NULL;
   request.kind = call ? call->kind : kind_of(c[C_KIND]);
   request.name = rhk_cstr(name);
   request.input = rhk_json_is_object(c[C_RAW_INPUT]) ? c[C_RAW_INPUT] : rhk_none();

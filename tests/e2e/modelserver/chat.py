@@ -36,9 +36,16 @@ def _key(props: dict[str, Any], *candidates: str) -> str:
 def function_call(call: ToolCall, schemas: dict[str, dict[str, Any]], cwd: str | None) -> tuple[str, dict[str, Any]]:
     a = call.args
     if call.tool == "shell":
+        if "bash" not in schemas and "terminal" in schemas:  # Hermes
+            return "terminal", {"command": a["command"]}
         return "bash", {"command": a["command"], "description": a.get("description", "Run a command")}
-    name = {"write_file": "write", "edit_file": "edit", "read_file": "read"}[call.tool]
+    # Each CLI names its file tools its own way: OpenCode and Pi write/edit/read, Hermes
+    # write_file/patch/read_file.
+    candidates = {"write_file": ("write", "write_file"), "edit_file": ("edit", "patch"), "read_file": ("read", "read_file")}
+    name = next((n for n in candidates[call.tool] if n in schemas), candidates[call.tool][0])
     props = schemas.get(name, {})
+    if name == "patch":  # Hermes: replace mode
+        return name, {"mode": "replace", "path": absolute(a["path"], cwd), "old_string": a["old"], "new_string": a["new"]}
     args: dict[str, Any] = {_key(props, "filePath", "file_path", "path"): absolute(a["path"], cwd)}
     if call.tool == "write_file":
         args["content"] = a["content"]
