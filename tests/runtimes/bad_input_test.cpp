@@ -27,7 +27,7 @@ std::vector<json> mapped(const std::vector<RecordedEvent>& events) {
   std::vector<json> out;
   for (const auto& e : golden_events(events)) {
     if (e["type"] == "runtime.unparsed") continue;
-    if (e["type"] == "command.output" && e["payload"]["stream"] == "stderr" && !e["payload"].contains("tool_call_id")) continue;
+    if (e["type"] == "message" && e["payload"].value("stream", "") == "stderr") continue;  // the runtime's own log
     out.push_back(e);
   }
   return out;

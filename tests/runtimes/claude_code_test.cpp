@@ -270,7 +270,8 @@ TEST_F(ClaudeCode, SecretEnvValuesFromTheConfigNeverLeaveInAnEvent) {
   }
   EXPECT_TRUE(redacted);
   const auto output = of_type(events, "command.output");
-  ASSERT_EQ(output.size(), 4u);
+  ASSERT_EQ(output.size(), 3u);
+  EXPECT_EQ(of_type(events, "message").back()["text"], "stderr says [redacted]") << "the CLI's own stderr, a system message";
   EXPECT_EQ(output[0]["text"], "ANTHROPIC_API_KEY=[redacted]");
   EXPECT_EQ(output[2]["text"], "ANTHROPIC_BASE_URL=" + url) << "a value not marked secret, with no secret-looking name, stays";
   // The same in a failure message quoting stderr.

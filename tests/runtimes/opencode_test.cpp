@@ -643,7 +643,8 @@ TEST_F(OpenCode, ALastLineCutByTheExitStillDecidesTheEnding) {
   EXPECT_EQ(events.back().payload["error"]["code"], "policy_denied");
   EXPECT_EQ(events.back().payload["error"]["message"],
             "OpenCode: a permission was rejected (nobody to ask): external_directory (/x)");
-  EXPECT_EQ(of_type(events, "command.output").size(), 1u) << "the stderr line is kept too";
+  EXPECT_TRUE(of_type(events, "command.output").empty());
+  EXPECT_EQ(of_type(events, "message").back()["stream"], "stderr") << "the stderr line is kept too, as a system message";
 }
 
 }  // namespace

@@ -46,7 +46,7 @@ static const char *const k_default_args[] = {""};
 static const rhk_runtime_info k_info = {
     ACP_ID, ACP_PROGRAM, ACP_NAME, ACP_HINT, "acp", RHK_DEFAULT_LINE_LIMIT,
     true, /* the prompt's response ends every run */
-    acp_on_stdout_line, acp_on_stderr_line,
+    acp_on_stdout_line, NULL, /* stderr: the agent's own log, system messages (the kit's default) */
 };
 
 /* ---- Options ------------------------------------------------------------------------------- */

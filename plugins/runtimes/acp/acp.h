@@ -59,7 +59,6 @@ struct rh_runtime_session {
 };
 
 rh_status acp_on_stdout_line(rhk_session *kit, const char *line, size_t len, bool truncated);
-rh_status acp_on_stderr_line(rhk_session *kit, const char *line, size_t len, bool truncated);
 /* The first request, written as the launch spec's stdin. */
 rh_status acp_write_initialize(rh_runtime_session *s, rh_json_buffer *out);
 /* The host's answer to a permission request, as the JSON-RPC response for the agent. */

@@ -753,10 +753,4 @@ rh_status acp_on_stdout_line(rhk_session *kit, const char *data, size_t len, boo
   return unparsed(kit, &l, "neither a request, a notification nor a response", rhk_none());
 }
 
-/* The agent's own log: a system message, never command output (no command printed it). */
-rh_status acp_on_stderr_line(rhk_session *kit, const char *data, size_t len, bool truncated) {
-  while (len > 0 && (data[len - 1] == '\r' || data[len - 1] == ' ')) len--;
-  if (len == 0) return RH_OK;
-  (void)truncated;
-  return rhk_emit_message(kit, "system", rhk_str(data, len), false, false, rhk_none());
-}
+

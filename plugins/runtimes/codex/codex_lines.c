@@ -464,6 +464,5 @@ rh_status codex_on_stderr_line(rhk_session *kit, const char *line, size_t len, b
     codex_remember_error(s, rhk_str(line + 7, len - 7), RH_STREAM_STDERR, raw);
   else if (!truncated && len > 14 && memcmp(line, "Error loading ", 14) == 0)
     codex_remember_error(s, rhk_str(line, len), RH_STREAM_STDERR, raw);
-  return rhk_emit_command_line(kit, RH_STREAM_STDERR, rhk_str(line, len), NULL, false, 0, truncated,
-                               truncated ? rhk_none() : raw);
+  return rhk_emit_diagnostic(kit, line, len, truncated, raw); /* codex's own log ("could not create PATH aliases") */
 }

@@ -460,6 +460,12 @@ typedef struct rhk_usage {
 } rhk_usage;
 rh_status rhk_emit_usage(rhk_session *s, const rhk_usage *usage, rh_str raw);
 
+/* A line the runtime wrote about itself on stderr (start-up notices, warnings, retries, stack
+ * traces): message {role: system, stream: "stderr", text, truncated?}, never command.output,
+ * which is the output of commands the agent ran (those come in the runtime's structured output).
+ * Trailing CR and blanks are dropped, a blank line is nothing, the text is cut at RHK_TEXT_LIMIT. */
+rh_status rhk_emit_diagnostic(rhk_session *s, const char *line, size_t len, bool truncated, rh_str raw);
+
 /* runtime.unparsed {stream, line, reason, truncated?}: `line` is cut at RHK_TEXT_LIMIT (then
  * truncated is set too); the reason is `reason` followed by `detail` (either may be empty). */
 rh_status rhk_emit_unparsed(rhk_session *s, rh_stream stream, const char *line, size_t len,

@@ -321,3 +321,17 @@ bool rhk_line_pick(rhk_session *s, rh_stream stream, const char *line, size_t le
     (void)rhk_emit_unparsed(s, stream, line, len, false, "not valid JSON", rhk_none());
   return false;
 }
+
+rh_status rhk_emit_diagnostic(rhk_session *s, const char *line, size_t len, bool truncated, rh_str raw) {
+  while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t')) len--;
+  if (len == 0) return RH_OK;
+  if (len > RHK_TEXT_LIMIT) { /* cut on a character boundary */
+    len = RHK_TEXT_LIMIT;
+    while (len > 0 && ((unsigned char)line[len] & 0xC0) == 0x80) len--;
+    truncated = true;
+  }
+  if (begin(s) || rh_json_write_cstr(W, "\"role\":\"system\",\"stream\":\"stderr\"") ||
+      write_text(s, false, "text", rhk_str(line, len), false) || (truncated && rh_json_write_cstr(W, ",\"truncated\":true")))
+    return no_memory(s);
+  return emit_built(s, "message", truncated ? rhk_none() : raw, false);
+}

@@ -60,11 +60,9 @@ rhk_failure_kind rhk_failure_kind_for_http_status(int64_t status) {
 
 /* ---- Lines --------------------------------------------------------------------------------- */
 
+/* A runtime's stderr is its own log: the output of the commands it runs comes in its lines. */
 static rh_status stderr_default(rhk_session *s, const char *line, size_t len, bool truncated) {
-  rh_str raw = rhk_str(line, len);
-  if (len > 0 && line[len - 1] == '\r') len--;
-  return rhk_emit_command_line(s, RH_STREAM_STDERR, rhk_str(line, len), NULL, false, 0, truncated,
-                               truncated ? rhk_none() : raw);
+  return rhk_emit_diagnostic(s, line, len, truncated, rhk_str(line, len));
 }
 
 /* Keeps the last non-blank stderr line (cut at 512 bytes) for failure messages. */

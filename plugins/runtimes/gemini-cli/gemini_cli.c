@@ -261,8 +261,9 @@ static bool stderr_noise(const char *line, size_t len) {
   return false;
 }
 
-/* Every stderr line is kept as command.output {stream: stderr}; the first one that says what went
- * wrong is remembered for a failure the exit code alone describes. */
+/* Every stderr line is the CLI's own (notices, the model router's stack traces): a system message.
+ * The first one that says what went wrong is remembered for a failure the exit code alone
+ * describes. */
 static rh_status on_stderr_line(rhk_session *kit, const char *line, size_t len, bool truncated) {
   rh_runtime_session *s = (rh_runtime_session *)(void *)kit;
   rh_str raw = rhk_str(line, len);
@@ -275,8 +276,7 @@ static rh_status on_stderr_line(rhk_session *kit, const char *line, size_t len, 
     memcpy(s->stderr_note, line, n);
     s->stderr_note[n] = '\0';
   }
-  return rhk_emit_command_line(kit, RH_STREAM_STDERR, rhk_str(line, len), NULL, false, 0, truncated,
-                               truncated ? rhk_none() : raw);
+  return rhk_emit_diagnostic(kit, line, len, truncated, raw);
 }
 
 /* ---- Ending -------------------------------------------------------------------------------- */

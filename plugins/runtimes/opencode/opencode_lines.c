@@ -400,7 +400,5 @@ rh_status opencode_on_stderr_line(rhk_session *kit, const char *data, size_t len
     memcpy(s->rejected, what, m);
     s->rejected[m] = '\0';
   }
-  if (len > 0 && data[len - 1] == '\r') len--;
-  return rhk_emit_command_line(kit, RH_STREAM_STDERR, rhk_str(data, len), NULL, false, 0, truncated,
-                               truncated ? rhk_none() : raw);
+  return rhk_emit_diagnostic(kit, data, len, truncated, raw); /* opencode's own log */
 }
