@@ -281,7 +281,7 @@ static rh_status map_response(rh_runtime_session *s, const line *l) {
   rhk_session *kit = &s->kit;
   const int64_t id = rhk_json_int(l->v[T_ID], -1);
   rh_str r[3], c[1];
-  char text[400];
+  char text[560];
   rh_status status;
   const bool failed = l->v[T_ERROR].data != NULL;
   switch (id) {
