@@ -235,8 +235,11 @@ TEST_F(Acp, FilesAreServedInsideTheRunsDirectoryOnlyWhenAsked) {
              line(request(13, "fs/write_text_file", {{"sessionId", "s1"}, {"path", (dir_ / "new.txt").string()}, {"content", "made"}})) +
              line(request(14, "fs/write_text_file", {{"sessionId", "s1"}, {"path", (dir_ / ".." / "escape.txt").string()}, {"content", "x"}})) +
              line(request(15, "terminal/create", {{"sessionId", "s1"}, {"command", "ls"}})));
+  std::ofstream(dir_ / "tail.txt") << "a\nb";  // no newline at the end
+  s.feed(RH_STREAM_STDOUT, line(request(16, "fs/read_text_file", {{"sessionId", "s1"}, {"path", (dir_ / "tail.txt").string()}})));
   const auto sent = written(s);
-  ASSERT_EQ(sent.size(), 8u);
+  ASSERT_EQ(sent.size(), 9u);
+  EXPECT_EQ(sent[8]["result"]["content"], "a\nb") << "the whole file, its last line without a newline too";
   EXPECT_EQ(sent[2]["result"]["content"], "two\n");
   EXPECT_EQ(sent[3]["error"]["code"], -32602) << "outside the run's directory";
   EXPECT_EQ(sent[4]["error"]["code"], -32002) << "ACP's resource not found";

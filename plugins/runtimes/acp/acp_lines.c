@@ -422,7 +422,7 @@ static rh_status tool_finished(rh_runtime_session *s, rhk_tool_call *call, const
   return status;
 }
 
-static rh_status map_tool_call(rh_runtime_session *s, rh_str update, bool is_update, const line *l) {
+static rh_status map_tool_call(rh_runtime_session *s, rh_str update, const line *l) {
   rhk_session *kit = &s->kit;
   rh_str c[C_COUNT];
   char id[160];
@@ -438,7 +438,6 @@ static rh_status map_tool_call(rh_runtime_session *s, rh_str update, bool is_upd
     if ((status = rhk_emit_tool_started(kit, call, rhk_json_is_object(c[C_RAW_INPUT]) ? c[C_RAW_INPUT] : rhk_none(), raw_of(l))) != RH_OK)
       return status;
   }
-  (void)is_update;
   if (rhk_json_is(c[C_STATUS], "completed") || rhk_json_is(c[C_STATUS], "failed")) return tool_finished(s, call, c, l);
   return RH_OK;
 }
@@ -524,8 +523,8 @@ static rh_status map_update(rh_runtime_session *s, const line *l) {
     if (!(text = block_text(u[1])).data) return unparsed(kit, l, "a thought chunk that is not text", rhk_none());
     return rhk_emit_reasoning(kit, text, true, true, raw_of(l));
   }
-  if (rhk_json_is(u[0], "tool_call")) return map_tool_call(s, p[0], false, l);
-  if (rhk_json_is(u[0], "tool_call_update")) return map_tool_call(s, p[0], true, l);
+  if (rhk_json_is(u[0], "tool_call")) return map_tool_call(s, p[0], l);
+  if (rhk_json_is(u[0], "tool_call_update")) return map_tool_call(s, p[0], l);
   if (rhk_json_is(u[0], "plan")) return map_plan(s, p[0], l);
   if (rhk_json_is(u[0], "usage_update")) return map_usage_update(s, p[0], l);
   if (rhk_json_is(u[0], "current_mode_update")) return system_note(s, "The agent's mode is now", u[2], l);
@@ -665,7 +664,9 @@ static rh_status serve_read(rh_runtime_session *s, const line *l) {
   FILE *f;
   rh_json_buffer content, result;
   int64_t first, limit, at = 1;
-  int ch;
+  char block[65536];
+  size_t got;
+  bool done_reading = false, failed = false;
   rh_status status;
   if (pick(l->v[T_PARAMS], names, 3, p) != RH_OK || !rhk_json_is_string(p[0]))
     return answer_error(s, l->v[T_ID], -32602, "fs/read_text_file needs a path");
@@ -678,17 +679,26 @@ static rh_status serve_read(rh_runtime_session *s, const line *l) {
   first = rhk_json_int(p[1], 1);
   limit = rhk_json_int(p[2], -1);
   rh_json_buffer_init(&content);
-  while ((ch = fgetc(f)) != EOF && content.len < ACP_FILE_LIMIT) {
-    if (at >= first && (limit < 0 || at < first + limit)) {
-      char c = (char)ch;
-      if (rh_json_write_raw(&content.writer, &c, 1)) break;
+  /* Read in blocks, keeping the lines asked for (1-based `line`, `limit` lines), up to
+   * ACP_FILE_LIMIT bytes: the reactor waits on this, so it stops as soon as it has them. */
+  while (!done_reading && (got = fread(block, 1, sizeof block, f)) > 0) {
+    size_t i, from = 0;
+    for (i = 0; i < got && !done_reading; i++) {
+      const bool keep = at >= first && (limit < 0 || at < first + limit);
+      if (block[i] != '\n') continue;
+      if (keep && rh_json_write_raw(&content.writer, block + from, i + 1 - from)) failed = true;
+      from = i + 1;
+      at++;
+      done_reading = failed || (limit >= 0 && at >= first + limit) || content.len >= ACP_FILE_LIMIT;
     }
-    if (ch == '\n') at++;
-    if (limit >= 0 && at >= first + limit) break;
+    if (!done_reading && from < got && at >= first && (limit < 0 || at < first + limit) &&
+        rh_json_write_raw(&content.writer, block + from, got - from))
+      failed = true;
+    done_reading = done_reading || failed || content.len >= ACP_FILE_LIMIT;
   }
   fclose(f);
   rh_json_buffer_init(&result);
-  status = rh_json_write_cstr(&result.writer, "{\"content\":") ||
+  status = failed || rh_json_write_cstr(&result.writer, "{\"content\":") ||
                    rh_json_write_string(&result.writer, content.data ? content.data : "", content.len) ||
                    rh_json_write_cstr(&result.writer, "}")
                ? no_memory(&s->kit)
