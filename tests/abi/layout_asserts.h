@@ -59,6 +59,14 @@ RH_ASSERT_AT(rh_host, emit, 88);
 RH_ASSERT_AT(rh_host, http_request, 96);
 RH_ASSERT_AT(rh_host, send_input, 104);
 RH_ASSERT_SIZE(rh_host_info_ext, 24);
+RH_ASSERT_SIZE(rh_process_sink, 32);
+RH_ASSERT_AT(rh_process_sink, user, 8);
+RH_ASSERT_AT(rh_process_sink, output, 16);
+RH_ASSERT_AT(rh_process_sink, exit, 24);
+RH_ASSERT_SIZE(rh_processes_ext, 32);
+RH_ASSERT_AT(rh_processes_ext, available, 8);
+RH_ASSERT_AT(rh_processes_ext, start, 16);
+RH_ASSERT_AT(rh_processes_ext, kill, 24);
 
 RH_ASSERT_SIZE(rh_plugin_desc, 64);
 RH_ASSERT_AT(rh_plugin_desc, kind, 4);

@@ -26,6 +26,7 @@ int main(void) {
   CHECK(v.major == RH_ABI_VERSION_MAJOR && v.minor == RH_ABI_VERSION_MINOR);
   CHECK(strcmp(RH_PLUGIN_ENTRY_SYMBOL, "runhost_plugin_entry_v1") == 0);
   CHECK(strcmp(RH_EXT_HOST_INFO, "runhost.host-info/1") == 0);
+  CHECK(strcmp(RH_EXT_PROCESSES, "runhost.processes/1") == 0);
   CHECK(RH_RUNTIME_CAP_APPROVALS == 1 && RH_RUNTIME_CAP_RESUME == 2 && RH_RUNTIME_CAP_MULTI_TURN == 4);
   CHECK(RH_LAYOUT_CHECKED == 1);
   /* The entry declaration has the function type the host looks up: a function of a plugin's

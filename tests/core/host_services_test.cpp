@@ -196,6 +196,9 @@ TEST(HostServices, DescribesItselfAndItsExtensions) {
   EXPECT_EQ(info->struct_size, sizeof(rh_host_info_ext));
   EXPECT_STREQ(info->plugin_dirs, "/a:/b");
   EXPECT_NE(std::string(info->platform).find("linux-"), std::string::npos);
+  const auto* processes = static_cast<const rh_processes_ext*>(host->get_extension(host, RH_EXT_PROCESSES));
+  ASSERT_NE(processes, nullptr);
+  EXPECT_EQ(processes->struct_size, sizeof(rh_processes_ext));
   EXPECT_EQ(host->get_extension(host, "runhost.no-such-thing/1"), nullptr);
   EXPECT_EQ(host->get_extension(host, nullptr), nullptr);
   using namespace std::chrono;
@@ -225,6 +228,28 @@ TEST(HostServices, EmitForwardsKnownEventTypesAndRefusesOthers) {
   EXPECT_EQ(text(host->last_error(host)), "emit: unknown event type 'tool.exploded'");
   EXPECT_EQ(host->emit(host, nullptr, &ok), RH_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(run.seen, std::vector<std::string>{"message"});
+}
+
+TEST(HostServices, ProcessesAreRefusedClearlyWhereTheRunCannotStartThem) {
+  HostServices services("test.so");
+  const rh_host* host = services.table();
+  const auto* p = static_cast<const rh_processes_ext*>(host->get_extension(host, RH_EXT_PROCESSES));
+  ASSERT_NE(p, nullptr);
+  RecordingRun run;  // an rh_run that says nothing about processes: the defaults
+  EXPECT_EQ(p->available(host, &run), 0);
+  EXPECT_EQ(p->available(host, nullptr), 0);
+  auto out = [](void*, uint64_t, rh_stream, const char*, size_t) {};
+  auto done = [](void*, uint64_t, const rh_exit*) {};
+  rh_process_sink sink{sizeof(rh_process_sink), nullptr, out, done};
+  uint64_t id = 0;
+  EXPECT_EQ(p->start(host, &run, str(R"({"argv":["true"]})"), &sink, &id), RH_ERR_UNSUPPORTED);
+  EXPECT_EQ(text(host->last_error(host)), "processes.start: this run cannot start processes");
+  EXPECT_EQ(p->start(host, &run, str(R"({"argv":["true"]})"), nullptr, &id), RH_ERR_INVALID_ARGUMENT);
+  rh_process_sink no_exit{sizeof(rh_process_sink), nullptr, out, nullptr};
+  EXPECT_EQ(p->start(host, &run, str(R"({"argv":["true"]})"), &no_exit, &id), RH_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(text(host->last_error(host)), "processes.start: the sink needs struct_size, output and exit");
+  EXPECT_EQ(p->kill(host, &run, 1), RH_ERR_NOT_FOUND);
+  EXPECT_EQ(p->kill(host, nullptr, 1), RH_ERR_INVALID_ARGUMENT);
 }
 
 }  // namespace

@@ -356,6 +356,90 @@ def test_an_acp_agents_permission_request_is_answered_from_another_process(answe
         assert run.file("hello.txt") is None, info
 
 
+TERMINAL_AGENT = Path(__file__).resolve().parent / "acp_terminal_agent.py"
+HERMES_PYTHON = REPO / "tools" / "runtimes" / "hermes-venv" / "bin" / "python"
+
+
+def run_terminal_agent(name: str, prompt: str) -> Run:
+    """`runhost run --runtime acp` with acp_terminal_agent.py (the official ACP Python SDK), which
+    runs the prompt as a command line in a terminal it asks runhost for."""
+    if not HERMES_PYTHON.exists():
+        pytest.skip(f"the ACP Python SDK is not installed ({HERMES_PYTHON} is missing): run scripts/install-runtimes")
+    if not (PLUGIN_DIR / "acp.runhost.json").exists():
+        pytest.skip(f"the acp adapter plugin is not built (no acp.runhost.json in {PLUGIN_DIR})")
+    root = WORK_ROOT / "local" / "acp-terminal" / name
+    shutil.rmtree(root, ignore_errors=True)
+    work = root / "work"
+    work.mkdir(parents=True)
+    config = root / "plugin-config.json"
+    config.write_text(json.dumps({"command": [str(HERMES_PYTHON), str(TERMINAL_AGENT)]}))
+    argv = [str(RUNHOST), "run", "--json", "--store", str(root / "runhost.db"), "--workspace-root", str(root),
+            "--runtime", "acp", "--cwd", str(work), "--prompt", prompt, "--timeout", "60",
+            "--plugin-config", f"acp=@{config}", "--approval-policy", "auto"]
+    if EXTRA_PLUGIN_DIR:
+        argv[2:2] = ["--plugin-dir", EXTRA_PLUGIN_DIR]
+    done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, cwd=root, timeout=120)
+    events = [json.loads(line) for line in done.stdout.decode().splitlines() if line.strip()]
+    scenario = Scenario(name=name, prompt=prompt, description="acp_terminal_agent.py", files={}, turns=[], raw={})
+    return Run(scenario, work, done.returncode, events, done.stderr.decode(errors="replace"))
+
+
+def test_an_acp_agents_terminal_runs_a_real_process_on_the_device() -> None:
+    """terminal/create, wait_for_exit, output, release: the command runs in the run's directory,
+    each line it writes is command.output of the tool call that shows the terminal, its exit code
+    on the last, the file it writes a file.changed from the device."""
+    run = run_terminal_agent("command", "printf 'one\\ntwo\\n' > made.txt; cat made.txt; echo oops >&2; exit 3")
+    info = run.describe()
+    assert run.terminal["type"] == "run.completed", info
+    out = [e["payload"] for e in run.of_type("command.output")]
+    assert [(o["stream"], o["text"]) for o in out if o["text"]] == [("stdout", "one"), ("stdout", "two"),
+                                                                    ("stderr", "oops")], info
+    assert all(o.get("tool_call_id") == "call-1" for o in out), info
+    assert out[-1]["exit_code"] == 3, info
+    assert run.file("made.txt") == "one\ntwo\n", info
+    assert any(e["payload"]["path"] == "made.txt" for e in run.of_type("file.changed")), info
+    assert "exit 3 signal None output 'one\\ntwo\\noops\\n'" in run.assistant_text(), info
+    assert [e["payload"]["status"] for e in run.of_type("tool.completed")] == ["error"], info
+
+
+def test_a_server_in_an_acp_terminal_is_a_preview_and_a_kill_stops_it() -> None:
+    """A server the agent starts in a terminal is the run's preview.ready; terminal/kill stops it
+    (SIGTERM: no exit code, signal SIGTERM; 143 on the last command.output)."""
+    run = run_terminal_agent("server", "kill:exec python3 -m http.server --bind 127.0.0.1 0")
+    info = run.describe()
+    assert run.terminal["type"] == "run.completed", info
+    previews = run.of_type("preview.ready")
+    assert previews and previews[0]["payload"]["url"].startswith("http://127.0.0.1:"), info
+    assert "exit None signal SIGTERM" in run.assistant_text(), info
+    assert run.of_type("command.output")[-1]["payload"]["exit_code"] == 143, info
+
+
+def test_a_terminal_still_running_when_the_agent_ends_ends_with_the_run() -> None:
+    marker = f"{300 + os.getpid() % 1000}.{int(time.time() * 1000) % 100000}"
+    run = run_terminal_agent("left", f"leave:sleep {marker}")
+    info = run.describe()
+    assert run.terminal["type"] == "run.completed", info
+    left = [p for p in Path("/proc").iterdir() if p.name.isdigit() and marker.encode() in _cmdline(p)]
+    assert not left, f"{marker} still runs: {left}\n{info}"
+
+
+@pytest.mark.parametrize("prompt,why", [("cwd=/etc:ls", "outside"), ("no-such-program-4711", "no-such-program-4711"),
+                                        ("cwd=sub:pwd", "\"cwd\" does not exist: sub")])
+def test_a_terminal_the_device_cannot_start_is_refused_with_the_reason(prompt: str, why: str) -> None:
+    run = run_terminal_agent("refused", prompt)
+    info = run.describe()
+    assert run.terminal["type"] == "run.completed", info
+    assert run.assistant_text().startswith("refused: -32602") and why in run.assistant_text(), info
+    assert not run.of_type("command.output"), info
+
+
+def _cmdline(proc: Path) -> bytes:
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def check_scenario(runtime_id: str, scenario: str, run: Run) -> None:
     info = run.describe()
 

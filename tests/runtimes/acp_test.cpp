@@ -52,14 +52,17 @@ class Acp : public ::testing::Test {
     o.config = config;
     return o;
   }
-  AdapterSession start(json config = json::object(), const std::string& prompt = "Do the thing") {
+  AdapterSession start(json config = json::object(), const std::string& prompt = "Do the thing",
+                       bool processes = false) {
     json d = AdapterHarness::dispatch(prompt);
     d["cwd"] = dir_.string();
-    return harness_.start(d, options(std::move(config)));
+    auto o = options(std::move(config));
+    o.processes = processes;
+    return harness_.start(d, o);
   }
   // A session through initialize and session/new: the prompt is out.
-  AdapterSession prompting(json config = json::object()) {
-    AdapterSession s = start(std::move(config));
+  AdapterSession prompting(json config = json::object(), bool processes = false) {
+    AdapterSession s = start(std::move(config), "Do the thing", processes);
     (void)s.launch_spec();
     s.feed(RH_STREAM_STDOUT, line(kInitialized) + line(kOpened));
     return s;
@@ -249,6 +252,103 @@ TEST_F(Acp, FilesAreServedInsideTheRunsDirectoryOnlyWhenAsked) {
   EXPECT_EQ(read_text(dir_ / "new.txt"), "made");
   EXPECT_FALSE(std::filesystem::exists(dir_.parent_path() / "escape.txt"));
   EXPECT_EQ(of_type(s.run().events, "file.changed").at(0)["path"], "new.txt");
+}
+
+TEST_F(Acp, TerminalsAreOfferedOnlyWhereTheDeviceCanRunThemAndNotWhenTurnedOff) {
+  auto offered = [&](json config, bool processes) {
+    AdapterSession s = start(std::move(config), "Do the thing", processes);
+    const json init = json::parse(split_lines(s.launch_spec()["stdin"].get<std::string>()).at(0));
+    return init["params"]["clientCapabilities"]["terminal"].get<bool>();
+  };
+  EXPECT_TRUE(offered(json::object(), true));
+  EXPECT_FALSE(offered(json::object(), false)) << "a device that cannot start processes";
+  EXPECT_FALSE(offered({{"terminal", false}}, true));
+  json d = AdapterHarness::dispatch();
+  EXPECT_FALSE(harness_.create(d, options({{"terminal", "yes"}}))) << "not a boolean";
+}
+
+TEST_F(Acp, ATerminalRunsInTheDeviceAndItsLinesAreTheToolCallsCommandOutput) {
+  AdapterSession s = prompting(json::object(), true);
+  auto& run = s.mutable_run();
+  s.feed(RH_STREAM_STDOUT,
+         line(request(20, "terminal/create", {{"sessionId", "s1"}, {"command", "npm"}, {"args", {"test", "--ci"}},
+                                              {"env", {{{"name", "CI"}, {"value", "1"}}}}, {"cwd", "web"},
+                                              {"outputByteLimit", 12}})) +
+             line(request(21, "terminal/create", {{"sessionId", "s1"}, {"command", "npm run build && ls | wc -l"}})) +
+             line(request(22, "terminal/create", {{"sessionId", "s1"}, {"command", "make"}})));
+  ASSERT_EQ(run.processes.size(), 3u);
+  EXPECT_EQ(run.processes[0].spec, (json{{"argv", {"npm", "test", "--ci"}}, {"env", {{"CI", "1"}}}, {"cwd", "web"}}));
+  EXPECT_EQ(run.processes[1].spec["argv"], (json{"/bin/sh", "-c", "npm run build && ls | wc -l"}))
+      << "a whole command line runs in a shell";
+  EXPECT_EQ(run.processes[2].spec["argv"], (json{"make"}));
+  auto sent = written(s);
+  EXPECT_EQ(sent.at(2)["result"], (json{{"terminalId", "term-1"}}));
+  EXPECT_EQ(sent.at(4)["result"], (json{{"terminalId", "term-3"}}));
+
+  // The agent's tool call names the terminal: its output is that call's.
+  s.feed(RH_STREAM_STDOUT, line(update({{"sessionUpdate", "tool_call"}, {"toolCallId", "call-1"}, {"title", "npm test"},
+                                        {"kind", "execute"}, {"status", "in_progress"},
+                                        {"content", {{{"type", "terminal"}, {"terminalId", "term-1"}}}}})));
+  run.processes[0].output(RH_STREAM_STDOUT, "PASS a.test\nPA");
+  run.processes[0].output(RH_STREAM_STDERR, "warn: slow\n");
+  run.processes[0].output(RH_STREAM_STDOUT, "SS b.test\ntail");
+  s.feed(RH_STREAM_STDOUT, line(request(23, "terminal/wait_for_exit", {{"sessionId", "s1"}, {"terminalId", "term-1"}})));
+  EXPECT_EQ(written(s).size(), sent.size()) << "answered only when it exits";
+  run.processes[0].exit(exited(3));
+  s.feed(RH_STREAM_STDOUT, line(request(24, "terminal/output", {{"sessionId", "s1"}, {"terminalId", "term-1"}})));
+  sent = written(s);
+  EXPECT_EQ(sent.at(sent.size() - 2)["id"], 23);
+  EXPECT_EQ(sent.at(sent.size() - 2)["result"], (json{{"exitCode", 3}, {"signal", nullptr}}));
+  EXPECT_EQ(sent.back()["result"],
+            (json{{"output", " b.test\ntail"}, {"truncated", true}, {"exitStatus", {{"exitCode", 3}, {"signal", nullptr}}}}))
+      << "the last outputByteLimit bytes";
+
+  const auto out = of_type(s.run().events, "command.output");
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0], (json{{"stream", "stdout"}, {"text", "PASS a.test"}, {"tool_call_id", "call-1"}}));
+  EXPECT_EQ(out[1]["stream"], "stderr");
+  EXPECT_EQ(out[2]["text"], "PASS b.test");
+  EXPECT_EQ(out[3], (json{{"stream", "stdout"}, {"text", "tail"}, {"tool_call_id", "call-1"}, {"exit_code", 3}}))
+      << "the exit code on the last line";
+}
+
+TEST_F(Acp, ATerminalIsKilledReleasedAndRefusedClearly) {
+  AdapterSession s = prompting(json::object(), true);
+  auto& run = s.mutable_run();
+  s.feed(RH_STREAM_STDOUT, line(request(30, "terminal/create", {{"sessionId", "s1"}, {"command", "sleep"}, {"args", {"60"}}})));
+  s.feed(RH_STREAM_STDOUT, line(request(31, "terminal/kill", {{"sessionId", "s1"}, {"terminalId", "term-1"}})));
+  EXPECT_EQ(run.processes.at(0).kills, 1);
+  run.processes[0].exit(signaled(15, RH_EXIT_FLAG_CANCELLED));
+  s.feed(RH_STREAM_STDOUT, line(request(32, "terminal/wait_for_exit", {{"sessionId", "s1"}, {"terminalId", "term-1"}})) +
+                               line(request(33, "terminal/release", {{"sessionId", "s1"}, {"terminalId", "term-1"}})) +
+                               line(request(34, "terminal/output", {{"sessionId", "s1"}, {"terminalId", "term-1"}})) +
+                               line(request(35, "terminal/output", {{"sessionId", "s1"}, {"terminalId", "bogus"}})));
+  run.refuse_start = RH_ERR_NOT_FOUND;
+  run.refusal = "runtime_not_found: 'nope' is not on PATH";
+  s.feed(RH_STREAM_STDOUT, line(request(36, "terminal/create", {{"sessionId", "s1"}, {"command", "nope"}})) +
+                               line(request(37, "terminal/create", {{"sessionId", "s1"}, {"command", ""}})) +
+                               line(request(38, "terminal/create", {{"sessionId", "s1"}, {"command", "ls"}, {"args", {1}}})));
+  const auto sent = written(s);
+  ASSERT_GE(sent.size(), 10u);
+  const auto answer = [&](int id) {
+    for (const auto& m : sent) {
+      if (m.contains("id") && m["id"] == id && !m.contains("method")) return m;
+    }
+    return json();
+  };
+  EXPECT_EQ(answer(31)["result"], json::object());
+  EXPECT_EQ(answer(32)["result"], (json{{"exitCode", nullptr}, {"signal", "SIGTERM"}}));
+  EXPECT_EQ(answer(33)["result"], json::object());
+  EXPECT_EQ(answer(34)["error"]["code"], -32602) << "released: gone";
+  EXPECT_EQ(answer(35)["error"]["code"], -32602);
+  EXPECT_EQ(answer(36)["error"]["code"], -32602);
+  EXPECT_NE(answer(36)["error"]["message"].get<std::string>().find("not on PATH"), std::string::npos);
+  EXPECT_EQ(answer(37)["error"]["code"], -32602);
+  EXPECT_EQ(answer(38)["error"]["code"], -32602);
+  EXPECT_EQ(run.processes.size(), 1u);
+  const auto out = of_type(s.run().events, "command.output");
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0]["exit_code"], 128 + 15);
 }
 
 TEST_F(Acp, TheAgentsStderrIsASystemMessageNotCommandOutput) {

@@ -5,6 +5,7 @@
 #include <regex>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 #include "events/schema.hpp"
 #include "runhost/plugins.hpp"
@@ -56,6 +57,27 @@ rh_status RecordingRun::send_input(std::string_view data, uint32_t flags) noexce
   if (input_closed) return RH_ERR_INVALID_ARGUMENT;  // as the host: nothing after the close
   input.append(data);
   input_closed = (flags & RH_INPUT_CLOSE) != 0;
+  return RH_OK;
+}
+
+rh_status RecordingRun::start_process(std::string_view spec_json, const rh_process_sink& sink, uint64_t* id) noexcept {
+  if (refuse_start != RH_OK) {
+    host::set_last_error(refusal);
+    return std::exchange(refuse_start, RH_OK);
+  }
+  try {
+    processes.push_back({json::parse(spec_json), sink, processes.size() + 1, 0});
+  } catch (...) {
+    host::set_last_error("the spec is not JSON");
+    return RH_ERR_INVALID_ARGUMENT;
+  }
+  *id = processes.back().id;
+  return RH_OK;
+}
+
+rh_status RecordingRun::kill_process(uint64_t id) noexcept {
+  if (id == 0 || id > processes.size()) return RH_ERR_NOT_FOUND;
+  processes[id - 1].kills++;
   return RH_OK;
 }
 
@@ -140,6 +162,7 @@ json AdapterHarness::dispatch(const std::string& prompt, const std::string& runt
 
 Result<AdapterSession> AdapterHarness::create(const json& d, const Options& options) {
   auto run = std::make_unique<RecordingRun>();
+  run->processes_available = options.processes;
   plugins::RuntimeSessionArgs args;
   args.run_id = "run_TEST1";
   args.dispatch_json = d.dump();

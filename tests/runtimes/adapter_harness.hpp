@@ -49,6 +49,25 @@ class RecordingRun final : public rh_run {
   bool input_closed = false;  // RH_INPUT_CLOSE was sent
   std::vector<std::string> refusals;
   std::vector<std::string> envelope_errors;  // events that fail the whole-envelope check
+
+  // Helper processes (runtime.h, "runhost.processes/1"): none unless `processes_available`. Each
+  // start is recorded, and a test plays the process through its sink; `refuse_start` makes the
+  // next start fail with that status (and `refusal` as last_error).
+  struct Process {
+    nlohmann::json spec;
+    rh_process_sink sink{};
+    uint64_t id = 0;
+    int kills = 0;
+    void output(rh_stream stream, std::string_view bytes) const { sink.output(sink.user, id, stream, bytes.data(), bytes.size()); }
+    void exit(const rh_exit& e) const { sink.exit(sink.user, id, &e); }
+  };
+  bool processes_available = false;
+  rh_status refuse_start = RH_OK;
+  std::string refusal;
+  std::vector<Process> processes;
+  int can_start_processes() noexcept override { return processes_available ? 1 : 0; }
+  rh_status start_process(std::string_view spec_json, const rh_process_sink& sink, uint64_t* id) noexcept override;
+  rh_status kill_process(uint64_t id) noexcept override;
 };
 
 rh_exit exited(int code, uint32_t flags = 0);
@@ -69,6 +88,7 @@ class AdapterSession {
   void feed_random(rh_stream stream, std::string_view bytes, size_t max, unsigned seed);
   // Hands the adapter an answer to one of its approval requests: the bytes for its stdin.
   Result<std::string> respond(const nlohmann::json& answer) { return session_->respond(answer.dump()); }
+  RecordingRun& mutable_run() { return *run_; }
   const std::vector<RecordedEvent>& finish(const rh_exit& exit);
   const RecordingRun& run() const { return *run_; }
 
@@ -104,6 +124,7 @@ class AdapterHarness {
     nlohmann::json constraints = nlohmann::json::object();
     std::string resume_id;
     nlohmann::json mcp_servers = nlohmann::json::object();  // rh_runtime_context.mcp_servers_json
+    bool processes = false;                                  // RecordingRun::processes_available
   };
   Result<AdapterSession> create(const nlohmann::json& dispatch, const Options& options);
   Result<AdapterSession> create(const nlohmann::json& dispatch) { return create(dispatch, Options{}); }

@@ -145,6 +145,62 @@ typedef struct rh_runtime_adapter {
   void (*destroy)(rh_runtime_session *session);
 } rh_runtime_adapter;
 
+/* Host extension "runhost.processes/1" (since 1.2): a runtime session starts more processes in
+ * its run's device (an ACP agent's terminal/create, for instance) and hears their output and
+ * exit. They run where the runtime runs: in the run's device, in the run's working directory or
+ * a directory inside it, with the device's controlled environment plus the spec's "env". Their
+ * output is not the runtime's: the host feeds it to the sink, and the adapter decides which
+ * events it becomes (command.output, usually). A port one of them listens on is reported like
+ * the runtime's (preview.ready); files they change are seen by the run's own watching.
+ *
+ *   const rh_processes_ext *p = host->get_extension(host, RH_EXT_PROCESSES);
+ *   if (p && p->available(host, run)) {
+ *     rh_process_sink sink = {sizeof sink, session, on_output, on_exit};
+ *     uint64_t id;
+ *     rh_str spec = RH_STR_LIT("{\"argv\":[\"npm\",\"test\"],\"cwd\":\"web\"}");
+ *     if (p->start(host, run, spec, &sink, &id) == RH_OK) ...   // on_output(...)*, on_exit()
+ *   }
+ *
+ * Thread rules: every function and every sink callback runs on the host's reactor thread; call
+ * them from the session's own calls (feed, respond, finish, a sink callback). Sink callbacks are
+ * session calls like feed: never re-entrant, never during another call of the session, never
+ * after finish() has begun. When the runtime's own process has ended, what is still running is
+ * killed before finish(), with no further callback. */
+#define RH_EXT_PROCESSES "runhost.processes/1"
+
+typedef struct rh_process_sink {
+  uint32_t struct_size; /* sizeof(rh_process_sink) */
+  void *user;           /* passed back to each callback; must outlive the process's exit callback */
+  /* Bytes the process wrote, in order, in chunks as read (may end mid-line or mid-UTF-8). */
+  void (*output)(void *user, uint64_t process, rh_stream stream, const char *data, size_t len);
+  /* Last, exactly once (unless the run ended first, see above): how it ended. RH_EXIT_FLAG_CANCELLED
+   * when kill() stopped it; RH_EXIT_SPAWN_FAILED when it could not start (code: the errno). */
+  void (*exit)(void *user, uint64_t process, const rh_exit *exit);
+} rh_process_sink;
+
+typedef struct rh_processes_ext {
+  uint32_t struct_size; /* sizeof(rh_processes_ext) as the host knows it */
+  /* Non-zero when `run`'s device can start processes for the adapter (the local device can; a MIOSA
+   * sandbox cannot yet). Ask before offering the feature to the runtime. */
+  int (*available)(const struct rh_host *host, rh_run *run);
+  /* Starts one process from `spec_json`:
+   *   {"argv": ["npm", "test"],      required, argv[0] looked up on PATH when bare; no shell
+   *    "env": {"NAME": "value"},     added to the device's controlled environment
+   *    "cwd": "web"}                 relative to the run's working directory, or absolute inside
+   *                                  it; default: the run's working directory
+   * The sink is copied. On RH_OK, *process_out is the process's id (never 0) and its output and
+   * exit follow through the sink, never from within this call. Fails with
+   * RH_ERR_UNSUPPORTED (the device cannot), RH_ERR_INVALID_ARGUMENT (a malformed spec, a cwd
+   * outside the run's directory), RH_ERR_NOT_FOUND (argv[0] not found or not executable) or
+   * RH_ERR_LIMIT (16 of the run's processes are running), with last_error set. */
+  rh_status (*start)(const struct rh_host *host, rh_run *run, rh_str spec_json, const rh_process_sink *sink,
+                     uint64_t *process_out);
+  /* Stops a process started by start() (SIGTERM to its process group, SIGKILL after a grace
+   * period); its exit follows with RH_EXIT_FLAG_CANCELLED. RH_OK, doing nothing, when it has
+   * already ended; RH_ERR_NOT_FOUND for an id this run never gave. */
+  rh_status (*kill)(const struct rh_host *host, rh_run *run, uint64_t process);
+} rh_processes_ext;
+
 RH_END_DECLS
 
 #endif /* RUNHOST_RUNTIME_H */

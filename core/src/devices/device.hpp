@@ -119,6 +119,18 @@ class DeviceObserver {
   ~DeviceObserver() = default;
 };
 
+// What a run's helper process (Device::start_helper) reports, in this order: on_started exactly
+// once (an error ends it there), on_output any number of times, on_exit exactly once, last.
+class HelperObserver {
+ public:
+  virtual void on_started(const Result<Started>& started) = 0;
+  virtual void on_output(rh_stream stream, std::string_view bytes) = 0;
+  virtual void on_exit(const rh_exit& exit) = 0;
+
+ protected:
+  ~HelperObserver() = default;
+};
+
 class Execution {
  public:
   virtual ~Execution() = default;  // stops what it started; no callback after
@@ -142,6 +154,21 @@ class Device {
   // anything started are returned (runtime_not_found, invalid_dispatch); later ones reach
   // on_started().
   virtual Result<std::unique_ptr<Execution>> launch(LaunchSpec spec) = 0;
+
+  // Helper processes: more processes for the run, which its adapter starts (an ACP agent's
+  // terminal/create) in the device beside the runtime. Whether this device can start them.
+  virtual bool can_start_helpers() const noexcept { return false; }
+  // After on_resolved succeeded: starts `spec` in `cwd` (relative to the run's working directory,
+  // or absolute inside it; empty: the run's), reporting to `observer`. A port it listens on
+  // reaches the device's observer as a preview; the files it changes are the run's own watching's
+  // to see. Destroying the Execution stops it with no callback. Errors found before anything
+  // started are returned: device_unavailable (this device cannot), runtime_not_found,
+  // invalid_dispatch (a cwd outside the run's).
+  virtual Result<std::unique_ptr<Execution>> start_helper(LaunchSpec spec, std::string_view cwd,
+                                                          HelperObserver& observer) {
+    (void)spec, (void)cwd, (void)observer;
+    return Error{ErrorCode::device_unavailable, "this device cannot start helper processes"};
+  }
 };
 
 class DeviceDriver {

@@ -330,6 +330,7 @@ void ActiveRun::cancel(std::string reason) {
 void ActiveRun::on_exit(const rh_exit& exit_in, const std::optional<Error>& device_error, std::string_view request_id) {
   timeout_.cancel();
   const auto stamped = stamp(request_id);
+  end_helpers();
   // The device lost the runtime (a sandbox gone, its stream beyond recovery): that is what the
   // run fails with, unless a reason to stop came first.
   if (device_error && !forced_failure_ && cancel_reason_.empty()) forced_failure_ = *device_error;
@@ -479,10 +480,7 @@ bool ActiveRun::record_unlimited(std::string_view type, std::string_view source,
     row.error_code = final_error_code_;
   }
   ++pending_;
-  if (pending_ > kPauseAbove && process_ && !output_paused_) {
-    process_->pause_output();
-    output_paused_ = true;
-  }
+  if (pending_ > kPauseAbove && process_ && !output_paused_) pause_output();
   host_.store().append(std::move(row), [&io = host_.io(), weak = weak_from_this(), seq = seq_](const Status& st) {
     boost::asio::post(io, [weak, seq, st] {
       if (auto self = weak.lock()) self->on_durable(seq, st);
@@ -494,10 +492,7 @@ bool ActiveRun::record_unlimited(std::string_view type, std::string_view source,
 void ActiveRun::on_durable(int64_t seq, const Status& status) {
   --pending_;
   // After a store failure too: the runtime's output must drain (into nothing) for it to end.
-  if (output_paused_ && (pending_ < kResumeBelow || store_error_ || !status) && process_) {
-    process_->resume_output();
-    output_paused_ = false;
-  }
+  if (output_paused_ && (pending_ < kResumeBelow || store_error_ || !status) && process_) resume_output();
   if (!status) {
     if (store_error_) return;  // the first refusal said it; the rest of the queue follows it
     util::logger()->error("run {}: event {} was not stored: {}", who_.run_id, seq, status.error().message);

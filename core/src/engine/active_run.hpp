@@ -55,6 +55,10 @@ class ActiveRun final : public rh_run, public devices::DeviceObserver, public st
   // rh_run: an event from the adapter, and bytes for its runtime's stdin.
   rh_status emit(const rh_event& event) noexcept override;
   rh_status send_input(std::string_view data, uint32_t flags) noexcept override;
+  // rh_run: helper processes for the adapter (run_helpers.cpp).
+  int can_start_processes() noexcept override;
+  rh_status start_process(std::string_view spec_json, const rh_process_sink& sink, uint64_t* process) noexcept override;
+  rh_status kill_process(uint64_t process) noexcept override;
 
   // devices::DeviceObserver
   void on_resolved(const Result<devices::DeviceRef>& resolved, std::string_view request_id) override;
@@ -115,6 +119,27 @@ class ActiveRun final : public rh_run, public devices::DeviceObserver, public st
   void on_usage(const store::UsageEntry& usage);
   void spawn_failed(const Error& error);
   void abandon();  // after store_failed, once the process is gone: hand the run back to the host
+  // Helper processes (run_helpers.cpp): one the adapter started, reporting to the adapter's sink
+  // as calls of its session.
+  class Helper final : public devices::HelperObserver {
+   public:
+    Helper(ActiveRun& run, uint64_t id, const rh_process_sink& sink) : run_(run), id_(id), sink_(sink) {}
+    std::unique_ptr<devices::Execution> execution;
+    bool running() const noexcept { return !ended_; }
+    void on_started(const Result<devices::Started>& started) override;
+    void on_output(rh_stream stream, std::string_view bytes) override;
+    void on_exit(const rh_exit& exit) override;
+
+   private:
+    ActiveRun& run_;
+    uint64_t id_;
+    rh_process_sink sink_;
+    bool ended_ = false;
+  };
+  void end_helpers();  // the runtime ended: what is still running is killed, with no callback
+  void helper_done(uint64_t id);
+  void pause_output();
+  void resume_output();
 
   // Stamps and persists one event. Returns false when it was not recorded (after the terminal
   // event, or dropped past the output limit).
@@ -175,7 +200,9 @@ class ActiveRun final : public rh_run, public devices::DeviceObserver, public st
 
   std::unique_ptr<plugins::RuntimeSession> session_;
   std::unique_ptr<devices::Device> device_;
-  std::unique_ptr<devices::Execution> process_;  // the runtime in the device, once launched
+  std::unique_ptr<devices::Execution> process_;          // the runtime in the device, once launched
+  std::map<uint64_t, std::unique_ptr<Helper>> helpers_;  // by id: destroyed before the device
+  uint64_t last_helper_ = 0;
   // The request id of the device call behind the callback being handled (MIOSA's x-request-id):
   // stamped on the events recorded meanwhile, the adapter's included.
   std::string request_id_;

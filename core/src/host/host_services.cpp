@@ -97,8 +97,38 @@ const rh_host_info_ext* host_info() noexcept {
   return &info;
 }
 
+// "runhost.processes/1": helper processes in a run's device (runtime.h).
+int processes_available(const rh_host*, rh_run* run) noexcept {
+  return run != nullptr && run->can_start_processes();
+}
+
+rh_status processes_start(const rh_host*, rh_run* run, rh_str spec, const rh_process_sink* sink,
+                          uint64_t* process_out) noexcept {
+  if (run == nullptr || sink == nullptr || process_out == nullptr || (spec.data == nullptr && spec.len != 0)) {
+    set_last_error("processes.start: run, spec, sink and process_out are required");
+    return RH_ERR_INVALID_ARGUMENT;
+  }
+  if (sink->struct_size < sizeof(rh_process_sink) || sink->output == nullptr || sink->exit == nullptr) {
+    set_last_error("processes.start: the sink needs struct_size, output and exit");
+    return RH_ERR_INVALID_ARGUMENT;
+  }
+  return run->start_process(view(spec), *sink, process_out);
+}
+
+rh_status processes_kill(const rh_host*, rh_run* run, uint64_t process) noexcept {
+  if (run == nullptr) {
+    set_last_error("processes.kill: a run is required");
+    return RH_ERR_INVALID_ARGUMENT;
+  }
+  return run->kill_process(process);
+}
+
+const rh_processes_ext k_processes = {sizeof(rh_processes_ext), &processes_available, &processes_start,
+                                      &processes_kill};
+
 const void* host_get_extension(const rh_host*, const char* id) noexcept {
   if (id == nullptr) return nullptr;
+  if (std::string_view(id) == RH_EXT_PROCESSES) return &k_processes;
   if (std::string_view(id) == RH_EXT_HOST_INFO) {
     // plugin_dirs is per process and may change when a new registry loads; hand out a
     // per-thread copy so the pointer stays valid while the caller reads it.
@@ -168,6 +198,20 @@ HostServices::HostServices(std::string library_name) : library_name_(std::move(l
 rh_status rh_run::send_input(std::string_view, uint32_t) noexcept {
   runhost::host::set_last_error("send_input: this run has no runtime stdin to write to");
   return RH_ERR_INVALID_ARGUMENT;
+}
+
+int rh_run::can_start_processes() noexcept {
+  return 0;
+}
+
+rh_status rh_run::start_process(std::string_view, const rh_process_sink&, uint64_t*) noexcept {
+  runhost::host::set_last_error("processes.start: this run cannot start processes");
+  return RH_ERR_UNSUPPORTED;
+}
+
+rh_status rh_run::kill_process(uint64_t process) noexcept {
+  runhost::host::set_last_error("processes.kill: this run started no process " + std::to_string(process));
+  return RH_ERR_NOT_FOUND;
 }
 
 namespace runhost::host {

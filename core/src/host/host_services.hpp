@@ -8,13 +8,19 @@
 #include <string_view>
 
 #include <runhost/host.h>
+#include <runhost/runtime.h>
 
 // A run as plugins see it (opaque in C): whoever owns a run implements emit(), and
-// send_input() when its runtime has a stdin to write to.
+// send_input() when its runtime has a stdin to write to, start_process() and kill_process() when
+// its device can run more processes for the adapter.
 struct rh_run {
   virtual rh_status emit(const rh_event& event) noexcept = 0;
   // rh_host.send_input: `flags` holds RH_INPUT_CLOSE. The default: this run has no stdin.
   virtual rh_status send_input(std::string_view data, uint32_t flags) noexcept;
+  // The "runhost.processes/1" extension (runtime.h). The defaults: this run cannot start any.
+  virtual int can_start_processes() noexcept;
+  virtual rh_status start_process(std::string_view spec_json, const rh_process_sink& sink, uint64_t* process) noexcept;
+  virtual rh_status kill_process(uint64_t process) noexcept;
 
  protected:
   ~rh_run() = default;

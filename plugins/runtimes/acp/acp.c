@@ -9,7 +9,8 @@
  * The adapter is the ACP client: it opens a session in the run's directory with the run's MCP
  * servers, sends the prompt, maps every session/update to unified events, puts the agent's
  * permission requests through the host's governance (policies, then a human; no answer is a
- * rejection) and serves fs/... inside the run's directory when that directory is on this machine.
+ * rejection), serves fs/... inside the run's directory when that directory is on this machine, and
+ * serves terminal/... with processes in the run's device (acp_terminal.c).
  * The prompt's response (stopReason) ends the run; then stdin is closed and the agent exits.
  */
 #include <stdio.h>
@@ -99,6 +100,10 @@ static rh_status read_options(rh_runtime_session *s) {
    * a client's fs, so serving it breaks creating files. */
   if (rhk_config_find(kit, "fs", &v) == RH_OK && rh_json_bool(v, &s->fs) != RH_OK)
     return rhk_fail(kit, RH_ERR_INVALID_ARGUMENT, "config \"fs\" must be true or false");
+  /* terminal/...: offered where the device can run the agent's commands, unless turned off. */
+  s->terminal = true;
+  if (rhk_config_find(kit, "terminal", &v) == RH_OK && rh_json_bool(v, &s->terminal) != RH_OK)
+    return rhk_fail(kit, RH_ERR_INVALID_ARGUMENT, "config \"terminal\" must be true or false");
   if (kit->constraints.max_turns > 0 || kit->constraints.max_budget_usd > 0)
     return rhk_fail(kit, RH_ERR_INVALID_ARGUMENT,
                     "ACP has no turn or spending limit: \"max_turns\" and \"max_budget_usd\" cannot be enforced");
@@ -112,6 +117,7 @@ static rh_status acp_open(rh_runtime_session *s) {
   rh_json_buffer_init(&s->out);
   rh_json_buffer_init(&s->text);
   rh_json_buffer_init(&s->extra);
+  acp_terminals_init(s);
   return read_options(s);
 }
 
@@ -123,6 +129,7 @@ static void acp_close(rh_runtime_session *s) {
   rh_json_buffer_free(&s->out);
   rh_json_buffer_free(&s->text);
   rh_json_buffer_free(&s->extra);
+  acp_terminals_free(s);
 }
 
 static rh_status acp_launch(rh_runtime_session *s, const rh_writer *spec_out) {

@@ -13,6 +13,7 @@
  *   session/request_permission    approval.required; the host's answer picks among the options
  *   fs/read_text_file, fs/write_text_file
  *                                 served inside the run's directory, when it is on this machine
+ *   terminal/...                  processes in the run's device (acp_terminal.c)
  *   any other request             a JSON-RPC error (method not found), kept as runtime.unparsed
  *   anything else                 runtime.unparsed, with the reason
  */
@@ -85,11 +86,13 @@ static const char *work_dir(const rh_runtime_session *s) {
 
 rh_status acp_write_initialize(rh_runtime_session *s, rh_json_buffer *out) {
   s->serve_fs = s->fs && s->kit.local_device && work_dir(s) != NULL;
+  s->serve_terminal = acp_terminals_offered(s);
   s->phase = ACP_INITIALIZING;
   if (rh_json_write_cstr(&out->writer, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
                                        "\"protocolVersion\":1,\"clientCapabilities\":{\"fs\":{\"readTextFile\":") ||
       rh_json_write_cstr(&out->writer, s->serve_fs ? "true,\"writeTextFile\":true}" : "false,\"writeTextFile\":false}") ||
-      rh_json_write_cstr(&out->writer, ",\"terminal\":false},\"clientInfo\":{\"name\":\"runhost\",\"title\":\"runhost\","
+      rh_json_write_cstr(&out->writer, s->serve_terminal ? ",\"terminal\":true}" : ",\"terminal\":false}") ||
+      rh_json_write_cstr(&out->writer, ",\"clientInfo\":{\"name\":\"runhost\",\"title\":\"runhost\","
                                        "\"version\":\"0.1.0\"}}}\n"))
     return no_memory(&s->kit);
   return RH_OK;
@@ -181,7 +184,7 @@ static rh_status set_mode(rh_runtime_session *s) {
 }
 
 /* A JSON-RPC error answer to one of the agent's requests. */
-static rh_status answer_error(rh_runtime_session *s, rh_str id, int code, const char *message) {
+rh_status acp_answer_error(rh_runtime_session *s, rh_str id, int code, const char *message) {
   char head[64];
   rh_json_buffer_reset(&s->out);
   snprintf(head, sizeof head, ",\"error\":{\"code\":%d,\"message\":", code);
@@ -422,6 +425,16 @@ static rh_status tool_finished(rh_runtime_session *s, rhk_tool_call *call, const
   return status;
 }
 
+/* Terminals a tool call's content names ({type: terminal, terminalId}): their output is the call's. */
+static void link_terminals(rh_runtime_session *s, rh_str content, const char *call_id) {
+  static const char *const names[] = {"type", "terminalId"};
+  rhk_json_iter it;
+  rh_str key, item, v[2];
+  if (!s->serve_terminal || !rhk_json_is_array(content) || !rhk_json_begin(&it, content)) return;
+  while (rhk_json_next(&it, &key, &item))
+    if (pick(item, names, 2, v) == RH_OK && rhk_json_is(v[0], "terminal")) acp_terminal_link(s, v[1], call_id);
+}
+
 static rh_status map_tool_call(rh_runtime_session *s, rh_str update, const line *l) {
   rhk_session *kit = &s->kit;
   rh_str c[C_COUNT];
@@ -438,6 +451,7 @@ static rh_status map_tool_call(rh_runtime_session *s, rh_str update, const line 
     if ((status = rhk_emit_tool_started(kit, call, rhk_json_is_object(c[C_RAW_INPUT]) ? c[C_RAW_INPUT] : rhk_none(), raw_of(l))) != RH_OK)
       return status;
   }
+  link_terminals(s, c[C_CONTENT], call->call_id);
   if (rhk_json_is(c[C_STATUS], "completed") || rhk_json_is(c[C_STATUS], "failed")) return tool_finished(s, call, c, l);
   return RH_OK;
 }
@@ -558,8 +572,8 @@ static rh_status map_permission(rh_runtime_session *s, const line *l) {
   char id[160] = "", name[256];
   rh_status status;
   if (pick(l->v[T_PARAMS], names, 2, p) != RH_OK || !rhk_json_is_array(p[1]))
-    return answer_error(s, l->v[T_ID], -32602, "session/request_permission needs toolCall and options");
-  if (!(slot = free_slot(s))) return answer_error(s, l->v[T_ID], -32603, "too many permission requests at once");
+    return acp_answer_error(s, l->v[T_ID], -32602, "session/request_permission needs toolCall and options");
+  if (!(slot = free_slot(s))) return acp_answer_error(s, l->v[T_ID], -32603, "too many permission requests at once");
   memset(slot, 0, sizeof *slot);
   if (!(slot->rpc_id = (char *)malloc(l->v[T_ID].len + 1))) return no_memory(kit);
   memcpy(slot->rpc_id, l->v[T_ID].data, l->v[T_ID].len);
@@ -648,10 +662,10 @@ static bool inside(rh_runtime_session *s, const char *path, char *resolved, bool
   return strncmp(resolved, dir_real, n) == 0 && (resolved[n] == '/' || resolved[n] == '\0');
 }
 
-static rh_status answer_result(rh_runtime_session *s, rh_str id, rh_json_buffer *result) {
+rh_status acp_answer_result(rh_runtime_session *s, rh_str id, rh_str result) {
   rh_json_buffer_reset(&s->out);
   if (rh_json_write_cstr(OUT, "{\"jsonrpc\":\"2.0\",\"id\":") || rh_json_write_raw(OUT, id.data, id.len) ||
-      rh_json_write_cstr(OUT, ",\"result\":") || rh_json_write_raw(OUT, result->data, result->len) ||
+      rh_json_write_cstr(OUT, ",\"result\":") || rh_json_write_raw(OUT, result.data, result.len) ||
       rh_json_write_cstr(OUT, "}"))
     return no_memory(&s->kit);
   return send_out(s);
@@ -669,12 +683,12 @@ static rh_status serve_read(rh_runtime_session *s, const line *l) {
   bool done_reading = false, failed = false;
   rh_status status;
   if (pick(l->v[T_PARAMS], names, 3, p) != RH_OK || !rhk_json_is_string(p[0]))
-    return answer_error(s, l->v[T_ID], -32602, "fs/read_text_file needs a path");
+    return acp_answer_error(s, l->v[T_ID], -32602, "fs/read_text_file needs a path");
   rhk_json_text(p[0], path, sizeof path);
-  if (!inside(s, path, resolved, false)) return answer_error(s, l->v[T_ID], -32602, "the path is outside the run's directory");
+  if (!inside(s, path, resolved, false)) return acp_answer_error(s, l->v[T_ID], -32602, "the path is outside the run's directory");
   /* ACP's "Resource not found" (-32002) says the file does not exist; agents treat it as ENOENT. */
   if (!inside(s, path, resolved, true) || !(f = fopen(resolved, "rb")))
-    return answer_error(s, l->v[T_ID], errno == ENOENT || errno == ENOTDIR ? -32002 : -32603,
+    return acp_answer_error(s, l->v[T_ID], errno == ENOENT || errno == ENOTDIR ? -32002 : -32603,
                         errno == ENOENT || errno == ENOTDIR ? "Resource not found" : strerror(errno));
   first = rhk_json_int(p[1], 1);
   limit = rhk_json_int(p[2], -1);
@@ -702,7 +716,7 @@ static rh_status serve_read(rh_runtime_session *s, const line *l) {
                    rh_json_write_string(&result.writer, content.data ? content.data : "", content.len) ||
                    rh_json_write_cstr(&result.writer, "}")
                ? no_memory(&s->kit)
-               : answer_result(s, l->v[T_ID], &result);
+               : acp_answer_result(s, l->v[T_ID], rhk_str(result.data, result.len));
   rh_json_buffer_free(&content);
   rh_json_buffer_free(&result);
   return status;
@@ -715,25 +729,21 @@ static rh_status serve_write(rh_runtime_session *s, const line *l) {
   struct stat st;
   FILE *f;
   bool existed, ok;
-  rh_json_buffer null_result;
   rh_status status;
   if (pick(l->v[T_PARAMS], names, 2, p) != RH_OK || !rhk_json_is_string(p[0]) || !rhk_json_is_string(p[1]))
-    return answer_error(s, l->v[T_ID], -32602, "fs/write_text_file needs a path and content");
+    return acp_answer_error(s, l->v[T_ID], -32602, "fs/write_text_file needs a path and content");
   rhk_json_text(p[0], path, sizeof path);
-  if (!inside(s, path, resolved, false)) return answer_error(s, l->v[T_ID], -32602, "the path is outside the run's directory");
+  if (!inside(s, path, resolved, false)) return acp_answer_error(s, l->v[T_ID], -32602, "the path is outside the run's directory");
   existed = stat(resolved, &st) == 0;
   text = rhk_decoded(&s->text, p[1]);
-  if (!(f = fopen(resolved, "wb"))) return answer_error(s, l->v[T_ID], -32603, strerror(errno));
+  if (!(f = fopen(resolved, "wb"))) return acp_answer_error(s, l->v[T_ID], -32603, strerror(errno));
   ok = fwrite(text.data, 1, text.len, f) == text.len;
   ok = fclose(f) == 0 && ok;
-  if (!ok) return answer_error(s, l->v[T_ID], -32603, "the file could not be written");
+  if (!ok) return acp_answer_error(s, l->v[T_ID], -32603, "the file could not be written");
   status = rhk_emit_file_changed(&s->kit, resolved, strlen(resolved), existed ? RHK_MODIFIED : RHK_CREATED, NULL, 0,
                                  (int64_t)text.len, raw_of(l));
   if (status != RH_OK && status != RH_ERR_NOT_FOUND) return status;
-  rh_json_buffer_init(&null_result);
-  status = rh_json_write_cstr(&null_result.writer, "null") ? no_memory(&s->kit) : answer_result(s, l->v[T_ID], &null_result);
-  rh_json_buffer_free(&null_result);
-  return status;
+  return acp_answer_result(s, l->v[T_ID], rhk_cstr("null"));
 }
 
 static rh_status map_request(rh_runtime_session *s, const line *l) {
@@ -743,7 +753,9 @@ static rh_status map_request(rh_runtime_session *s, const line *l) {
   if (strcmp(method, "session/request_permission") == 0) return map_permission(s, l);
   if (s->serve_fs && strcmp(method, "fs/read_text_file") == 0) return serve_read(s, l);
   if (s->serve_fs && strcmp(method, "fs/write_text_file") == 0) return serve_write(s, l);
-  if ((status = answer_error(s, l->v[T_ID], -32601, "runhost does not serve this method")) != RH_OK) return status;
+  if (s->serve_terminal && strncmp(method, "terminal/", 9) == 0)
+    return acp_terminal_request(s, method, l->v[T_ID], l->v[T_PARAMS]);
+  if ((status = acp_answer_error(s, l->v[T_ID], -32601, "runhost does not serve this method")) != RH_OK) return status;
   return unparsed(&s->kit, l, "a request runhost does not serve (answered: method not found): ", l->v[T_METHOD]);
 }
 

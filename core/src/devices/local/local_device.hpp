@@ -107,6 +107,9 @@ struct LocalOptions {
   std::chrono::milliseconds debounce{100};
   std::chrono::milliseconds port_poll{200};
   std::chrono::milliseconds kill_grace{2000};
+  // Watch the working directory for file changes and artifacts. Off for a run's helper
+  // processes (Device::start_helper): the run's own watching sees what they change.
+  bool watch_files = true;
   // Directory names never watched (relative components): noise, not work.
   std::vector<std::string> ignore_dirs = {".git", "node_modules", "__pycache__", ".venv"};
   // Files never reported, wherever the working directory is: the host's own (its store and the

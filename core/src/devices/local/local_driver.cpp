@@ -17,9 +17,14 @@ std::string local_url(const ListeningPort& port) {
   return "http://" + host + ":" + std::to_string(port.port) + "/";
 }
 
-class LocalExecution final : public Execution, private ProcessObserver {
+Preview preview_of(const ListeningPort& port) {
+  return Preview{port.port, port.address, port.pid, local_url(port), {}, {}};
+}
+
+// An Execution backed by one LocalProcess, which reports to the derived class.
+class ProcessExecution : public Execution, protected ProcessObserver {
  public:
-  LocalExecution(boost::asio::io_context& io, DeviceObserver& observer) : io_(io), observer_(observer) {}
+  explicit ProcessExecution(boost::asio::io_context& io) : io_(io) {}
 
   Status start(boost::asio::any_io_executor spawner, boost::asio::any_io_executor sweeper, SpawnSpec spec,
                const LocalOptions& options) {
@@ -41,7 +46,16 @@ class LocalExecution final : public Execution, private ProcessObserver {
     return process_.get();
   }
 
-  // ProcessObserver: what the process saw, as the device interface says it.
+  boost::asio::io_context& io_;
+  std::unique_ptr<LocalProcess> process_;  // no callback after it is gone
+};
+
+// The run's runtime: everything the process saw, as the device interface says it.
+class LocalExecution final : public ProcessExecution {
+ public:
+  LocalExecution(boost::asio::io_context& io, DeviceObserver& observer) : ProcessExecution(io), observer_(observer) {}
+
+ private:
   void on_started(const Result<pid_t>& started) override {
     if (!started) return observer_.on_started(started.error(), {});
     observer_.on_started(Started{*started, {}}, {});
@@ -49,14 +63,32 @@ class LocalExecution final : public Execution, private ProcessObserver {
   void on_output(rh_stream stream, std::string_view bytes) override { observer_.on_output(stream, bytes, {}); }
   void on_file_changed(const FileChange& change) override { observer_.on_file_changed(change, {}); }
   void on_artifact(const Artifact& artifact) override { observer_.on_artifact(artifact, {}); }
-  void on_listening(const ListeningPort& port) override {
-    observer_.on_preview(Preview{port.port, port.address, port.pid, local_url(port), {}, {}}, {});
-  }
+  void on_listening(const ListeningPort& port) override { observer_.on_preview(preview_of(port), {}); }
   void on_exit(const rh_exit& exit) override { observer_.on_exit(exit, std::nullopt, {}); }
 
-  boost::asio::io_context& io_;
   DeviceObserver& observer_;
-  std::unique_ptr<LocalProcess> process_;  // last: destroyed first, while the rest still exists
+};
+
+// A helper process the run's adapter started: its output and exit to the helper's observer, its
+// ports to the run's (previews). It watches no files (LocalOptions::watch_files is off).
+class LocalHelper final : public ProcessExecution {
+ public:
+  LocalHelper(boost::asio::io_context& io, HelperObserver& observer, DeviceObserver& run)
+      : ProcessExecution(io), observer_(observer), run_(run) {}
+
+ private:
+  void on_started(const Result<pid_t>& started) override {
+    if (!started) return observer_.on_started(started.error());
+    observer_.on_started(Started{*started, {}});
+  }
+  void on_output(rh_stream stream, std::string_view bytes) override { observer_.on_output(stream, bytes); }
+  void on_file_changed(const FileChange&) override {}
+  void on_artifact(const Artifact&) override {}
+  void on_listening(const ListeningPort& port) override { run_.on_preview(preview_of(port), {}); }
+  void on_exit(const rh_exit& exit) override { observer_.on_exit(exit); }
+
+  HelperObserver& observer_;
+  DeviceObserver& run_;
 };
 
 class LocalDeviceImpl final : public Device {
@@ -68,8 +100,11 @@ class LocalDeviceImpl final : public Device {
         spawner_(std::move(spawner)),
         sweeper_(std::move(sweeper)),
         options_(options),
+        helper_options_(options),
         request_(std::move(request)),
-        observer_(observer) {}
+        observer_(observer) {
+    helper_options_.watch_files = false;
+  }
 
   void resolve() override {
     RUNHOST_ASSERT_ON_REACTOR(io_);
@@ -81,15 +116,28 @@ class LocalDeviceImpl final : public Device {
 
   Result<std::unique_ptr<Execution>> launch(LaunchSpec spec) override {
     RUNHOST_ASSERT_ON_REACTOR(io_);
-    SpawnSpec spawn;
-    spawn.argv = std::move(spec.argv);
-    spawn.env = controlled_environment(spec.env);
-    spawn.cwd = request_.cwd;
-    spawn.run_id = request_.run_id;
-    spawn.stdin_data = std::move(spec.stdin_data);
-    spawn.keep_stdin_open = spec.keep_stdin_open;
     auto execution = std::make_unique<LocalExecution>(io_, observer_);
-    if (auto st = execution->start(spawner_, sweeper_, std::move(spawn), options_); !st) return std::move(st).error();
+    if (auto st =
+            execution->start(spawner_, sweeper_, spawn_spec(std::move(spec), request_.cwd, request_.run_id), options_);
+        !st)
+      return std::move(st).error();
+    return std::unique_ptr<Execution>(std::move(execution));
+  }
+
+  bool can_start_helpers() const noexcept override { return true; }
+
+  Result<std::unique_ptr<Execution>> start_helper(LaunchSpec spec, std::string_view cwd,
+                                                  HelperObserver& observer) override {
+    RUNHOST_ASSERT_ON_REACTOR(io_);
+    auto confined = confine_cwd(request_.cwd, cwd);
+    if (!confined) return confined.error();
+    // Its own marker: its end sweeps what it left behind, never the runtime's processes.
+    const std::string marker = request_.run_id + "~helper" + std::to_string(++helpers_);
+    auto execution = std::make_unique<LocalHelper>(io_, observer, observer_);
+    if (auto st = execution->start(spawner_, sweeper_, spawn_spec(std::move(spec), confined->string(), marker),
+                                   helper_options_);
+        !st)
+      return std::move(st).error();
     return std::unique_ptr<Execution>(std::move(execution));
   }
 
@@ -97,7 +145,20 @@ class LocalDeviceImpl final : public Device {
   boost::asio::io_context& io_;
   boost::asio::any_io_executor spawner_;
   boost::asio::any_io_executor sweeper_;
+  static SpawnSpec spawn_spec(LaunchSpec spec, std::string cwd, std::string marker) {
+    SpawnSpec spawn;
+    spawn.argv = std::move(spec.argv);
+    spawn.env = controlled_environment(spec.env);
+    spawn.cwd = std::move(cwd);
+    spawn.run_id = std::move(marker);
+    spawn.stdin_data = std::move(spec.stdin_data);
+    spawn.keep_stdin_open = spec.keep_stdin_open;
+    return spawn;
+  }
+
   const LocalOptions& options_;
+  LocalOptions helper_options_;  // options_ without file watching
+  uint64_t helpers_ = 0;
   DeviceRequest request_;
   DeviceObserver& observer_;
   Lifetime lifetime_;

@@ -63,12 +63,13 @@ class LocalProcessImpl final : public LocalProcess {
         options_(options),
         changes_(io, cwd, options.debounce, [this](const FileChange& c, bool complete) { on_change(c, complete); }),
         artifacts_(io, cwd, options.artifact_max_bytes, [this](const Artifact& a) { observer_.on_artifact(a); }),
-        watcher_(io, cwd, options.ignore_dirs,
-                 [this](const FsEvent& e) {
-                   if (!ignored_file(e.path)) changes_.add(e);
-                 }),
         kill_timer_(io),
         pipe_grace_timer_(io) {
+    if (options.watch_files) {
+      watcher_.emplace(io, cwd, options.ignore_dirs, [this](const FsEvent& e) {
+        if (!ignored_file(e.path)) changes_.add(e);
+      });
+    }
     // The ignored files below cwd, as the relative paths changes carry (they are canonical).
     std::error_code ec;
     const auto root = fs::weakly_canonical(cwd, ec);
@@ -144,7 +145,7 @@ class LocalProcessImpl final : public LocalProcess {
   std::vector<std::string> ignored_files_;  // options_.ignore_files below cwd, relative: never fed to changes_
   ChangeDebouncer changes_;
   ArtifactHasher artifacts_;
-  FileWatcher watcher_;  // after changes_, which it feeds
+  std::optional<FileWatcher> watcher_;  // after changes_, which it feeds; none without options_.watch_files
   std::optional<ChildProcess> child_;
   std::optional<StreamDescriptor> pidfd_;
   std::optional<StdinPipe> stdin_;
@@ -182,7 +183,7 @@ void LocalProcessImpl::spawn(fs::path program, SpawnSpec spec) {
 void LocalProcessImpl::on_spawned(Result<SpawnedChild> child) {
   if (!child) {
     phase_ = Phase::done;
-    watcher_.stop();
+    if (watcher_) watcher_->stop();
     observer_.on_started(child.error());
     return;
   }
@@ -287,8 +288,10 @@ void LocalProcessImpl::sweep_escapees() {
 }
 
 void LocalProcessImpl::flush_and_exit() {
-  watcher_.drain();
-  watcher_.stop();
+  if (watcher_) {
+    watcher_->drain();
+    watcher_->stop();
+  }
   const auto alive = lifetime_.alive();
   changes_.flush_all();
   if (!alive) return;
