@@ -9,10 +9,13 @@ reports a tool call that shows the terminal, waits for the exit, reads the outpu
 with the exit code ("cwd=DIR:" first: in that directory; a refusal is answered "refused: CODE
 MESSAGE"). A prompt starting with "leave:" starts the command and ends the turn at once
 without waiting (the host must then kill it with the run); "kill:" starts it, kills it, releases
-it and reports what the kill left.
+it and reports what the kill left; "linger:" answers at once and then does not exit when its
+stdin closes.
 """
 import asyncio
 import sys
+import threading
+import time
 
 import acp
 from acp import helpers, schema
@@ -39,6 +42,11 @@ class TerminalAgent:
             await self.say(session_id, "the client offers no terminal")
             return schema.PromptResponse(stop_reason="refusal")
         mode, cwd = "wait", None
+        if command.startswith("linger:"):
+            # Stays alive after its stdin closes, as claude-agent-acp 0.23 does.
+            threading.Thread(target=time.sleep, args=(600,)).start()
+            await self.say(session_id, "done, lingering")
+            return schema.PromptResponse(stop_reason="end_turn")
         for prefix in ("leave:", "kill:"):
             if command.startswith(prefix):
                 mode, command = prefix[:-1], command[len(prefix):]

@@ -433,6 +433,18 @@ def test_a_terminal_the_device_cannot_start_is_refused_with_the_reason(prompt: s
     assert not run.of_type("command.output"), info
 
 
+def test_an_acp_agent_that_lingers_after_its_answer_is_stopped_and_the_run_completes() -> None:
+    """The prompt answered, stdin closed: an agent that does not exit (claude-agent-acp 0.23 does
+    not) is stopped by the host after a grace of 3 s, and the run completes with its answer
+    rather than failing at its time limit."""
+    started = time.monotonic()
+    run = run_terminal_agent("linger", "linger:")
+    info = run.describe()
+    assert run.terminal["type"] == "run.completed", info
+    assert run.terminal["payload"]["result"] == "done, lingering", info
+    assert time.monotonic() - started < 30, info
+
+
 def _cmdline(proc: Path) -> bytes:
     try:
         return (proc / "cmdline").read_bytes()

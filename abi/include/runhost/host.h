@@ -121,6 +121,10 @@ typedef struct rh_host {
 
 /* send_input flags. */
 #define RH_INPUT_CLOSE (1u << 0) /* close stdin after this data */
+/* Since 1.2, with RH_INPUT_CLOSE: the conversation is over. A runtime that has not exited 3 s
+ * after its stdin closed (some ACP agents linger) is stopped by the host, and its exit carries
+ * RH_EXIT_FLAG_ENDED, not a failure: the adapter reports what the conversation said. */
+#define RH_INPUT_END (1u << 1)
 
 /* Host extension "runhost.host-info/1": facts about the running host. */
 #define RH_EXT_HOST_INFO "runhost.host-info/1"

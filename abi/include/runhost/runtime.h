@@ -86,6 +86,9 @@ enum {
 #define RH_EXIT_FLAG_CANCELLED (1u << 0)
 #define RH_EXIT_FLAG_TIMED_OUT (1u << 1)
 #define RH_EXIT_FLAG_OUTPUT_TRUNCATED (1u << 2) /* some output exceeded the host's limits */
+/* Since 1.2: the adapter had ended the conversation (send_input with RH_INPUT_END) and the host
+ * stopped a runtime that did not exit by itself: not a failure. */
+#define RH_EXIT_FLAG_ENDED (1u << 3)
 
 typedef struct rh_exit {
   uint32_t struct_size; /* sizeof(rh_exit) */

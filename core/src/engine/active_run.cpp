@@ -68,6 +68,7 @@ ActiveRun::ActiveRun(HostImpl& host, store::RunRow row, Dispatch dispatch, std::
       adapter_(adapter),
       driver_(driver),
       timeout_(host.io()),
+      end_grace_(host.io()),
       seq_(row.last_seq),
       started_at_(std::chrono::steady_clock::now()) {}
 
@@ -329,6 +330,7 @@ void ActiveRun::cancel(std::string reason) {
 
 void ActiveRun::on_exit(const rh_exit& exit_in, const std::optional<Error>& device_error, std::string_view request_id) {
   timeout_.cancel();
+  end_grace_.cancel();
   const auto stamped = stamp(request_id);
   end_helpers();
   // The device lost the runtime (a sandbox gone, its stream beyond recovery): that is what the

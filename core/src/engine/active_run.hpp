@@ -208,6 +208,8 @@ class ActiveRun final : public rh_run, public devices::DeviceObserver, public st
   std::string request_id_;
   std::vector<std::string> argv_;  // as launched, for run.started
   boost::asio::steady_timer timeout_;
+  boost::asio::steady_timer end_grace_;  // after RH_INPUT_END: how long the runtime may linger
+  static constexpr std::chrono::seconds kEndGrace{3};
   std::optional<Error> forced_failure_;  // a policy stopped the run: this replaces the adapter's terminal event
   std::optional<Error> store_error_;     // the store refused an event: nothing more is recorded
   std::string cancel_reason_;

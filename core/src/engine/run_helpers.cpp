@@ -60,7 +60,9 @@ void ActiveRun::Helper::on_exit(const rh_exit& exit) {
   run_.helper_done(id_);
 }
 
-int ActiveRun::can_start_processes() noexcept { return device_ && device_->can_start_helpers() ? 1 : 0; }
+int ActiveRun::can_start_processes() noexcept {
+  return device_ && device_->can_start_helpers() ? 1 : 0;
+}
 
 rh_status ActiveRun::start_process(std::string_view spec_json, const rh_process_sink& sink, uint64_t* id) noexcept try {
   if (!device_ || !device_->can_start_helpers()) return refuse(RH_ERR_UNSUPPORTED, "this run's device cannot");

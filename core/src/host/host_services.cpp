@@ -160,8 +160,12 @@ rh_status host_send_input(const rh_host*, rh_run* run, rh_str data, uint32_t fla
     set_last_error("send_input: a run is required, and data {NULL, n} only with n == 0");
     return RH_ERR_INVALID_ARGUMENT;
   }
-  if ((flags & ~RH_INPUT_CLOSE) != 0) {
-    set_last_error("send_input: unknown flags " + std::to_string(flags & ~RH_INPUT_CLOSE));
+  if ((flags & ~(RH_INPUT_CLOSE | RH_INPUT_END)) != 0) {
+    set_last_error("send_input: unknown flags " + std::to_string(flags & ~(RH_INPUT_CLOSE | RH_INPUT_END)));
+    return RH_ERR_INVALID_ARGUMENT;
+  }
+  if ((flags & RH_INPUT_END) && !(flags & RH_INPUT_CLOSE)) {
+    set_last_error("send_input: RH_INPUT_END goes with RH_INPUT_CLOSE");
     return RH_ERR_INVALID_ARGUMENT;
   }
   return run->send_input(view(data), flags);

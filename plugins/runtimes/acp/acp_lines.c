@@ -73,11 +73,12 @@ static rh_status begin_request(rh_runtime_session *s, int id, const char *method
   return rh_json_write_cstr(OUT, head);
 }
 
-/* The end of the prompt (answered, failed, or the agent gave up): stdin closes, the agent exits. */
+/* The end of the prompt (answered, failed, or the agent gave up): stdin closes and the agent
+ * exits; one that lingers (claude-agent-acp 0.23) is stopped by the host after a grace. */
 static void done(rh_runtime_session *s) {
   if (s->phase == ACP_DONE) return;
   s->phase = ACP_DONE;
-  (void)rhk_send_input(&s->kit, rhk_none(), true);
+  (void)rhk_end_input(&s->kit);
 }
 
 static const char *work_dir(const rh_runtime_session *s) {

@@ -500,6 +500,9 @@ bool rhk_can_send_input(const rhk_session *s);
 /* Writes `data` to the runtime's stdin and, with `close`, closes it after: RH_ERR_UNSUPPORTED
  * from a host older than 1.2. */
 rh_status rhk_send_input(rhk_session *s, rh_str data, bool close);
+/* The conversation is over: stdin closes, and a runtime that lingers is stopped by the host
+ * (RH_INPUT_END; its exit then carries RH_EXIT_FLAG_ENDED and the held outcome stands). */
+rh_status rhk_end_input(rhk_session *s);
 
 /* ---- Tool-call table ----------------------------------------------------------------------- */
 

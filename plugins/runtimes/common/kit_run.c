@@ -344,3 +344,9 @@ rh_status rhk_send_input(rhk_session *s, rh_str data, bool close) {
   if (!rhk_can_send_input(s)) return rhk_fail(s, RH_ERR_UNSUPPORTED, "the host cannot write to the runtime's stdin (ABI < 1.2)");
   return s->host->send_input(s->host, s->run, data, close ? RH_INPUT_CLOSE : 0u);
 }
+
+rh_status rhk_end_input(rhk_session *s) {
+  if (!rhk_can_send_input(s)) return rhk_fail(s, RH_ERR_UNSUPPORTED, "the host cannot write to the runtime's stdin (ABI < 1.2)");
+  if (s->host->send_input(s->host, s->run, rhk_none(), RH_INPUT_CLOSE | RH_INPUT_END) == RH_OK) return RH_OK;
+  return s->host->send_input(s->host, s->run, rhk_none(), RH_INPUT_CLOSE); /* a host without RH_INPUT_END */
+}
