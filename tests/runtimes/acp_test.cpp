@@ -179,6 +179,12 @@ TEST_F(Acp, StopReasonsAndErrorsAreTyped) {
       {error_response(4, -32603, "Internal error: rate limit reached"), "rate_limited"},
       {error_response(4, -32000, "Authentication required"), "auth_failed"},
       {error_response(4, -32603, "Query closed before response received"), "runtime_error"},
+      // codex-acp 0.16: the model API's failure only in the error's data.
+      {json::parse(R"({"jsonrpc":"2.0","id":4,"error":{"code":-32603,"message":"Internal error",
+                        "data":{"message":"exceeded retry limit, last status: 429 Too Many Requests"}}})"),
+       "rate_limited"},
+      {json::parse(R"({"jsonrpc":"2.0","id":4,"error":{"code":-32603,"message":"Internal error","data":"disk full"}})"),
+       "runtime_error"},
   };
   for (const auto& [answer, code] : cases) {
     AdapterSession s = prompting();
@@ -186,6 +192,11 @@ TEST_F(Acp, StopReasonsAndErrorsAreTyped) {
     const auto events = s.finish(exited(0));
     EXPECT_EQ(events.back().type, "run.failed") << answer.dump();
     EXPECT_EQ(events.back().payload["error"]["code"], code) << answer.dump();
+    if (answer["error"].contains("data")) {
+      const std::string message = events.back().payload["error"]["message"];
+      EXPECT_NE(message.find(answer["error"]["data"].is_string() ? "disk full" : "429 Too Many"), std::string::npos)
+          << "the data's detail is in the message: " << message;
+    }
   }
 }
 

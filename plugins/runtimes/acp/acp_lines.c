@@ -208,15 +208,23 @@ static rh_status hold(rh_runtime_session *s, rhk_failure_kind kind, const char *
 
 /* An error answer to one of our requests: the run cannot go on. */
 static rh_status request_failed(rh_runtime_session *s, const line *l, const char *method) {
-  static const char *const names[] = {"code", "message"};
-  rh_str e[2];
-  char detail[1030], message[1200];
+  static const char *const names[] = {"code", "message", "data"};
+  rh_str e[3];
+  char detail[1600], message[1700];
   int64_t code;
   rh_str text;
-  (void)pick(l->v[T_ERROR], names, 2, e);
+  size_t n;
+  (void)pick(l->v[T_ERROR], names, 3, e);
   code = rhk_json_int(e[0], 0);
   text = rhk_decoded(&s->text, e[1]);
   snprintf(detail, sizeof detail, "%.*s", (int)(text.len > 1024 ? 1024 : text.len), text.data); /* NUL-terminated */
+  /* JSON-RPC's "data" holds the detail some agents give only there (codex-acp: "Internal error"
+   * with the model API's failure in data): appended, text or JSON, cut at 512 bytes. */
+  if (e[2].data && rh_json_type_of(e[2]) != RH_JSON_NULL) {
+    text = rhk_json_is_string(e[2]) ? rhk_decoded(&s->text, e[2]) : e[2];
+    n = strlen(detail);
+    snprintf(detail + n, sizeof detail - n, ": %.*s", (int)(text.len > 512 ? 512 : text.len), text.data);
+  }
   snprintf(message, sizeof message, "%s failed: %s (JSON-RPC error %lld)", method, detail, (long long)code);
   if (code == -32000 || strstr(detail, "uthenticat")) return hold(s, RHK_FAIL_AUTH, NULL, message, l);
   if (strcmp(method, "session/load") == 0) return hold(s, RHK_FAIL_SESSION_NOT_FOUND, NULL, message, l);
