@@ -362,6 +362,23 @@ TEST_F(Acp, ATerminalIsKilledReleasedAndRefusedClearly) {
   EXPECT_EQ(out[0]["exit_code"], 128 + 15);
 }
 
+TEST_F(Acp, AWarningSentAsAMessageChunkIsASystemMessageNotTheAnswer) {
+  AdapterSession s = prompting();
+  const std::string warning =
+      "Model metadata for `gpt-nope` not found. Defaulting to fallback metadata; this can degrade performance and "
+      "cause issues.";  // codex-acp 0.16, as the first chunk of its message
+  s.feed(RH_STREAM_STDOUT,
+         line(update({{"sessionUpdate", "agent_message_chunk"}, {"content", {{"type", "text"}, {"text", warning}}}})) +
+             line(update({{"sessionUpdate", "agent_message_chunk"}, {"content", {{"type", "text"}, {"text", "Hello."}}}})) +
+             line(response(4, {{"stopReason", "end_turn"}})));
+  const auto events = s.finish(exited(0));
+  const auto messages = of_type(events, "message");
+  ASSERT_GE(messages.size(), 2u);
+  EXPECT_EQ(messages[messages.size() - 2], (json{{"role", "system"}, {"text", warning}}));
+  EXPECT_EQ(messages.back()["role"], "assistant");
+  EXPECT_EQ(events.back().payload["result"], "Hello.");
+}
+
 TEST_F(Acp, TheAgentsStderrIsASystemMessageNotCommandOutput) {
   AdapterSession s = prompting();
   s.feed(RH_STREAM_STDERR, "Ripgrep is not available. Falling back to GrepTool.\n");

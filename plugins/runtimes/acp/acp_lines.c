@@ -526,6 +526,18 @@ static rh_status system_note(rh_runtime_session *s, const char *what, rh_str det
   return rhk_emit_message(&s->kit, "system", rhk_cstr(text), false, false, raw_of(l));
 }
 
+/* Notices some agents send as a chunk of their own message (codex-acp 0.16 passes Codex's
+ * warnings so): the agent's diagnostics, not its answer. Known by how they start. */
+static bool is_agent_notice(rh_str text_json) {
+  static const char *const k_notices[] = {"\"Model metadata for `", "\"could not create PATH aliases"};
+  size_t i, n;
+  for (i = 0; i < sizeof k_notices / sizeof k_notices[0]; i++) {
+    n = strlen(k_notices[i]);
+    if (text_json.len >= n && memcmp(text_json.data, k_notices[i], n) == 0) return true;
+  }
+  return false;
+}
+
 static rh_status map_update(rh_runtime_session *s, const line *l) {
   static const char *const names[] = {"update"};
   static const char *const update_names[] = {"sessionUpdate", "content", "currentModeId", "message", "title"};
@@ -539,6 +551,7 @@ static rh_status map_update(rh_runtime_session *s, const line *l) {
     return unparsed(kit, l, "session/update without an update.sessionUpdate", rhk_none());
   if (rhk_json_is(u[0], "agent_message_chunk")) {
     if (!(text = block_text(u[1])).data) return unparsed(kit, l, "an agent message chunk that is not text", rhk_none());
+    if (is_agent_notice(text)) return rhk_emit_message(kit, "system", text, true, false, raw_of(l));
     if ((status = rhk_emit_message(kit, "assistant", text, true, true, raw_of(l))) != RH_OK) return status;
     return rhk_json_decode(text, &s->reply) == RH_OK ? RH_OK : no_memory(kit);
   }
