@@ -181,12 +181,22 @@ AdapterSession AdapterHarness::start(const json& d, const Options& options) {
   return std::move(*s);
 }
 
-std::vector<std::string> adapter_ids() {
+namespace {
+std::vector<std::string> split_ids(const char* joined) {  // "claude-code,codex,..."
   std::vector<std::string> ids;
-  std::stringstream list(RUNHOST_TEST_ADAPTERS);  // "claude-code,codex,..."
+  std::stringstream list(joined);
   for (std::string id; std::getline(list, id, ',');) {
     if (!id.empty()) ids.push_back(id);
   }
+  return ids;
+}
+}  // namespace
+
+std::vector<std::string> adapter_ids() { return split_ids(RUNHOST_TEST_ADAPTERS); }
+
+std::vector<std::string> golden_adapter_ids() {
+  auto ids = adapter_ids();
+  for (auto& id : split_ids(RUNHOST_GOLDEN_ONLY_ADAPTERS)) ids.push_back(std::move(id));
   return ids;
 }
 

@@ -110,6 +110,7 @@ struct AdapterSpec {
 };
 
 std::vector<std::string> adapter_ids();  // from RUNHOST_TEST_ADAPTERS (tests/runtimes/CMakeLists.txt)
+std::vector<std::string> golden_adapter_ids();  // those and RUNHOST_GOLDEN_ONLY_ADAPTERS
 AdapterSpec adapter_spec(const std::string& id);
 
 class AdapterHarness {

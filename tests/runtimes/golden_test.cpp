@@ -37,7 +37,7 @@ void PrintTo(const Transcript& t, std::ostream* os) { *os << t.adapter << "/" <<
 
 std::vector<Transcript> transcripts() {
   std::vector<Transcript> out;
-  for (const auto& id : adapter_ids()) {
+  for (const auto& id : golden_adapter_ids()) {
     for (const auto& dir : {kRuntimeFixtureDir / id, kTranscriptDir / id}) {
       if (!std::filesystem::is_directory(dir)) continue;
       std::vector<std::filesystem::path> files;
@@ -88,7 +88,10 @@ TEST_P(RuntimeGolden, MapsToItsGoldenEventsInEveryChunking) {
   options.config = spec.config;
 
   auto drive = [&](const std::function<void(AdapterSession&, rh_stream, const std::string&)>& feed) {
-    AdapterSession s = harness.start(AdapterHarness::dispatch(), options);
+    // Where the run was recorded: the runtime's absolute paths are relative to it (ACP agents).
+    json d = AdapterHarness::dispatch();
+    if (meta.contains("cwd") && meta.value("recorded_by", "") == "tests/e2e/record_acp.py") d["cwd"] = meta["cwd"];
+    AdapterSession s = harness.start(d, options);
     feed(s, RH_STREAM_STDOUT, out);
     feed(s, RH_STREAM_STDERR, err);
     s.finish(exit_of(meta));
@@ -145,7 +148,7 @@ INSTANTIATE_TEST_SUITE_P(Transcripts, RuntimeGolden, ::testing::ValuesIn(transcr
 // Every adapter of the bundled set has transcripts, and no two transcripts share a golden.
 TEST(RuntimeGoldenSet, EveryAdapterHasTranscriptsAndNamesAreUnique) {
   const auto all = transcripts();
-  for (const auto& id : adapter_ids()) {
+  for (const auto& id : golden_adapter_ids()) {
     size_t n = 0;
     std::set<std::string> names;
     for (const auto& t : all) {
