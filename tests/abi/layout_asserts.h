@@ -100,7 +100,7 @@ RH_ASSERT_AT(rh_exit, kind, 4);
 RH_ASSERT_AT(rh_exit, code, 8);
 RH_ASSERT_AT(rh_exit, signal, 12);
 RH_ASSERT_AT(rh_exit, flags, 16);
-RH_ASSERT_SIZE(rh_runtime_adapter, 64);
+RH_ASSERT_SIZE(rh_runtime_adapter, 72);
 RH_ASSERT_AT(rh_runtime_adapter, protocol, 4);
 RH_ASSERT_AT(rh_runtime_adapter, capabilities, 8);
 RH_ASSERT_AT(rh_runtime_adapter, create, 16);
@@ -109,6 +109,7 @@ RH_ASSERT_AT(rh_runtime_adapter, feed, 32);
 RH_ASSERT_AT(rh_runtime_adapter, respond, 40);
 RH_ASSERT_AT(rh_runtime_adapter, finish, 48);
 RH_ASSERT_AT(rh_runtime_adapter, destroy, 56);
+RH_ASSERT_AT(rh_runtime_adapter, cancel, 64);
 
 RH_ASSERT_SIZE(rh_policy_plugin, 32);
 RH_ASSERT_AT(rh_policy_plugin, create, 8);

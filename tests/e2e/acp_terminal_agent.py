@@ -10,7 +10,7 @@ with the exit code ("cwd=DIR:" first: in that directory; a refusal is answered "
 MESSAGE"). A prompt starting with "leave:" starts the command and ends the turn at once
 without waiting (the host must then kill it with the run); "kill:" starts it, kills it, releases
 it and reports what the kill left; "linger:" answers at once and then does not exit when its
-stdin closes.
+stdin closes; "await-cancel:" works until the client's session/cancel and answers cancelled.
 """
 import asyncio
 import sys
@@ -42,6 +42,13 @@ class TerminalAgent:
             await self.say(session_id, "the client offers no terminal")
             return schema.PromptResponse(stop_reason="refusal")
         mode, cwd = "wait", None
+        if command.startswith("await-cancel:"):
+            # Works until the client cancels (session/cancel), then says so and answers cancelled.
+            self.cancelled = asyncio.Event()
+            await self.say(session_id, "working until cancelled")
+            await asyncio.wait_for(self.cancelled.wait(), 60)
+            await self.say(session_id, "cancelled by the client")
+            return schema.PromptResponse(stop_reason="cancelled")
         if command.startswith("linger:"):
             # Stays alive after its stdin closes, as claude-agent-acp 0.23 does.
             threading.Thread(target=time.sleep, args=(600,)).start()
@@ -80,7 +87,8 @@ class TerminalAgent:
         return schema.PromptResponse(stop_reason="end_turn")
 
     async def cancel(self, session_id, **_):
-        pass
+        if getattr(self, "cancelled", None):
+            self.cancelled.set()
 
 
 if __name__ == "__main__":

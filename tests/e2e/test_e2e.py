@@ -446,6 +446,43 @@ def test_an_acp_agent_that_lingers_after_its_answer_is_stopped_and_the_run_compl
     assert time.monotonic() - started < 30, info
 
 
+def test_cancelling_an_acp_run_sends_session_cancel_and_the_agent_stops_on_its_own() -> None:
+    """runhost cancel from another process: the adapter sends session/cancel, the agent (the
+    official ACP Python SDK) answers the prompt stopReason cancelled and exits, well inside the
+    host's 5 s grace, and the run is run.cancelled."""
+    if not HERMES_PYTHON.exists():
+        pytest.skip(f"the ACP Python SDK is not installed ({HERMES_PYTHON} is missing): run scripts/install-runtimes")
+    root = WORK_ROOT / "local" / "acp-terminal" / "cancel"
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "work").mkdir(parents=True)
+    config = root / "plugin-config.json"
+    config.write_text(json.dumps({"command": [str(HERMES_PYTHON), str(TERMINAL_AGENT)]}))
+    store = str(root / "runhost.db")
+    argv = [str(RUNHOST), "run", "--json", "--store", store, "--workspace-root", str(root), "--runtime", "acp",
+            "--cwd", str(root / "work"), "--prompt", "await-cancel:", "--timeout", "60",
+            "--plugin-config", f"acp=@{config}"]
+    if EXTRA_PLUGIN_DIR:
+        argv[2:2] = ["--plugin-dir", EXTRA_PLUGIN_DIR]
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    events: list[dict[str, Any]] = []
+    assert proc.stdout is not None
+    for raw in proc.stdout:
+        events.append(json.loads(raw))
+        if events[-1]["type"] == "message" and events[-1]["payload"].get("text") == "working until cancelled":
+            break
+    run_id = events[0]["run_id"]
+    asked = time.monotonic()
+    done = subprocess.run([str(RUNHOST), "cancel", run_id, "--store", store], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    events += [json.loads(raw) for raw in proc.stdout]
+    proc.wait(30)
+    took = time.monotonic() - asked
+    info = "\n".join(f"{e['seq']} {e['type']} {json.dumps(e['payload'])[:200]}" for e in events)
+    assert events[-1]["type"] == "run.cancelled", info
+    assert any(e["type"] == "message" and e["payload"].get("text") == "cancelled by the client" for e in events), info
+    assert took < 4.5, f"{took:.1f}s: stopped by the grace, not on its own\n{info}"
+
+
 def _cmdline(proc: Path) -> bytes:
     try:
         return (proc / "cmdline").read_bytes()

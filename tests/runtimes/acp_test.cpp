@@ -323,6 +323,27 @@ TEST_F(Acp, ATerminalRunsInTheDeviceAndItsLinesAreTheToolCallsCommandOutput) {
       << "the exit code on the last line";
 }
 
+TEST_F(Acp, LinesWrittenBeforeTheToolCallNamesTheTerminalAreHeldForIt) {
+  AdapterSession s = prompting(json::object(), true);
+  auto& run = s.mutable_run();
+  s.feed(RH_STREAM_STDOUT, line(request(40, "terminal/create", {{"sessionId", "s1"}, {"command", "date"}})) +
+                               line(request(41, "terminal/create", {{"sessionId", "s1"}, {"command", "true"}})));
+  run.processes.at(0).output(RH_STREAM_STDOUT, "early\n");  // the race: before the agent's tool_call
+  run.processes.at(0).exit(exited(0));
+  run.processes.at(1).output(RH_STREAM_STDOUT, "never named\n");
+  EXPECT_TRUE(of_type(s.run().events, "command.output").empty()) << "held until the tool call names the terminal";
+  s.feed(RH_STREAM_STDOUT, line(update({{"sessionUpdate", "tool_call"}, {"toolCallId", "call-7"}, {"title", "date"},
+                                        {"kind", "execute"}, {"content", {{{"type", "terminal"}, {"terminalId", "term-1"}}}}})));
+  auto out = of_type(s.run().events, "command.output");
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0], (json{{"stream", "stdout"}, {"text", "early"}, {"tool_call_id", "call-7"}}));
+  EXPECT_EQ(out[1]["exit_code"], 0);
+  s.feed(RH_STREAM_STDOUT, line(response(4, {{"stopReason", "end_turn"}})));
+  out = of_type(s.run().events, "command.output");
+  ASSERT_EQ(out.size(), 3u) << "the turn is over: what no tool call named goes out without one";
+  EXPECT_EQ(out[2], (json{{"stream", "stdout"}, {"text", "never named"}}));
+}
+
 TEST_F(Acp, ATerminalIsKilledReleasedAndRefusedClearly) {
   AdapterSession s = prompting(json::object(), true);
   auto& run = s.mutable_run();
@@ -360,6 +381,34 @@ TEST_F(Acp, ATerminalIsKilledReleasedAndRefusedClearly) {
   const auto out = of_type(s.run().events, "command.output");
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0]["exit_code"], 128 + 15);
+}
+
+TEST_F(Acp, ACancelIsSessionCancelAndAnswersOpenPermissionRequestsCancelled) {
+  AdapterSession s = prompting();
+  ASSERT_TRUE(s.can_cancel());
+  s.feed(RH_STREAM_STDOUT, line(request(9, "session/request_permission",
+                                        {{"sessionId", "s1"},
+                                         {"toolCall", {{"toolCallId", "t1"}}},
+                                         {"options", {{{"optionId", "ok"}, {"kind", "allow_once"}}}}})));
+  const size_t before = written(s).size();
+  s.cancel();
+  const auto sent = written(s);
+  ASSERT_EQ(sent.size(), before + 2);
+  EXPECT_EQ(sent[before], (json{{"jsonrpc", "2.0"}, {"id", 9}, {"result", {{"outcome", {{"outcome", "cancelled"}}}}}}));
+  EXPECT_EQ(sent[before + 1], (json{{"jsonrpc", "2.0"}, {"method", "session/cancel"}, {"params", {{"sessionId", "s1"}}}}));
+  EXPECT_FALSE(s.run().input_closed) << "the agent still answers the prompt";
+  s.feed(RH_STREAM_STDOUT, line(response(4, {{"stopReason", "cancelled"}})));
+  EXPECT_TRUE(s.run().input_closed);
+  const auto events = s.finish(exited(0, RH_EXIT_FLAG_CANCELLED));
+  EXPECT_EQ(events.back().type, "run.cancelled");
+}
+
+TEST_F(Acp, ACancelBeforeThePromptEndsTheConversation) {
+  AdapterSession s = start();
+  (void)s.launch_spec();
+  s.cancel();  // initialize not answered yet: nothing to cancel but the conversation
+  EXPECT_TRUE(s.run().input_closed);
+  EXPECT_EQ(s.finish(exited(0, RH_EXIT_FLAG_CANCELLED)).back().type, "run.cancelled");
 }
 
 TEST_F(Acp, AWarningSentAsAMessageChunkIsASystemMessageNotTheAnswer) {

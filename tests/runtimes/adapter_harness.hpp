@@ -89,6 +89,8 @@ class AdapterSession {
   // Hands the adapter an answer to one of its approval requests: the bytes for its stdin.
   Result<std::string> respond(const nlohmann::json& answer) { return session_->respond(answer.dump()); }
   RecordingRun& mutable_run() { return *run_; }
+  void cancel() { session_->cancel(); }  // rh_runtime_adapter.cancel, when the adapter has it
+  bool can_cancel() const { return session_->can_cancel(); }
   const std::vector<RecordedEvent>& finish(const rh_exit& exit);
   const RecordingRun& run() const { return *run_; }
 

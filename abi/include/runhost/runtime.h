@@ -8,7 +8,7 @@
  * typed run.failed or run.cancelled, and then destroy().
  *
  *   create(ctx)  -> launch(spec_out) -> feed(stdout|stderr, bytes)* -> [respond(decision)]*
- *                -> finish(exit) -> destroy()
+ *                -> [cancel()] -> finish(exit) -> destroy()
  *
  * Thread rules: every call of one session happens on the host's reactor thread, one at a time,
  * in the order above; calls for different sessions never overlap within one host, but two
@@ -146,6 +146,14 @@ typedef struct rh_runtime_adapter {
   /* Frees the session. Called exactly once per successful create(), also when launch or the
    * spawn failed. Reactor thread. */
   void (*destroy)(rh_runtime_session *session);
+
+  /* Since 1.2 (the host checks struct_size; NULL: not offered): the run is being cancelled
+   * (runhost cancel, the API's cancel). Ask the runtime to stop on its own, e.g. ACP's
+   * session/cancel, with rh_host.send_input. The host then gives it 5 s to exit before it stops
+   * the process group; either way finish() gets RH_EXIT_FLAG_CANCELLED. Called at most once per
+   * session, only while its runtime runs with stdin open; a second cancel, a timeout or a policy
+   * stop the process at once. Reactor thread. */
+  void (*cancel)(rh_runtime_session *session);
 } rh_runtime_adapter;
 
 /* Host extension "runhost.processes/1" (since 1.2): a runtime session starts more processes in

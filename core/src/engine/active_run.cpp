@@ -68,7 +68,7 @@ ActiveRun::ActiveRun(HostImpl& host, store::RunRow row, Dispatch dispatch, std::
       adapter_(adapter),
       driver_(driver),
       timeout_(host.io()),
-      end_grace_(host.io()),
+      grace_(host.io()),
       seq_(row.last_seq),
       started_at_(std::chrono::steady_clock::now()) {}
 
@@ -319,6 +319,18 @@ void ActiveRun::abandon() {
 void ActiveRun::cancel(std::string reason) {
   if (terminal_recorded_) return;
   cancel_reason_ = std::move(reason);
+  if (process_ && session_ && session_->can_cancel() && !cancel_asked_ && phase_ == Phase::running && live_stdin_) {
+    // The adapter asks the runtime to stop on its own (ACP's session/cancel); past the grace, or
+    // on a second cancel, the process is stopped.
+    cancel_asked_ = true;
+    session_->cancel();
+    grace_.expires_after(kCancelGrace);
+    grace_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (auto self = weak.lock(); self && self->process_) self->process_->terminate(RH_EXIT_FLAG_CANCELLED);
+    });
+    return;
+  }
   if (process_) {
     process_->terminate(RH_EXIT_FLAG_CANCELLED);
     return;
@@ -330,7 +342,7 @@ void ActiveRun::cancel(std::string reason) {
 
 void ActiveRun::on_exit(const rh_exit& exit_in, const std::optional<Error>& device_error, std::string_view request_id) {
   timeout_.cancel();
-  end_grace_.cancel();
+  grace_.cancel();
   const auto stamped = stamp(request_id);
   end_helpers();
   // The device lost the runtime (a sandbox gone, its stream beyond recovery): that is what the
@@ -342,6 +354,8 @@ void ActiveRun::on_exit(const rh_exit& exit_in, const std::optional<Error>& devi
   }
   rh_exit exit = exit_in;
   if (output_truncated_) exit.flags |= RH_EXIT_FLAG_OUTPUT_TRUNCATED;
+  // Cancelled, whether the runtime stopped when asked or was stopped.
+  if (!cancel_reason_.empty()) exit.flags |= RH_EXIT_FLAG_CANCELLED;
   phase_ = Phase::finishing;
   live_stdin_ = false;
   // Whatever it asked and nobody answered ends with it: settled, never left pending.

@@ -208,8 +208,12 @@ class ActiveRun final : public rh_run, public devices::DeviceObserver, public st
   std::string request_id_;
   std::vector<std::string> argv_;  // as launched, for run.started
   boost::asio::steady_timer timeout_;
-  boost::asio::steady_timer end_grace_;  // after RH_INPUT_END: how long the runtime may linger
+  // How long the runtime may take to exit by itself: after RH_INPUT_END (then it is stopped with
+  // RH_EXIT_FLAG_ENDED), or after the adapter asked it to cancel (then RH_EXIT_FLAG_CANCELLED).
+  boost::asio::steady_timer grace_;
   static constexpr std::chrono::seconds kEndGrace{3};
+  static constexpr std::chrono::seconds kCancelGrace{5};
+  bool cancel_asked_ = false;            // the adapter's cancel() was called
   std::optional<Error> forced_failure_;  // a policy stopped the run: this replaces the adapter's terminal event
   std::optional<Error> store_error_;     // the store refused an event: nothing more is recorded
   std::string cancel_reason_;

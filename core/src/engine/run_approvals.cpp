@@ -258,8 +258,8 @@ rh_status ActiveRun::send_input(std::string_view data, uint32_t flags) noexcept 
   }
   if (flags & RH_INPUT_END) {
     // The conversation is over: a runtime that lingers past the grace is stopped, not failed.
-    end_grace_.expires_after(kEndGrace);
-    end_grace_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    grace_.expires_after(kEndGrace);
+    grace_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
       if (ec) return;
       if (auto self = weak.lock(); self && self->process_ && self->phase_ == Phase::running) {
         self->process_->terminate(RH_EXIT_FLAG_ENDED);

@@ -136,4 +136,12 @@ Status RuntimeSession::finish(const rh_exit& exit) {
   return call_plugin(who(info_, "finish"), iface_->finish(object_, &exit));
 }
 
+bool RuntimeSession::can_cancel() const noexcept {
+  return iface_->struct_size >= offsetof(rh_runtime_adapter, cancel) + sizeof iface_->cancel && iface_->cancel;
+}
+
+void RuntimeSession::cancel() {
+  if (can_cancel()) iface_->cancel(object_);
+}
+
 }  // namespace runhost::plugins

@@ -85,6 +85,9 @@ class RuntimeSession : public PluginObject<rh_runtime_adapter, rh_runtime_sessio
   // Hands the adapter an answer; the bytes it wants written to the runtime's stdin (maybe none).
   Result<std::string> respond(std::string_view decision_json);
   Status finish(const rh_exit& exit);
+  // Whether the adapter can ask its runtime to stop on its own (rh_runtime_adapter.cancel, 1.2).
+  bool can_cancel() const noexcept;
+  void cancel();
 
   using PluginObject::PluginObject;
 };

@@ -164,16 +164,23 @@ static rh_status acp_respond(rh_runtime_session *s, rh_str decision_json, const 
   return acp_answer_permission(s, decision_json, input_out);
 }
 
+/* Before the terminal event: terminal lines still held for a tool call go out without one. */
+static rh_status acp_decide(rh_runtime_session *s, const rh_exit *exit) {
+  (void)exit;
+  acp_terminals_flush(s);
+  return RH_OK;
+}
+
 /* The prompt's response ends the run (acp_lines.c holds it); an agent that exits before it is
  * the kit's no_result, with its last stderr line. */
 static const rhk_adapter k_adapter = {
-    .abi = RHK_RUNTIME_ADAPTER(RH_PROTOCOL_JSONRPC, RH_RUNTIME_CAP_RESUME | RH_RUNTIME_CAP_APPROVALS, acp_launch,
-                               acp_respond),
+    .abi = RHK_RUNTIME_ADAPTER_CANCELLABLE(RH_PROTOCOL_JSONRPC, RH_RUNTIME_CAP_RESUME | RH_RUNTIME_CAP_APPROVALS,
+                                           acp_launch, acp_respond, acp_cancel),
     .info = &k_info,
     .session_size = sizeof(rh_runtime_session),
     .open = acp_open,
     .close = acp_close,
-    .decide = NULL,
+    .decide = acp_decide,
 };
 
 RHK_PLUGIN_ENTRY(k_adapter, ACP_ID, ACP_NAME, ACP_VERSION, ACP_DESCRIPTION)

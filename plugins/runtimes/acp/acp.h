@@ -55,7 +55,14 @@ typedef struct acp_terminal {
   char *waiters[ACP_WAITERS_MAX]; /* terminal/wait_for_exit ids (raw JSON) to answer at exit */
   size_t waiting;
   char tool_call_id[160];      /* the tool call whose content names it, once known */
+  /* Lines written before the agent named the terminal in a tool call (it creates the terminal
+   * first, and a quick command's output races its tool_call): held, then emitted with the call's
+   * id once linked, or without when the terminal is released or the turn ends. Records of
+   * [stream, has_code, truncated, length (4 bytes)] + text; at most ACP_HELD_MAX bytes. */
+  rh_json_buffer held;
+  bool unlinked;               /* gave up waiting for a link: lines go out as they come */
 } acp_terminal;
+#define ACP_HELD_MAX ((size_t)256 << 10)
 
 struct rh_runtime_session {
   rhk_session kit; /* first: the kit's line callbacks get &session->kit */
@@ -89,6 +96,10 @@ rh_status acp_on_stdout_line(rhk_session *kit, const char *line, size_t len, boo
 rh_status acp_write_initialize(rh_runtime_session *s, rh_json_buffer *out);
 /* The host's answer to a permission request, as the JSON-RPC response for the agent. */
 rh_status acp_answer_permission(rh_runtime_session *s, rh_str decision_json, const rh_writer *out);
+/* The run is being cancelled: session/cancel, and every permission request still open answered
+ * {outcome: cancelled}, as ACP asks of a client. The agent then answers the prompt (stopReason
+ * cancelled) and exits; the host stops it otherwise. */
+void acp_cancel(rh_runtime_session *s);
 /* Answers one of the agent's requests (`id`: raw JSON) with a result (raw JSON) or an error. */
 rh_status acp_answer_result(rh_runtime_session *s, rh_str id, rh_str result);
 rh_status acp_answer_error(rh_runtime_session *s, rh_str id, int code, const char *message);
@@ -101,6 +112,8 @@ void acp_terminals_init(rh_runtime_session *s);
 bool acp_terminals_offered(rh_runtime_session *s);
 rh_status acp_terminal_request(rh_runtime_session *s, const char *method, rh_str id, rh_str params);
 void acp_terminal_link(rh_runtime_session *s, rh_str terminal_id, const char *call_id);
+/* Every terminal's held lines out now, without a tool call (the turn is over). */
+void acp_terminals_flush(rh_runtime_session *s);
 void acp_terminals_free(rh_runtime_session *s);
 
 #endif /* RUNHOST_ACP_H */

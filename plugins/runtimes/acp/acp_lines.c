@@ -10,6 +10,7 @@
  *                                 cancelled -> run.failed; then stdin is closed
  *   an error response             run.failed (auth_failed for "authentication required"), stdin closed
  *   session/update                see map_update (docs/runtimes/acp.md has the table)
+ *   (the run cancelled)           session/cancel; open permission requests answered cancelled
  *   session/request_permission    approval.required; the host's answer picks among the options
  *   fs/read_text_file, fs/write_text_file
  *                                 served inside the run's directory, when it is on this machine
@@ -78,6 +79,7 @@ static rh_status begin_request(rh_runtime_session *s, int id, const char *method
 static void done(rh_runtime_session *s) {
   if (s->phase == ACP_DONE) return;
   s->phase = ACP_DONE;
+  acp_terminals_flush(s); /* no tool call will name them now */
   (void)rhk_end_input(&s->kit);
 }
 
@@ -660,6 +662,28 @@ rh_status acp_answer_permission(rh_runtime_session *s, rh_str decision_json, con
   free(slot->rpc_id);
   slot->rpc_id = NULL;
   return status;
+}
+
+void acp_cancel(rh_runtime_session *s) {
+  size_t i;
+  if (s->phase == ACP_DONE) return;
+  for (i = 0; i < ACP_PENDING_MAX; i++) {
+    if (!s->pending[i].rpc_id) continue;
+    rh_json_buffer_reset(&s->out);
+    if (!rh_json_write_cstr(OUT, "{\"jsonrpc\":\"2.0\",\"id\":") && !rh_json_write_cstr(OUT, s->pending[i].rpc_id) &&
+        !rh_json_write_cstr(OUT, ",\"result\":{\"outcome\":{\"outcome\":\"cancelled\"}}}"))
+      (void)send_out(s);
+    free(s->pending[i].rpc_id);
+    s->pending[i].rpc_id = NULL;
+  }
+  if (s->phase != ACP_PROMPTING || !s->session_id[0]) { /* no prompt to cancel yet: the conversation ends */
+    done(s);
+    return;
+  }
+  rh_json_buffer_reset(&s->out);
+  if (!rh_json_write_cstr(OUT, "{\"jsonrpc\":\"2.0\",\"method\":\"session/cancel\",\"params\":{\"sessionId\":") &&
+      !rh_json_write_string(OUT, s->session_id, strlen(s->session_id)) && !rh_json_write_cstr(OUT, "}}"))
+    (void)send_out(s);
 }
 
 /* The absolute path of `path` when it lies inside the run's directory (no "..", no symlink out). */

@@ -32,6 +32,7 @@ void acp_terminals_init(rh_runtime_session *s) {
     rh_json_buffer_init(&s->terminals[i].output);
     rh_json_buffer_init(&s->terminals[i].line[0]);
     rh_json_buffer_init(&s->terminals[i].line[1]);
+    rh_json_buffer_init(&s->terminals[i].held);
   }
 }
 
@@ -57,16 +58,63 @@ void acp_terminals_free(rh_runtime_session *s) {
     rh_json_buffer_free(&s->terminals[i].output);
     rh_json_buffer_free(&s->terminals[i].line[0]);
     rh_json_buffer_free(&s->terminals[i].line[1]);
+    rh_json_buffer_free(&s->terminals[i].held);
   }
 }
 
 /* ---- Output and exit, from the host ---------------------------------------------------------- */
 
-/* One command.output line of the terminal, for its tool call when known. */
-static void emit_line(acp_terminal *t, rh_stream stream, const char *data, size_t len, bool truncated, bool has_code) {
-  rh_runtime_session *s = t->session;
-  (void)rhk_emit_command_line(&s->kit, stream, rhk_str(data, len), t->tool_call_id[0] ? t->tool_call_id : NULL,
+static void put_line(acp_terminal *t, rh_stream stream, const char *data, size_t len, bool truncated, bool has_code) {
+  (void)rhk_emit_command_line(&t->session->kit, stream, rhk_str(data, len), t->tool_call_id[0] ? t->tool_call_id : NULL,
                               has_code, t->exit_code, truncated, rhk_none());
+}
+
+/* The held lines out, in order (with the tool call's id when it is known by now). */
+static void flush_held(acp_terminal *t) {
+  size_t at = 0;
+  const unsigned char *h = (const unsigned char *)t->held.data;
+  while (at + 7 <= t->held.len) {
+    const size_t len = (size_t)h[at + 3] | (size_t)h[at + 4] << 8 | (size_t)h[at + 5] << 16 | (size_t)h[at + 6] << 24;
+    if (at + 7 + len > t->held.len) break;
+    put_line(t, (rh_stream)h[at], t->held.data + at + 7, len, h[at + 2] != 0, h[at + 1] != 0);
+    at += 7 + len;
+  }
+  rh_json_buffer_reset(&t->held);
+}
+
+/* One command.output line of the terminal: for its tool call once the agent names it; held until
+ * then (bounded), so that a quick command's lines do not lose their tool call to the race. */
+static void emit_line(acp_terminal *t, rh_stream stream, const char *data, size_t len, bool truncated, bool has_code) {
+  unsigned char head[7];
+  if (!t->tool_call_id[0] && !t->unlinked) {
+    if (t->held.len + sizeof head + len > ACP_HELD_MAX) {
+      t->unlinked = true; /* too much to hold: out as it comes */
+      flush_held(t);
+    } else {
+      head[0] = (unsigned char)stream;
+      head[1] = has_code;
+      head[2] = truncated;
+      head[3] = (unsigned char)(len & 0xFF);
+      head[4] = (unsigned char)(len >> 8 & 0xFF);
+      head[5] = (unsigned char)(len >> 16 & 0xFF);
+      head[6] = (unsigned char)(len >> 24 & 0xFF);
+      if (rh_json_write_raw(&t->held.writer, (const char *)head, sizeof head) == RH_OK &&
+          (len == 0 || rh_json_write_raw(&t->held.writer, data, len) == RH_OK))
+        return;
+      t->unlinked = true; /* out of memory: out as it comes */
+      flush_held(t);
+    }
+  }
+  put_line(t, stream, data, len, truncated, has_code);
+}
+
+void acp_terminals_flush(rh_runtime_session *s) {
+  size_t i;
+  for (i = 0; i < ACP_TERMINALS_MAX; i++) {
+    if (!s->terminals[i].process) continue;
+    s->terminals[i].unlinked = true;
+    flush_held(&s->terminals[i]);
+  }
 }
 
 /* Keeps the last output_limit bytes, starting at a character boundary. */
@@ -133,6 +181,8 @@ static bool write_exit_status(const acp_terminal *t, rh_json_buffer *out) {
 }
 
 static void forget(acp_terminal *t) {
+  t->unlinked = true;
+  flush_held(t);
   free_waiters(t);
   t->process = 0;
   t->released = false;
@@ -279,6 +329,8 @@ static rh_status create(rh_runtime_session *s, rh_str id, rh_str params) {
   t->exit_code = 0;
   t->signal = 0;
   t->tool_call_id[0] = '\0';
+  t->unlinked = false;
+  rh_json_buffer_reset(&t->held);
   rh_json_buffer_reset(&t->output);
   rh_json_buffer_reset(&t->line[0]);
   rh_json_buffer_reset(&t->line[1]);
@@ -337,6 +389,8 @@ rh_status acp_terminal_request(rh_runtime_session *s, const char *method, rh_str
   if (strcmp(method, "terminal/release") == 0) {
     (void)stop(s, t);
     t->released = true;
+    t->unlinked = true; /* no tool call will name it now */
+    flush_held(t);
     if (t->exited) forget(t);
     return acp_answer_result(s, id, rhk_cstr("{}"));
   }
@@ -348,5 +402,7 @@ void acp_terminal_link(rh_runtime_session *s, rh_str terminal_id, const char *ca
   acp_terminal *t;
   if (!rhk_json_is_string(terminal_id) || terminal_id.len > 100) return;
   snprintf(params, sizeof params, "{\"terminalId\":%.*s}", (int)terminal_id.len, terminal_id.data);
-  if ((t = find(s, rhk_cstr(params))) && call_id) snprintf(t->tool_call_id, sizeof t->tool_call_id, "%s", call_id);
+  if (!(t = find(s, rhk_cstr(params))) || !call_id || t->tool_call_id[0]) return;
+  snprintf(t->tool_call_id, sizeof t->tool_call_id, "%s", call_id);
+  flush_held(t);
 }

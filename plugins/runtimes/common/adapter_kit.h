@@ -581,10 +581,13 @@ void rhk_plugin_deinit(void);
 
 /* rh_runtime_adapter with the kit's create, feed, finish and destroy; `respond` may be NULL. */
 #define RHK_RUNTIME_ADAPTER(protocol_, capabilities_, launch_, respond_)                             \
+  RHK_RUNTIME_ADAPTER_CANCELLABLE(protocol_, capabilities_, launch_, respond_, NULL)
+/* The same with rh_runtime_adapter.cancel (1.2): `cancel_` asks the runtime to stop on its own. */
+#define RHK_RUNTIME_ADAPTER_CANCELLABLE(protocol_, capabilities_, launch_, respond_, cancel_)          \
   {                                                                                                \
     .struct_size = sizeof(rh_runtime_adapter), .protocol = (protocol_), .capabilities = (capabilities_), \
     .create = rhk_adapter_create, .launch = (launch_), .feed = rhk_adapter_feed, .respond = (respond_), \
-    .finish = rhk_adapter_finish, .destroy = rhk_adapter_destroy                                   \
+    .finish = rhk_adapter_finish, .destroy = rhk_adapter_destroy, .cancel = (cancel_)              \
   }
 
 /* The library's one plugin, `adapter` (an rhk_adapter), and its entry point
