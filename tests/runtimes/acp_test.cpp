@@ -286,8 +286,10 @@ TEST_F(Acp, ATerminalRunsInTheDeviceAndItsLinesAreTheToolCallsCommandOutput) {
                                               {"env", {{{"name", "CI"}, {"value", "1"}}}}, {"cwd", "web"},
                                               {"outputByteLimit", 12}})) +
              line(request(21, "terminal/create", {{"sessionId", "s1"}, {"command", "npm run build && ls | wc -l"}})) +
-             line(request(22, "terminal/create", {{"sessionId", "s1"}, {"command", "make"}})));
-  ASSERT_EQ(run.processes.size(), 3u);
+             line(request(22, "terminal/create", {{"sessionId", "s1"}, {"command", "make"}})) +
+             R"({"jsonrpc":"2.0","id":25,"method":"terminal/create","params":{"sessionId":"s1","command":"ls","args":[ ]}})" "\n");
+  ASSERT_EQ(run.processes.size(), 4u);
+  EXPECT_EQ(run.processes[3].spec["argv"], (json{"ls"})) << "an empty args array, spaced";
   EXPECT_EQ(run.processes[0].spec, (json{{"argv", {"npm", "test", "--ci"}}, {"env", {{"CI", "1"}}}, {"cwd", "web"}}));
   EXPECT_EQ(run.processes[1].spec["argv"], (json{"/bin/sh", "-c", "npm run build && ls | wc -l"}))
       << "a whole command line runs in a shell";

@@ -123,7 +123,7 @@ typedef struct rh_host {
 #define RH_INPUT_CLOSE (1u << 0) /* close stdin after this data */
 /* Since 1.2, with RH_INPUT_CLOSE: the conversation is over. A runtime that has not exited 3 s
  * after its stdin closed (some ACP agents linger) is stopped by the host, and its exit carries
- * RH_EXIT_FLAG_ENDED, not a failure: the adapter reports what the conversation said. */
+ * RH_EXIT_FLAG_ENDED: the adapter ends the run as the conversation said (runtime.h). */
 #define RH_INPUT_END (1u << 1)
 
 /* Host extension "runhost.host-info/1": facts about the running host. */

@@ -87,7 +87,8 @@ enum {
 #define RH_EXIT_FLAG_TIMED_OUT (1u << 1)
 #define RH_EXIT_FLAG_OUTPUT_TRUNCATED (1u << 2) /* some output exceeded the host's limits */
 /* Since 1.2: the adapter had ended the conversation (send_input with RH_INPUT_END) and the host
- * stopped a runtime that did not exit by itself: not a failure. */
+ * stopped a runtime that did not exit by itself. The adapter ends the run as the conversation
+ * said (the kit: the outcome it holds); the signal is not the runtime's failure. */
 #define RH_EXIT_FLAG_ENDED (1u << 3)
 
 typedef struct rh_exit {
@@ -150,16 +151,18 @@ typedef struct rh_runtime_adapter {
   /* Since 1.2 (the host checks struct_size; NULL: not offered): the run is being cancelled
    * (runhost cancel, the API's cancel). Ask the runtime to stop on its own, e.g. ACP's
    * session/cancel, with rh_host.send_input. The host then gives it 5 s to exit before it stops
-   * the process group; either way finish() gets RH_EXIT_FLAG_CANCELLED. Called at most once per
-   * session, only while its runtime runs with stdin open; a second cancel, a timeout or a policy
-   * stop the process at once. Reactor thread. */
+   * the process group; either way finish() gets RH_EXIT_FLAG_CANCELLED. The run's open approvals
+   * are settled (denied, source "cancel") before this call, and no answer reaches respond() after
+   * it. Called at most once per session, only while its runtime runs with stdin open; a timeout
+   * or a policy stop the process at once. Reactor thread. */
   void (*cancel)(rh_runtime_session *session);
 } rh_runtime_adapter;
 
 /* Host extension "runhost.processes/1" (since 1.2): a runtime session starts more processes in
  * its run's device (an ACP agent's terminal/create, for instance) and hears their output and
  * exit. They run where the runtime runs: in the run's device, in the run's working directory or
- * a directory inside it, with the device's controlled environment plus the spec's "env". Their
+ * a directory inside it, with the device's controlled environment, the run's connector variables
+ * (as the runtime's own commands get them) and the spec's "env". Their
  * output is not the runtime's: the host feeds it to the sink, and the adapter decides which
  * events it becomes (command.output, usually). A port one of them listens on is reported like
  * the runtime's (preview.ready); files they change are seen by the run's own watching.

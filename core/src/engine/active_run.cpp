@@ -319,10 +319,15 @@ void ActiveRun::abandon() {
 void ActiveRun::cancel(std::string reason) {
   if (terminal_recorded_) return;
   cancel_reason_ = std::move(reason);
-  if (process_ && session_ && session_->can_cancel() && !cancel_asked_ && phase_ == Phase::running && live_stdin_) {
-    // The adapter asks the runtime to stop on its own (ACP's session/cancel); past the grace, or
-    // on a second cancel, the process is stopped.
+  // Asked already: the runtime has its grace (a cancel recorded in the store is re-delivered on
+  // every poll until the run ends).
+  if (cancel_asked_) return;
+  if (process_ && session_ && session_->can_cancel() && phase_ == Phase::running && live_stdin_) {
+    // The adapter asks the runtime to stop on its own (ACP's session/cancel); past the grace, the
+    // process is stopped. What the runtime asked and nobody answered is settled now: the adapter
+    // tells the runtime those requests are cancelled.
     cancel_asked_ = true;
+    while (!approvals_.empty()) settle_approval(approvals_.begin()->first, false, "once", cancel_reason_, "", "cancel");
     session_->cancel();
     grace_.expires_after(kCancelGrace);
     grace_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
@@ -354,8 +359,9 @@ void ActiveRun::on_exit(const rh_exit& exit_in, const std::optional<Error>& devi
   }
   rh_exit exit = exit_in;
   if (output_truncated_) exit.flags |= RH_EXIT_FLAG_OUTPUT_TRUNCATED;
-  // Cancelled, whether the runtime stopped when asked or was stopped.
-  if (!cancel_reason_.empty()) exit.flags |= RH_EXIT_FLAG_CANCELLED;
+  // Asked to cancel (the adapter's cancel()), it is cancelled whether it stopped on its own or was
+  // stopped. (A cancel that came after the runtime had ended by itself changes nothing.)
+  if (cancel_asked_) exit.flags |= RH_EXIT_FLAG_CANCELLED;
   phase_ = Phase::finishing;
   live_stdin_ = false;
   // Whatever it asked and nobody answered ends with it: settled, never left pending.

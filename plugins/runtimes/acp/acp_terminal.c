@@ -176,6 +176,7 @@ static bool write_exit_status(const acp_terminal *t, rh_json_buffer *out) {
     snprintf(head, sizeof head, "{\"exitCode\":%d,\"signal\":null}", (int)t->exit_code);
     return rh_json_write_cstr(&out->writer, head) == RH_OK;
   }
+  if (!t->signal) return rh_json_write_cstr(&out->writer, "{\"exitCode\":null,\"signal\":null}") == RH_OK; /* lost */
   snprintf(head, sizeof head, "{\"exitCode\":null,\"signal\":\"%s\"}", signal_name(t->signal, sig, sizeof sig));
   return rh_json_write_cstr(&out->writer, head) == RH_OK;
 }
@@ -253,18 +254,21 @@ static rh_status write_spec(rh_runtime_session *s, const rh_str *p, rh_json_buff
   rhk_json_text(p[0], command, sizeof command);
   if (!command[0]) return (*problem = "terminal/create needs a command"), RH_ERR_INVALID_ARGUMENT;
   if (rh_json_write_cstr(out, "{\"argv\":[")) return no_memory(s);
-  if (rhk_json_is_array(p[1]) && p[1].len > 2) {
-    if (rh_json_write_raw(out, p[0].data, p[0].len) || rh_json_write_cstr(out, ",")) return no_memory(s);
-    if (!rhk_json_begin(&it, p[1])) return (*problem = "terminal/create: args must be strings"), RH_ERR_INVALID_ARGUMENT;
+  if (p[1].data && rh_json_type_of(p[1]) != RH_JSON_NULL && !rhk_json_is_array(p[1]))
+    return (*problem = "terminal/create: args must be strings"), RH_ERR_INVALID_ARGUMENT;
+  if (rhk_json_is_array(p[1]) && rhk_json_begin(&it, p[1])) {
     while (rhk_json_next(&it, &key, &item)) {
       if (!rhk_json_is_string(item)) return (*problem = "terminal/create: args must be strings"), RH_ERR_INVALID_ARGUMENT;
-      if ((!first && rh_json_write_cstr(out, ",")) || rh_json_write_raw(out, item.data, item.len)) return no_memory(s);
+      if ((first && rh_json_write_raw(out, p[0].data, p[0].len)) || rh_json_write_cstr(out, ",") ||
+          rh_json_write_raw(out, item.data, item.len))
+        return no_memory(s);
       first = false;
     }
-  } else if (needs_shell(command)) {
-    if (rh_json_write_cstr(out, "\"/bin/sh\",\"-c\",") || rh_json_write_raw(out, p[0].data, p[0].len)) return no_memory(s);
-  } else if (rh_json_write_raw(out, p[0].data, p[0].len)) {
-    return no_memory(s);
+  }
+  if (first) { /* no args: a whole command line runs in a shell */
+    if ((needs_shell(command) && rh_json_write_cstr(out, "\"/bin/sh\",\"-c\",")) ||
+        rh_json_write_raw(out, p[0].data, p[0].len))
+      return no_memory(s);
   }
   if (rh_json_write_cstr(out, "],\"env\":{")) return no_memory(s);
   first = true;

@@ -34,11 +34,18 @@ class ProcessExecution : public Execution, protected ProcessObserver {
     return {};
   }
 
+  ~ProcessExecution() override = default;
+
   void write_stdin(std::string_view bytes) override { on_reactor()->write_stdin(bytes); }
   void close_stdin() override { on_reactor()->close_stdin(); }
   void terminate(uint32_t flags) override { on_reactor()->terminate(flags); }
   void pause_output() override { on_reactor()->pause_output(); }
   void resume_output() override { on_reactor()->resume_output(); }
+
+ protected:
+  // The derived class calls it first in its destructor: the process goes while what it reports
+  // to still exists.
+  void stop() noexcept { process_.reset(); }
 
  private:
   LocalProcess* on_reactor() {
@@ -54,6 +61,7 @@ class ProcessExecution : public Execution, protected ProcessObserver {
 class LocalExecution final : public ProcessExecution {
  public:
   LocalExecution(boost::asio::io_context& io, DeviceObserver& observer) : ProcessExecution(io), observer_(observer) {}
+  ~LocalExecution() override { stop(); }
 
  private:
   void on_started(const Result<pid_t>& started) override {
@@ -75,6 +83,7 @@ class LocalHelper final : public ProcessExecution {
  public:
   LocalHelper(boost::asio::io_context& io, HelperObserver& observer, DeviceObserver& run)
       : ProcessExecution(io), observer_(observer), run_(run) {}
+  ~LocalHelper() override { stop(); }
 
  private:
   void on_started(const Result<pid_t>& started) override {
