@@ -149,8 +149,15 @@ TEST_F(SharedStore, SixtyHostsStartedAtOnceAllFinishTheirOwnRuns) {
 }
 
 TEST_F(SharedStore, ThreeHundredRacersOnOneKeyShareOneRunAndAllSucceed) {
+#if defined(__SANITIZE_ADDRESS__)
+  // 300 ASan processes at once take ~15 GiB and thrash a CI machine past its time limit; 60
+  // still race on one key (the release build runs the full 300 x 5).
+  constexpr int kRounds = 2;
+  constexpr int kRacers = 60;
+#else
   constexpr int kRounds = 5;
   constexpr int kRacers = 300;
+#endif
   for (int round = 0; round < kRounds; ++round) {
     SCOPED_TRACE("round " + std::to_string(round + 1));
     const std::string key = "race-" + std::to_string(round);

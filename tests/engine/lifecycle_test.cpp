@@ -144,10 +144,16 @@ TEST(Lifecycle, AFloodOfOutputStaysBoundedAndIsMarkedTruncated) {
   options.max_output_bytes = 1 << 20;
   TestHost host(options);
   const long before = rss_kib();
-  // 1 GB in all: 40 MB in 100-byte lines, then a single 960 MB line.
+  // 1 GB in all: 40 MB in 100-byte lines, then a single 960 MB line (under ASan, which runs
+  // this 15x slower, 8 MB and 160 MB: still 168 times the limit).
+#if defined(__SANITIZE_ADDRESS__)
+  const std::string lines_bytes = "8000000", line_bytes = "160000000";
+#else
+  const std::string lines_bytes = "40000000", line_bytes = "960000000";
+#endif
   const auto f = host.run(custom_dispatch(
-      {"sh", "-c", "yes 012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678 | head -c 40000000; "
-                   "head -c 960000000 /dev/zero | tr '\\0' x; echo; echo tail"},
+      {"sh", "-c", "yes 012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345678 | head -c " + lines_bytes + "; "
+                   "head -c " + line_bytes + " /dev/zero | tr '\\0' x; echo; echo tail"},
       "flood-1"), 180s);
   ASSERT_FALSE(f.timed_out);
   expect_valid_stream(f);
