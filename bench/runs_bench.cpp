@@ -8,7 +8,8 @@
 //                                   runs it, and in another process following it (runhost run)
 //
 // Options: --reps N (default 5), --runs N (concurrent; default 1000), --events N, --stagger
-// (concurrent: runs end at different times instead of all at once).
+// (concurrent: runs end at different times instead of all at once), --folders N (latency: the
+// runs' workspace holds N folders).
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -172,8 +173,11 @@ double spawn_ms() {
   return ms;
 }
 
-void bench_latency(int reps) {
+void bench_latency(int reps, int folders) {
   const auto dir = scratch("latency");
+  // A workspace of `folders` folders (100 per parent, as a source tree nests them), where each
+  // run starts: the file watching of its working directory must not delay run.started.
+  for (int i = 0; i < folders; ++i) fs::create_directories(dir / "ws" / ("d" + std::to_string(i / 100)) / std::to_string(i));
   auto host = std::move(*runhost::Host::open(host_options(dir)));
   std::vector<double> to_started, spawn, returned;
   const int runs = 50 * reps;
@@ -186,23 +190,29 @@ void bench_latency(int reps) {
     const auto t0 = Clock::now();
     auto d = host->dispatch(dispatch({"true"}, "l" + std::to_string(i)).dump());
     returned.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-    auto sub = host->subscribe(d->run.id, 0,
-                               [&](const runhost::Event& e) {
-                                 if (e.type != "run.started") return;
-                                 std::lock_guard lock(m);
-                                 started = Clock::now();
-                                 seen = true;
-                                 cv.notify_all();
-                               },
-                               {});
+    bool ended = false;
+    auto sub = host->subscribe(
+        d->run.id, 0,
+        [&](const runhost::Event& e) {
+          if (e.type != "run.started") return;
+          std::lock_guard lock(m);
+          started = Clock::now();
+          seen = true;
+          cv.notify_all();
+        },
+        [&](const runhost::Status&) {
+          std::lock_guard lock(m);
+          ended = true;
+          cv.notify_all();
+        });
     std::unique_lock lock(m);
-    cv.wait(lock, [&] { return seen; });
+    cv.wait(lock, [&] { return seen && ended; });  // one run at a time: each measured alone
     to_started.push_back(std::chrono::duration<double, std::milli>(started - t0).count());
   }
-  std::printf("latency: %d dispatches: dispatch() returns (run recorded, durable) p50 %.2f ms; "
+  std::printf("latency: %d dispatches in a workspace of %d folders: dispatch() returns (run recorded, durable) p50 %.2f ms; "
               "dispatch -> run.started delivered p50 %.2f ms, p99 %.2f ms; "
               "bare posix_spawn of the same command p50 %.2f ms; beyond process start p50 %.2f ms\n",
-              runs, median(returned), median(to_started), percentile(to_started, 0.99), median(spawn),
+              runs, folders, median(returned), median(to_started), percentile(to_started, 0.99), median(spawn),
               median(to_started) - median(spawn));
   host.reset();
   fs::remove_all(dir);
@@ -369,7 +379,7 @@ void bench_follow(int reps) {
 
 int main(int argc, char** argv) {
   std::string what = argc > 1 ? argv[1] : "";
-  int reps = 5, runs = 1000, events = 200000;
+  int reps = 5, runs = 1000, events = 200000, folders = 0;
   bool stagger = false;
   for (int i = 2; i < argc; ++i) {
     if (std::string(argv[i]) == "--stagger") {
@@ -382,19 +392,20 @@ int main(int argc, char** argv) {
     if (flag == "--reps") reps = value;
     if (flag == "--runs") runs = value;
     if (flag == "--events") events = value;
+    if (flag == "--folders") folders = value;
   }
   if (what == "append") {
     bench_append(reps, events);
   } else if (what == "deliver") {
     bench_deliver(reps, std::min(events, 100000));
   } else if (what == "latency") {
-    bench_latency(reps);
+    bench_latency(reps, folders);
   } else if (what == "concurrent") {
     bench_concurrent(runs, stagger);
   } else if (what == "follow") {
     bench_follow(reps);
   } else {
-    std::fprintf(stderr, "usage: runhost_bench_runs append|deliver|latency|concurrent|follow [--reps N] [--runs N] [--events N]\n");
+    std::fprintf(stderr, "usage: runhost_bench_runs append|deliver|latency|concurrent|follow [--reps N] [--runs N] [--events N] [--folders N]\n");
     return 2;
   }
   return 0;

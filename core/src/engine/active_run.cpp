@@ -400,6 +400,7 @@ ActiveRun::Stamp ActiveRun::stamp(std::string_view request_id) {
 
 rh_status ActiveRun::emit(const rh_event& event) noexcept try {
   const std::string_view type = view(event.type);
+  if (output_truncated_ && is_output_type(type)) return RH_OK;  // past the limit: not recorded, not even read
   const std::string_view text = event.payload_json.len ? view(event.payload_json) : std::string_view("{}");
   json payload = json::parse(text, nullptr, false);
   std::string raw(view(event.raw));
@@ -429,7 +430,8 @@ rh_status ActiveRun::emit(const rh_event& event) noexcept try {
   }
   std::optional<Decision> decision;
   if (type == "tool.started" && (decision = judge_action(payload))) payload["policy"] = decision->to_json();
-  const bool recorded = record(type, "runtime", payload, raw);
+  const bool changed = decision || (type == "run.cancelled" && !cancel_reason_.empty());
+  const bool recorded = record(type, "runtime", payload, raw, std::nullopt, changed ? std::string_view() : text);
   if (recorded && type == "usage") on_usage(usage_entry(payload));
   if (recorded && decision) act_on(*decision, payload.value("tool_call_id", std::string()));
   if (recorded && type == "tool.completed") check_completed(payload);
@@ -457,34 +459,44 @@ bool ActiveRun::over_output_limit(std::string_view type, const json& payload) {
 // plugin's secret configuration), not only this run's: a file another run named after its
 // token is no less a leak here. In each spelling the host can foresee (raw, JSON-escaped,
 // URL-encoded); the payload stays valid JSON.
-void ActiveRun::redact(json& payload, std::string& raw) const {
+std::string ActiveRun::redacted(const json& payload, std::string_view payload_text, std::string& raw) const {
+  std::string text =
+      payload_text.empty() ? payload.dump(-1, ' ', false, json::error_handler_t::replace) : std::string(payload_text);
   auto& secrets = util::secrets();
-  if (secrets.empty()) return;
-  std::string text = payload.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (secrets.redact(text)) payload = json::parse(text, nullptr, false);
+  if (secrets.empty()) return text;
+  (void)secrets.redact(text);
   (void)secrets.redact(raw);
+  return text;
 }
 
 bool ActiveRun::record(std::string_view type, std::string_view source, json payload, std::string_view raw_in,
-                       std::optional<store::ApprovalChange> approval) {
+                       std::optional<store::ApprovalChange> approval, std::string_view payload_text) {
   if (terminal_recorded_) {
     util::logger()->debug("run {}: {} after the terminal event, not recorded", who_.run_id, type);
     return false;
   }
   if (over_output_limit(type, payload)) return false;
-  return record_unlimited(type, source, std::move(payload), raw_in, std::move(approval));
+  return record_unlimited(type, source, std::move(payload), raw_in, std::move(approval), payload_text);
 }
 
 bool ActiveRun::record_unlimited(std::string_view type, std::string_view source, json payload, std::string_view raw_in,
-                                 std::optional<store::ApprovalChange> approval) {
+                                 std::optional<store::ApprovalChange> approval, std::string_view payload_text) {
   std::string raw = host_.options().keep_raw ? std::string(raw_in) : std::string();
-  redact(payload, raw);
   const bool terminal = events::is_terminal_event_type(type);
-  if (terminal && output_truncated_) payload["output_truncated"] = true;
+  if (terminal && output_truncated_) {
+    payload["output_truncated"] = true;
+    payload_text = {};
+  }
+  const std::string text = redacted(payload, payload_text, raw);
   std::optional<store::UsageEntry> usage;
   if (type == "usage") usage = usage_entry(payload);  // its ledger row, in the event's transaction
-  store::EventRow row = make_event(who_, ++seq_, type, source, std::move(payload), raw,
-                                   request_id_.empty() ? std::nullopt : std::optional<std::string>(request_id_));
+  std::string error_code;
+  if (type == "run.failed") {
+    const auto& error = payload.contains("error") ? payload["error"] : json();
+    error_code = error.is_object() ? error.value("code", std::string("internal")) : "internal";
+  }
+  store::EventRow row = make_event_text(who_, ++seq_, type, source, text, raw,
+                                        request_id_.empty() ? std::nullopt : std::optional<std::string>(request_id_));
   row.approval = std::move(approval);
   row.usage = std::move(usage);
   if (terminal) {
@@ -493,20 +505,15 @@ bool ActiveRun::record_unlimited(std::string_view type, std::string_view source,
     final_status_ = type == "run.completed" ? store::RunStatus::succeeded
                     : type == "run.failed"  ? store::RunStatus::failed
                                             : store::RunStatus::cancelled;
-    if (final_status_ == store::RunStatus::failed) {
-      const auto envelope = json::parse(row.json, nullptr, false);
-      final_error_code_ =
-          envelope.is_object() ? envelope["payload"]["error"].value("code", std::string("internal")) : "internal";
-    }
+    if (final_status_ == store::RunStatus::failed) final_error_code_ = error_code;
     row.final_status = final_status_;  // the store ends the run in the event's own transaction
     row.error_code = final_error_code_;
   }
   ++pending_;
   if (pending_ > kPauseAbove && process_ && !output_paused_) pause_output();
-  host_.store().append(std::move(row), [&io = host_.io(), weak = weak_from_this(), seq = seq_](const Status& st) {
-    boost::asio::post(io, [weak, seq, st] {
-      if (auto self = weak.lock()) self->on_durable(seq, st);
-    });
+  // On the reactor: the host's commit sink brings each commit there in one hand-off.
+  host_.store().append(std::move(row), [weak = weak_from_this(), seq = seq_](const Status& st) {
+    if (auto self = weak.lock()) self->on_durable(seq, st);
   });
   return true;
 }
@@ -523,9 +530,8 @@ void ActiveRun::on_durable(int64_t seq, const Status& status) {
     if (error.recovery_json.empty()) error.recovery_json = R"({"action":"retry"})";
     return store_failed(error);
   }
-  host_.event_durable(who_.run_id);
-  if (seq != terminal_seq_) return;
-  phase_ = Phase::done;  // the terminal event, and with it the final status (same transaction), is durable
+  if (seq != terminal_seq_) return;  // the host hands the event to the run's subscribers
+  phase_ = Phase::done;              // the terminal event, and with it the final status (same transaction), is durable
   host_.run_done(who_.run_id);
 }
 

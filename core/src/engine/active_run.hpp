@@ -144,10 +144,13 @@ class ActiveRun final : public rh_run, public devices::DeviceObserver, public st
   // Stamps and persists one event. Returns false when it was not recorded (after the terminal
   // event, or dropped past the output limit).
   // `approval`: the approval record an approval event changes, in the event's transaction.
+  // `payload_text`: `payload` exactly as the adapter wrote it (nothing added by the host), stored
+  // as it is unless the host must change it (a secret in it, the output_truncated mark).
   bool record(std::string_view type, std::string_view source, nlohmann::json payload, std::string_view raw = {},
-              std::optional<store::ApprovalChange> approval = {});
+              std::optional<store::ApprovalChange> approval = {}, std::string_view payload_text = {});
   bool record_unlimited(std::string_view type, std::string_view source, nlohmann::json payload,
-                        std::string_view raw = {}, std::optional<store::ApprovalChange> approval = {});
+                        std::string_view raw = {}, std::optional<store::ApprovalChange> approval = {},
+                        std::string_view payload_text = {});
   bool over_output_limit(std::string_view type, const nlohmann::json& payload);
   // What policy says about the action a tool.started (or a runtime's report) describes; nothing
   // when there are no policies, the run is stopping, or the runtime asked about it already.
@@ -157,7 +160,9 @@ class ActiveRun final : public rh_run, public devices::DeviceObserver, public st
   void act_on(const Decision& d, const std::string& tool_call_id);
   // tool.completed: an action policy stopped at tool.started must have been asked about by now.
   void check_completed(const nlohmann::json& tool_completed);
-  void redact(nlohmann::json& payload, std::string& raw) const;
+  // The payload's text with every known secret replaced (from `payload_text` when given, else
+  // written from `payload`), and `raw` likewise.
+  std::string redacted(const nlohmann::json& payload, std::string_view payload_text, std::string& raw) const;
   // While a device callback is handled: its request id on every event recorded, and the run kept
   // alive (the callback may end it).
   class Stamp {

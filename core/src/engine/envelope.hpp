@@ -33,9 +33,13 @@ int64_t now_us();
 // run.failed's payload for `error`: {"error": {code, message, request_id, retryable, recovery?}}.
 nlohmann::json failure_payload(const Error& error);
 
-// The stored row for one event; `raw` is kept only when non-empty.
+// The stored row for one event; `raw` is kept only when non-empty. make_event_text takes the
+// payload as JSON text (a JSON object; the caller has checked it) and writes it as it is.
 store::EventRow make_event(const RunIdentity& who, int64_t seq, std::string_view type, std::string_view source,
                            nlohmann::json payload, std::string_view raw = {},
                            const std::optional<std::string>& request_id = std::nullopt);
+store::EventRow make_event_text(const RunIdentity& who, int64_t seq, std::string_view type, std::string_view source,
+                                std::string_view payload_json, std::string_view raw = {},
+                                const std::optional<std::string>& request_id = std::nullopt);
 
 }  // namespace runhost::engine

@@ -180,6 +180,10 @@ HostImpl::HostImpl(HostOptions options, std::unique_ptr<store::Store> store, std
     auto driver = std::make_unique<devices::sandbox::SandboxDriver>(io_, *miosa_, std::move(sandbox));
     drivers_.emplace(std::string(driver->type()), std::move(driver));
   }
+  // Each commit comes to the reactor in one hand-off, every envelope in it still in memory.
+  store_->set_commit_sink([this](std::vector<store::Store::Committed> batch) {
+    boost::asio::post(io_, [this, batch = std::move(batch)]() mutable { on_committed(std::move(batch)); });
+  });
   watch_store_commits();
   reactor_ = std::thread([this] { io_.run(); });
   boost::asio::post(io_, [this] { poll_tick(); });
@@ -663,15 +667,39 @@ void HostImpl::schedule_pull(const std::shared_ptr<SubscriptionState>& sub) {
   });
 }
 
-// Delivers what the store holds past the cursor. The store is the one source of truth: live
-// and replayed events take the same path, so there are no gaps or repeats.
+namespace {
+
+void finish(SubscriptionState& sub, const Status& status) {
+  sub.ended = true;
+  std::lock_guard lock(sub.mutex);
+  if (!sub.cancelled && sub.on_end) sub.on_end(status);
+}
+
+// Hands one event to the subscriber at its cursor; false once it has ended (cancelled, or this
+// was the terminal event).
+bool deliver_row(SubscriptionState& sub, const store::EventRow& row) {
+  {
+    std::lock_guard lock(sub.mutex);
+    if (sub.cancelled) {
+      sub.ended = true;
+      return false;
+    }
+    if (sub.on_event) sub.on_event(event_of(row));
+  }
+  sub.cursor = row.seq;
+  if (!events::is_terminal_event_type(row.type)) return true;
+  finish(sub, {});
+  return false;
+}
+
+}  // namespace
+
+// Delivers what the store holds past the cursor: a subscriber's start, one that fell behind, a
+// run another host writes. The store is the one source of truth; on_committed hands a caught-up
+// subscriber the same rows from memory, and the cursor says which path has which event, so
+// there are no gaps or repeats.
 void HostImpl::pull(const std::shared_ptr<SubscriptionState>& sub) {
   if (sub->ended) return;
-  auto finish = [&](const Status& st) {
-    sub->ended = true;
-    std::lock_guard lock(sub->mutex);
-    if (!sub->cancelled && sub->on_end) sub->on_end(st);
-  };
   {
     std::lock_guard lock(sub->mutex);
     if (sub->cancelled) {
@@ -681,26 +709,37 @@ void HostImpl::pull(const std::shared_ptr<SubscriptionState>& sub) {
   }
   constexpr size_t kPage = 2048;
   auto rows = store_->events(sub->run_id, sub->cursor, kPage);
-  if (!rows) return finish(rows.error());
+  if (!rows) return finish(*sub, rows.error());
   for (const auto& row : *rows) {
-    {
-      std::lock_guard lock(sub->mutex);
-      if (sub->cancelled) {
-        sub->ended = true;
-        return;
-      }
-      if (sub->on_event) sub->on_event(event_of(row));
-    }
-    sub->cursor = row.seq;
-    if (events::is_terminal_event_type(row.type)) return finish({});
+    if (!deliver_row(*sub, row)) return;
   }
   if (rows->size() == kPage) return schedule_pull(sub);
-  if (auto error = unrecorded(sub->run_id)) finish(*error);
+  if (auto error = unrecorded(sub->run_id)) finish(*sub, *error);
 }
 
 void HostImpl::event_durable(const std::string& run_id) {
   auto [begin, end] = subscribers_.equal_range(run_id);
   for (auto it = begin; it != end; ++it) schedule_pull(it->second);
+}
+
+// A commit, on the reactor: each event's own on_durable (its run's bookkeeping), then the event
+// itself to the subscribers that are at it. One behind (or with a read pending) reads the store.
+void HostImpl::on_committed(std::vector<store::Store::Committed> batch) {
+  for (auto& committed : batch) {
+    if (committed.on_durable) committed.on_durable(committed.status);
+    if (!committed.status) continue;
+    const auto& row = committed.event;
+    auto [begin, end] = subscribers_.equal_range(row.run_id);
+    for (auto it = begin; it != end; ++it) {
+      auto& sub = it->second;
+      if (sub->ended || sub->cursor >= row.seq) continue;
+      if (sub->pull_scheduled || sub->cursor != row.seq - 1) {
+        schedule_pull(sub);
+        continue;
+      }
+      deliver_row(*sub, row);
+    }
+  }
 }
 
 // A run owned by another host gets its events from that host's writes; every host touches

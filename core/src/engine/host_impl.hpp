@@ -78,7 +78,7 @@ class HostImpl final : public Host {
   std::string plugin_config(const plugins::LoadedPlugin& plugin) const;
   // Runs `work` on a worker thread, then `done` on the reactor (blocking calls: connectors, store writes).
   void on_worker(std::function<void()> work, std::function<void()> done = {});
-  void event_durable(const std::string& run_id);  // wakes the run's subscribers
+  void event_durable(const std::string& run_id);  // wakes the run's subscribers: they read the store
   void run_done(const std::string& run_id);
   // A run of this host waits for (or no longer waits for) an answer that any process may record:
   // while one does, the store's commits are watched, and each wakes its check_answer().
@@ -106,6 +106,7 @@ class HostImpl final : public Host {
   Result<devices::DeviceDriver*> driver_for(const std::string& device_type) const;
   void schedule_pull(const std::shared_ptr<SubscriptionState>& sub);
   void pull(const std::shared_ptr<SubscriptionState>& sub);
+  void on_committed(std::vector<store::Store::Committed> batch);
   void poll_tick();
   // Wakes the subscribers of runs this host does not own (another host writes their events)
   // when any process commits to the store (store/commit_signal.hpp), through inotify.

@@ -83,6 +83,10 @@ void SqliteStore::append(EventRow event, std::function<void(const Status&)> on_d
   writer_.append(std::move(event), std::move(on_durable));
 }
 
+void SqliteStore::set_commit_sink(CommitSink sink) {
+  writer_.set_commit_sink(std::move(sink));
+}
+
 Status SqliteStore::flush() {
   return writer_.call(nullptr);
 }

@@ -31,6 +31,7 @@ class SqliteStore final : public Store {
   Result<std::optional<std::string>> current_device(std::string_view tenant_id, std::string_view project_id,
                                                     std::string_view device_type) override;
   void append(EventRow event, std::function<void(const Status&)> on_durable) override;
+  void set_commit_sink(CommitSink sink) override;
   Status flush() override;
   Result<bool> finish_orphan(std::string_view run_id, const Owner& owner, MakeTerminal make_terminal) override;
 

@@ -278,6 +278,17 @@ class Store {
   // error if it could not be (a gap or repeat in seq, the disk full...); nothing after a failed
   // event of the same run is written.
   virtual void append(EventRow event, std::function<void(const Status&)> on_durable) = 0;
+  // With a sink, each commit's appended events go to it in one call, on the writer thread, in
+  // append order, each with its outcome and its on_durable (not called by the store): the
+  // receiver moves the whole batch to its own thread in one hand-off, and has every event's
+  // envelope in memory the moment it is durable. Set it before the first append.
+  struct Committed {
+    EventRow event;
+    Status status;
+    std::function<void(const Status&)> on_durable;
+  };
+  using CommitSink = std::function<void(std::vector<Committed>)>;
+  virtual void set_commit_sink(CommitSink sink) = 0;
   // Waits until everything queued before the call is committed (or failed).
   virtual Status flush() = 0;
 

@@ -59,6 +59,11 @@ void Writer::append(EventRow event, std::function<void(const Status&)> on_durabl
   if (wake) wake_.notify_one();
 }
 
+void Writer::set_commit_sink(Store::CommitSink sink) {
+  std::lock_guard lock(mutex_);
+  sink_ = std::move(sink);
+}
+
 Status Writer::call(Apply apply) {
   if (std::this_thread::get_id() == thread_.get_id()) {
     return Error(ErrorCode::internal, "a store write was called from an on_durable callback, which would deadlock");
@@ -232,12 +237,19 @@ std::vector<Status> Writer::execute(std::vector<Op>& batch) {
 }
 
 void Writer::report(std::vector<Op>& batch, std::vector<Status>& results) {
+  std::vector<Store::Committed> committed;
+  if (sink_) committed.reserve(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
     if (auto* call = std::get_if<Call>(&batch[i])) {
       call->done.set_value(std::move(results[i]));
       continue;
     }
-    auto& on_durable = std::get<Append>(batch[i]).on_durable;
+    auto& append = std::get<Append>(batch[i]);
+    if (sink_) {
+      committed.push_back({std::move(append.event), std::move(results[i]), std::move(append.on_durable)});
+      continue;
+    }
+    auto& on_durable = append.on_durable;
     if (!on_durable) continue;
     try {
       on_durable(results[i]);
@@ -246,6 +258,14 @@ void Writer::report(std::vector<Op>& batch, std::vector<Status>& results) {
     } catch (...) {
       util::logger()->error("store: an on_durable callback threw");
     }
+  }
+  if (committed.empty()) return;
+  try {
+    sink_(std::move(committed));
+  } catch (const std::exception& e) {
+    util::logger()->error("store: the commit sink threw: {}", e.what());
+  } catch (...) {
+    util::logger()->error("store: the commit sink threw");
   }
 }
 

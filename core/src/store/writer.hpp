@@ -46,6 +46,8 @@ class Writer {
   Writer& operator=(const Writer&) = delete;
 
   void append(EventRow event, std::function<void(const Status&)> on_durable);
+  // Store::set_commit_sink: before the first append (the queue's mutex publishes it).
+  void set_commit_sink(Store::CommitSink sink);
   // Queues `apply` and waits until its batch committed: its own error, the batch's, or OK.
   // An empty `apply` is a barrier: it returns once everything queued before it is done.
   Status call(Apply apply);
@@ -74,6 +76,7 @@ class Writer {
   std::unique_ptr<sqlite::Connection> conn_;
   const std::chrono::microseconds window_;
   const std::function<void()> after_commit_;
+  Store::CommitSink sink_;  // set before the first append; read on the writer thread
 
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -1,6 +1,10 @@
 #include "devices/local/file_watcher.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,12 +13,18 @@
 #include <memory>
 #include <utility>
 
+#include <boost/asio/post.hpp>
+
 #include "util/logging.hpp"
 
 namespace runhost::devices::local {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The first walk: the constructor's slice, then each later one (between other handlers).
+constexpr auto kFirstSlice = std::chrono::milliseconds(1);
+constexpr auto kLaterSlice = std::chrono::milliseconds(2);
 
 constexpr uint32_t kWatchMask = IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
                                 IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK;
@@ -34,12 +44,62 @@ FileWatcher::FileWatcher(boost::asio::io_context& io, fs::path root, std::vector
     : root_(std::move(root)),
       ignore_dirs_(std::move(ignore_dirs)),
       on_event_(std::move(on_event)),
-      hub_(InotifyHub::for_context(io)) {
+      hub_(InotifyHub::for_context(io)),
+      io_(io) {
   if (!hub_->ok()) return;
-  add_tree("", /*report=*/false);
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  // File times come from the kernel's coarse clock, up to a tick (≤ 10 ms) behind this one.
+  since_ns_ = int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec - 10'000'000;
+  unwalked_.push_back("");
+  walk_first(kFirstSlice);
+  late_ = true;
+  schedule_first_walk();
+}
+
+void FileWatcher::schedule_first_walk() {
+  if (unwalked_.empty()) {
+    if (on_walked_) std::exchange(on_walked_, {})();
+    return;
+  }
+  boost::asio::post(io_, lifetime_.guard([this] {
+    if (!hub_) return;  // stopped
+    walk_first(kLaterSlice);
+    schedule_first_walk();
+  }));
+}
+
+void FileWatcher::when_walked(std::function<void()> done) {
+  if (!walking()) return done();
+  on_walked_ = std::move(done);  // the slice that empties unwalked_ calls it
+}
+
+void FileWatcher::walk_first(std::chrono::steady_clock::duration budget) {
+  const auto until = std::chrono::steady_clock::now() + budget;
+  while (!unwalked_.empty() && hub_) {
+    const std::string dir = std::move(unwalked_.back());
+    unwalked_.pop_back();
+    walk_one(
+        dir, /*watch=*/true,
+        [&](const std::string& path) {
+          if (late_) report_if_changed(path);
+        },
+        unwalked_);
+    if (std::chrono::steady_clock::now() >= until) break;
+  }
+}
+
+void FileWatcher::report_if_changed(const std::string& path) {
+  struct statx info {};
+  if (statx(AT_FDCWD, (root_ / path).c_str(), AT_SYMLINK_NOFOLLOW, STATX_MTIME | STATX_BTIME, &info) != 0) return;
+  const auto ns = [](const statx_timestamp& t) { return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec; };
+  if (ns(info.stx_mtime) < since_ns_) return;
+  const bool born_since = (info.stx_mask & STATX_BTIME) && ns(info.stx_btime) >= since_ns_;
+  emit(born_since ? FsEvent::Kind::appeared : FsEvent::Kind::written, path);
 }
 
 void FileWatcher::drain() {
+  while (!unwalked_.empty() && hub_) walk_first(std::chrono::hours(1));
   if (hub_ && hub_->ok()) hub_->drain();  // delivers to every watcher, this one included
   on_inotify_drained();
 }
@@ -59,6 +119,8 @@ void FileWatcher::stop() {
   }
   dirs_.clear();
   pending_move_.reset();
+  unwalked_.clear();
+  if (on_walked_) boost::asio::post(io_, std::exchange(on_walked_, {}));
 }
 
 void FileWatcher::handle(const inotify_event& event, const char* name) {
@@ -150,24 +212,36 @@ void FileWatcher::walk(const std::string& rel, bool watch, const std::function<v
   while (!stack.empty()) {
     const std::string dir = std::move(stack.back());
     stack.pop_back();
-    // The watch first, then the listing: a file made in between is seen twice, never missed.
-    if (watch && hub_ && hub_->ok()) {
-      const int wd = hub_->add_watch(this, root_ / dir, kWatchMask);
-      if (wd >= 0) {
-        dirs_[wd] = dir;
-      } else if (errno == ENOSPC && !std::exchange(limit_logged_, true)) {
-        util::logger()->warn("local device: inotify watch limit reached under {}: raise fs.inotify.max_user_watches",
-                             root_.string());
-      }
+    walk_one(dir, watch, on_file, stack);
+  }
+}
+
+void FileWatcher::walk_one(const std::string& dir, bool watch, const std::function<void(const std::string&)>& on_file,
+                           std::vector<std::string>& subdirs) {
+  // The watch first, then the listing: a file made in between is seen twice, never missed.
+  if (watch && hub_ && hub_->ok()) {
+    const int wd = hub_->add_watch(this, root_ / dir, kWatchMask);
+    if (wd >= 0) {
+      dirs_[wd] = dir;
+    } else if (errno == ENOSPC && !std::exchange(limit_logged_, true)) {
+      util::logger()->warn("local device: inotify watch limit reached under {}: raise fs.inotify.max_user_watches",
+                           root_.string());
     }
-    std::error_code ec;
-    for (fs::directory_iterator it(root_ / dir, fs::directory_options::skip_permission_denied, ec), end;
-         !ec && it != end; it.increment(ec)) {
-      const std::string name = it->path().filename().string();
-      const auto type = it->symlink_status(ec).type();
-      if (type == fs::file_type::directory && !ignored(name)) stack.push_back(join(dir, name));
-      if (type == fs::file_type::regular) on_file(join(dir, name));
+  }
+  // readdir's d_type, not a stat per entry (std::filesystem's symlink_status() stats each one).
+  std::unique_ptr<DIR, int (*)(DIR*)> listing(::opendir((root_ / dir).c_str()), ::closedir);
+  if (!listing) return;
+  while (const dirent* entry = ::readdir(listing.get())) {
+    const std::string_view name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    unsigned char type = entry->d_type;
+    if (type == DT_UNKNOWN) {  // some file systems do not say
+      struct stat info {};
+      if (::fstatat(::dirfd(listing.get()), entry->d_name, &info, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      type = S_ISDIR(info.st_mode) ? DT_DIR : S_ISREG(info.st_mode) ? DT_REG : DT_UNKNOWN;
     }
+    if (type == DT_DIR && !ignored(name)) subdirs.push_back(join(dir, name));
+    if (type == DT_REG) on_file(join(dir, name));
   }
 }
 

@@ -7,12 +7,20 @@
 // A MOVED_FROM pairs with the MOVED_TO that immediately follows it (same cookie), as the kernel
 // queues them; a MOVED_FROM left alone at the end of what could be read is a move out.
 //
+// The first walk of a large tree does not hold up the run: the constructor watches what it can
+// in about a millisecond (all of a typical project) and the rest is watched a slice at a time on
+// the io_context, while the process runs. A directory watched late is listed when its watch is
+// in place, and each file in it changed since the watcher was made is reported then (created
+// if it was born since, else modified); what the walk cannot see is a file created and deleted,
+// or renamed, in such a directory before its watch existed. drain() finishes the walk first.
+//
 // Limits: all watchers on an io_context share one inotify instance (InotifyHub), so the number
 // of runs is not limited by fs.inotify.max_user_instances; watches are still per user
 // (max_user_watches): past that the watcher logs once and reports what it still can. A queue
 // overflow loses events: it is logged, never fatal.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -31,17 +39,21 @@ namespace runhost::devices::local {
 
 class FileWatcher final : private InotifyClient {
  public:
-  // Watches are in place when the constructor returns: start it before the process. `on_event`
-  // must not destroy the watcher.
+  // Start it before the process: the tree's first slice is watched when the constructor returns
+  // (see above for the rest). `on_event` must not destroy the watcher.
   FileWatcher(boost::asio::io_context& io, std::filesystem::path root, std::vector<std::string> ignore_dirs,
               std::function<void(const FsEvent&)> on_event);
   ~FileWatcher();
   FileWatcher(const FileWatcher&) = delete;
   FileWatcher& operator=(const FileWatcher&) = delete;
 
-  // Reads what the kernel has queued so far, now: at exit, every change the process made
-  // before it was reaped is in the queue.
+  // Finishes the first walk, then reads what the kernel has queued so far, now: at exit, every
+  // change the process made before it was reaped is in the queue.
   void drain();
+  bool walking() const noexcept { return !unwalked_.empty(); }  // the first walk is not done
+  // `done` once the first walk is done (now if it is), its later slices still between other
+  // handlers: a process that exits at once in a large tree does not stall the io_context.
+  void when_walked(std::function<void()> done);
   void stop();  // no event after
 
  private:
@@ -64,6 +76,14 @@ class FileWatcher final : private InotifyClient {
   // Visits `rel` and the directories below it (ignored names skipped, symlinks not followed),
   // watching each first when `watch`, and calls `on_file` for each regular file.
   void walk(const std::string& rel, bool watch, const std::function<void(const std::string&)>& on_file);
+  // Watches `dir` (when `watch`), then lists it: files to `on_file`, directories onto `subdirs`.
+  void walk_one(const std::string& dir, bool watch, const std::function<void(const std::string&)>& on_file,
+                std::vector<std::string>& subdirs);
+  // The first walk: directories from unwalked_ until it is empty or `budget` has passed.
+  void walk_first(std::chrono::steady_clock::duration budget);
+  void schedule_first_walk();
+  // A file listed by the first walk after the constructor: changed since the watcher was made?
+  void report_if_changed(const std::string& path);
   bool ignored(std::string_view name) const;
   void emit(FsEvent::Kind kind, std::string path, std::string from = {});
 
@@ -74,6 +94,11 @@ class FileWatcher final : private InotifyClient {
   std::unordered_map<int, std::string> dirs_;  // watch descriptor -> relative directory ("" is the root)
   std::optional<PendingMove> pending_move_;
   bool limit_logged_ = false;
+  boost::asio::io_context& io_;
+  std::vector<std::string> unwalked_;  // the first walk's directories still to watch and list
+  std::function<void()> on_walked_;    // when_walked's
+  bool late_ = false;                  // the constructor has returned: files listed now may have changed
+  int64_t since_ns_ = 0;               // realtime, when the watcher was made (less the kernel's clock tick)
   Lifetime lifetime_;
 };
 

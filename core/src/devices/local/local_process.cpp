@@ -288,6 +288,7 @@ void LocalProcessImpl::sweep_escapees() {
 }
 
 void LocalProcessImpl::flush_and_exit() {
+  if (watcher_ && watcher_->walking()) return watcher_->when_walked(lifetime_.guard([this] { flush_and_exit(); }));
   if (watcher_) {
     watcher_->drain();
     watcher_->stop();
