@@ -2,11 +2,12 @@
 // EventStream: one reader of one run's events, from a cursor (a seq) to the terminal event.
 //
 // The store is the source of truth. The stream reads pages of stored events after its cursor
-// (the addon's events(), on a libuv worker) and, once it has caught up, waits for its Watcher:
+// (the addon's events(), on a libuv worker) and, once it has caught up, follows its Watcher:
 // the addon's thread-safe function, which the host's reactor pokes with "an event newer than seq
-// N exists" or "the run ended". Nothing is buffered per event outside the page being consumed,
-// and the event loop never blocks. The watcher keeps the process alive only while the stream
-// waits (it is ref'd for the wait, unref'd otherwise), so an abandoned stream never holds Node up.
+// N exists" or "the run ended", and which keeps the envelopes committed since the stream last
+// took them (at most 1 MiB; past that the stream reads those from the store). The event loop
+// never blocks. The watcher keeps the process alive only while the stream waits (it is ref'd for
+// the wait, unref'd otherwise), so an abandoned stream never holds Node up.
 const { HostClosedError, StreamConsumedError } = require('./errors');
 const { fromNative, call } = require('./codes');
 const check = require('./validate');
@@ -32,6 +33,7 @@ class EventStream {
     this._limit = 64;           // events per page read; adapts (see _read)
     this._watcher = undefined;  // made at the first wait; null: the run had ended
     this._seen = 0;             // newest seq the watcher reported
+    this._caughtUp = false;     // a store read after the watcher existed found nothing newer
     this._runEnded = false;     // the watcher reported the end (or the run had ended)
     this._error = null;         // why the watcher's subscription ended, if not by the terminal event
     this._wake = null;          // resolves the wait in progress
@@ -71,6 +73,16 @@ class EventStream {
     const wake = this._wake;
     this._wake = null;
     if (wake) wake();
+  }
+
+  // What the watcher kept since the last take, after the cursor; null when that is nothing or
+  // does not follow on from the cursor (some were not kept: the store has them).
+  _takeLive() {
+    const live = this._watcher.take();
+    if (live === null || live[0] > this._cursor + 1) return null;
+    let page = JSON.parse(live[1]);
+    if (live[0] <= this._cursor) page = page.filter((ev) => ev.seq > this._cursor);
+    return page.length > 0 ? page : null;
   }
 
   async _read() {
@@ -120,9 +132,24 @@ class EventStream {
       }
       if (this._done) return { value: undefined, done: true };
       if (this._host._closing) throw new HostClosedError();
+      if (this._watcher) {
+        const live = this._takeLive();
+        if (live) {
+          this._page = live;
+          this._next = 0;
+          continue;
+        }
+        // Caught up with the store and with everything the watcher reported since: wait for more
+        // without reading the store.
+        if (this._caughtUp && !this._runEnded && this._seen <= this._cursor && !this._signal?.aborted) {
+          await this._wait();
+          continue;
+        }
+      }
       // Snapshot first: when the run had ended before this read, the read sees all there is.
       const ended = this._runEnded;
       const error = this._error;
+      const watched = Boolean(this._watcher);
       const page = await this._read();
       if (this._done) continue;  // return() was called meanwhile
       if (page.length > 0) {
@@ -135,6 +162,7 @@ class EventStream {
         if (error) throw error;
         continue;
       }
+      if (watched) this._caughtUp = true;  // from here on the watcher reports every newer event
       await this._wait();
     }
   }

@@ -587,7 +587,7 @@ class NativeHost : public Napi::ObjectWrap<NativeHost> {
                         const std::shared_ptr<WatchState>& watch) {
     auto started = state.with_host([&](Host& h) {
       return binding::watch_run(
-          h, id, scope, [watch](const Event& e) { watch->on_event(e.seq); },
+          h, id, scope, [watch](const Event& e) { watch->on_event(e); },
           [watch](const Status& st) { watch->on_end(st); });
     });
     if (!started.subscription) {

@@ -21,10 +21,34 @@ void WatchState::finish_locked() {
   tsfn_.Release();  // a call already queued is still delivered
 }
 
-void WatchState::on_event(int64_t seq) {
+void WatchState::on_event(const Event& event) {
   std::lock_guard lock(mutex_);
-  seen_ = std::max(seen_, seq);
+  seen_ = std::max(seen_, event.seq);
+  if (!dropping_ && !released_) {
+    if (buffer_.size() + event.json.size() + 2 > kBufferBytes) {
+      dropping_ = true;  // the reader reads these from the store
+      std::string().swap(buffer_);
+    } else {
+      if (buffer_.empty()) {
+        buffer_first_ = event.seq;
+        buffer_ += '[';
+      } else {
+        buffer_ += ',';
+      }
+      buffer_ += event.json;
+    }
+  }
   wake_locked();
+}
+
+std::optional<std::pair<int64_t, std::string>> WatchState::take() {
+  std::lock_guard lock(mutex_);
+  dropping_ = false;
+  if (buffer_.empty()) return std::nullopt;
+  buffer_ += ']';
+  std::pair<int64_t, std::string> page{buffer_first_, std::move(buffer_)};
+  buffer_.clear();
+  return page;
 }
 
 void WatchState::on_end(const Status& status) {
@@ -86,8 +110,8 @@ void WatchState::unref(Napi::Env env) {
 
 Napi::Function Watcher::define(Napi::Env env) {
   return DefineClass(env, "Watcher",
-                     {InstanceMethod<&Watcher::close>("close"), InstanceMethod<&Watcher::ref>("ref"),
-                      InstanceMethod<&Watcher::unref>("unref")});
+                     {InstanceMethod<&Watcher::close>("close"), InstanceMethod<&Watcher::take>("take"),
+                      InstanceMethod<&Watcher::ref>("ref"), InstanceMethod<&Watcher::unref>("unref")});
 }
 
 Watcher::Watcher(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Watcher>(info) {}
@@ -111,6 +135,17 @@ Napi::Value Watcher::close(const Napi::CallbackInfo& info) {
     state_->release();
   }
   return info.Env().Undefined();
+}
+
+// take() → [firstSeq, text] | null: text is a JSON array of envelopes, firstSeq the first's seq.
+Napi::Value Watcher::take(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto page = state_ ? state_->take() : std::nullopt;
+  if (!page) return env.Null();
+  auto pair = Napi::Array::New(env, 2);
+  pair.Set(uint32_t{0}, Napi::Number::New(env, static_cast<double>(page->first)));
+  pair.Set(uint32_t{1}, Napi::String::New(env, page->second));
+  return pair;
 }
 
 Napi::Value Watcher::ref(const Napi::CallbackInfo& info) {

@@ -94,6 +94,22 @@ test('a big output arrives whole and in order, in pages', async (t) => {
   assert.equal(lines.at(-1), '20000');
 });
 
+test('a reader that stops while megabytes are committed goes on from the store, missing and repeating nothing', async (t) => {
+  // Live events wait for a reader in memory up to 1 MiB; past that it reads them from the store.
+  const host = env(t).host();
+  const run = await host.dispatch(sh("yes 'a line of output long enough to fill the buffer quickly, again and again' | head -n 20000"));
+  const events = [];
+  for await (const ev of run.events()) {
+    events.push(ev);
+    if (events.length === 100) {
+      while ((await host.run(run.id)).status === 'running') await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  checkStream(events);
+  assert.deepEqual(events.map((x) => x.seq), events.map((_, i) => i + 1), 'every seq once, in order');
+  assert.equal(events.filter((x) => x.type === 'command.output').length, 20000);
+});
+
 test("run.on('event') emits every event, then 'end' with the terminal event", async (t) => {
   const host = env(t).host();
   const run = await host.dispatch(sh('echo x'));

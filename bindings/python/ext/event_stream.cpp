@@ -54,10 +54,20 @@ void Notifier::signal_locked() {
   if (::write(fd, &one, sizeof one) == static_cast<ssize_t>(sizeof one)) signalled = true;
 }
 
-void Notifier::on_event(int64_t seq) {
+void Notifier::on_event(const Event& event) {
   {
     std::lock_guard lock(mutex);
-    seen = std::max(seen, seq);
+    seen = std::max(seen, event.seq);
+    if (!dropping) {
+      if (buffered_bytes + event.json.size() > kBufferBytes) {
+        dropping = true;  // the stream reads these from the store
+        std::vector<Event>().swap(buffered);
+        buffered_bytes = 0;
+      } else {
+        buffered.push_back(event);
+        buffered_bytes += event.json.size();
+      }
+    }
     signal_locked();
   }
   cv.notify_all();
@@ -122,7 +132,7 @@ EventStream::EventStream(std::shared_ptr<HostState> host, std::string run_id, in
   host_->with_host([&](Host& h) {
     auto n = notifier_;
     auto watch = binding::watch_run(
-        h, run_id_, scope_, [n](const Event& e) { n->on_event(e.seq); }, [n](const Status& st) { n->on_end(st); });
+        h, run_id_, scope_, [n](const Event& e) { n->on_event(e); }, [n](const Status& st) { n->on_end(st); });
     if (!watch.subscription) {
       // The run had ended: everything is stored, read it; no subscription needed.
       notifier_->ended = true;
@@ -153,13 +163,34 @@ bool EventStream::read_page() {
   std::vector<Event> page;
   {
     py::gil_scoped_release release;
+    bool behind = true;
+    bool host_closed = false;
     {
       // Snapshot first: when the subscription had ended, this read sees everything there is.
       std::lock_guard lock(notifier_->mutex);
       ended = notifier_->ended;
       error = notifier_->error;
+      host_closed = notifier_->host_closed;
+      // What the notifier kept, when it follows on from the cursor; else the store has it.
+      // (Not once the host is closed: the read below says so, as every call on a closed host does.)
+      if (!host_closed && !notifier_->buffered.empty() && notifier_->buffered.front().seq <= cursor_ + 1) {
+        page = std::move(notifier_->buffered);
+        std::erase_if(page, [&](const Event& e) { return e.seq <= cursor_; });
+      }
+      notifier_->buffered.clear();
+      notifier_->buffered_bytes = 0;
+      notifier_->dropping = false;
+      behind = notifier_->seen > cursor_;
     }
+    if (!page.empty()) {
+      page_ = std::move(page);
+      next_ = 0;
+      return true;
+    }
+    // Caught up with the store and with every event the notifier reported: nothing to read.
+    if (caught_up_ && !behind && !ended && !host_closed) return false;
     page = host_->with_host([&](Host& h) { return value_or_throw(h.events(run_id_, cursor_, page_limit_, scope_)); });
+    if (page.empty() && subscription_) caught_up_ = true;
   }
   if (!page.empty()) {
     // Bound a page by bytes too: a run of 1 MiB lines must not pull a gigabyte at once.

@@ -1,12 +1,13 @@
 // EventStream: one reader of one run's events, from a cursor (a seq) to the run's terminal event.
 //
 // The store is the source of truth. The stream reads pages of stored events after its cursor
-// (Host::events, in the caller's Scope) and, when it has caught up, waits for a Notifier that a
-// host subscription pokes
-// from the reactor thread. The notifier only records the newest seq and wakes the waiter (a
-// condition variable for blocking iteration, an eventfd for asyncio's add_reader): no event is
-// buffered on the reactor side, so a slow Python consumer costs no memory, and no thread exists
-// per run. A page is bounded by count and, adaptively, by bytes.
+// (Host::events, in the caller's Scope) when it starts or falls behind; once caught up it
+// follows a Notifier that a host subscription pokes from the reactor thread right after each
+// commit. The notifier records the newest seq, keeps the events committed since the stream last
+// took them (at most kBufferBytes; past that it keeps nothing until the next take, and the
+// stream reads those from the store, so a slow Python consumer costs no more than that) and
+// wakes the waiter (a condition variable for blocking iteration, an eventfd for asyncio's
+// add_reader). No thread exists per run. A page is bounded by count and, adaptively, by bytes.
 //
 // Thread rules: the Python-facing methods need the GIL and release it while they read the store
 // or wait. One thread at a time may iterate a stream (another gets RuntimeError). Notifier's
@@ -37,9 +38,14 @@ struct Notifier final : binding::Waiter {
   int fd = -1;               // eventfd for asyncio, made on first fileno(); -1 without
   bool signalled = false;    // fd holds an unread wake-up
 
+  static constexpr size_t kBufferBytes = size_t{1} << 20;
+  std::vector<Event> buffered;  // committed since the last take, in seq order
+  size_t buffered_bytes = 0;
+  bool dropping = false;        // the buffer overflowed: keep nothing until the next take
+
   ~Notifier();
   // Each takes `mutex` briefly, then wakes the waiter. Reactor thread (or close()).
-  void on_event(int64_t seq);
+  void on_event(const Event& event);
   void on_end(const Status& status);
   void on_host_closed() override;
   // The eventfd, made on first use. Any thread.
@@ -90,6 +96,7 @@ class EventStream {
   size_t next_ = 0;
   size_t page_limit_ = 16;  // grows with the first page (read_page)
   bool terminal_ = false;  // nothing more will come (terminal event returned, or the run ended at or before the cursor)
+  bool caught_up_ = false; // a store read found nothing newer: from then on the notifier reports every event
   bool ended_ = false;     // the end was reported to the caller (StopIteration / None)
   bool closed_ = false;
   bool busy_ = false;      // a thread is inside next()/take(); guarded by the GIL

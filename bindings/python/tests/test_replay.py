@@ -27,6 +27,19 @@ def test_replay_after_close_and_reopen_is_identical(env, event_validator):
         assert second.runs()[0].id == run_id
 
 
+def test_a_reader_that_stops_while_megabytes_are_committed_misses_and_repeats_nothing(host, event_validator):
+    # Live events wait for a reader in memory up to 1 MiB; past that it reads them from the store.
+    run = host.dispatch(sh("yes 'a line of output long enough to fill the buffer quickly, again and again' | head -n 20000"))
+    events = []
+    for ev in run.events():
+        events.append(ev)
+        if len(events) == 100:
+            assert run.wait(timeout=60).status == "succeeded"
+    check_stream(events, event_validator)
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1)), "every seq once, in order"
+    assert sum(e["type"] == "command.output" for e in events) == 20000
+
+
 def test_every_stream_of_a_run_is_an_independent_replay(host):
     run = host.dispatch(sh("echo a; echo b"))
     first = list(run.events())

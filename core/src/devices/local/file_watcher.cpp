@@ -22,9 +22,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The first walk: the constructor's slice, then each later one (between other handlers).
+// The first walk: the constructor's slice; after a pause that leaves the run's start to itself,
+// the later ones, short, between other handlers.
 constexpr auto kFirstSlice = std::chrono::milliseconds(1);
-constexpr auto kLaterSlice = std::chrono::milliseconds(2);
+constexpr auto kPauseAfterFirst = std::chrono::milliseconds(20);
+constexpr auto kLaterSlice = std::chrono::microseconds(250);
 
 constexpr uint32_t kWatchMask = IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
                                 IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK;
@@ -45,7 +47,8 @@ FileWatcher::FileWatcher(boost::asio::io_context& io, fs::path root, std::vector
       ignore_dirs_(std::move(ignore_dirs)),
       on_event_(std::move(on_event)),
       hub_(InotifyHub::for_context(io)),
-      io_(io) {
+      io_(io),
+      pause_(io) {
   if (!hub_->ok()) return;
   timespec now{};
   clock_gettime(CLOCK_REALTIME, &now);
@@ -54,7 +57,11 @@ FileWatcher::FileWatcher(boost::asio::io_context& io, fs::path root, std::vector
   unwalked_.push_back("");
   walk_first(kFirstSlice);
   late_ = true;
-  schedule_first_walk();
+  if (unwalked_.empty()) return;
+  pause_.expires_after(kPauseAfterFirst);
+  pause_.async_wait(lifetime_.guard([this](const boost::system::error_code& ec) {
+    if (!ec && hub_) schedule_first_walk();
+  }));
 }
 
 void FileWatcher::schedule_first_walk() {
@@ -71,7 +78,8 @@ void FileWatcher::schedule_first_walk() {
 
 void FileWatcher::when_walked(std::function<void()> done) {
   if (!walking()) return done();
-  on_walked_ = std::move(done);  // the slice that empties unwalked_ calls it
+  on_walked_ = std::move(done);                    // the slice that empties unwalked_ calls it
+  if (pause_.cancel() > 0) schedule_first_walk();  // no reason to wait any more
 }
 
 void FileWatcher::walk_first(std::chrono::steady_clock::duration budget) {

@@ -9,10 +9,10 @@
 //
 // The first walk of a large tree does not hold up the run: the constructor watches what it can
 // in about a millisecond (all of a typical project) and the rest is watched a slice at a time on
-// the io_context, while the process runs. A directory watched late is listed when its watch is
-// in place, and each file in it changed since the watcher was made is reported then (created
-// if it was born since, else modified); what the walk cannot see is a file created and deleted,
-// or renamed, in such a directory before its watch existed. drain() finishes the walk first.
+// the io_context, while the process runs (from 20 ms on, so that the run's start goes first). A directory watched late
+// is listed when its watch is in place, and each file in it changed since the watcher was made is reported then
+// (created if it was born since, else modified); what the walk cannot see is a file created and deleted, or renamed, in
+// such a directory before its watch existed. drain() finishes the walk first.
 //
 // Limits: all watchers on an io_context share one inotify instance (InotifyHub), so the number
 // of runs is not limited by fs.inotify.max_user_instances; watches are still per user
@@ -30,6 +30,7 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "devices/local/fs_event.hpp"
 #include "devices/local/inotify_hub.hpp"
@@ -95,6 +96,7 @@ class FileWatcher final : private InotifyClient {
   std::optional<PendingMove> pending_move_;
   bool limit_logged_ = false;
   boost::asio::io_context& io_;
+  boost::asio::steady_timer pause_;    // before the first walk's later slices
   std::vector<std::string> unwalked_;  // the first walk's directories still to watch and list
   std::function<void()> on_walked_;    // when_walked's
   bool late_ = false;                  // the constructor has returned: files listed now may have changed
