@@ -207,7 +207,6 @@ void bench_latency(int reps, int folders) {
         });
     std::unique_lock lock(m);
     cv.wait(lock, [&] { return seen && ended; });  // one run at a time: each measured alone
-    if (std::getenv("BENCH_PAUSE_MS")) std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(std::getenv("BENCH_PAUSE_MS"))));
     to_started.push_back(std::chrono::duration<double, std::milli>(started - t0).count());
   }
   std::printf("latency: %d dispatches in a workspace of %d folders: dispatch() returns (run recorded, durable) p50 %.2f ms; "
