@@ -294,6 +294,25 @@ TEST_F(CliPluginConfig, ASecretFromAFileNeverReachesAnEventTheStoreOrACommandLin
   EXPECT_EQ(in_argv.out.find("sekrit"), std::string::npos) << in_argv.out;
 }
 
+// An adapter copies a runtime's JSON strings as they are; a secret spelled there with escapes
+// (\u0073 for its first letter) is still found: with secrets known, payloads are written anew.
+TEST_F(CliPluginConfig, ASecretSpelledWithJsonEscapesIsStillRedacted) {
+  const auto file = dir_ / "deny.json";
+  testing::write_file(file, config_);
+  const std::string spelled = "\\u0073" + json(secret_).dump().substr(2, json(secret_).dump().size() - 3);
+  testing::write_file(dir_ / "ws" / "line.json",
+                      R"({"type":"message","payload":{"role":"assistant","text":"token )" + spelled + R"( end"}})" "\n");
+  const auto r = run_command(run({"--plugin-config", "deny-pattern=@" + file.string(), "--output-mode", "jsonl", "--",
+                                  "cat", "line.json"}));
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("token [redacted] end"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("ekrit"), std::string::npos) << r.out;
+  for (const char* suffix : {"", "-wal"}) {
+    const auto stored = testing::read_file(dir_ / ("runhost.db" + std::string(suffix)));
+    EXPECT_EQ(stored.find("ekrit"), std::string::npos) << "the store" << suffix << " holds the secret";
+  }
+}
+
 TEST_F(CliPluginConfig, UsageErrors) {
   const auto file = dir_ / "deny.json";
   testing::write_file(file, config_);

@@ -459,10 +459,15 @@ bool ActiveRun::over_output_limit(std::string_view type, const json& payload) {
 // plugin's secret configuration), not only this run's: a file another run named after its
 // token is no less a leak here. In each spelling the host can foresee (raw, JSON-escaped,
 // URL-encoded); the payload stays valid JSON.
+// With secrets known, the payload is written out again from its tree even when the adapter's text
+// could be kept: adapters copy a runtime's JSON strings as they are, so a secret spelled with
+// escapes (\u0063, \/) would pass a search of that text; written out, it is spelled as the
+// search expects.
 std::string ActiveRun::redacted(const json& payload, std::string_view payload_text, std::string& raw) const {
-  std::string text =
-      payload_text.empty() ? payload.dump(-1, ' ', false, json::error_handler_t::replace) : std::string(payload_text);
   auto& secrets = util::secrets();
+  std::string text = payload_text.empty() || !secrets.empty()
+                         ? payload.dump(-1, ' ', false, json::error_handler_t::replace)
+                         : std::string(payload_text);
   if (secrets.empty()) return text;
   (void)secrets.redact(text);
   (void)secrets.redact(raw);
