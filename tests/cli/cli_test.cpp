@@ -299,13 +299,17 @@ TEST_F(CliPluginConfig, ASecretFromAFileNeverReachesAnEventTheStoreOrACommandLin
 TEST_F(CliPluginConfig, ASecretSpelledWithJsonEscapesIsStillRedacted) {
   const auto file = dir_ / "deny.json";
   testing::write_file(file, config_);
-  const std::string spelled = "\\u0073" + json(secret_).dump().substr(2, json(secret_).dump().size() - 3);
+  const std::string escaped = json(secret_).dump().substr(1, json(secret_).dump().size() - 2);
+  const std::string spelled = "\\u0073" + escaped.substr(1);
+  // The second line spells it plainly: its text is kept as the adapter wrote it, and searched.
   testing::write_file(dir_ / "ws" / "line.json",
-                      R"({"type":"message","payload":{"role":"assistant","text":"token )" + spelled + R"( end"}})" "\n");
+                      R"({"type":"message","payload":{"role":"assistant","text":"token )" + spelled + R"( end"}})" "\n"
+                      R"({"type":"message","payload":{"role":"assistant","text":"plain )" + escaped + R"( end"}})" "\n");
   const auto r = run_command(run({"--plugin-config", "deny-pattern=@" + file.string(), "--output-mode", "jsonl", "--",
                                   "cat", "line.json"}));
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("token [redacted] end"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("plain [redacted] end"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("ekrit"), std::string::npos) << r.out;
   for (const char* suffix : {"", "-wal"}) {
     const auto stored = testing::read_file(dir_ / ("runhost.db" + std::string(suffix)));

@@ -152,12 +152,27 @@ static inline int rh_json_impl_next_char(const char **pp, const char *end, char 
   return rh_json_impl_encode_utf8((unsigned long)cp, out);
 }
 
+/* Past a string (p at its opening quote), or NULL when malformed. Accepts exactly what
+ * rh_json_impl_next_char does, without decoding: the reader skips far more strings than it
+ * reads, so this is the loop most of its time goes to. */
 static inline const char *rh_json_impl_string(const char *p, const char *end) {
-  char c[4];
-  int n;
+  static const char escapes[] = "\"\\/bfnrt";
+  unsigned char c;
   if (p == end || *p != '"') return NULL;
-  for (p++; (n = rh_json_impl_next_char(&p, end, c)) > 0;) {}
-  return n == 0 ? p : NULL;
+  for (p++;;) {
+    while (p < end && (c = (unsigned char)*p) >= 0x20 && c != '"' && c != '\\') p++;
+    if (p == end || (unsigned char)*p < 0x20) return NULL;
+    if (*p == '"') return p + 1;
+    if (++p == end) return NULL;
+    if (*p == 'u') {
+      if (rh_json_impl_hex4(p + 1, end) < 0) return NULL;
+      p += 5;
+    } else if (memchr(escapes, *p, sizeof escapes - 1)) {
+      p++;
+    } else {
+      return NULL;
+    }
+  }
 }
 
 static inline const char *rh_json_impl_word(const char *p, const char *end, const char *word) {

@@ -55,6 +55,21 @@ bool is_output_type(std::string_view type) {
   return type == "command.output" || type == "message" || type == "reasoning" || type == "runtime.unparsed";
 }
 
+// `object` (the text of a JSON object without member `name`) with "name":value added last.
+std::string with_last_member(std::string_view object, std::string_view name, std::string_view value) {
+  const size_t close = object.find_last_not_of(" \t\r\n");
+  const size_t before = close == 0 ? std::string_view::npos : object.find_last_not_of(" \t\r\n", close - 1);
+  if (close == std::string_view::npos || object[close] != '}' || before == std::string_view::npos) return {};
+  std::string out(object.substr(0, before + 1));
+  if (object[before] != '{') out += ',';
+  out += '"';
+  out += name;
+  out += "\":";
+  out += value;
+  out += '}';
+  return out;
+}
+
 }  // namespace
 
 ActiveRun::ActiveRun(HostImpl& host, store::RunRow row, Dispatch dispatch, std::string cwd,
@@ -429,9 +444,16 @@ rh_status ActiveRun::emit(const rh_event& event) noexcept try {
     return RH_OK;
   }
   std::optional<Decision> decision;
-  if (type == "tool.started" && (decision = judge_action(payload))) payload["policy"] = decision->to_json();
-  const bool changed = decision || (type == "run.cancelled" && !cancel_reason_.empty());
-  const bool recorded = record(type, "runtime", payload, raw, std::nullopt, changed ? std::string_view() : text);
+  std::string with_policy;  // the adapter's text with the decision added as its last member
+  if (type == "tool.started" && (decision = judge_action(payload))) {
+    json body = decision->to_json();
+    if (!payload.contains("policy"))
+      with_policy = with_last_member(text, "policy", body.dump(-1, ' ', false, json::error_handler_t::replace));
+    payload["policy"] = std::move(body);
+  }
+  const bool changed = (decision && with_policy.empty()) || (type == "run.cancelled" && !cancel_reason_.empty());
+  const std::string_view stored = changed ? std::string_view() : decision ? std::string_view(with_policy) : text;
+  const bool recorded = record(type, "runtime", payload, raw, std::nullopt, stored);
   if (recorded && type == "usage") on_usage(usage_entry(payload));
   if (recorded && decision) act_on(*decision, payload.value("tool_call_id", std::string()));
   if (recorded && type == "tool.completed") check_completed(payload);
@@ -459,39 +481,44 @@ bool ActiveRun::over_output_limit(std::string_view type, const json& payload) {
 // plugin's secret configuration), not only this run's: a file another run named after its
 // token is no less a leak here. In each spelling the host can foresee (raw, JSON-escaped,
 // URL-encoded); the payload stays valid JSON.
-// With secrets known, the payload is written out again from its tree even when the adapter's text
-// could be kept: adapters copy a runtime's JSON strings as they are, so a secret spelled with
-// escapes (\u0063, \/) would pass a search of that text; written out, it is spelled as the
-// search expects.
+// With secrets known, the adapter's text is searched as it is only when it spells every character
+// the one way a dump would: adapters copy a runtime's JSON strings as they are, so a secret
+// spelled with escapes (\u0063, \/) would pass a search of that text. Such a text is written out
+// again from its tree, in the spelling the search expects.
 std::string ActiveRun::redacted(const json& payload, std::string_view payload_text, std::string& raw) const {
   auto& secrets = util::secrets();
-  std::string text = payload_text.empty() || !secrets.empty()
-                         ? payload.dump(-1, ' ', false, json::error_handler_t::replace)
-                         : std::string(payload_text);
+  const bool respell =
+      payload_text.empty() || (!secrets.empty() && (payload_text.find("\\u") != std::string_view::npos ||
+                                                    payload_text.find("\\/") != std::string_view::npos));
+  std::string text = respell ? payload.dump(-1, ' ', false, json::error_handler_t::replace) : std::string(payload_text);
   if (secrets.empty()) return text;
   (void)secrets.redact(text);
   (void)secrets.redact(raw);
   return text;
 }
 
-bool ActiveRun::record(std::string_view type, std::string_view source, json payload, std::string_view raw_in,
+bool ActiveRun::record(std::string_view type, std::string_view source, const json& payload, std::string_view raw_in,
                        std::optional<store::ApprovalChange> approval, std::string_view payload_text) {
   if (terminal_recorded_) {
     util::logger()->debug("run {}: {} after the terminal event, not recorded", who_.run_id, type);
     return false;
   }
   if (over_output_limit(type, payload)) return false;
-  return record_unlimited(type, source, std::move(payload), raw_in, std::move(approval), payload_text);
+  return record_unlimited(type, source, payload, raw_in, std::move(approval), payload_text);
 }
 
-bool ActiveRun::record_unlimited(std::string_view type, std::string_view source, json payload, std::string_view raw_in,
-                                 std::optional<store::ApprovalChange> approval, std::string_view payload_text) {
+bool ActiveRun::record_unlimited(std::string_view type, std::string_view source, const json& payload_in,
+                                 std::string_view raw_in, std::optional<store::ApprovalChange> approval,
+                                 std::string_view payload_text) {
   std::string raw = host_.options().keep_raw ? std::string(raw_in) : std::string();
   const bool terminal = events::is_terminal_event_type(type);
+  json marked;  // a terminal event after truncated output says so
   if (terminal && output_truncated_) {
-    payload["output_truncated"] = true;
+    marked = payload_in;
+    marked["output_truncated"] = true;
     payload_text = {};
   }
+  const json& payload = marked.is_null() ? payload_in : marked;
   const std::string text = redacted(payload, payload_text, raw);
   std::optional<store::UsageEntry> usage;
   if (type == "usage") usage = usage_entry(payload);  // its ledger row, in the event's transaction

@@ -146,9 +146,9 @@ class ActiveRun final : public rh_run, public devices::DeviceObserver, public st
   // `approval`: the approval record an approval event changes, in the event's transaction.
   // `payload_text`: `payload` exactly as the adapter wrote it (nothing added by the host), stored
   // as it is unless the host must change it (a secret in it, the output_truncated mark).
-  bool record(std::string_view type, std::string_view source, nlohmann::json payload, std::string_view raw = {},
+  bool record(std::string_view type, std::string_view source, const nlohmann::json& payload, std::string_view raw = {},
               std::optional<store::ApprovalChange> approval = {}, std::string_view payload_text = {});
-  bool record_unlimited(std::string_view type, std::string_view source, nlohmann::json payload,
+  bool record_unlimited(std::string_view type, std::string_view source, const nlohmann::json& payload,
                         std::string_view raw = {}, std::optional<store::ApprovalChange> approval = {},
                         std::string_view payload_text = {});
   bool over_output_limit(std::string_view type, const nlohmann::json& payload);
@@ -158,6 +158,8 @@ class ActiveRun final : public rh_run, public devices::DeviceObserver, public st
   // Acts on a decision about a reported action (recorded with it): a runtime that asks live must
   // ask before the call completes; one that cannot ask is stopped by a deny or an ask.
   void act_on(const Decision& d, const std::string& tool_call_id);
+  // What policy says about an action: the request written around the run's prefix.
+  Decision before_action(const nlohmann::json& action) const;
   // tool.completed: an action policy stopped at tool.started must have been asked about by now.
   void check_completed(const nlohmann::json& tool_completed);
   // The payload's text with every known secret replaced (from `payload_text` when given, else
@@ -185,6 +187,8 @@ class ActiveRun final : public rh_run, public devices::DeviceObserver, public st
   Dispatch dispatch_;
   nlohmann::json dispatch_json_;
   std::string cwd_;  // in the device
+  // PolicyGate::action_request_prefix, written at the first action (cwd_ is settled by then).
+  mutable std::string action_request_prefix_;
   const plugins::LoadedPlugin& adapter_;
   devices::DeviceDriver& driver_;
   Phase phase_ = Phase::starting;

@@ -124,8 +124,7 @@ PolicyGate::PolicyGate(std::vector<std::unique_ptr<plugins::PolicyInstance>> pol
                    [](const auto& a, const auto& b) { return a->info().id < b->info().id; });
 }
 
-Decision PolicyGate::decide(const json& request) const {
-  const std::string text = request.dump(-1, ' ', false, json::error_handler_t::replace);
+Decision PolicyGate::decide(std::string_view text) const {
   Decision combined;
   for (const auto& policy : policies_) {
     json constraints = json::object();
@@ -143,12 +142,23 @@ Decision PolicyGate::decide(const json& request) const {
 }
 
 Decision PolicyGate::at_run_start(const std::string& run_id, const json& dispatch, const std::string& cwd) const {
-  return decide({{"phase", "run.start"}, {"run_id", run_id}, {"cwd", cwd}, {"dispatch", dispatch}});
+  const json request{{"phase", "run.start"}, {"run_id", run_id}, {"cwd", cwd}, {"dispatch", dispatch}};
+  return decide(request.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
-Decision PolicyGate::before_action(const std::string& run_id, const json& dispatch, const std::string& cwd,
-                                   const json& action) const {
-  return decide({{"phase", "action"}, {"run_id", run_id}, {"cwd", cwd}, {"dispatch", dispatch}, {"action", action}});
+std::string PolicyGate::action_request_prefix(const std::string& run_id, const json& dispatch, const std::string& cwd) {
+  const json head{{"phase", "action"}, {"run_id", run_id}, {"cwd", cwd}, {"dispatch", dispatch}};
+  std::string text = head.dump(-1, ' ', false, json::error_handler_t::replace);
+  text.back() = ',';  // the object goes on with its action
+  text += "\"action\":";
+  return text;
+}
+
+Decision PolicyGate::before_action(std::string_view request_prefix, const json& action) const {
+  std::string text(request_prefix);
+  text += action.dump(-1, ' ', false, json::error_handler_t::replace);
+  text += '}';
+  return decide(text);
 }
 
 }  // namespace runhost::engine

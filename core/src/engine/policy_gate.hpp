@@ -50,11 +50,15 @@ class PolicyGate {
   // `cwd`: the run's working directory on the device (absolute), for rules about paths.
   // Thread: any (policies are thread-safe by contract).
   Decision at_run_start(const std::string& run_id, const nlohmann::json& dispatch, const std::string& cwd) const;
-  Decision before_action(const std::string& run_id, const nlohmann::json& dispatch, const std::string& cwd,
-                         const nlohmann::json& action) const;
+  // Before each action a runtime reports: `request_prefix` is action_request_prefix() of the run,
+  // written once per run (the dispatch in it is the bulk of every request).
+  Decision before_action(std::string_view request_prefix, const nlohmann::json& action) const;
+  // The request before_action sends, up to its action: {"action":…} follows it, then '}'.
+  static std::string action_request_prefix(const std::string& run_id, const nlohmann::json& dispatch,
+                                           const std::string& cwd);
 
  private:
-  Decision decide(const nlohmann::json& request) const;
+  Decision decide(std::string_view request) const;
   std::vector<std::unique_ptr<plugins::PolicyInstance>> policies_;
 };
 

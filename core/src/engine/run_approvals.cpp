@@ -206,7 +206,7 @@ void ActiveRun::on_runtime_ask(json request, std::string raw) {
     asked_tool_calls_.insert(tool_call_id);
     expected_asks_.erase(tool_call_id);
   }
-  const Decision d = host_.policies().before_action(who_.run_id, dispatch_json_, cwd_, action);
+  const Decision d = before_action(action);
   if (d.effect == Effect::ask) {
     const std::string key = action.value("kind", std::string()) + '\x1f' + action.value("name", std::string()) +
                             '\x1f' + d.policy + '\x1f' + d.rule;
@@ -277,7 +277,13 @@ std::optional<Decision> ActiveRun::judge_action(const json& payload) const {
   if (host_.policies().empty() || forced_failure_) return std::nullopt;  // already stopping: decided
   const std::string tool_call_id = payload.value("tool_call_id", std::string());
   if (!tool_call_id.empty() && asked_tool_calls_.count(tool_call_id)) return std::nullopt;  // decided when it asked
-  return host_.policies().before_action(who_.run_id, dispatch_json_, cwd_, action_of(payload));
+  return before_action(action_of(payload));
+}
+
+Decision ActiveRun::before_action(const json& action) const {
+  if (action_request_prefix_.empty())
+    action_request_prefix_ = PolicyGate::action_request_prefix(who_.run_id, dispatch_json_, cwd_);
+  return host_.policies().before_action(action_request_prefix_, action);
 }
 
 void ActiveRun::act_on(const Decision& d, const std::string& tool_call_id) {
