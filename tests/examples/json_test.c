@@ -135,11 +135,39 @@ static void test_find(void) {
   CHECK(rh_json_find_path(root, "action.name.x", &value) == RH_ERR_NOT_FOUND);
   CHECK(rh_json_find(root, "text", &value) == RH_OK);
   CHECK(rh_json_find(value, "x", &value) == RH_ERR_INVALID_ARGUMENT); /* a string has no members */
+  {
+    static const char *const keys[] = {"dup", "missing", "ab", "action"};
+    rh_str found[4];
+    CHECK(rh_json_find_each(root, keys, 4, found) == RH_OK);
+    CHECK(rh_json_int64(found[0], &number) == RH_OK && number == 2); /* the last duplicate */
+    CHECK(found[1].data == NULL && found[1].len == 0);
+    CHECK(rh_json_type_of(found[2]) == RH_JSON_BOOL && rh_json_type_of(found[3]) == RH_JSON_OBJECT);
+    CHECK(rh_json_find_each(found[2], keys, 4, found) == RH_ERR_INVALID_ARGUMENT);
+    CHECK(found[3].data == NULL);
+  }
   release(doc);
   doc = text_of("{\"a\":1,\"b\":}");
   CHECK(rh_json_find(doc, "a", &value) ==
         RH_ERR_INVALID_ARGUMENT); /* malformed, though a came first */
+  {
+    static const char *const keys[] = {"a"};
+    rh_str found[1];
+    CHECK(rh_json_find_each(doc, keys, 1, found) == RH_ERR_INVALID_ARGUMENT && !found[0].data);
+  }
   release(doc);
+  /* Strings are skipped without being decoded: every escape is still checked. */
+  doc = text_of("[\"a\\u00e9\\n\\/\\\"\", \"\\ud83d\\ude00\"]");
+  CHECK(rh_json_parse(doc, &value) == RH_OK);
+  release(doc);
+  {
+    static const char *const bad[] = {"\"\\x\"", "\"\\u12g4\"", "\"\\u12\"", "\"a\tb\"", "\"open", "\"\\"};
+    size_t i;
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+      doc = text_of(bad[i]);
+      CHECK(rh_json_parse(doc, &value) == RH_ERR_INVALID_ARGUMENT);
+      release(doc);
+    }
+  }
 }
 
 static void test_iteration(void) {

@@ -1,6 +1,8 @@
 // Events: group-committed appends, the per-run seq chain, paging.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <numeric>
@@ -139,6 +141,39 @@ TEST(StoreEvents, ALockHeldPastTheBusyTimeoutFailsACallButEventsWaitForIt) {
   for (const auto& st : statuses) EXPECT_TRUE(st) << st.error().message;
   EXPECT_EQ(stored_seqs(*store, "run_A"), (std::vector<int64_t>{1, 2, 3}));
   EXPECT_TRUE(store->set_status("run_A", RunStatus::running)) << "other writes work again";
+}
+
+TEST(StoreEvents, ANewRunIsCreatedAheadOfOtherRunsQueuedEvents) {
+  // A dispatch must not wait behind every event other runs have queued: with five batches of
+  // run_A's events waiting for the write lock, run_B's row is written after at most the batch
+  // the writer holds, not after all five.
+  TempDir dir;
+  auto store = open_store(dir / "runhost.db", {false, 5000, 0});
+  ASSERT_TRUE(store->create_run(make_run("run_A")));
+  testing::RawConnection holder(dir / "runhost.db");
+  holder.exec("BEGIN IMMEDIATE");
+  constexpr int kEvents = 5000;
+  std::atomic<int> durable{0};
+  for (int seq = 1; seq <= kEvents; ++seq) {
+    store->append(make_event("run_A", seq), [&](const Status& st) {
+      EXPECT_TRUE(st) << st.error().message;
+      ++durable;
+    });
+  }
+  std::atomic<int> durable_when_created{-1};
+  std::thread dispatcher([&] {
+    ASSERT_TRUE(store->create_run(make_run("run_B", "t1", "key_B")));
+    durable_when_created = durable.load();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the dispatcher's row is queued
+  EXPECT_EQ(durable.load(), 0) << "nothing commits while the lock is held";
+  holder.exec("ROLLBACK");
+  dispatcher.join();
+  ASSERT_TRUE(store->flush());
+  EXPECT_GE(durable_when_created.load(), 0);
+  EXPECT_LT(durable_when_created.load(), kEvents) << "the new run waited for every queued event";
+  EXPECT_EQ(durable.load(), kEvents);
+  EXPECT_EQ(stored_seqs(*store, "run_A"), one_to(kEvents)) << "the events keep their order";
 }
 
 TEST(StoreEvents, AnEventForAnUnknownRunIsRefused) {

@@ -321,6 +321,27 @@ static inline rh_status rh_json_find(rh_str object, const char *key, rh_str *val
   return rh_json_impl_find(object, key, strlen(key), value);
 }
 
+/* Finds several members of an object in one walk (rh_json_find walks the whole object for each):
+ * values[i] becomes member keys[i] (the last of duplicates, as with rh_json_find), or {NULL, 0}
+ * when there is none. RH_ERR_INVALID_ARGUMENT when `object` is not a well-formed object. */
+static inline rh_status rh_json_find_each(rh_str object, const char *const *keys, size_t count,
+                                          rh_str *values) {
+  rh_json_iter it;
+  rh_str name, member;
+  size_t i;
+  for (i = 0; i < count; i++) values[i].data = NULL, values[i].len = 0;
+  if (rh_json_type_of(object) != RH_JSON_OBJECT || rh_json_iter_begin(&it, object) != RH_OK)
+    return RH_ERR_INVALID_ARGUMENT;
+  while (rh_json_iter_next(&it, &name, &member))
+    for (i = 0; i < count; i++)
+      if (rh_json_equals(name, keys[i], strlen(keys[i]))) values[i] = member;
+  if (it.status != RH_OK) {
+    for (i = 0; i < count; i++) values[i].data = NULL, values[i].len = 0;
+    return it.status;
+  }
+  return RH_OK;
+}
+
 /* Follows a dotted path of member names ("action.input.command"). A step whose value is not
  * an object counts as RH_ERR_NOT_FOUND; names containing '.' need rh_json_find. */
 static inline rh_status rh_json_find_path(rh_str object, const char *path, rh_str *value) {

@@ -31,12 +31,16 @@ SqliteStore::SqliteStore(std::filesystem::path path, std::unique_ptr<sqlite::Con
 
 Result<Store::Created> SqliteStore::create_run(const NewRun& run, const std::vector<RunCap>& caps) {
   std::optional<Created> created;
-  auto st = writer_.call([&](sqlite::Connection& conn, int64_t now_us) -> Status {
+  auto insert = [&](sqlite::Connection& conn, int64_t now_us) -> Status {
     auto inserted = insert_run(conn, run, now_us, caps);
     if (!inserted) return std::move(inserted).error();
     created = std::move(*inserted);
     return {};
-  });
+  };
+  // Nothing queued concerns a run not yet created: its row goes ahead of other runs' events,
+  // unless caps count what queued events change (spend in usage rows, runs that a queued
+  // terminal event ends): then it counts after them, as it always did.
+  auto st = caps.empty() ? writer_.call_ahead(insert) : writer_.call(insert);
   if (!st) return std::move(st).error();
   return std::move(*created);
 }

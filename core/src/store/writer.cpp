@@ -65,6 +65,14 @@ void Writer::set_commit_sink(Store::CommitSink sink) {
 }
 
 Status Writer::call(Apply apply) {
+  return queue_call(std::move(apply), false);
+}
+
+Status Writer::call_ahead(Apply apply) {
+  return queue_call(std::move(apply), true);
+}
+
+Status Writer::queue_call(Apply apply, bool ahead) {
   if (std::this_thread::get_id() == thread_.get_id()) {
     return Error(ErrorCode::internal, "a store write was called from an on_durable callback, which would deadlock");
   }
@@ -73,7 +81,12 @@ Status Writer::call(Apply apply) {
   {
     std::lock_guard lock(mutex_);
     if (queue_.empty()) first_queued_ = std::chrono::steady_clock::now();
-    queue_.emplace_back(Call{std::move(apply), std::move(done)});
+    auto at = queue_.end();
+    if (ahead) {
+      at = queue_.begin();
+      while (at != queue_.end() && std::holds_alternative<Call>(*at) && std::get<Call>(*at).ahead) ++at;
+    }
+    queue_.insert(at, Call{std::move(apply), std::move(done), ahead});
     ++queued_calls_;
   }
   wake_.notify_one();

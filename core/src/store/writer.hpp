@@ -51,6 +51,10 @@ class Writer {
   // Queues `apply` and waits until its batch committed: its own error, the batch's, or OK.
   // An empty `apply` is a barrier: it returns once everything queued before it is done.
   Status call(Apply apply);
+  // The same for a write that depends on no queued event (a new run's row): it goes ahead of
+  // the events queued (after the calls that went ahead before it), so a caller is not kept
+  // waiting behind other runs' output.
+  Status call_ahead(Apply apply);
 
  private:
   struct Append {
@@ -60,7 +64,9 @@ class Writer {
   struct Call {
     Apply apply;
     std::promise<Status> done;
+    bool ahead = false;  // queued by call_ahead
   };
+  Status queue_call(Apply apply, bool ahead);
   using Op = std::variant<Append, Call>;
 
   void loop();

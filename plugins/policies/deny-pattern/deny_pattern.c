@@ -102,23 +102,27 @@ static rh_status judge(const rh_policy_instance *policy, rh_str value, const rh_
 
 static rh_status deny_evaluate(rh_policy_instance *policy, rh_str request_json,
                                const rh_writer *decision_out) {
-  static const char *const action_subjects[] = {"action.name", "action.input.command", NULL};
-  static const char *const start_subjects[] = {"dispatch.prompt", NULL};
+  /* What is judged: the action's name and command, or the run's prompt, found in one walk of
+   * the request (the dispatch in it is most of its bytes). */
+  static const char *const members[] = {"phase", "action", "dispatch"};
+  static const char *const action_subjects[] = {"name", "input.command", NULL};
+  static const char *const start_subjects[] = {"prompt", NULL};
   const char *const *paths;
-  rh_str request, phase, subject;
+  rh_str request, found[3], scope, subject;
   bool denied = false;
   rh_status status = RH_OK;
   if (rh_json_parse(request_json, &request) != RH_OK ||
-      rh_json_find(request, "phase", &phase) != RH_OK)
+      rh_json_find_each(request, members, 3, found) != RH_OK || !found[0].data)
     return fail(policy->host, RH_ERR_INVALID_ARGUMENT,
                 "deny-pattern: the request is not a JSON object with a \"phase\"");
-  if (rh_json_equals(phase, "action", 6)) paths = action_subjects;
-  else if (rh_json_equals(phase, "run.start", 9)) paths = start_subjects;
+  if (rh_json_equals(found[0], "action", 6)) paths = action_subjects, scope = found[1];
+  else if (rh_json_equals(found[0], "run.start", 9)) paths = start_subjects, scope = found[2];
   else
     return fail(policy->host, RH_ERR_INVALID_ARGUMENT,
                 "deny-pattern: the request's \"phase\" is neither \"action\" nor \"run.start\"");
   for (; *paths && status == RH_OK && !denied; paths++) {
-    if (rh_json_find_path(request, *paths, &subject) == RH_OK &&
+    if (rh_json_type_of(scope) == RH_JSON_OBJECT &&
+        rh_json_find_path(scope, *paths, &subject) == RH_OK &&
         rh_json_type_of(subject) == RH_JSON_STRING)
       status = judge(policy, subject, decision_out, &denied);
   }

@@ -52,27 +52,27 @@ static rh_status risky_create(const rh_policy_plugin *self, const rh_host *host,
   return RH_OK;
 }
 
-static rk_mode mode_of(rh_str request) {
+static rk_mode mode_of(rh_str dispatch) {
   rh_str mode;
-  if (rh_json_find_path(request, "dispatch.approvalPolicy", &mode) == RH_OK) {
+  if (rh_json_type_of(dispatch) == RH_JSON_OBJECT &&
+      rh_json_find(dispatch, "approvalPolicy", &mode) == RH_OK) {
     if (rh_json_equals(mode, "auto", 4)) return RK_MODE_AUTO;
     if (rh_json_equals(mode, "confirm-risky", 13)) return RK_MODE_CONFIRM_RISKY;
   }
   return RK_MODE_MANUAL; /* "manual", or a request without a mode we know: the strictest */
 }
 
-/* Judges the action with the run's directory from "cwd" (absolute; otherwise unknown). */
-static rh_status judge(const rh_policy_instance *policy, rh_str request, rh_str action, rk_mode mode,
+/* Judges the action with the run's directory from the request's "cwd" (absolute; otherwise
+ * unknown). */
+static rh_status judge(const rh_policy_instance *policy, rh_str cwd_value, rh_str action, rk_mode mode,
                        const rh_writer *out) {
   rk_context context;
-  rh_str cwd_value;
   char *cwd = NULL;
   size_t cwd_len = 0;
   rh_status status = RH_OK;
   memset(&context, 0, sizeof context);
   context.config = &policy->config;
-  if (rh_json_find(request, "cwd", &cwd_value) == RH_OK && rh_json_type_of(cwd_value) == RH_JSON_STRING)
-    status = rh_json_string_dup(cwd_value, &cwd, &cwd_len);
+  if (rh_json_type_of(cwd_value) == RH_JSON_STRING) status = rh_json_string_dup(cwd_value, &cwd, &cwd_len);
   if (status == RH_OK && !(context.verdict = (rk_verdict *)calloc(1, sizeof *context.verdict)))
     status = RH_ERR_NO_MEMORY;
   if (status == RH_OK) status = rk_dirs_init(&context.dirs, cwd, cwd_len);
@@ -86,22 +86,24 @@ static rh_status judge(const rh_policy_instance *policy, rh_str request, rh_str 
 }
 
 static rh_status risky_evaluate(rh_policy_instance *policy, rh_str request_json, const rh_writer *out) {
-  rh_str request, phase, action;
+  /* One walk of the request finds what is judged (the dispatch in it is most of its bytes). */
+  static const char *const members[] = {"phase", "action", "dispatch", "cwd"};
+  rh_str request, found[4], phase, action;
   rk_mode mode;
   rh_status status;
-  if (rh_json_parse(request_json, &request) != RH_OK || rh_json_type_of(request) != RH_JSON_OBJECT ||
-      rh_json_find(request, "phase", &phase) != RH_OK)
+  if (rh_json_parse(request_json, &request) != RH_OK ||
+      rh_json_find_each(request, members, 4, found) != RH_OK || !(phase = found[0]).data)
     status = rk_write_malformed("the request is not a JSON object with a \"phase\"", out);
   else if (rh_json_equals(phase, "run.start", 9))
     status = rh_json_write_cstr(out, "{\"effect\":\"allow\"}");
   else if (!rh_json_equals(phase, "action", 6))
     status = rk_write_malformed("the request's \"phase\" is neither \"run.start\" nor \"action\"", out);
-  else if (rh_json_find(request, "action", &action) != RH_OK || rh_json_type_of(action) != RH_JSON_OBJECT)
+  else if (rh_json_type_of(action = found[1]) != RH_JSON_OBJECT)
     status = rk_write_malformed("the request has no \"action\" object", out);
-  else if ((mode = mode_of(request)) == RK_MODE_AUTO && !rk_config_denies_anything(&policy->config))
+  else if ((mode = mode_of(found[2])) == RK_MODE_AUTO && !rk_config_denies_anything(&policy->config))
     status = rh_json_write_cstr(out, "{\"effect\":\"allow\"}"); /* nothing to find that would change it */
   else
-    status = judge(policy, request, action, mode, out);
+    status = judge(policy, found[3], action, mode, out);
   if (status == RH_ERR_NO_MEMORY) return fail(policy->host, status, "risky-actions: out of memory");
   if (status != RH_OK) return fail(policy->host, status, "risky-actions: could not write the decision");
   return RH_OK;
