@@ -1,6 +1,8 @@
 // Output: a flood flows through in bounded chunks with bounded memory, and pause_output()
 // really stops reading (the runtime blocks) until resume_output().
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <iostream>
@@ -8,7 +10,11 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/post.hpp>
+
 #include "device_harness.hpp"
+#include "devices/local/output_pipe.hpp"
+#include "util/reactor_callers.hpp"
 
 namespace runhost::devices::local {
 namespace {
@@ -107,6 +113,42 @@ TEST_F(OutputTest, OutputWrittenJustBeforeExitIsNotLost) {
   EXPECT_EQ(rec_.out.size(), 300000u);
   EXPECT_EQ(rec_.err, "tail\n");
   EXPECT_EQ(rec_.exit->code, 7);
+}
+
+}  // namespace
+}  // namespace runhost::devices::local
+
+namespace runhost::devices::local {
+namespace {
+
+// A thread waiting for the reactor (util::ReactorCallers: a dispatch's adapter check) does not
+// wait behind a busy pipe's turn: the turn posted before the caller's task reads nothing until
+// that task has run, then reading goes on to the end.
+TEST(OutputPipeTurns, ACallerWaitingForTheReactorGoesBeforeTheNextRead) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0);
+  ASSERT_GE(::fcntl(fds[1], F_SETPIPE_SZ, 1 << 20), 1 << 20);
+  const std::string chunk(OutputPipe::kChunk, 'x');
+  for (int i = 0; i < 8; ++i) ASSERT_EQ(::write(fds[1], chunk.data(), chunk.size()), ssize_t(chunk.size()));
+  ::close(fds[1]);
+
+  boost::asio::io_context io;
+  size_t bytes = 0;
+  bool eof = false;
+  OutputPipe pipe(io, UniqueFd(fds[0]), [&](std::string_view data) { bytes += data.size(); }, [&] { eof = true; });
+  pipe.start();  // its first turn is queued
+  auto& callers = boost::asio::use_service<util::ReactorCallers>(io);
+  callers.arrive();
+  std::optional<size_t> read_before_task;
+  boost::asio::post(io, [&] {
+    callers.served();
+    read_before_task = bytes;
+  });
+  io.run();
+  ASSERT_TRUE(read_before_task.has_value());
+  EXPECT_EQ(*read_before_task, 0u) << "the turn queued first read while a caller waited";
+  EXPECT_TRUE(eof);
+  EXPECT_EQ(bytes, 8 * chunk.size()) << "reading went on after the caller's task";
 }
 
 }  // namespace

@@ -25,6 +25,7 @@
 #include "events/ids.hpp"
 #include "store/commit_signal.hpp"
 #include "util/logging.hpp"
+#include "util/reactor_callers.hpp"
 #include "util/secrets.hpp"
 
 namespace runhost {
@@ -296,7 +297,13 @@ template <class F>
 auto HostImpl::on_reactor(F&& f) -> decltype(f()) {
   std::packaged_task<decltype(f())()> task(std::forward<F>(f));
   auto result = task.get_future();
-  boost::asio::post(io_, [&task] { task(); });
+  // Counted as waiting: output turns on the reactor end early until this task runs.
+  auto& callers = boost::asio::use_service<util::ReactorCallers>(io_);
+  callers.arrive();
+  boost::asio::post(io_, [&task, &callers] {
+    callers.served();
+    task();
+  });
   return result.get();
 }
 

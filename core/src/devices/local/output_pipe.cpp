@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <memory>
 
 #include <boost/asio/post.hpp>
@@ -12,8 +13,11 @@
 namespace runhost::devices::local {
 namespace {
 
-// Reads per turn before yielding to other handlers: 1 MiB at most.
+// A turn yields to other handlers after this many reads (1 MiB) or this long, whichever comes
+// first: with a hundred busy runs, a run's next turn (its first event, say) comes a hundred
+// turns later.
 constexpr int kReadsPerTurn = 16;
+constexpr auto kTurn = std::chrono::milliseconds(1);
 
 // One buffer per reactor thread, shared by every pipe on it: a chunk lives only for the
 // on_data call, and reading is never re-entered from there.
@@ -26,7 +30,11 @@ char* read_buffer() {
 
 OutputPipe::OutputPipe(boost::asio::io_context& io, UniqueFd fd, std::function<void(std::string_view)> on_data,
                        std::function<void()> on_eof)
-    : io_(io), pipe_(io, fd.release()), on_data_(std::move(on_data)), on_eof_(std::move(on_eof)) {}
+    : io_(io),
+      callers_(boost::asio::use_service<util::ReactorCallers>(io)),
+      pipe_(io, fd.release()),
+      on_data_(std::move(on_data)),
+      on_eof_(std::move(on_eof)) {}
 
 void OutputPipe::resume() {
   paused_ = false;
@@ -61,8 +69,11 @@ void OutputPipe::wait_readable() {
 
 void OutputPipe::read_turn() {
   char* buffer = read_buffer();
+  const auto until = std::chrono::steady_clock::now() + kTurn;
   for (int i = 0; i < kReadsPerTurn; ++i) {
     if (done_ || paused_) return;
+    // A caller waiting for the reactor goes first: its task is queued, this turn goes behind it.
+    if (callers_.waiting() || (i > 0 && std::chrono::steady_clock::now() >= until)) break;
     const ssize_t n = ::read(pipe_.native_handle(), buffer, kChunk);
     if (n > 0) {
       const auto alive = lifetime_.alive();

@@ -2,7 +2,8 @@
 // `on_data` as read; `on_eof` once, last, when the pipe is done.
 //
 // Reading waits for readiness only after read() said EAGAIN; otherwise it goes on in posted
-// turns of a few reads each, so one busy pipe cannot starve the reactor and an edge-triggered
+// turns of about a millisecond each (a turn ends at once while a caller waits for the reactor,
+// util::ReactorCallers), so one busy pipe cannot starve the reactor and an edge-triggered
 // wake-up is never needed to resume (the writer may be blocked on the pipe we stopped reading).
 // pause() stops reading: the pipe fills and the writer blocks, so memory stays bounded.
 #pragma once
@@ -15,6 +16,7 @@
 
 #include "devices/local/lifetime.hpp"
 #include "devices/local/unique_fd.hpp"
+#include "util/reactor_callers.hpp"
 
 namespace runhost::devices::local {
 
@@ -42,6 +44,7 @@ class OutputPipe {
   void finish();
 
   boost::asio::io_context& io_;
+  const util::ReactorCallers& callers_;
   boost::asio::posix::stream_descriptor pipe_;
   std::function<void(std::string_view)> on_data_;
   std::function<void()> on_eof_;
