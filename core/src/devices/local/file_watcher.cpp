@@ -22,9 +22,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The first walk: the constructor's slice; after a pause that leaves the run's start to itself,
-// the later ones, short, between other handlers.
-constexpr auto kFirstSlice = std::chrono::milliseconds(1);
+// The first walk: the constructor's slice (before the process starts: the top of the tree, and
+// all of a small one); after a pause that leaves the run's start to itself, the later ones,
+// short, between other handlers.
+constexpr auto kFirstSlice = std::chrono::microseconds(250);
 constexpr auto kPauseAfterFirst = std::chrono::milliseconds(20);
 constexpr auto kLaterSlice = std::chrono::microseconds(250);
 

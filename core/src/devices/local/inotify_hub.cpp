@@ -12,6 +12,11 @@ namespace runhost::devices::local {
 namespace {
 
 constexpr size_t kBufferSize = 64 * 1024;
+// How long a watch no one holds is kept for the next run in the tree, and how the idle ones are
+// removed: slices of this long (inotify_rm_watch is ~2 us), this far apart.
+constexpr auto kLinger = std::chrono::seconds(2);
+constexpr auto kReapSlice = std::chrono::microseconds(250);
+constexpr auto kReapPause = std::chrono::milliseconds(5);
 
 std::mutex& hubs_mutex() {
   static std::mutex m;
@@ -34,7 +39,7 @@ std::shared_ptr<InotifyHub> InotifyHub::for_context(boost::asio::io_context& io)
   return hub;
 }
 
-InotifyHub::InotifyHub(boost::asio::io_context& io) : io_(io), fd_(io) {
+InotifyHub::InotifyHub(boost::asio::io_context& io) : io_(io), fd_(io), reaper_(io) {
   const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd < 0) {
     util::logger()->warn("local device: no file events: inotify_init1: errno {}", errno);
@@ -64,6 +69,7 @@ int InotifyHub::add_watch(InotifyClient* client, const std::filesystem::path& di
   }
   const int wd = ::inotify_add_watch(fd_.native_handle(), dir.c_str(), mask);
   if (wd < 0) return -1;
+  idle_.erase(wd);  // taken up again
   auto& holders = holders_[wd];
   if (std::find(holders.begin(), holders.end(), client) == holders.end()) holders.push_back(client);
   return wd;
@@ -75,10 +81,42 @@ void InotifyHub::remove_watch(InotifyClient* client, int wd) {
   auto& holders = it->second;
   holders.erase(std::remove(holders.begin(), holders.end(), client), holders.end());
   if (holders.empty()) {
-    // Blocks ~10 ms in the kernel: in the background, before the fd's own (queued) close.
-    util::run_in_background([fd = fd_.native_handle(), wd] { ::inotify_rm_watch(fd, wd); });
     holders_.erase(it);
+    idle_[wd] = std::chrono::steady_clock::now();
+    if (!reaping_) {
+      reaping_ = true;
+      reaper_.expires_after(kLinger);
+      reaper_.async_wait(lifetime_.guard([this](const boost::system::error_code& ec) {
+        reaping_ = false;
+        if (!ec) reap_idle();
+      }));
+    }
   }
+}
+
+void InotifyHub::reap_idle() {
+  const auto now = std::chrono::steady_clock::now();
+  const auto until = now + kReapSlice;
+  auto next = std::chrono::steady_clock::time_point::max();  // when the youngest kept one is due
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    if (it->second + kLinger > now) {
+      next = std::min(next, it->second + kLinger);
+      ++it;
+    } else if (std::chrono::steady_clock::now() >= until) {
+      next = now + kReapPause;  // the rest in the next slice
+      break;
+    } else {
+      ::inotify_rm_watch(fd_.native_handle(), it->first);
+      it = idle_.erase(it);
+    }
+  }
+  if (idle_.empty() || reaping_) return;
+  reaping_ = true;
+  reaper_.expires_at(std::max(next, now + kReapPause));
+  reaper_.async_wait(lifetime_.guard([this](const boost::system::error_code& ec) {
+    reaping_ = false;
+    if (!ec) reap_idle();
+  }));
 }
 
 void InotifyHub::remove_client(InotifyClient* client) {
@@ -141,7 +179,10 @@ bool InotifyHub::read_batch() {
       client->on_inotify(event, name);
       if (std::find(heard_.begin(), heard_.end(), client) == heard_.end()) heard_.push_back(client);
     }
-    if (event.mask & IN_IGNORED) holders_.erase(event.wd);  // the kernel dropped the watch
+    if (event.mask & IN_IGNORED) {  // the kernel dropped the watch
+      holders_.erase(event.wd);
+      idle_.erase(event.wd);
+    }
   }
   return n > 0;
 }

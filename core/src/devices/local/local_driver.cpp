@@ -191,6 +191,11 @@ Result<std::string> LocalDriver::check(std::string_view requested_cwd) const {
 }
 
 std::unique_ptr<Device> LocalDriver::open(DeviceRequest request, DeviceObserver& observer) {
+  // Kept from the first run that got one (inotify instances are few: a host that could not have
+  // one tries again at its next run).
+  if (!inotify_ && options_.watch_files) {
+    if (auto hub = InotifyHub::for_context(io_); hub->ok()) inotify_ = std::move(hub);
+  }
   return std::make_unique<LocalDeviceImpl>(io_, spawner_, sweeper_, options_, std::move(request), observer);
 }
 

@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "devices/device.hpp"
+#include "devices/local/inotify_hub.hpp"
 #include "devices/local/local_device.hpp"
 
 namespace runhost::devices::local {
@@ -33,6 +34,9 @@ class LocalDriver final : public DeviceDriver {
   boost::asio::any_io_executor sweeper_;
   std::filesystem::path root_;
   LocalOptions options_;
+  // The reactor's inotify instance, held from the first run for the host's life rather than a
+  // run's: watches a run let go of wait there for the next run in the same tree (inotify_hub.hpp).
+  std::shared_ptr<InotifyHub> inotify_;
 };
 
 }  // namespace runhost::devices::local
