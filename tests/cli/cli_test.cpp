@@ -305,9 +305,11 @@ TEST_F(CliPluginConfig, ASecretSpelledWithJsonEscapesIsStillRedacted) {
   testing::write_file(dir_ / "ws" / "line.json",
                       R"({"type":"message","payload":{"role":"assistant","text":"token )" + spelled + R"( end"}})" "\n"
                       R"({"type":"message","payload":{"role":"assistant","text":"plain )" + escaped + R"( end"}})" "\n");
-  const auto r = run_command(run({"--plugin-config", "deny-pattern=@" + file.string(), "--output-mode", "jsonl", "--",
-                                  "cat", "line.json"}));
+  // --keep-raw: each native line is stored too, and searched in the same spelling.
+  const auto r = run_command(run({"--plugin-config", "deny-pattern=@" + file.string(), "--output-mode", "jsonl",
+                                  "--keep-raw", "--", "cat", "line.json"}));
   EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("\"raw\""), std::string::npos) << "the native lines are kept: " << r.out;
   EXPECT_NE(r.out.find("token [redacted] end"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("plain [redacted] end"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("ekrit"), std::string::npos) << r.out;

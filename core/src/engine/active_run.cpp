@@ -487,12 +487,18 @@ bool ActiveRun::over_output_limit(std::string_view type, const json& payload) {
 // again from its tree, in the spelling the search expects.
 std::string ActiveRun::redacted(const json& payload, std::string_view payload_text, std::string& raw) const {
   auto& secrets = util::secrets();
-  const bool respell =
-      payload_text.empty() || (!secrets.empty() && (payload_text.find("\\u") != std::string_view::npos ||
-                                                    payload_text.find("\\/") != std::string_view::npos));
+  const auto escaped = [](std::string_view t) {
+    return t.find("\\u") != std::string_view::npos || t.find("\\/") != std::string_view::npos;
+  };
+  const bool respell = payload_text.empty() || (!secrets.empty() && escaped(payload_text));
   std::string text = respell ? payload.dump(-1, ' ', false, json::error_handler_t::replace) : std::string(payload_text);
   if (secrets.empty()) return text;
   (void)secrets.redact(text);
+  // The native line (kept with keep_raw) likewise, when it is JSON with such escapes.
+  if (escaped(raw)) {
+    if (const json line = json::parse(raw, nullptr, false); !line.is_discarded())
+      raw = line.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
   (void)secrets.redact(raw);
   return text;
 }
