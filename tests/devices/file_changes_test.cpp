@@ -133,6 +133,21 @@ TEST_F(FileChangesTest, ALargeTreeWatchedWhileTheProcessRunsMissesNothing) {
   EXPECT_EQ(rec_.order.back(), "exit");
 }
 
+// A directory renamed before the first walk reached the folders inside it: they are still
+// watched, under the new name, and files written there later are reported.
+TEST_F(FileChangesTest, AFolderRenamedBeforeItsTreeIsWatchedIsWatchedUnderItsNewName) {
+  constexpr int kFolders = 3000;  // far more than the walk before the start takes
+  for (int i = 0; i < kFolders; ++i) fs::create_directories(dir_.path() / "top" / ("p" + std::to_string(i / 100)) / std::to_string(i));
+  std::string script = "mv top moved; sleep 0.5; ";
+  std::vector<std::string> written;
+  for (int i = 0; i < kFolders; i += 293) {
+    written.push_back("moved/p" + std::to_string(i / 100) + "/" + std::to_string(i) + "/late.txt");
+    script += "echo late > " + written.back() + "; ";
+  }
+  run_script(script + "true");
+  for (const auto& file : written) EXPECT_THAT(rec_.changes_of(file), ElementsAre("created")) << file;
+}
+
 // The merging rules, fed directly.
 class DebouncerTest : public ::testing::Test {
  protected:

@@ -207,9 +207,13 @@ void FileWatcher::forget_tree(const std::string& rel) {
 }
 
 // The inodes moved and their watches with them: only the names change. Files are reported
-// under their new names; nothing needs watching anew.
+// under their new names; nothing needs watching anew. Directories inside it the first walk has
+// not reached yet are still to be watched, under their new names.
 void FileWatcher::rename_tree(const std::string& from, const std::string& to) {
   for (auto& [wd, dir] : dirs_) {
+    if (under(dir, from)) dir = to + dir.substr(from.size());
+  }
+  for (auto& dir : unwalked_) {
     if (under(dir, from)) dir = to + dir.substr(from.size());
   }
   walk(to, /*watch=*/false,
