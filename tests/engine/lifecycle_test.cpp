@@ -9,6 +9,8 @@
 #include <set>
 #include <thread>
 
+#include <sqlite3.h>
+
 #include "test_host.hpp"
 #include "util/sha256.hpp"
 
@@ -174,6 +176,44 @@ TEST(Lifecycle, AFloodOfOutputStaysBoundedAndIsMarkedTruncated) {
   ASSERT_NE(marker, nullptr) << "the host marks where it stopped recording";
   EXPECT_EQ(json::parse(marker->json)["payload"]["truncated"], true);
   EXPECT_LT(f.events.size(), 20000u) << "output past the limit is not recorded";
+}
+
+// Runs paused because the store is behind (every run's queued events past the host's cap, here
+// because another process holds the write lock) all resume once it caught up: eight runs
+// flooding at once finish with every line, in order.
+TEST(Lifecycle, RunsPausedForTheStoresBacklogAllResumeWithEveryLine) {
+  TestHost host;
+  // 240,000 events (64,000 under ASan): either is far past the host's cap of queued events.
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr int kRuns = 8, kLines = 8000;
+#else
+  constexpr int kRuns = 8, kLines = 30000;
+#endif
+  std::vector<std::string> ids;
+  for (int i = 0; i < kRuns; ++i) {
+    auto d = host->dispatch(
+        custom_dispatch({"sh", "-c", "yes line | head -n " + std::to_string(kLines)}, "backlog-" + std::to_string(i))
+            .dump());
+    ASSERT_TRUE(d) << d.error().message;
+    ids.push_back(d->run.id);
+  }
+  // Another process's write lock for a second: nothing commits, the queue passes the cap.
+  sqlite3* holder = nullptr;
+  ASSERT_EQ(sqlite3_open((host.dir() / "runhost.db").c_str(), &holder), SQLITE_OK);
+  sqlite3_busy_timeout(holder, 5000);  // between two of the writer's commits
+  ASSERT_EQ(sqlite3_exec(holder, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  std::this_thread::sleep_for(1s);
+  sqlite3_exec(holder, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(holder);
+  for (const auto& id : ids) {
+    const auto f = host.follow(id, 240s);
+    ASSERT_FALSE(f.timed_out) << id << " never finished";
+    expect_valid_stream(f);
+    ASSERT_EQ(f.events.back().type, "run.completed");
+    size_t lines = 0;
+    for (const auto& e : f.events) lines += e.type == "command.output" ? 1 : 0;
+    EXPECT_EQ(lines, size_t{kLines}) << id;
+  }
 }
 
 TEST(Lifecycle, ACommandThatDoesNotExistIsRuntimeNotFound) {

@@ -548,18 +548,36 @@ bool ActiveRun::record_unlimited(std::string_view type, std::string_view source,
     row.error_code = final_error_code_;
   }
   ++pending_;
-  if (pending_ > kPauseAbove && process_ && !output_paused_) pause_output();
-  // On the reactor: the host's commit sink brings each commit there in one hand-off.
-  host_.store().append(std::move(row), [weak = weak_from_this(), seq = seq_](const Status& st) {
+  host_.event_queued();
+  if (process_ && !output_paused_ && (pending_ > kPauseAbove || host_.store_backlogged())) pause_output();
+  // On the reactor: the host's commit sink brings each commit there in one hand-off. The host's
+  // count goes down whether or not the run is still there.
+  host_.store().append(std::move(row), [weak = weak_from_this(), seq = seq_, &host = host_](const Status& st) {
+    host.event_stored();
     if (auto self = weak.lock()) self->on_durable(seq, st);
   });
   return true;
 }
 
+void ActiveRun::resume_when_stored() {
+  if (!output_paused_ || !process_ || pending_ >= kResumeBelow) return;  // its own on_durable comes back
+  if (host_.store_caught_up()) return resume_output();
+  if (!held_for_store_) {
+    held_for_store_ = true;
+    host_.hold_for_store(weak_from_this());
+  }
+}
+
+void ActiveRun::store_caught_up() {
+  held_for_store_ = false;
+  resume_when_stored();
+}
+
 void ActiveRun::on_durable(int64_t seq, const Status& status) {
   --pending_;
   // After a store failure too: the runtime's output must drain (into nothing) for it to end.
-  if (output_paused_ && (pending_ < kResumeBelow || store_error_ || !status) && process_) resume_output();
+  if (output_paused_ && process_ && (store_error_ || !status)) resume_output();
+  resume_when_stored();
   if (!status) {
     if (store_error_) return;  // the first refusal said it; the rest of the queue follows it
     util::logger()->error("run {}: event {} was not stored: {}", who_.run_id, seq, status.error().message);

@@ -46,6 +46,7 @@ class ActiveRun final : public rh_run, public devices::DeviceObserver, public st
   // Applies the answers recorded (by any process) to this run's pending approvals, if any.
   void check_answer();
   void on_durable(int64_t seq, const Status& status);  // the store committed (or failed) event `seq`
+  void store_caught_up();  // the host's queue of events is short again (HostImpl::hold_for_store)
   // Ends the run with a typed run.failed (stopping its process first, if it has one).
   void fail(const Error& error);
   // The store cannot take the run's events (a full disk, an I/O error, a deleted file): nothing
@@ -140,6 +141,8 @@ class ActiveRun final : public rh_run, public devices::DeviceObserver, public st
   void helper_done(uint64_t id);
   void pause_output();
   void resume_output();
+  // Resumes paused output once this run's queue and the host's allow (HostImpl::hold_for_store).
+  void resume_when_stored();
 
   // Stamps and persists one event. Returns false when it was not recorded (after the terminal
   // event, or dropped past the output limit).
@@ -230,6 +233,7 @@ class ActiveRun final : public rh_run, public devices::DeviceObserver, public st
   int64_t seq_ = 0;
   int64_t pending_ = 0;  // appended, not yet durable
   bool output_paused_ = false;
+  bool held_for_store_ = false;  // waiting in HostImpl::hold_for_store
   int64_t output_bytes_ = 0;
   bool output_truncated_ = false;
   bool terminal_recorded_ = false;

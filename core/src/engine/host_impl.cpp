@@ -747,6 +747,11 @@ void HostImpl::on_committed(std::vector<store::Store::Committed> batch) {
       deliver_row(*sub, row);
     }
   }
+  if (!held_for_store_.empty() && store_caught_up()) {
+    for (auto& held : std::exchange(held_for_store_, {})) {
+      if (auto run = held.lock()) run->store_caught_up();
+    }
+  }
 }
 
 // A run owned by another host gets its events from that host's writes; every host touches

@@ -80,6 +80,18 @@ class HostImpl final : public Host {
   void on_worker(std::function<void()> work, std::function<void()> done = {});
   void event_durable(const std::string& run_id);  // wakes the run's subscribers: they read the store
   void run_done(const std::string& run_id);
+  // Every run's events appended and not yet durable (reactor only). Above kQueuedPauseAbove each
+  // run that appends pauses its output (a run's own limit is higher than one run can reach
+  // alone), so the writer's queue, and a new run's first event behind it, stays short with many
+  // runs at once; they resume once it is below kQueuedResumeBelow.
+  static constexpr int64_t kQueuedPauseAbove = 16384;
+  static constexpr int64_t kQueuedResumeBelow = 4096;
+  void event_queued() noexcept { ++queued_events_; }
+  void event_stored() noexcept { --queued_events_; }
+  bool store_backlogged() const noexcept { return queued_events_ > kQueuedPauseAbove; }
+  bool store_caught_up() const noexcept { return queued_events_ < kQueuedResumeBelow; }
+  // Resumes `run` (ActiveRun::store_caught_up) once the store has caught up.
+  void hold_for_store(std::weak_ptr<ActiveRun> run) { held_for_store_.push_back(std::move(run)); }
   // A run of this host waits for (or no longer waits for) an answer that any process may record:
   // while one does, the store's commits are watched, and each wakes its check_answer().
   void awaiting_answer(const std::string& run_id, bool waiting);
@@ -131,6 +143,8 @@ class HostImpl final : public Host {
   std::pair<dev_t, ino_t> store_identity_{};  // the store file as opened: a different one means it was deleted
   std::atomic<bool> sweeping_{false};
   std::atomic<bool> store_lost_{false};
+  int64_t queued_events_ = 0;                             // reactor only: see event_queued()
+  std::vector<std::weak_ptr<ActiveRun>> held_for_store_;  // reactor only: paused until the store caught up
   std::mutex unrecorded_mutex_;
   std::map<std::string, Error> unrecorded_;       // guarded by unrecorded_mutex_: runs whose events the store refused
   std::vector<std::filesystem::path> own_files_;  // the store's files, for LocalOptions::ignore_files
