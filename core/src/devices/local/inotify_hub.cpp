@@ -83,14 +83,7 @@ void InotifyHub::remove_watch(InotifyClient* client, int wd) {
   if (holders.empty()) {
     holders_.erase(it);
     idle_[wd] = std::chrono::steady_clock::now();
-    if (!reaping_) {
-      reaping_ = true;
-      reaper_.expires_after(kLinger);
-      reaper_.async_wait(lifetime_.guard([this](const boost::system::error_code& ec) {
-        reaping_ = false;
-        if (!ec) reap_idle();
-      }));
-    }
+    if (!reaping_) reap_at(std::chrono::steady_clock::now() + kLinger);
   }
 }
 
@@ -110,9 +103,12 @@ void InotifyHub::reap_idle() {
       it = idle_.erase(it);
     }
   }
-  if (idle_.empty() || reaping_) return;
+  if (!idle_.empty() && !reaping_) reap_at(std::max(next, now + kReapPause));
+}
+
+void InotifyHub::reap_at(std::chrono::steady_clock::time_point when) {
   reaping_ = true;
-  reaper_.expires_at(std::max(next, now + kReapPause));
+  reaper_.expires_at(when);
   reaper_.async_wait(lifetime_.guard([this](const boost::system::error_code& ec) {
     reaping_ = false;
     if (!ec) reap_idle();

@@ -57,8 +57,9 @@ class InotifyHub : public std::enable_shared_from_this<InotifyHub> {
 
  private:
   void wait_readable();
-  bool read_batch();  // false once the queue is empty
-  void reap_idle();   // removes watches idle for kLinger, a slice at a time
+  bool read_batch();                                         // false once the queue is empty
+  void reap_idle();                                          // removes watches idle for kLinger, a slice at a time
+  void reap_at(std::chrono::steady_clock::time_point when);  // arms reaper_ for reap_idle
 
   boost::asio::io_context& io_;
   boost::asio::posix::stream_descriptor fd_;
