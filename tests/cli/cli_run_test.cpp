@@ -212,6 +212,47 @@ TEST_F(CliRun, ArtifactPatternsChooseWhichFilesBecomeArtifacts) {
   EXPECT_EQ(run_command(runhost("run", {"--artifact-pattern", "", "--", "true"})).exit_code, 2);
 }
 
+// The host checks each adapter payload as the text the adapter wrote and stores that text as it
+// is; what the text check cannot vouch for is parsed, and the parse has the last word: duplicate
+// names (the last one counts, as for every JSON reader the events reach), and text a JSON parser
+// refuses or the schema does not allow (kept as runtime.unparsed, with the reason).
+TEST_F(CliRun, EachPayloadIsCheckedAsTextAndParsedOnlyWhenTheTextCannotBeVouchedFor) {
+  testing::write_file(dir_ / "lines.json",
+                      R"({"type":"message","payload":{"role":"assistant",  "text":"as written"}})" "\n"
+                      R"({"type":"message","payload":{"role":"assistant","text":5,"text":"the last one"}})" "\n"
+                      R"({"type":"message","payload":{"role":"assistant","text":"the first","text":5}})" "\n"
+                      R"({"type":"message","payload":{"role":"assistant","text":"half a pair \ud800"}})" "\n"
+                      R"({"type":"message","payload":{"role":"robot","text":"x"}})" "\n"
+                      R"({"type":"command.output","payload":{"stream":"stdout","text":"ok","exit_code":2.0}})" "\n");
+  const auto r = run_command(runhost("run", {"--json", "--output-mode", "jsonl", "--", "cat", (dir_ / "lines.json").string()}));
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  std::vector<std::string> lines;
+  std::vector<json> events;
+  std::istringstream in(r.out);
+  for (std::string l; std::getline(in, l);) {
+    if (l.empty() || l[0] != '{') continue;
+    auto e = json::parse(l);
+    if (e["type"] == "run.started" || e["type"] == "run.completed") continue;
+    lines.push_back(l);
+    events.push_back(std::move(e));
+  }
+  ASSERT_EQ(events.size(), 6U) << r.out;
+  EXPECT_NE(lines[0].find(R"("payload":{"role":"assistant",  "text":"as written"})"), std::string::npos)
+      << "stored and delivered as the adapter wrote it: " << lines[0];
+  EXPECT_EQ(events[1]["type"], "message");
+  EXPECT_EQ(events[1]["payload"]["text"], "the last one");
+  EXPECT_EQ(events[2]["type"], "runtime.unparsed") << "the last one counts";
+  EXPECT_NE(events[2]["payload"]["reason"].get<std::string>().find("payload/text: expected string"), std::string::npos)
+      << events[2].dump();
+  EXPECT_EQ(events[3]["type"], "runtime.unparsed");
+  EXPECT_NE(events[3]["payload"]["reason"].get<std::string>().find("not a JSON object"), std::string::npos)
+      << events[3].dump();
+  EXPECT_EQ(events[4]["type"], "runtime.unparsed");
+  EXPECT_NE(events[4]["payload"]["reason"].get<std::string>().find("payload/role: not one of"), std::string::npos)
+      << events[4].dump();
+  EXPECT_EQ(events[5]["type"], "command.output") << "2.0 is an integer";
+}
+
 // docs/events.md: an event's native line is kept in `raw` only when the operator asks for it.
 TEST_F(CliRun, KeepRawKeepsEachEventsNativeLineOnlyWhenAsked) {
   const std::string line = R"({"type":"message","payload":{"role":"assistant","text":"hi"}})";

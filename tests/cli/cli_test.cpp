@@ -319,6 +319,41 @@ TEST_F(CliPluginConfig, ASecretSpelledWithJsonEscapesIsStillRedacted) {
   }
 }
 
+// A tool.started is judged from the adapter's text (no tree is built for it): the policy reads
+// its strings decoded, whatever their spelling (here "forbidden" with its first letter escaped),
+// and the decision is added to the payload as the adapter wrote it. (With secrets known, as here,
+// a payload with \u escapes is written anew before the search for them.)
+TEST_F(CliPluginConfig, PoliciesJudgeAToolCallFromItsTextWhateverItsSpelling) {
+  const auto file = dir_ / "deny.json";
+  testing::write_file(file, config_);
+  const auto started = [&](const std::string& command) {
+    testing::write_file(dir_ / "ws" / "line.json", R"({"type":"tool.started","payload":{"tool_call_id":"t1",)"
+                                                   R"( "name":"Bash","kind":"command","input":{"command":")" +
+                                                       command + R"("}}})" + "\n");
+    const auto r = run_command(
+        run({"--plugin-config", "deny-pattern=@" + file.string(), "--output-mode", "jsonl", "--", "cat", "line.json"}));
+    std::istringstream in(r.out);
+    for (std::string l; std::getline(in, l);) {
+      if (l.find(R"("type":"tool.started")") != std::string::npos) return std::pair{r, l};
+    }
+    ADD_FAILURE() << "no tool.started: " << r.out;
+    return std::pair{r, std::string()};
+  };
+  const auto [denied, denied_line] = started(R"(\u0066orbidden --now)");
+  EXPECT_EQ(denied.exit_code, 1) << denied.out;
+  EXPECT_NE(denied.out.find("policy_denied"), std::string::npos) << denied.out;
+  EXPECT_EQ(json::parse(denied_line)["payload"]["input"]["command"], "forbidden --now") << denied_line;
+  EXPECT_EQ(json::parse(denied_line)["payload"]["policy"]["effect"], "deny") << denied_line;
+
+  const auto [allowed, allowed_line] = started("fine --now");
+  EXPECT_EQ(allowed.exit_code, 0) << allowed.out;
+  EXPECT_EQ(json::parse(allowed_line)["payload"]["policy"]["effect"], "allow") << allowed_line;
+  EXPECT_NE(allowed_line.find(R"("payload":{"tool_call_id":"t1", "name":"Bash","kind":"command",)"
+                              R"("input":{"command":"fine --now"},"policy":{)"),
+            std::string::npos)
+      << "the adapter's text, the decision added last: " << allowed_line;
+}
+
 TEST_F(CliPluginConfig, UsageErrors) {
   const auto file = dir_ / "deny.json";
   testing::write_file(file, config_);

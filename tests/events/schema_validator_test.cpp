@@ -2,6 +2,8 @@
 // refuses, the pointer each failure names, and the schemas it refuses to compile.
 #include <gtest/gtest.h>
 
+#include <runhost/json.h>
+
 #include "events/schema.hpp"
 
 namespace runhost::events {
@@ -15,9 +17,12 @@ SchemaValidator compile(const json& schema) {
   return std::move(*v);
 }
 
-// "" when `instance` is valid, else the failure's message.
+// "" when `instance` is valid, else the failure's message. Every instance is also checked as
+// text (the event pipeline's path), which must say the same.
 std::string problem(const SchemaValidator& v, const json& instance) {
   auto st = v.validate(instance);
+  EXPECT_EQ(v.matches_text_at("", instance.dump()), static_cast<bool>(st)) << "as text: " << instance.dump();
+  EXPECT_EQ(v.matches_text_at("", instance.dump(2)), static_cast<bool>(st)) << "as indented text: " << instance.dump(2);
   if (st) return "";
   EXPECT_EQ(st.error().code, ErrorCode::internal);
   return st.error().message;
@@ -214,6 +219,38 @@ TEST(SchemaValidator, IsMovableAndStaysValid) {
   SchemaValidator b = std::move(a);
   EXPECT_EQ(problem(b, "s"), "");
   EXPECT_EQ(problem(b, 1), "(root): expected string, got integer");
+}
+
+TEST(SchemaValidator, TextIsVouchedForOnlyWhenTheTreeParserWouldTakeItToo) {
+  const auto v = compile(json::parse(R"({"type": "object", "required": ["a"],
+      "properties": {"a": {"type": "string", "minLength": 2}, "n": {"type": "integer"}}})"));
+  const auto text = [&](std::string_view t) { return v.matches_text_at("", t); };
+  EXPECT_TRUE(text(R"({"a": "xy"})"));
+  EXPECT_TRUE(text(" {\"\\u0061\" : \"\\u00e9\\u00e9\"}\n")) << "escaped names and strings are decoded";
+  EXPECT_FALSE(text(R"({"\u0061": "\u00e9"})")) << "one code point, though two bytes";
+  EXPECT_TRUE(text(R"({"a": "\ud83d\ude00!"})")) << "a surrogate pair";
+  EXPECT_TRUE(text(R"({"a": "xy", "n": 3e2})")) << "300: an integer";
+  EXPECT_FALSE(text(R"({"a": "xy", "n": 2.5})"));
+  EXPECT_TRUE(text(R"({"a": "\\u0000"})")) << "an escaped backslash, then text";
+  // What nlohmann::json refuses, the text check refuses too.
+  for (const std::string& bad : {std::string(R"({"a": "\ud800 x"})"), std::string(R"({"a": "\udc00xy"})"),
+                                std::string(R"({"a": "\ud800\u0041"})"),
+                                std::string("{\"a\": \"x\xff\"}"), std::string("{\"a\": \"\xc0\xafx\"}"),
+                                std::string("{\"a\": \"x\ny\"}"), std::string(R"({"a": "xy"} x)"),
+                                std::string(R"({"a": "xy",})"), std::string(R"({"a": 01})"), std::string("")}) {
+    EXPECT_FALSE(text(bad)) << bad;
+    EXPECT_TRUE(json::parse(bad, nullptr, false).is_discarded()) << bad;
+  }
+  // Nested deeper than runhost/json.h reads: not vouched for (the tree decides).
+  std::string deep = R"({"a": "xy", "z": )" + std::string(RH_JSON_MAX_DEPTH, '[') + std::string(RH_JSON_MAX_DEPTH, ']') + "}";
+  EXPECT_FALSE(text(deep));
+  EXPECT_TRUE(v.validate(json::parse(deep)));
+  // Duplicate names: a tree keeps the last; the text check refuses when any of them fails, so
+  // such text goes to the tree, which has the last word.
+  EXPECT_FALSE(text(R"({"a": 1, "a": "xy"})"));
+  EXPECT_TRUE(v.validate(json::parse(R"({"a": 1, "a": "xy"})")));
+  EXPECT_FALSE(text(R"({"a": "xy", "a": 1})"));
+  EXPECT_FALSE(v.matches_text_at("/nowhere", R"({"a": "xy"})")) << "no such subschema";
 }
 
 }  // namespace

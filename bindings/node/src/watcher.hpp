@@ -43,7 +43,12 @@ class WatchState final : public binding::Waiter, public std::enable_shared_from_
   void deliver(Napi::Env env, Napi::Function callback);
   // JS thread: the events buffered since the last take, as the text of one JSON array, and the
   // seq of the first; nothing when none were kept.
-  std::optional<std::pair<int64_t, std::string>> take();
+  struct Page {
+    int64_t first_seq = 0;
+    std::string text;
+    bool ascii = true;  // every byte below 0x80: the same text in Latin-1
+  };
+  std::optional<Page> take();
   // JS thread: stop; no further call of the callback is queued. Idempotent.
   void release();
   void ref(Napi::Env env);
@@ -63,6 +68,7 @@ class WatchState final : public binding::Waiter, public std::enable_shared_from_
   std::string buffer_;       // "[e1,e2" (no closing bracket), or empty
   int64_t buffer_first_ = 0;  // seq of e1
   bool dropping_ = false;    // the buffer overflowed: keep nothing until the next take()
+  bool ascii_ = true;        // the buffer has no byte above 0x7F
   bool ended_ = false;
   bool host_closed_ = false;
   std::optional<Error> error_;

@@ -55,6 +55,16 @@ bool is_output_type(std::string_view type) {
   return type == "command.output" || type == "message" || type == "reasoning" || type == "runtime.unparsed";
 }
 
+// A string value decoded; empty when it is not a string (or absent).
+std::string string_of(rh_str value) {
+  size_t len = 0;
+  if (rh_json_string(value, nullptr, 0, &len) == RH_ERR_INVALID_ARGUMENT || len == 0) return {};
+  std::string out(len + 1, '\0');
+  (void)rh_json_string(value, out.data(), out.size(), nullptr);
+  out.resize(len);
+  return out;
+}
+
 // `object` (the text of a JSON object without member `name`) with "name":value added last.
 std::string with_last_member(std::string_view object, std::string_view name, std::string_view value) {
   const size_t close = object.find_last_not_of(" \t\r\n");
@@ -417,8 +427,50 @@ rh_status ActiveRun::emit(const rh_event& event) noexcept try {
   const std::string_view type = view(event.type);
   if (output_truncated_ && is_output_type(type)) return RH_OK;  // past the limit: not recorded, not even read
   const std::string_view text = event.payload_json.len ? view(event.payload_json) : std::string_view("{}");
+  if (emit_text(type, text, view(event.raw))) return RH_OK;
+  return emit_tree(type, text, std::string(view(event.raw)));
+} catch (...) {
+  return RH_ERR_NO_MEMORY;
+}
+
+// Most events: stored as the adapter wrote them, the text checked against the schema without a
+// tree (tool.started's action, too, is read from the text). False leaves the event to
+// emit_tree: text the check cannot vouch for (which the tree judges and explains), and the types
+// the host reads or changes (approvals, usage, terminal events, file.changed, a tool.started
+// that brings its own policy member).
+bool ActiveRun::emit_text(std::string_view type, std::string_view text, std::string_view raw) {
+  if (type == "approval.required" || type == "usage" || type == "file.changed" || events::is_terminal_event_type(type))
+    return false;
+  if (!events::payload_text_valid(type, text)) return false;
+  const bool started = type == "tool.started";
+  std::string tool_call_id;
+  std::optional<Decision> decision;
+  std::string with_policy;  // the adapter's text with the decision added as its last member
+  if (started || (type == "tool.completed" && !expected_asks_.empty())) {
+    static const char* const kKeys[] = {"tool_call_id", "policy", "action"};
+    rh_str found[3];
+    const rh_str object{text.data(), text.size()};
+    (void)rh_json_find_each(object, kKeys, 3, found);
+    if (started && found[1].data != nullptr) return false;
+    tool_call_id = string_of(found[0]);
+    if (started && may_judge(tool_call_id)) {
+      const rh_str action = rh_json_type_of(found[2]) == RH_JSON_OBJECT ? found[2] : object;
+      decision = before_action_text(action_text(action));
+    }
+    if (decision) {
+      with_policy = with_last_member(text, "policy", decision->to_text());
+      if (with_policy.empty()) return false;
+    }
+  }
+  const bool recorded =
+      record(type, "runtime", json(), raw, std::nullopt, decision ? std::string_view(with_policy) : text);
+  if (recorded && decision) act_on(*decision, tool_call_id);
+  if (recorded && type == "tool.completed") check_completed(tool_call_id);
+  return true;
+}
+
+rh_status ActiveRun::emit_tree(std::string_view type, std::string_view text, std::string raw) {
   json payload = json::parse(text, nullptr, false);
-  std::string raw(view(event.raw));
   if (payload.is_discarded() || !payload.is_object()) {
     host::set_last_error("emit: the payload of " + std::string(type) + " is not a JSON object");
     record("runtime.unparsed", "runtime",
@@ -447,8 +499,7 @@ rh_status ActiveRun::emit(const rh_event& event) noexcept try {
   std::string with_policy;  // the adapter's text with the decision added as its last member
   if (type == "tool.started" && (decision = judge_action(payload))) {
     json body = decision->to_json();
-    if (!payload.contains("policy"))
-      with_policy = with_last_member(text, "policy", body.dump(-1, ' ', false, json::error_handler_t::replace));
+    if (!payload.contains("policy")) with_policy = with_last_member(text, "policy", decision->to_text());
     payload["policy"] = std::move(body);
   }
   const bool changed = (decision && with_policy.empty()) || (type == "run.cancelled" && !cancel_reason_.empty());
@@ -456,17 +507,24 @@ rh_status ActiveRun::emit(const rh_event& event) noexcept try {
   const bool recorded = record(type, "runtime", payload, raw, std::nullopt, stored);
   if (recorded && type == "usage") on_usage(usage_entry(payload));
   if (recorded && decision) act_on(*decision, payload.value("tool_call_id", std::string()));
-  if (recorded && type == "tool.completed") check_completed(payload);
+  if (recorded && type == "tool.completed") check_completed(payload.value("tool_call_id", std::string()));
   return RH_OK;
-} catch (...) {
-  return RH_ERR_NO_MEMORY;
 }
 
-bool ActiveRun::over_output_limit(std::string_view type, const json& payload) {
+bool ActiveRun::over_output_limit(std::string_view type, const json& payload, std::string_view payload_text) {
   if (!is_output_type(type)) return false;
   if (output_truncated_) return true;
-  const auto& text = payload.contains("text") ? payload["text"] : payload.contains("line") ? payload["line"] : json();
-  output_bytes_ += text.is_string() ? static_cast<int64_t>(text.get_ref<const std::string&>().size()) : 0;
+  if (payload.is_null()) {  // only the adapter's text: its "text" (or "line") string, decoded
+    const rh_str object{payload_text.data(), payload_text.size()};
+    rh_str member{};
+    size_t len = 0;
+    if (rh_json_find(object, "text", &member) == RH_OK || rh_json_find(object, "line", &member) == RH_OK)
+      (void)rh_json_string(member, nullptr, 0, &len);
+    output_bytes_ += static_cast<int64_t>(len);
+  } else {
+    const auto& text = payload.contains("text") ? payload["text"] : payload.contains("line") ? payload["line"] : json();
+    output_bytes_ += text.is_string() ? static_cast<int64_t>(text.get_ref<const std::string&>().size()) : 0;
+  }
   if (output_bytes_ <= host_.options().max_output_bytes) return false;
   output_truncated_ = true;
   record_unlimited("command.output", "host",
@@ -491,7 +549,14 @@ std::string ActiveRun::redacted(const json& payload, std::string_view payload_te
     return t.find("\\u") != std::string_view::npos || t.find("\\/") != std::string_view::npos;
   };
   const bool respell = payload_text.empty() || (!secrets.empty() && escaped(payload_text));
-  std::string text = respell ? payload.dump(-1, ' ', false, json::error_handler_t::replace) : std::string(payload_text);
+  std::string text;
+  if (!respell) {
+    text = payload_text;
+  } else if (payload.is_null()) {  // only the adapter's text (emit_text checked it parses)
+    text = json::parse(payload_text).dump(-1, ' ', false, json::error_handler_t::replace);
+  } else {
+    text = payload.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
   if (secrets.empty()) return text;
   (void)secrets.redact(text);
   // The native line (kept with keep_raw) likewise, when it is JSON with such escapes.
@@ -509,7 +574,7 @@ bool ActiveRun::record(std::string_view type, std::string_view source, const jso
     util::logger()->debug("run {}: {} after the terminal event, not recorded", who_.run_id, type);
     return false;
   }
-  if (over_output_limit(type, payload)) return false;
+  if (over_output_limit(type, payload, payload_text)) return false;
   return record_unlimited(type, source, payload, raw_in, std::move(approval), payload_text);
 }
 

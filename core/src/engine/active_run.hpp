@@ -111,6 +111,9 @@ class ActiveRun final : public rh_run, public devices::DeviceObserver, public st
                        const std::string& tool_call_id, const std::string& approval_id);
   // The action a tool.started or approval.required describes, as policies are asked about it.
   static nlohmann::json action_of(const nlohmann::json& payload);
+  // The same, as text, from the text of a well-formed object (a tool.started payload, or its
+  // "action" member).
+  static std::string action_text(rh_str source);
   void connect(std::vector<std::string> pending);
   void launch();
   // Budgets (run_budget.cpp): before launch, what is left (a runtime that can cap its own spend
@@ -148,23 +151,33 @@ class ActiveRun final : public rh_run, public devices::DeviceObserver, public st
   // event, or dropped past the output limit).
   // `approval`: the approval record an approval event changes, in the event's transaction.
   // `payload_text`: `payload` exactly as the adapter wrote it (nothing added by the host), stored
-  // as it is unless the host must change it (a secret in it, the output_truncated mark).
+  // as it is unless the host must change it (a secret in it, the output_truncated mark). A null
+  // `payload` with a text: the text alone (emit_text's events: never terminal, usage or
+  // run.failed, which the host reads from the tree).
   bool record(std::string_view type, std::string_view source, const nlohmann::json& payload, std::string_view raw = {},
               std::optional<store::ApprovalChange> approval = {}, std::string_view payload_text = {});
   bool record_unlimited(std::string_view type, std::string_view source, const nlohmann::json& payload,
                         std::string_view raw = {}, std::optional<store::ApprovalChange> approval = {},
                         std::string_view payload_text = {});
-  bool over_output_limit(std::string_view type, const nlohmann::json& payload);
+  // Counts an output event's text against the run's limit; the payload's text is read when
+  // there is no tree (`payload` null).
+  bool over_output_limit(std::string_view type, const nlohmann::json& payload, std::string_view payload_text);
+  // emit() for the two kinds of event (see emit_text's comment).
+  bool emit_text(std::string_view type, std::string_view text, std::string_view raw);
+  rh_status emit_tree(std::string_view type, std::string_view text, std::string raw);
   // What policy says about the action a tool.started (or a runtime's report) describes; nothing
   // when there are no policies, the run is stopping, or the runtime asked about it already.
   std::optional<Decision> judge_action(const nlohmann::json& payload) const;
+  // Whether policy is asked about a reported action with this tool call id (see judge_action).
+  bool may_judge(const std::string& tool_call_id) const;
   // Acts on a decision about a reported action (recorded with it): a runtime that asks live must
   // ask before the call completes; one that cannot ask is stopped by a deny or an ask.
   void act_on(const Decision& d, const std::string& tool_call_id);
   // What policy says about an action: the request written around the run's prefix.
   Decision before_action(const nlohmann::json& action) const;
+  Decision before_action_text(std::string_view action_text) const;
   // tool.completed: an action policy stopped at tool.started must have been asked about by now.
-  void check_completed(const nlohmann::json& tool_completed);
+  void check_completed(const std::string& tool_call_id);
   // The payload's text with every known secret replaced (from `payload_text` when given, else
   // written from `payload`), and `raw` likewise.
   std::string redacted(const nlohmann::json& payload, std::string_view payload_text, std::string& raw) const;

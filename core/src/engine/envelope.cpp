@@ -47,11 +47,10 @@ nlohmann::json failure_payload(const Error& error) {
   return nlohmann::json{{"error", std::move(e)}};
 }
 
-namespace {
+namespace {}  // namespace
 
-// Appends `s` as a JSON string literal. Most envelope strings (ids, names, types) need no
-// escaping and are copied as they are; anything else goes through runhost/json.h's writer,
-// which escapes and replaces invalid UTF-8 with U+FFFD.
+// Most envelope strings (ids, names, types) need no escaping and are copied as they are; anything
+// else goes through runhost/json.h's writer, which escapes and replaces invalid UTF-8 with U+FFFD.
 void append_string(std::string& out, std::string_view s) {
   const bool plain = std::all_of(s.begin(), s.end(), [](char c) {
     const auto b = static_cast<unsigned char>(c);
@@ -67,6 +66,8 @@ void append_string(std::string& out, std::string_view s) {
   }
   out += '"';
 }
+
+namespace {
 
 // format_time, with the seconds' text kept while the second lasts (events come in bursts).
 void append_time(std::string& out, int64_t unix_us) {

@@ -26,6 +26,9 @@ struct RunIdentity {
 
 RunIdentity identity_of(const store::RunRow& run);
 
+// Appends `s` as a JSON string literal, quotes included (as nlohmann::json's dump writes it).
+void append_string(std::string& out, std::string_view s);
+
 // RFC 3339, UTC, microseconds: 2026-11-21T09:30:00.123456Z.
 std::string format_time(int64_t unix_us);
 int64_t now_us();

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "engine/envelope.hpp"
+
 namespace runhost::engine {
 namespace {
 
@@ -119,6 +121,34 @@ json Decision::to_json() const {
   return out;
 }
 
+std::string Decision::to_text() const {
+  // Members in name order, as nlohmann::json's object (a std::map) is written.
+  const auto member = [](std::string& out, std::string_view name, std::string_view value) {
+    if (value.empty()) return;
+    out += ",\"";
+    out += name;
+    out += "\":";
+    append_string(out, value);
+  };
+  std::string out = R"({"decisions":[)";
+  for (const auto& v : verdicts) {
+    if (&v != verdicts.data()) out += ',';
+    out += R"({"effect":)";
+    append_string(out, to_string(v.effect));
+    member(out, "policy", v.policy);
+    member(out, "reason", v.reason);
+    member(out, "rule", v.rule);
+    out += '}';
+  }
+  out += R"(],"effect":)";
+  append_string(out, to_string(effect));
+  member(out, "policy", policy);
+  member(out, "reason", reason);
+  member(out, "rule", rule);
+  out += '}';
+  return out;
+}
+
 PolicyGate::PolicyGate(std::vector<std::unique_ptr<plugins::PolicyInstance>> policies)
     : policies_(std::move(policies)) {
   std::stable_sort(policies_.begin(), policies_.end(),
@@ -128,7 +158,7 @@ PolicyGate::PolicyGate(std::vector<std::unique_ptr<plugins::PolicyInstance>> pol
 Decision PolicyGate::decide(std::string_view text) const {
   Decision combined;
   for (const auto& policy : policies_) {
-    json constraints = json::object();
+    json constraints;  // null unless the policy gave some
     Verdict v = read_verdict(policy->info().id, policy->evaluate(text), constraints);
     if (rank(v.effect) > rank(combined.effect)) {
       combined.effect = v.effect;
@@ -136,7 +166,8 @@ Decision PolicyGate::decide(std::string_view text) const {
       combined.rule = v.rule;
       combined.reason = "policy '" + v.policy + "': " + v.reason;
     }
-    if (v.effect != Effect::deny) combined.constraints = merge_constraints(combined.constraints, constraints);
+    if (v.effect != Effect::deny && !constraints.empty())
+      combined.constraints = merge_constraints(combined.constraints, constraints);
     combined.verdicts.push_back(std::move(v));
   }
   return combined;
@@ -155,10 +186,10 @@ std::string PolicyGate::action_request_prefix(const std::string& run_id, const j
   return text;
 }
 
-Decision PolicyGate::before_action(std::string_view request_prefix, const json& action) const {
-  std::string text(request_prefix);
-  text += action.dump(-1, ' ', false, json::error_handler_t::replace);
-  text += '}';
+Decision PolicyGate::before_action(std::string_view request_prefix, std::string_view action) const {
+  std::string text;
+  text.reserve(request_prefix.size() + action.size() + 1);
+  text.append(request_prefix).append(action) += '}';
   return decide(text);
 }
 

@@ -37,6 +37,9 @@ struct Decision {
   // {"effect", "policy"?, "rule"?, "reason"?, "decisions": [{policy, effect, reason?, rule?}]}:
   // the body of a policy.decision event.
   nlohmann::json to_json() const;
+  // The same, written as to_json().dump() writes it (members in name order), without a tree:
+  // every tool.started carries one.
+  std::string to_text() const;
 };
 
 // Every policy is asked about everything, in the order of their ids, so the same request always
@@ -51,8 +54,9 @@ class PolicyGate {
   // Thread: any (policies are thread-safe by contract).
   Decision at_run_start(const std::string& run_id, const nlohmann::json& dispatch, const std::string& cwd) const;
   // Before each action a runtime reports: `request_prefix` is action_request_prefix() of the run,
-  // written once per run (the dispatch in it is the bulk of every request).
-  Decision before_action(std::string_view request_prefix, const nlohmann::json& action) const;
+  // written once per run (the dispatch in it is the bulk of every request); `action` the text of
+  // the action object, {"kind":…,"name":…,"input":…}.
+  Decision before_action(std::string_view request_prefix, std::string_view action) const;
   // The request before_action sends, up to its action: {"action":…} follows it, then '}'.
   static std::string action_request_prefix(const std::string& run_id, const nlohmann::json& dispatch,
                                            const std::string& cwd);

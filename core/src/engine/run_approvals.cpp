@@ -17,6 +17,8 @@
 #include <algorithm>
 #include <optional>
 
+#include <runhost/json.h>
+
 #include "engine/active_run.hpp"
 #include "engine/host_impl.hpp"
 #include "events/ids.hpp"
@@ -66,14 +68,38 @@ std::string summarize(const json& action, const std::string& runtime) {
 
 }  // namespace
 
+namespace {
+
+constexpr std::string_view kActionKinds[] = {"tool", "command", "file", "mcp", "connector", "publish", "spend"};
+
+}  // namespace
+
 json ActiveRun::action_of(const json& payload) {
   const json* source = &payload;
   if (auto a = payload.find("action"); a != payload.end() && a->is_object()) source = &*a;  // approval.required
   std::string kind = source->value("kind", std::string("tool"));
-  static const std::set<std::string> kinds{"tool", "command", "file", "mcp", "connector", "publish", "spend"};
-  if (!kinds.count(kind)) kind = "tool";
+  if (std::find(std::begin(kActionKinds), std::end(kActionKinds), kind) == std::end(kActionKinds)) kind = "tool";
   return json{
       {"kind", kind}, {"name", source->value("name", std::string())}, {"input", source->value("input", json())}};
+}
+
+// action_of, read from the text of the object that describes the action (one the schema
+// accepted): its members in the adapter's own spelling, nothing decoded or written again.
+std::string ActiveRun::action_text(rh_str source) {
+  static const char* const kKeys[] = {"kind", "name", "input"};
+  rh_str found[3];
+  (void)rh_json_find_each(source, kKeys, 3, found);
+  const bool known_kind = std::any_of(std::begin(kActionKinds), std::end(kActionKinds),
+                                      [&](std::string_view k) { return rh_json_equals(found[0], k.data(), k.size()); });
+  std::string out = R"({"kind":)";
+  out.append(known_kind ? std::string_view(found[0].data, found[0].len) : std::string_view(R"("tool")"));
+  out += R"(,"name":)";
+  out.append(rh_json_type_of(found[1]) == RH_JSON_STRING ? std::string_view(found[1].data, found[1].len)
+                                                         : std::string_view(R"("")"));
+  out += R"(,"input":)";
+  out.append(found[2].data != nullptr ? std::string_view(found[2].data, found[2].len) : std::string_view("null"));
+  out += '}';
+  return out;
 }
 
 void ActiveRun::record_decision(const Decision& d, std::string_view phase, const json& action,
@@ -274,16 +300,23 @@ rh_status ActiveRun::send_input(std::string_view data, uint32_t flags) noexcept 
 // ---- actions the runtime reports --------------------------------------------------------------
 
 std::optional<Decision> ActiveRun::judge_action(const json& payload) const {
-  if (host_.policies().empty() || forced_failure_) return std::nullopt;  // already stopping: decided
-  const std::string tool_call_id = payload.value("tool_call_id", std::string());
-  if (!tool_call_id.empty() && asked_tool_calls_.count(tool_call_id)) return std::nullopt;  // decided when it asked
+  if (!may_judge(payload.value("tool_call_id", std::string()))) return std::nullopt;
   return before_action(action_of(payload));
 }
 
+bool ActiveRun::may_judge(const std::string& tool_call_id) const {
+  if (host_.policies().empty() || forced_failure_) return false;              // already stopping: decided
+  return tool_call_id.empty() || asked_tool_calls_.count(tool_call_id) == 0;  // or decided when it asked
+}
+
 Decision ActiveRun::before_action(const json& action) const {
+  return before_action_text(action.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+Decision ActiveRun::before_action_text(std::string_view action_text) const {
   if (action_request_prefix_.empty())
     action_request_prefix_ = PolicyGate::action_request_prefix(who_.run_id, dispatch_json_, cwd_);
-  return host_.policies().before_action(action_request_prefix_, action);
+  return host_.policies().before_action(action_request_prefix_, action_text);
 }
 
 void ActiveRun::act_on(const Decision& d, const std::string& tool_call_id) {
@@ -301,8 +334,9 @@ void ActiveRun::act_on(const Decision& d, const std::string& tool_call_id) {
   fail(Error{ErrorCode::policy_denied, why, json{{"action", "review_policy"}, {"policy", d.policy}}.dump()});
 }
 
-void ActiveRun::check_completed(const json& payload) {
-  auto it = expected_asks_.find(payload.value("tool_call_id", std::string()));
+void ActiveRun::check_completed(const std::string& tool_call_id) {
+  if (expected_asks_.empty()) return;
+  auto it = expected_asks_.find(tool_call_id);
   if (it == expected_asks_.end()) return;
   const Decision d = it->second;
   expected_asks_.erase(it);

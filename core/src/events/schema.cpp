@@ -1,6 +1,7 @@
 #include "events/schema.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -8,6 +9,8 @@
 #include <stdexcept>
 #include <unordered_map>
 #include <vector>
+
+#include <runhost/json.h>
 
 #include "events/event_types.hpp"
 
@@ -45,11 +48,11 @@ struct Pattern {
   std::regex backtracking;
   std::regex linear;
 
-  bool matches(const std::string& s) const {
+  bool matches(std::string_view s) const {
 #if defined(__GLIBCXX__)
-    return std::regex_search(s, s.size() <= kBacktrackLimit ? backtracking : linear);
+    return std::regex_search(s.begin(), s.end(), s.size() <= kBacktrackLimit ? backtracking : linear);
 #else
-    return s.size() <= kBacktrackLimit && std::regex_search(s, backtracking);  // longer: refused
+    return s.size() <= kBacktrackLimit && std::regex_search(s.begin(), s.end(), backtracking);  // longer: refused
 #endif
   }
 };
@@ -341,9 +344,149 @@ std::string render(const Frame* at) {
   return out;
 }
 
+// The instance as the checker reads it: a tree (TreeValue) or the JSON text itself (TextValue,
+// for payloads as adapters write them: the hot path never builds a tree). Both answer the same
+// questions, so one Checker serves both.
+enum class Kind { null, boolean, number, string, array, object };
+
+bool integral(double d) {
+  return std::isfinite(d) && std::floor(d) == d;
+}
+
+class TreeValue {
+ public:
+  static constexpr bool kFindWalks = false;  // member() is a lookup
+  explicit TreeValue(const json& v) : v_(&v) {}
+
+  Kind kind() const {
+    switch (v_->type()) {
+      case json::value_t::null:
+        return Kind::null;
+      case json::value_t::boolean:
+        return Kind::boolean;
+      case json::value_t::object:
+        return Kind::object;
+      case json::value_t::array:
+        return Kind::array;
+      case json::value_t::string:
+        return Kind::string;
+      default:
+        return Kind::number;
+    }
+  }
+  bool is_integral() const { return v_->is_number_integer() || (v_->is_number_float() && integral(number())); }
+  double number() const { return v_->get<double>(); }
+  std::string_view string(std::string& /*scratch*/) const { return v_->get_ref<const std::string&>(); }
+  std::optional<TreeValue> member(std::string_view name) const {
+    auto it = v_->find(name);
+    return it == v_->end() ? std::nullopt : std::optional<TreeValue>(TreeValue(*it));
+  }
+  // f(name, value) for each member, until f returns false; false then.
+  template <class F>
+  bool members(F&& f) const {
+    for (const auto& [key, value] : v_->items()) {
+      if (!f(std::string_view(key), TreeValue(value))) return false;
+    }
+    return true;
+  }
+  template <class F>
+  bool elements(F&& f) const {
+    for (size_t i = 0; i < v_->size(); ++i) {
+      if (!f(i, TreeValue((*v_)[i]))) return false;
+    }
+    return true;
+  }
+  bool equals(const json& other) const { return *v_ == other; }
+  std::string dump() const { return v_->dump(-1, ' ', false, json::error_handler_t::replace); }
+
+ private:
+  const json* v_;
+};
+
+// A view of one JSON value inside text that well_formed() accepted, so nothing here diagnoses
+// malformed text.
+class TextValue {
+ public:
+  static constexpr bool kFindWalks = true;  // member() reads the object up to its end
+  explicit TextValue(rh_str v) : v_(v) {}
+
+  Kind kind() const {
+    switch (rh_json_type_of(v_)) {
+      case RH_JSON_NULL:
+        return Kind::null;
+      case RH_JSON_BOOL:
+        return Kind::boolean;
+      case RH_JSON_OBJECT:
+        return Kind::object;
+      case RH_JSON_ARRAY:
+        return Kind::array;
+      case RH_JSON_STRING:
+        return Kind::string;
+      default:
+        return Kind::number;
+    }
+  }
+  bool is_integral() const { return integral(number()); }
+  double number() const {
+    double d = 0;
+    const auto [end, ec] = std::from_chars(v_.data, v_.data + v_.len, d);
+    if (ec == std::errc::result_out_of_range) return v_.data[0] == '-' ? -HUGE_VAL : HUGE_VAL;
+    return d;
+  }
+  // The decoded string: the text itself when it has no escape, else decoded into `scratch`.
+  std::string_view string(std::string& scratch) const {
+    const std::string_view inside(v_.data + 1, v_.len - 2);
+    if (inside.find('\\') == std::string_view::npos) return inside;
+    size_t len = 0;
+    (void)rh_json_string(v_, nullptr, 0, &len);
+    scratch.resize(len + 1);
+    (void)rh_json_string(v_, scratch.data(), scratch.size(), nullptr);
+    scratch.resize(len);
+    return scratch;
+  }
+  std::optional<TextValue> member(std::string_view name) const {
+    rh_str found{};
+    if (rh_json_impl_find(v_, name.data(), name.size(), &found) != RH_OK) return std::nullopt;
+    return TextValue(found);
+  }
+  template <class F>
+  bool members(F&& f) const {
+    rh_json_iter it;
+    rh_str key;
+    rh_str value;
+    std::string scratch;
+    rh_json_iter_begin(&it, v_);
+    while (rh_json_iter_next(&it, &key, &value)) {
+      if (!f(TextValue(key).string(scratch), TextValue(value))) return false;
+    }
+    return true;
+  }
+  template <class F>
+  bool elements(F&& f) const {
+    rh_json_iter it;
+    rh_str value;
+    rh_json_iter_begin(&it, v_);
+    for (size_t i = 0; rh_json_iter_next(&it, nullptr, &value); ++i) {
+      if (!f(i, TextValue(value))) return false;
+    }
+    return true;
+  }
+  bool equals(const json& other) const {
+    if (other.is_string()) {
+      const auto& s = other.get_ref<const std::string&>();
+      return rh_json_equals(v_, s.data(), s.size());
+    }
+    if (kind() == Kind::string) return false;
+    return json::parse(v_.data, v_.data + v_.len, nullptr, false) == other;  // a schema's rare non-string const
+  }
+  std::string dump() const { return std::string(v_.data, v_.len); }
+
+ private:
+  rh_str v_;
+};
+
 // A short rendering of a value for messages: long strings would drown the message.
-std::string brief(const json& v) {
-  std::string text = v.dump(-1, ' ', false, json::error_handler_t::replace);
+std::string brief(std::string text) {
   constexpr size_t kMax = 60;
   if (text.size() <= kMax) return text;
   size_t cut = kMax;
@@ -351,48 +494,32 @@ std::string brief(const json& v) {
   return text.substr(0, cut) + "...";
 }
 
-bool is_integral(const json& v) {
-  if (v.is_number_integer()) return true;
-  if (!v.is_number_float()) return false;
-  const double d = v.get<double>();
-  return std::isfinite(d) && std::floor(d) == d;
+template <class V>
+const char* type_name(const V& v) {
+  static constexpr const char* kNames[] = {"null", "boolean", "number", "string", "array", "object"};
+  const Kind k = v.kind();
+  return k == Kind::number && v.is_integral() ? "integer" : kNames[static_cast<int>(k)];
 }
 
-const char* type_name(const json& v) {
-  switch (v.type()) {
-    case json::value_t::null:
-      return "null";
-    case json::value_t::boolean:
-      return "boolean";
-    case json::value_t::object:
-      return "object";
-    case json::value_t::array:
-      return "array";
-    case json::value_t::string:
-      return "string";
-    default:
-      return is_integral(v) ? "integer" : "number";
-  }
-}
-
-bool has_type(uint8_t types, const json& v) {
-  switch (v.type()) {
-    case json::value_t::null:
+template <class V>
+bool has_type(uint8_t types, const V& v) {
+  switch (v.kind()) {
+    case Kind::null:
       return types & detail::kNull;
-    case json::value_t::boolean:
+    case Kind::boolean:
       return types & detail::kBoolean;
-    case json::value_t::object:
+    case Kind::object:
       return types & detail::kObject;
-    case json::value_t::array:
+    case Kind::array:
       return types & detail::kArray;
-    case json::value_t::string:
+    case Kind::string:
       return types & detail::kString;
     default:
-      return (types & detail::kNumber) || ((types & detail::kInteger) && is_integral(v));
+      return (types & detail::kNumber) || ((types & detail::kInteger) && v.is_integral());
   }
 }
 
-size_t code_points(const std::string& s) {
+size_t code_points(std::string_view s) {
   size_t n = 0;
   for (unsigned char c : s) n += (c & 0xC0) != 0x80;
   return n;
@@ -400,27 +527,40 @@ size_t code_points(const std::string& s) {
 
 // Checks `v` against `node`. With `error` non-null, the first failure is described there as
 // "pointer: problem"; without, failures are only counted (inside if, anyOf, oneOf).
+template <class V>
 class Checker {
  public:
   explicit Checker(std::string* error) : error_(error) {}
 
-  bool check(const Node& n, const json& v, const Frame* at) const {
+  bool check(const Node& n, const V& v, const Frame* at) const {
     if (n.reject_all) return fail(at, [] { return std::string("not allowed here"); });
     if (n.types != 0 && !has_type(n.types, v)) {
       return fail(at, [&] { return "expected " + n.types_text + ", got " + type_name(v); });
     }
-    if (n.const_value && v != *n.const_value)
-      return fail(at, [&] { return "must be " + n.const_value->dump() + ", got " + brief(v); });
+    if (n.const_value && !v.equals(*n.const_value))
+      return fail(at, [&] { return "must be " + n.const_value->dump() + ", got " + brief(v.dump()); });
     if (n.has_enum && !in_enum(n, v))
-      return fail(at, [&] { return "not one of " + n.enum_text + " (got " + brief(v) + ")"; });
-    if (v.is_string() && !check_string(n, v.get_ref<const std::string&>(), at)) return false;
-    if (v.is_number() && !check_number(n, v, at)) return false;
-    if (v.is_object() && !check_object(n, v, at)) return false;
-    if (v.is_array() && n.items) {
-      for (size_t i = 0; i < v.size(); ++i) {
-        const Frame item{at, {}, i, true};
-        if (!check(*n.items, v[i], &item)) return false;
-      }
+      return fail(at, [&] { return "not one of " + n.enum_text + " (got " + brief(v.dump()) + ")"; });
+    switch (v.kind()) {
+      case Kind::string:
+        if (!check_string(n, v, at)) return false;
+        break;
+      case Kind::number:
+        if (!check_number(n, v, at)) return false;
+        break;
+      case Kind::object:
+        if (!check_object(n, v, at)) return false;
+        break;
+      case Kind::array:
+        if (n.items && !v.elements([&](size_t i, const V& item) {
+              const Frame here{at, {}, i, true};
+              return check(*n.items, item, &here);
+            })) {
+          return false;
+        }
+        break;
+      default:
+        break;
     }
     if (n.ref && !check(*n.ref, v, at)) return false;
     for (const Node* sub : n.all_of) {
@@ -444,14 +584,17 @@ class Checker {
     return false;
   }
 
-  static bool in_enum(const Node& n, const json& v) {
+  static bool in_enum(const Node& n, const V& v) {
     for (const auto& e : n.enum_values) {
-      if (e == v) return true;
+      if (v.equals(e)) return true;
     }
     return false;
   }
 
-  bool check_string(const Node& n, const std::string& s, const Frame* at) const {
+  bool check_string(const Node& n, const V& v, const Frame* at) const {
+    if (!n.min_length && !n.max_length && !n.pattern) return true;
+    std::string scratch;
+    const std::string_view s = v.string(scratch);
     if (n.min_length || n.max_length) {
       const size_t len = code_points(s);
       if (n.min_length && len < *n.min_length) {
@@ -469,61 +612,91 @@ class Checker {
         matched = n.pattern->matches(s);
       } catch (const std::regex_error&) {  // error_complexity / error_stack: treat as no match
       }
-      if (!matched)
-        return fail(at, [&] { return "does not match the pattern " + n.pattern->text + " (got " + brief(s) + ")"; });
+      if (!matched) {
+        return fail(at, [&] {
+          return "does not match the pattern " + n.pattern->text + " (got " + brief(json(s).dump()) + ")";
+        });
+      }
     }
     return true;
   }
 
-  bool check_number(const Node& n, const json& v, const Frame* at) const {
-    const double d = v.get<double>();
+  bool check_number(const Node& n, const V& v, const Frame* at) const {
+    if (!n.minimum && !n.maximum) return true;
+    const double d = v.number();
     if (n.minimum && !(d >= *n.minimum))
-      return fail(at, [&] { return "must be >= " + n.minimum_text + ", got " + brief(v); });
+      return fail(at, [&] { return "must be >= " + n.minimum_text + ", got " + brief(v.dump()); });
     if (n.maximum && !(d <= *n.maximum))
-      return fail(at, [&] { return "must be <= " + n.maximum_text + ", got " + brief(v); });
+      return fail(at, [&] { return "must be <= " + n.maximum_text + ", got " + brief(v.dump()); });
     return true;
   }
 
-  bool check_object(const Node& n, const json& v, const Frame* at) const {
+  bool check_object(const Node& n, const V& v, const Frame* at) const {
+    if constexpr (V::kFindWalks) return check_object_in_one_walk(n, v, at);
     for (const auto& name : n.required) {
-      if (!v.contains(name)) {
+      if (!v.member(name)) {
         const Frame missing{at, name, 0, false};
         return fail(&missing, [] { return std::string("required, but missing"); });
       }
     }
     if (!n.closed) {  // look up each property the schema names: an "if" typically names one
       for (const auto& [name, schema] : n.properties) {
-        auto member = v.find(name);
-        if (member == v.end()) continue;
+        auto member = v.member(name);
+        if (!member) continue;
         const Frame here{at, name, 0, false};
         if (!check(*schema, *member, &here)) return false;
       }
       return true;
     }
-    for (const auto& [key, value] : v.items()) {  // closed: every member must be known
+    return v.members([&](std::string_view key, const V& value) {  // closed: every member must be known
       const Frame member{at, key, 0, false};
       auto p = n.properties.find(key);
       if (p == n.properties.end())
         return fail(&member, [] { return std::string("not allowed here (unknown property)"); });
-      if (!check(*p->second, value, &member)) return false;
+      return check(*p->second, value, &member);
+    });
+  }
+
+  // For values whose member() walks the whole object: every member checked in one walk, and
+  // the required names counted on the way. Each duplicate's value is checked, where a tree keeps
+  // only the last (stricter: a text refused here goes to the tree, which has the last word).
+  bool check_object_in_one_walk(const Node& n, const V& v, const Frame* at) const {
+    uint64_t seen = 0;  // bit i: n.required[i] met (names past the 64th are looked up afterwards)
+    const bool walked = v.members([&](std::string_view key, const V& value) {
+      for (size_t i = 0; i < n.required.size() && i < 64; ++i) {
+        if (n.required[i] == key) seen |= uint64_t{1} << i;
+      }
+      const Frame member{at, key, 0, false};
+      auto p = n.properties.find(key);
+      if (p == n.properties.end())
+        return !n.closed || fail(&member, [] { return std::string("not allowed here (unknown property)"); });
+      return check(*p->second, value, &member);
+    });
+    if (!walked) return false;
+    for (size_t i = 0; i < n.required.size(); ++i) {
+      if (i < 64 ? (seen >> i & 1) == 0 : !v.member(n.required[i])) {
+        const Frame missing{at, n.required[i], 0, false};
+        return fail(&missing, [] { return std::string("required, but missing"); });
+      }
     }
     return true;
   }
 
-  bool check_switch(const Node::Switch& sw, const json& v, const Frame* at) const {
-    if (!v.is_object()) {
+  bool check_switch(const Node::Switch& sw, const V& v, const Frame* at) const {
+    if (v.kind() != Kind::object) {
       for (const Node* then : sw.in_order) {
         if (!check(*then, v, at)) return false;
       }
       return true;
     }
-    auto key = v.find(sw.key);
-    if (key == v.end() || !key->is_string()) return true;
-    auto then = sw.cases.find(key->get_ref<const std::string&>());
+    auto key = v.member(sw.key);
+    if (!key || key->kind() != Kind::string) return true;
+    std::string scratch;
+    auto then = sw.cases.find(key->string(scratch));
     return then == sw.cases.end() || check(*then->second, v, at);
   }
 
-  bool check_any_of(const Node& n, const json& v, const Frame* at) const {
+  bool check_any_of(const Node& n, const V& v, const Frame* at) const {
     for (const Node* sub : n.any_of) {
       if (Checker(nullptr).check(*sub, v, at)) return true;
     }
@@ -534,7 +707,7 @@ class Checker {
     });
   }
 
-  bool check_one_of(const Node& n, const json& v, const Frame* at) const {
+  bool check_one_of(const Node& n, const V& v, const Frame* at) const {
     size_t matched = 0;
     for (const Node* sub : n.one_of) matched += Checker(nullptr).check(*sub, v, at) ? 1 : 0;
     if (matched == 1) return true;
@@ -550,10 +723,35 @@ class Checker {
   std::string* error_;
 };
 
+// Whether `text` is one JSON value that nlohmann::json would parse too, so the tree and the text
+// paths agree on what is an event: UTF-8 throughout, the grammar (runhost/json.h's reader, which
+// also bounds nesting at RH_JSON_MAX_DEPTH), and no \u escape of half a surrogate pair, which
+// that reader would decode to U+FFFD but nlohmann refuses.
+bool well_formed(std::string_view text, rh_str* value) {
+  if (!rh_json_utf8_valid(text.data(), text.size()) || rh_json_parse({text.data(), text.size()}, value) != RH_OK)
+    return false;
+  // Well-formed text has backslashes only inside strings, each starting an escape.
+  for (size_t i = text.find('\\'); i != std::string_view::npos; i = text.find('\\', i)) {
+    if (text[i + 1] != 'u') {
+      i += 2;
+      continue;
+    }
+    const long unit = rh_json_impl_hex4(text.data() + i + 2, text.data() + text.size());
+    i += 6;
+    if (unit >= 0xDC00 && unit <= 0xDFFF) return false;  // a low half first
+    if (unit < 0xD800 || unit > 0xDBFF) continue;
+    const long low =
+        text.compare(i, 2, "\\u") == 0 ? rh_json_impl_hex4(text.data() + i + 2, text.data() + text.size()) : -1;
+    if (low < 0xDC00 || low > 0xDFFF) return false;
+    i += 6;
+  }
+  return true;
+}
+
 Status run(const Node& node, const json& instance, std::string_view prefix) {
   std::string error;
   const Frame top{nullptr, prefix, 0, false};
-  if (Checker(&error).check(node, instance, prefix.empty() ? nullptr : &top)) return {};
+  if (Checker<TreeValue>(&error).check(node, TreeValue(instance), prefix.empty() ? nullptr : &top)) return {};
   return Error{ErrorCode::internal, std::move(error)};
 }
 
@@ -592,6 +790,13 @@ Status SchemaValidator::validate_at(std::string_view pointer, const json& instan
   return run(*it->second, instance, prefix);
 }
 
+bool SchemaValidator::matches_text_at(std::string_view pointer, std::string_view text) const {
+  auto it = compiled_->by_pointer.find(pointer);
+  rh_str value{};
+  return it != compiled_->by_pointer.end() && well_formed(text, &value) &&
+         Checker<TextValue>(nullptr).check(*it->second, TextValue(value), nullptr);
+}
+
 bool SchemaValidator::has(std::string_view pointer) const noexcept {
   return compiled_->by_pointer.find(pointer) != compiled_->by_pointer.end();
 }
@@ -609,14 +814,27 @@ Status validate_event(const json& envelope) {
   return event_schema().validate(envelope);
 }
 
-Status validate_payload(std::string_view type, const json& payload) {
-  if (!is_event_type(type)) return Error{ErrorCode::internal, "type: unknown event type '" + std::string(type) + "'"};
+namespace {
+
+const std::string& payload_pointer(std::string_view type) {
   static const auto pointers = [] {
     std::unordered_map<std::string_view, std::string> out;
     for (auto t : kEventTypes) out.emplace(t, "/$defs/" + std::string(t));
     return out;
   }();
-  return event_schema().validate_at(pointers.at(type), payload, "payload");
+  return pointers.at(type);
+}
+
+}  // namespace
+
+Status validate_payload(std::string_view type, const json& payload) {
+  if (!is_event_type(type)) return Error{ErrorCode::internal, "type: unknown event type '" + std::string(type) + "'"};
+  return event_schema().validate_at(payload_pointer(type), payload, "payload");
+}
+
+bool payload_text_valid(std::string_view type, std::string_view text) {
+  return is_event_type(type) && !text.empty() && text.front() == '{' &&
+         event_schema().matches_text_at(payload_pointer(type), text);
 }
 
 }  // namespace runhost::events

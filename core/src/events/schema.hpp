@@ -47,6 +47,13 @@ class SchemaValidator {
   // no subschema is an error.
   Status validate_at(std::string_view pointer, const nlohmann::json& instance, std::string_view prefix = {}) const;
 
+  // Whether `text` is one well-formed JSON value (UTF-8, nested at most RH_JSON_MAX_DEPTH deep, no
+  // unpaired surrogate escape: what nlohmann::json accepts) that the subschema at `pointer`
+  // accepts, read as text: no tree is built. Says only yes or no; validate_at() says why not.
+  // A text with duplicate names is refused when any of their values would be (a tree keeps
+  // only the last one).
+  bool matches_text_at(std::string_view pointer, std::string_view text) const;
+
   // Whether `pointer` names a compiled subschema.
   bool has(std::string_view pointer) const noexcept;
 
@@ -72,5 +79,11 @@ Status validate_event(const nlohmann::json& envelope);
 // The payload of one event type, as an adapter hands it to emit(); errors name "payload/...".
 // An unknown type is an error naming "type".
 Status validate_payload(std::string_view type, const nlohmann::json& payload);
+
+// The payload of one event type as the adapter's text, checked without building a tree: true
+// when it is a well-formed JSON object (see matches_text_at) that the schema of `type` accepts.
+// False says only that the text path cannot vouch for it: parse it and ask validate_payload,
+// which has the last word and says why.
+bool payload_text_valid(std::string_view type, std::string_view text);
 
 }  // namespace runhost::events
