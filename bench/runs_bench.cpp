@@ -6,12 +6,17 @@
 //   runhost_bench_runs concurrent   1,000 concurrent runs: threads, RSS, p50/p99 event latency
 //   runhost_bench_runs follow       an event's time stamp -> a subscriber has it: in the host that
 //                                   runs it, and in another process following it (runhost run)
+//   runhost_bench_runs floor --from EVENTS.jsonl
+//                                   the CPU one durable event costs in runhost's store, against the
+//                                   least SQLite itself needs for the same rows (one prepared INSERT
+//                                   in a loop, transactions of --batch rows, WAL, fsync per commit)
 //
 // Options: --reps N (default 5), --runs N (concurrent; default 1000), --events N, --stagger
 // (concurrent: runs end at different times instead of all at once), --folders N (latency: the
-// runs' workspace holds N folders).
+// runs' workspace holds N folders), --from FILE and --batch N (floor).
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -28,6 +33,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 #include "engine/envelope.hpp"
 #include "events/ids.hpp"
@@ -134,6 +140,142 @@ void bench_append(int reps, int events) {
     fs::remove_all(dir);
   }
   std::printf("append: %d durable events per repetition, median %.0f events/s (durable=true, one run)\n", events, median(rates));
+}
+
+// ---- floor --------------------------------------------------------------------------------------
+
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// A store with one run in it, its rows made from the envelopes of `lines` (as `runhost run --json`
+// printed them: the same types and sizes), renumbered for that run.
+struct FloorStore {
+  fs::path dir;
+  std::string run_id;
+  std::vector<runhost::store::EventRow> rows;
+};
+
+FloorStore floor_store(const std::vector<std::string>& lines) {
+  FloorStore f{scratch("floor"), {}, {}};
+  auto store = std::move(*runhost::store::Store::open(f.dir / "runhost.db", {}));
+  runhost::store::NewRun run;
+  run.id = runhost::events::new_id("run");
+  run.tenant_id = "bench";
+  run.workspace_id = "w";
+  run.user_id = "u";
+  run.device_type = "local";
+  run.device_id = "bench";
+  run.runtime = "custom";
+  run.approval_policy = "auto";
+  run.idempotency_key = run.id;
+  run.request_hash = "x";
+  run.dispatch_json = "{}";
+  (void)store->create_run(run);
+  f.run_id = run.id;
+  int64_t seq = 0;
+  for (const auto& line : lines) {
+    const json e = json::parse(line);
+    runhost::store::EventRow row;
+    row.type = e.value("type", std::string());
+    if (row.type == "run.completed" || row.type == "run.failed") continue;  // the run stays open
+    row.run_id = run.id;
+    row.seq = ++seq;
+    row.id = runhost::events::new_id("evt");
+    row.time_us = 1;
+    row.json = line;
+    f.rows.push_back(std::move(row));
+  }
+  return f;
+}
+
+void bench_floor(int reps, const std::string& from, int batch) {
+  std::ifstream in(from);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) {
+    if (!l.empty() && l[0] == '{') lines.push_back(l);
+  }
+  if (lines.empty()) {
+    std::fprintf(stderr, "floor: --from names no file of JSON lines (%s)\n", from.c_str());
+    std::exit(2);
+  }
+  std::vector<double> store_us, sqlite_us, store_rate, sqlite_rate;
+  size_t count = 0;
+  for (int rep = 0; rep < reps; ++rep) {
+    {  // runhost's store: every row through its writer thread, group commit
+      auto f = floor_store(lines);
+      auto store = std::move(*runhost::store::Store::open(f.dir / "runhost.db", {}));
+      count = f.rows.size();
+      const double cpu0 = cpu_seconds();
+      const auto t0 = Clock::now();
+      std::atomic<size_t> stored{0};
+      std::string error;
+      std::mutex error_mutex;
+      for (auto& row : f.rows) {
+        store->append(std::move(row), [&](const runhost::Status& st) {
+          if (st) return void(stored.fetch_add(1));
+          std::lock_guard lock(error_mutex);
+          if (error.empty()) error = st.error().message;
+        });
+      }
+      (void)store->flush();
+      if (stored.load() != count) {
+        std::fprintf(stderr, "floor: the store took %zu of %zu events (%s)\n", stored.load(), count, error.c_str());
+        std::exit(1);
+      }
+      const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+      store_us.push_back((cpu_seconds() - cpu0) * 1e6 / static_cast<double>(count));
+      store_rate.push_back(static_cast<double>(count) / wall);
+      store.reset();
+      fs::remove_all(f.dir);
+    }
+    {  // SQLite alone: the same rows, the store's own schema, one thread
+      auto f = floor_store(lines);
+      sqlite3* db = nullptr;
+      sqlite3_open((f.dir / "runhost.db").c_str(), &db);
+      sqlite3_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", nullptr,
+                   nullptr, nullptr);
+      sqlite3_stmt* insert = nullptr;
+      sqlite3_prepare_v2(db,
+                         "INSERT INTO agent_run_events (run_id, seq, id, type, payload_json, request_id, created_at) "
+                         "VALUES (?, ?, ?, ?, ?, NULL, ?)",
+                         -1, &insert, nullptr);
+      const double cpu0 = cpu_seconds();
+      const auto t0 = Clock::now();
+      int failures = 0;
+      for (size_t i = 0; i < f.rows.size(); ++i) {
+        if (i % static_cast<size_t>(batch) == 0) sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+        const auto& r = f.rows[i];
+        sqlite3_bind_text(insert, 1, r.run_id.data(), static_cast<int>(r.run_id.size()), SQLITE_STATIC);
+        sqlite3_bind_int64(insert, 2, r.seq);
+        sqlite3_bind_text(insert, 3, r.id.data(), static_cast<int>(r.id.size()), SQLITE_STATIC);
+        sqlite3_bind_text(insert, 4, r.type.data(), static_cast<int>(r.type.size()), SQLITE_STATIC);
+        sqlite3_bind_text(insert, 5, r.json.data(), static_cast<int>(r.json.size()), SQLITE_STATIC);
+        sqlite3_bind_int64(insert, 6, r.time_us);
+        failures += sqlite3_step(insert) != SQLITE_DONE;
+        sqlite3_reset(insert);
+        if ((i + 1) % static_cast<size_t>(batch) == 0 || i + 1 == f.rows.size())
+          sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+      }
+      const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+      sqlite_us.push_back((cpu_seconds() - cpu0) * 1e6 / static_cast<double>(count));
+      sqlite_rate.push_back(static_cast<double>(count) / wall);
+      sqlite3_finalize(insert);
+      sqlite3_close(db);
+      fs::remove_all(f.dir);
+      if (failures > 0) {
+        std::fprintf(stderr, "floor: %d inserts failed\n", failures);
+        std::exit(1);
+      }
+    }
+  }
+  std::printf(
+      "floor: %zu durable events of %s, medians of %d: runhost's store %.2f us of CPU per event (%.0f events/s); "
+      "SQLite alone, transactions of %d, %.2f us (%.0f events/s)\n",
+      count, from.c_str(), reps, median(store_us), median(store_rate), batch, median(sqlite_us), median(sqlite_rate));
 }
 
 // ---- deliver ------------------------------------------------------------------------------------
@@ -379,8 +521,9 @@ void bench_follow(int reps) {
 
 int main(int argc, char** argv) {
   std::string what = argc > 1 ? argv[1] : "";
-  int reps = 5, runs = 1000, events = 200000, folders = 0;
+  int reps = 5, runs = 1000, events = 200000, folders = 0, batch = 512;
   bool stagger = false;
+  std::string from;
   for (int i = 2; i < argc; ++i) {
     if (std::string(argv[i]) == "--stagger") {
       stagger = true;
@@ -388,7 +531,9 @@ int main(int argc, char** argv) {
     }
     if (i + 1 >= argc) break;
     const std::string flag = argv[i++];
+    if (flag == "--from") from = argv[i];
     const int value = std::atoi(argv[i]);
+    if (flag == "--batch") batch = std::max(1, value);
     if (flag == "--reps") reps = value;
     if (flag == "--runs") runs = value;
     if (flag == "--events") events = value;
@@ -404,8 +549,11 @@ int main(int argc, char** argv) {
     bench_concurrent(runs, stagger);
   } else if (what == "follow") {
     bench_follow(reps);
+  } else if (what == "floor") {
+    bench_floor(reps, from, batch);
   } else {
-    std::fprintf(stderr, "usage: runhost_bench_runs append|deliver|latency|concurrent|follow [--reps N] [--runs N] [--events N] [--folders N]\n");
+    std::fprintf(stderr, "usage: runhost_bench_runs append|deliver|latency|concurrent|follow|floor [--reps N] [--runs N] [--events N] "
+                 "[--folders N] [--from EVENTS.jsonl] [--batch N]\n");
     return 2;
   }
   return 0;
