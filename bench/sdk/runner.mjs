@@ -138,6 +138,9 @@ function loadRunhost(args) {
   }
 }
 
+// An envelope's time ("2026-12-05T05:06:44.833922Z") in ms since the epoch, to the microsecond.
+const stampMs = (time) => Date.parse(`${time.slice(0, 23)}Z`) + Number(time.slice(23, 26)) / 1000;
+
 async function runhostSide(args, expect, workdir) {
   const { Host } = loadRunhost(args);
   const adapter = args.runtime === 'claude' ? 'claude-code' : 'codex';
@@ -160,9 +163,15 @@ async function runhostSide(args, expect, workdir) {
     let first = 0;
     let n = 0;
     let last = null;
+    let startedStamp = 0;
+    let firstStamp = 0;
     const c = { started: 0, completed: 0, assistant: 0 };
     for await (const ev of run.events()) {
-      if (first === 0 && ev.source === 'runtime') first = performance.now();
+      if (ev.type === 'run.started') startedStamp = stampMs(ev.time);
+      if (first === 0 && ev.source === 'runtime') {
+        first = performance.now();
+        firstStamp = stampMs(ev.time);
+      }
       n += 1;
       last = ev;
       if (ev.type === 'tool.started') c.started += 1;
@@ -176,7 +185,11 @@ async function runhostSide(args, expect, workdir) {
     const why = ok ? '' : `last ${last?.type} ${JSON.stringify(last?.payload ?? {}).slice(0, 300)}; ` +
       `tool.started ${c.started}/${expect.tool_started}, tool.completed ${c.completed}/${expect.tool_completed}, ` +
       `assistant messages ${c.assistant}/${expect.assistant_messages}`;
-    return { first_ms: first ? first - t0 : null, dispatch_ms: dispatched - t0, start: t0, end, count: n, ok, why };
+    // Where the first event's time went: dispatch() returned, run.started and the first runtime
+    // event stamped by the host (their envelope's time), the first event in JS; ms after dispatch.
+    const epoch = performance.timeOrigin + t0;
+    const path = [dispatched - t0, startedStamp - epoch, firstStamp - epoch, first - t0];
+    return { first_ms: first ? first - t0 : null, dispatch_ms: dispatched - t0, path, start: t0, end, count: n, ok, why };
   };
   follow.close = () => host.close();
   return follow;
@@ -208,6 +221,8 @@ async function main() {
     wall_s: (t1 - t0) / 1e3,
     first_ms: results.map((r) => r.first_ms),
     dispatch_ms: results[0].dispatch_ms === undefined ? undefined : results.map((r) => r.dispatch_ms),
+    // runhost: per run, [dispatch() returned, run.started stamped, first runtime event stamped, in JS], ms
+    first_path_ms: results[0].path === undefined ? undefined : results.map((r) => r.path.map((x) => Number(x.toFixed(1)))),
     counts: [...new Set(results.map((r) => r.count))],
     window_cpu_s: cpu,
     window_threads_s: threads,
