@@ -105,25 +105,29 @@ void follow(runhost::Host& host, const std::string& id, const std::function<void
 
 // ---- append ---------------------------------------------------------------------------------
 
+// A run for events appended straight to the store (no process behind it).
+runhost::store::RunRow bench_run(runhost::store::Store& store) {
+  runhost::store::NewRun run;
+  run.id = runhost::events::new_id("run");
+  run.tenant_id = "bench";
+  run.workspace_id = "w";
+  run.user_id = "u";
+  run.device_type = "local";
+  run.device_id = "bench";
+  run.runtime = "custom";
+  run.approval_policy = "auto";
+  run.idempotency_key = run.id;
+  run.request_hash = "x";
+  run.dispatch_json = "{}";
+  return store.create_run(run)->run;
+}
+
 void bench_append(int reps, int events) {
   std::vector<double> rates;
   for (int rep = 0; rep < reps; ++rep) {
     const auto dir = scratch("append");
     auto store = std::move(*runhost::store::Store::open(dir / "runhost.db", {}));
-    runhost::store::NewRun run;
-    run.id = runhost::events::new_id("run");
-    run.tenant_id = "bench";
-    run.workspace_id = "w";
-    run.user_id = "u";
-    run.device_type = "local";
-    run.device_id = "bench";
-    run.runtime = "custom";
-    run.approval_policy = "auto";
-    run.idempotency_key = run.id;
-    run.request_hash = "x";
-    run.dispatch_json = "{}";
-    auto created = store->create_run(run);
-    const auto who = runhost::engine::identity_of(created->run);
+    const auto who = runhost::engine::identity_of(bench_run(*store));
     std::vector<runhost::store::EventRow> rows;
     rows.reserve(static_cast<size_t>(events));
     for (int i = 1; i <= events; ++i) {
@@ -155,27 +159,13 @@ double cpu_seconds() {
 // printed them: the same types and sizes), renumbered for that run.
 struct FloorStore {
   fs::path dir;
-  std::string run_id;
   std::vector<runhost::store::EventRow> rows;
 };
 
 FloorStore floor_store(const std::vector<std::string>& lines) {
-  FloorStore f{scratch("floor"), {}, {}};
+  FloorStore f{scratch("floor"), {}};
   auto store = std::move(*runhost::store::Store::open(f.dir / "runhost.db", {}));
-  runhost::store::NewRun run;
-  run.id = runhost::events::new_id("run");
-  run.tenant_id = "bench";
-  run.workspace_id = "w";
-  run.user_id = "u";
-  run.device_type = "local";
-  run.device_id = "bench";
-  run.runtime = "custom";
-  run.approval_policy = "auto";
-  run.idempotency_key = run.id;
-  run.request_hash = "x";
-  run.dispatch_json = "{}";
-  (void)store->create_run(run);
-  f.run_id = run.id;
+  const auto run = bench_run(*store);
   int64_t seq = 0;
   for (const auto& line : lines) {
     const json e = json::parse(line);
